@@ -1,0 +1,5 @@
+import sys
+
+from shallowvision.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DatasetArg = Annotated[
+    str,
+    typer.Argument(
+        help="A dataset name (see `shallowvision datasets`) or a path: IDX file, CSV, NPZ, "
+        "or a folder of class sub-folders."
+    ),
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="SHALLOWVISION_DATA",
+        help="Folder searched first for dataset files (before the cache, system copies and download).",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed for every split, sample and model.")
+]
+NPerClassOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--n-per-class",
+        min=1,
+        help="Seeded stratified subsample: at most this many images per class.",
+    ),
+]
+FractionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fraction",
+        min=0.0,
+        max=1.0,
+        help="Seeded stratified subsample: this share of each class.",
+    ),
+]
+PositiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--positive",
+        help="One-vs-rest task: the positive class, by index (8) or name (Shirt).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -1,0 +1,39 @@
+"""Datasets: the ImageSet container, the registry of named datasets, readers and ``load``."""
+
+from shallowvision.datasets._imageset import ImageSet
+from shallowvision.datasets._load import (
+    DatasetSplits,
+    cache_dir,
+    list_datasets,
+    load,
+    load_splits,
+    locate,
+)
+from shallowvision.datasets._readers import (
+    decode_image,
+    read_csv,
+    read_emnist_zip,
+    read_idx,
+    read_image_folder,
+    read_npz,
+)
+from shallowvision.datasets._registry import DatasetSpec, get_dataset_names, get_dataset_spec
+
+__all__ = [
+    "DatasetSpec",
+    "DatasetSplits",
+    "ImageSet",
+    "cache_dir",
+    "decode_image",
+    "get_dataset_names",
+    "get_dataset_spec",
+    "list_datasets",
+    "load",
+    "load_splits",
+    "locate",
+    "read_csv",
+    "read_emnist_zip",
+    "read_idx",
+    "read_image_folder",
+    "read_npz",
+]

@@ -1,0 +1,245 @@
+"""ImageSet: the one in-memory representation of a labelled image dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shallowvision.exceptions import DataError
+
+__all__ = ["ImageSet"]
+
+
+@dataclass(frozen=True, eq=False)
+class ImageSet:
+    """A split of a labelled image dataset.
+
+    Pixels stay ``uint8`` (often a read-only memory map of the decoded cache);
+    models convert them to floats only when they need to.
+
+    Attributes
+    ----------
+    images : ndarray of uint8, shape (n, height, width)
+    labels : ndarray of int64, shape (n,)
+        Class indices into ``class_names``.
+    class_names : tuple of str
+    name : str
+        Dataset name, e.g. ``"fashion-mnist"``.
+    split : str
+        ``"train"``, ``"validation"`` or ``"test"``.
+    source : str
+        Path or URL the pixels were read from.
+    sha256 : str
+        SHA-256 of the source file(s) the pixels were read from.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    name: str = "unnamed"
+    split: str = "train"
+    source: str = ""
+    sha256: str = ""
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        images, labels = self.images, self.labels
+        where = f"{self.name} ({self.split})"
+        if images.ndim != 3:
+            raise DataError(
+                f"{where}: images must have shape (n, height, width), got {images.shape}"
+            )
+        if images.dtype != np.uint8:
+            raise DataError(f"{where}: images must be uint8, got {images.dtype}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(
+                f"{where}: {len(images)} images but {len(labels)} labels; the counts must match"
+            )
+        if labels.dtype != np.int64:
+            object.__setattr__(self, "labels", labels.astype(np.int64))
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.class_names)):
+            raise DataError(
+                f"{where}: labels span {labels.min()}..{labels.max()} but there are "
+                f"{len(self.class_names)} class names"
+            )
+
+    # -- shape -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of every image."""
+        return (int(self.images.shape[1]), int(self.images.shape[2]))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def X(self) -> np.ndarray:
+        """Flattened pixels, shape ``(n, height * width)``, still ``uint8`` (a view when possible)."""
+        return self.images.reshape(len(self.images), -1)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.labels
+
+    def class_counts(self) -> np.ndarray:
+        """Number of images of each class, shape ``(n_classes,)``."""
+        return np.bincount(self.labels, minlength=self.n_classes)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pixels and labels themselves (independent of the file format)."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.images).data)
+        digest.update(np.ascontiguousarray(self.labels).data)
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-ready summary: shapes, class counts, provenance."""
+        counts = self.class_counts()
+        return {
+            "name": self.name,
+            "split": self.split,
+            "n_images": len(self),
+            "image_shape": list(self.image_shape),
+            "n_classes": self.n_classes,
+            "class_counts": {c: int(n) for c, n in zip(self.class_names, counts, strict=True)},
+            "source": self.source,
+            "sha256": self.sha256,
+        }
+
+    # -- derived sets -----------------------------------------------------------------------
+    def take(self, indices: np.ndarray | Sequence[int], *, split: str | None = None) -> ImageSet:
+        """A new ImageSet with the images at ``indices`` (copied, in that order)."""
+        indices = np.asarray(indices, dtype=np.intp)
+        return dataclasses.replace(
+            self,
+            images=np.ascontiguousarray(self.images[indices]),
+            labels=self.labels[indices],
+            split=split or self.split,
+        )
+
+    def subsample(
+        self,
+        *,
+        n_per_class: int | None = None,
+        fraction: float | None = None,
+        random_state: int = 0,
+    ) -> ImageSet:
+        """A seeded, stratified subsample.
+
+        Parameters
+        ----------
+        n_per_class : int, optional
+            Keep at most this many images of each class.
+        fraction : float, optional
+            Keep this share (0 < fraction <= 1) of each class, at least one image.
+        random_state : int
+            Seed of the draw; the same seed gives the same images.
+        """
+        if (n_per_class is None) == (fraction is None):
+            raise DataError("subsample needs exactly one of n_per_class or fraction")
+        if n_per_class is not None and n_per_class < 1:
+            raise DataError(f"n_per_class must be at least 1, got {n_per_class}")
+        if fraction is not None and not 0 < fraction <= 1:
+            raise DataError(f"fraction must be in (0, 1], got {fraction}")
+        rng = np.random.default_rng(random_state)
+        keep = []
+        for cls in range(self.n_classes):
+            members = np.flatnonzero(self.labels == cls)
+            if n_per_class is not None:
+                k = min(n_per_class, len(members))
+            elif len(members):
+                k = max(1, round(len(members) * (fraction or 1.0)))
+            else:
+                k = 0
+            keep.append(rng.choice(members, size=k, replace=False))
+        return self.take(np.sort(np.concatenate(keep)))
+
+    def split_off(
+        self, size: float | int, *, random_state: int = 0, name: str = "validation"
+    ) -> tuple[ImageSet, ImageSet]:
+        """Split into ``(rest, held_out)`` with a seeded stratified draw.
+
+        Parameters
+        ----------
+        size : float or int
+            Share (0 < size < 1) or number of images to hold out.
+        random_state : int
+            Seed of the split.
+        name : str
+            The ``split`` name given to the held-out part.
+        """
+        n = len(self)
+        n_out = round(size * n) if isinstance(size, float) else int(size)
+        if not 0 < n_out < n:
+            raise DataError(
+                f"cannot hold out {size!r} of {n} images in {self.name}: "
+                "give a share in (0, 1) or a count between 1 and n - 1"
+            )
+        rng = np.random.default_rng(random_state)
+        held = []
+        counts = self.class_counts()
+        # Largest-remainder allocation keeps every class's share as close as possible.
+        quota = counts * n_out / n
+        alloc = np.floor(quota).astype(int)
+        order = np.argsort(-(quota - alloc), kind="stable")
+        alloc[order[: n_out - alloc.sum()]] += 1
+        for cls, k in enumerate(alloc):
+            members = np.flatnonzero(self.labels == cls)
+            held.append(rng.choice(members, size=min(k, len(members)), replace=False))
+        held_idx = np.sort(np.concatenate(held))
+        rest_mask = np.ones(n, dtype=bool)
+        rest_mask[held_idx] = False
+        return self.take(np.flatnonzero(rest_mask)), self.take(held_idx, split=name)
+
+    def one_vs_rest(self, positive: int | str) -> ImageSet:
+        """Relabel for a binary task: 1 for the ``positive`` class, 0 for every other.
+
+        Parameters
+        ----------
+        positive : int or str
+            Class index (``8``) or class name (``"Shirt"``); a digit string that is
+            not a class name is read as an index.
+        """
+        index = resolve_class(self.class_names, positive)
+        name = self.class_names[index]
+        return dataclasses.replace(
+            self,
+            labels=(self.labels == index).astype(np.int64),
+            class_names=(f"not {name}", name),
+            meta={**self.meta, "positive": name, "original_class_names": list(self.class_names)},
+        )
+
+    def check_trainable(self) -> None:
+        """Raise if this set cannot train a classifier (empty, or a single class)."""
+        present = np.flatnonzero(self.class_counts())
+        if len(self) == 0:
+            raise DataError(f"{self.name} ({self.split}) has no images")
+        if len(present) < 2:
+            raise DataError(
+                f"{self.name} ({self.split}) has a single class "
+                f"({self.class_names[present[0]]!r}); a classifier needs at least two"
+            )
+
+
+def resolve_class(class_names: Sequence[str], positive: int | str) -> int:
+    """The index of a class given by index or name (case-insensitive)."""
+    names = [str(c) for c in class_names]
+    if isinstance(positive, str):
+        lowered = [c.lower() for c in names]
+        if positive.lower() in lowered:
+            return lowered.index(positive.lower())
+        if not positive.lstrip("-").isdigit():
+            raise DataError(f"unknown class {positive!r}; classes are: {', '.join(names)}")
+        positive = int(positive)
+    if not 0 <= positive < len(names):
+        raise DataError(f"class index {positive} is out of range 0..{len(names) - 1}")
+    return int(positive)

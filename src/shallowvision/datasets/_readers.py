@@ -1,0 +1,463 @@
+"""Readers for the file formats image datasets come in.
+
+Every reader returns plain arrays and raises :class:`DataError` naming the file and
+the problem for anything malformed: no other exception escapes for bad bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import struct
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from shallowvision.exceptions import DataError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "read_csv",
+    "read_emnist_zip",
+    "read_idx",
+    "read_image_folder",
+    "read_npz",
+]
+
+# IDX type codes (third byte of the magic number); every multi-byte type is big-endian.
+_IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+# Decompression errors that mean "this gzip stream is damaged".
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+# -- IDX ------------------------------------------------------------------------------------
+def read_idx(source: str | os.PathLike[str] | bytes, *, name: str | None = None) -> np.ndarray:
+    """Read an IDX file (raw or gzip-compressed) of any number of dimensions.
+
+    Parameters
+    ----------
+    source : path or bytes
+        The file, or its bytes (gzip-compressed or not).
+    name : str, optional
+        What to call the source in error messages (defaults to the path).
+    """
+    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, bytes):
+        raw = source
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise DataError(f"{label}: file not found") from None
+        except IsADirectoryError:
+            raise DataError(f"{label}: is a folder, expected an IDX file") from None
+    if raw[:2] == _GZIP_MAGIC:
+        raw = _gunzip(raw, label)
+    return parse_idx(raw, label)
+
+
+def _gunzip(raw: bytes, label: str) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except _GZIP_ERRORS as exc:
+        raise DataError(f"{label}: corrupt or truncated gzip data ({exc})") from None
+
+
+def parse_idx(raw: bytes, label: str) -> np.ndarray:
+    """Decode the bytes of an uncompressed IDX file."""
+    if len(raw) < 4:
+        raise DataError(f"{label}: too short to be an IDX file ({len(raw)} bytes)")
+    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
+        raise DataError(
+            f"{label}: wrong IDX magic number 0x{raw[:4].hex()} "
+            "(expected 0x000008NN for unsigned bytes, NN = number of dimensions)"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{label}: truncated IDX header ({len(raw)} of {header} bytes)")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "truncated" if found < expected else "has trailing bytes"
+        raise DataError(
+            f"{label}: IDX data {problem}: header says shape {shape} "
+            f"({expected} bytes) but {found} bytes follow"
+        )
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+
+
+def check_pair(images: np.ndarray, labels: np.ndarray, label: str) -> None:
+    """Raise unless ``images`` is (n, h, w) and ``labels`` is (n,)."""
+    if images.ndim != 3:
+        raise DataError(f"{label}: expected images of shape (n, height, width), got {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{label}: expected labels of shape (n,), got {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{label}: {len(images)} images but {len(labels)} labels; the counts must match"
+        )
+
+
+# -- EMNIST zip -----------------------------------------------------------------------------
+def read_emnist_zip(
+    path: str | os.PathLike[str], split: str, part: str
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Read one EMNIST split straight from the official ``gzip.zip``.
+
+    EMNIST stores every image transposed; they are returned upright.
+
+    Parameters
+    ----------
+    path : path
+        The official archive (members ``gzip/emnist-<split>-<part>-{images,labels}-idx?-ubyte.gz``).
+    split : str
+        ``"balanced"``, ``"byclass"``, ``"bymerge"``, ``"digits"``, ``"letters"`` or ``"mnist"``.
+    part : str
+        ``"train"`` or ``"test"``.
+
+    Returns
+    -------
+    images, labels, member_name
+    """
+    label = str(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise DataError(f"{label}: file not found") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{label}: not a readable zip archive ({exc})") from None
+    with archive:
+        arrays, names = [], []
+        for kind, rank in (("images", 3), ("labels", 1)):
+            pattern = re.compile(rf"(^|/)emnist-{split}-{part}-{kind}-idx{rank}-ubyte(\.gz)?$")
+            members = [m for m in archive.namelist() if pattern.search(m)]
+            if not members:
+                raise DataError(
+                    f"{label}: no member emnist-{split}-{part}-{kind}-idx{rank}-ubyte.gz in the archive"
+                )
+            member = members[0]
+            try:
+                raw = archive.read(member)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise DataError(f"{label}: member {member} is corrupt ({exc})") from None
+            arrays.append(read_idx(raw, name=f"{label}:{member}"))
+            names.append(member)
+    images, labels = arrays
+    check_pair(images, labels, label)
+    return np.ascontiguousarray(images.transpose(0, 2, 1)), labels, names[0]
+
+
+def emnist_member_files(folder: Path, split: str, part: str) -> tuple[Path, Path] | None:
+    """The extracted EMNIST IDX files of one split in ``folder``, if present."""
+    found = []
+    for kind, rank in (("images", 3), ("labels", 1)):
+        stem = f"emnist-{split}-{part}-{kind}-idx{rank}-ubyte"
+        for candidate in (folder / f"{stem}.gz", folder / stem, folder / "gzip" / f"{stem}.gz"):
+            if candidate.is_file():
+                found.append(candidate)
+                break
+        else:
+            return None
+    return found[0], found[1]
+
+
+# -- CSV ------------------------------------------------------------------------------------
+_CSV_CHUNK_ROWS = 4096
+
+
+def read_csv(
+    path: str | os.PathLike[str], *, chunk_rows: int = _CSV_CHUNK_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a Kaggle-style CSV (``label,pixel1..pixelN`` with a header) in chunks.
+
+    Memory stays bounded: the uint8 result is allocated once and each chunk of
+    ``chunk_rows`` rows is parsed (by NumPy's C ``loadtxt``), checked and copied into it.
+    The file may be gzip-compressed. Any malformed line is reported with its number.
+
+    Returns
+    -------
+    images : uint8 array of shape (n, side, side)
+    labels : int64 array of shape (n,)
+    """
+    label = str(path)
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{label}: file not found")
+    header, n_lines = _csv_header_and_lines(path)
+    columns = [c.strip().strip('"').lower() for c in header.split(",")]
+    if "label" not in columns:
+        raise DataError(f"{label}: no 'label' column in the header (got {header[:40]!r})")
+    width = len(columns)
+    n_pixels = width - 1
+    side = round(n_pixels**0.5)
+    if n_pixels < 1 or side * side != n_pixels:
+        raise DataError(
+            f"{label}: the header has {n_pixels} pixel columns, which is not a square image; "
+            "expected label,pixel1..pixelN with N = side * side"
+        )
+    label_col = columns.index("label")
+    pixel_cols = np.array([c for c in range(width) if c != label_col])
+    images = np.empty((n_lines, n_pixels), dtype=np.uint8)
+    labels = np.empty(n_lines, dtype=np.int64)
+    row = 0
+    try:
+        with _open_text(path) as stream:
+            stream.readline()
+            while row < n_lines:
+                with warnings.catch_warnings():
+                    # Blank lines are skipped; loadtxt warns that they do not count
+                    # towards max_rows, which is exactly what is wanted here.
+                    warnings.filterwarnings(
+                        "ignore", message=".*contained no data", category=UserWarning
+                    )
+                    values = np.loadtxt(
+                        stream,
+                        delimiter=",",
+                        dtype=np.int32,
+                        max_rows=min(chunk_rows, n_lines - row),
+                        ndmin=2,
+                    )
+                if len(values) == 0:
+                    break
+                if (
+                    values.shape[1] != width
+                    or values.min() < 0
+                    or values[:, pixel_cols].max() > 255
+                ):
+                    raise ValueError("out of range")
+                stop = row + len(values)
+                labels[row:stop] = values[:, label_col]
+                images[row:stop] = values[:, pixel_cols]
+                row = stop
+    except ValueError:
+        raise DataError(f"{label}: {_csv_diagnose(path, width, label_col)}") from None
+    except _GZIP_ERRORS as exc:
+        raise DataError(f"{label}: corrupt or truncated gzip data ({exc})") from None
+    if row == 0:
+        raise DataError(f"{label}: the CSV has a header but no rows")
+    return images[:row].reshape(row, side, side), labels[:row]
+
+
+def _open_text(path: Path) -> IO[str]:
+    if _is_gzip(path):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(2) == _GZIP_MAGIC
+
+
+def _csv_header_and_lines(path: Path) -> tuple[str, int]:
+    """The header line and an upper bound on the number of data rows."""
+    opener = gzip.open if _is_gzip(path) else open
+    count, last = 0, b"\n"
+    try:
+        with opener(path, "rb") as stream:
+            header = stream.readline().decode("utf-8", errors="replace").strip()
+            while block := stream.read(1 << 22):
+                count += block.count(b"\n")
+                last = block[-1:]
+    except _GZIP_ERRORS as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    return header, count + (last != b"\n")
+
+
+def _csv_diagnose(path: Path, width: int, label_col: int) -> str:
+    """Find the first malformed line; only runs after the fast parser has failed."""
+    with _open_text(path) as stream:
+        stream.readline()
+        for line_no, line in enumerate(stream, start=2):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split(",")
+            if len(fields) != width:
+                return (
+                    f"wrong column count: line {line_no} has {len(fields)} values, expected {width}"
+                )
+            for col, field in enumerate(fields, start=1):
+                text = field.strip()
+                if not text:
+                    return f"line {line_no} has an empty value in column {col}"
+                try:
+                    value = int(text)
+                except ValueError:
+                    return f"non-numeric value {text!r} on line {line_no}, column {col}: every label and pixel must be an integer"
+                if value < 0 or (col - 1 != label_col and value > 255):
+                    what = "label" if col - 1 == label_col else "pixel value"
+                    return f"line {line_no} has {what} {value} in column {col}; pixels must be 0..255 and labels >= 0"
+    return "cannot parse as CSV"
+
+
+# -- NPZ ------------------------------------------------------------------------------------
+def read_npz(path: str | os.PathLike[str], part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``x_<part>`` / ``y_<part>`` from an NPZ file (the Keras layout).
+
+    Images may be (n, h, w) or (n, h, w, 1); they must hold integers 0..255.
+    """
+    label = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            x_key, y_key = f"x_{part}", f"y_{part}"
+            if x_key not in keys or y_key not in keys:
+                raise DataError(
+                    f"{label}: no arrays {x_key!r} and {y_key!r} (found {', '.join(sorted(keys))})"
+                )
+            images, labels = data[x_key], data[y_key]
+    except FileNotFoundError:
+        raise DataError(f"{label}: file not found") from None
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{label}: not a readable NPZ file ({exc})") from None
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim == 2 and len(labels) == len(images):
+        side = round(images.shape[1] ** 0.5)
+        if side * side == images.shape[1]:
+            images = images.reshape(len(images), side, side)
+    check_pair(images, labels, label)
+    return _as_uint8(images, label), _as_labels(labels, label)
+
+
+def _as_uint8(images: np.ndarray, label: str) -> np.ndarray:
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.number) or (
+        images.size and (np.isnan(images).any() if images.dtype.kind == "f" else False)
+    ):
+        raise DataError(f"{label}: images must be numbers 0..255, got dtype {images.dtype}")
+    if images.size and (
+        images.min() < 0 or images.max() > 255 or (images != np.round(images)).any()
+    ):
+        raise DataError(f"{label}: pixel values must be integers 0..255")
+    return images.astype(np.uint8)
+
+
+def _as_labels(labels: np.ndarray, label: str) -> np.ndarray:
+    integral = np.issubdtype(labels.dtype, np.integer) or (
+        np.issubdtype(labels.dtype, np.floating) and bool((labels == np.round(labels)).all())
+    )
+    if not integral:
+        raise DataError(f"{label}: labels must be integers, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise DataError(f"{label}: labels must be >= 0, found {labels.min()}")
+    return labels
+
+
+# -- image folders --------------------------------------------------------------------------
+def read_image_folder(
+    folder: str | os.PathLike[str], *, image_size: tuple[int, int] | None = (28, 28)
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Read a folder with one sub-folder of images per class.
+
+    Images (PNG, JPEG, BMP) are converted to 8-bit grayscale and resized to
+    ``image_size`` = (height, width); with ``image_size=None`` they keep their size,
+    which must then be the same for all.
+
+    Returns
+    -------
+    images, labels, class_names (sorted sub-folder names)
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"{root}: folder not found")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{root}: no class sub-folders (expected one sub-folder of images per class)"
+        )
+    files: list[list[Path]] = []
+    for cls in classes:
+        members = sorted(
+            p for p in (root / cls).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not members:
+            raise DataError(
+                f"{root / cls}: class {cls!r} has no images ({'/'.join(IMAGE_SUFFIXES)})"
+            )
+        files.append(members)
+    if len(classes) < 2:
+        raise DataError(f"{root}: only one class ({classes[0]!r}); a classifier needs at least two")
+    n = sum(len(m) for m in files)
+    labels = np.concatenate([np.full(len(m), i, dtype=np.int64) for i, m in enumerate(files)])
+    paths = [p for members in files for p in members]
+    first = decode_image(paths[0], image_size)
+    images = np.empty((n, *first.shape), dtype=np.uint8)
+    images[0] = first
+    for i, path in enumerate(paths[1:], start=1):
+        pixels = decode_image(path, image_size)
+        if pixels.shape != first.shape:
+            raise DataError(
+                f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]} but {paths[0].name} is "
+                f"{first.shape[1]}x{first.shape[0]}; images of mixed sizes need image_size"
+            )
+        images[i] = pixels
+    return images, labels, tuple(classes)
+
+
+def decode_image(
+    source: str | os.PathLike[str] | bytes, image_size: tuple[int, int] | None
+) -> np.ndarray:
+    """Decode one image file or its bytes into a (height, width) uint8 grayscale array."""
+    from PIL import Image, UnidentifiedImageError
+
+    label = "<upload>" if isinstance(source, bytes) else str(source)
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            img.load()
+            gray = _to_gray(img)
+            if image_size is not None and gray.size != (image_size[1], image_size[0]):
+                gray = gray.resize((image_size[1], image_size[0]), Image.Resampling.LANCZOS)
+            return np.asarray(gray, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{label}: file not found") from None
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise DataError(f"{label}: corrupt or unreadable image ({exc})") from None
+
+
+def _to_gray(img: Image.Image) -> Image.Image:
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Flatten transparency onto black, the background of MNIST-style images.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode in ("I", "I;16", "I;16B", "F"):
+        array = np.asarray(img, dtype=np.float64)
+        top = array.max() or 1.0
+        return Image.fromarray(np.round(array / top * 255).astype(np.uint8))
+    return img.convert("L")

@@ -1,0 +1,121 @@
+"""Shared fixtures: an isolated cache, small real data, and writers of the official file formats."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session gets its own dataset cache and no user data dir."""
+    os.environ["SHALLOWVISION_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ.pop("SHALLOWVISION_DATA", None)
+    os.environ.pop("SHALLOWVISION_MIRROR", None)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def fashion_available() -> bool:
+    return (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if fashion_available() or os.environ.get("SHALLOWVISION_REQUIRE_DATA") == "1":
+        return
+    skip = pytest.mark.skip(
+        reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
+    )
+    for item in items:
+        if "fashion" in item.keywords:
+            item.add_marker(skip)
+
+
+# -- writers of the official formats ----------------------------------------------------------
+_IDX_CODES = {
+    np.dtype(np.uint8): 0x08,
+    np.dtype(np.int8): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The bytes of an IDX file holding ``array`` (big-endian, as the format requires)."""
+    kind = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    header = struct.pack(">HBB", 0, _IDX_CODES[kind], array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(kind).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, *, compress: bool | None = None) -> Path:
+    data = idx_bytes(array)
+    if compress if compress is not None else path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from shallowvision.datasets import load
+
+    return load("digits")
+
+
+@pytest.fixture
+def small_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """60 random 6x5 uint8 images in 3 classes (20 each)."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(60, 6, 5), dtype=np.uint8)
+    labels = np.repeat(np.arange(3), 20)
+    return images, labels
+
+
+# -- a local HTTP server for download tests (127.0.0.1 only) ----------------------------------
+class _Files(dict):
+    """URL path -> bytes; a value of ("truncate", data) announces len(data) but sends half."""
+
+
+@pytest.fixture
+def http_server():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = _Files()
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            entry = files.get(self.path)
+            if entry is None:
+                self.send_error(404)
+                return
+            truncate = isinstance(entry, tuple)
+            data = entry[1] if truncate else entry
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2] if truncate else data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.files = files
+    server.requests = requests
+    server.base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()

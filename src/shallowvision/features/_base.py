@@ -1,0 +1,61 @@
+"""What every shallowvision transformer shares: it works on flattened images and knows their shape."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+__all__ = ["ImageShapeMixin", "infer_image_shape"]
+
+
+def infer_image_shape(
+    n_features: int, image_shape: tuple[int, int] | None = None, *, strict: bool = False
+) -> tuple[int, int]:
+    """The (height, width) of flattened images with ``n_features`` pixels.
+
+    An explicit ``image_shape`` must multiply to ``n_features``. Without one, a
+    square is assumed; a non-square width is an error when ``strict`` (transformers
+    that look at neighbouring pixels) and otherwise read as one row of pixels.
+    """
+    if image_shape is not None:
+        h, w = (int(v) for v in image_shape)
+        if h * w != n_features:
+            raise ValueError(
+                f"image_shape {h}x{w} has {h * w} pixels but X has {n_features} features; "
+                "pass the (height, width) of the images X was flattened from"
+            )
+        return h, w
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        if not strict:
+            return 1, n_features
+        raise ValueError(
+            f"X has {n_features} features, which is not a square image; pass image_shape=(height, width)"
+        )
+    return side, side
+
+
+class ImageShapeMixin:
+    """Validation for transformers whose input rows are flattened ``image_shape`` images.
+
+    Subclasses declare an ``image_shape`` parameter (None = square) and call
+    :meth:`_validate_images` in ``fit`` (``reset=True``) and ``transform``.
+    Transformers that need real spatial neighbourhoods set ``_spatial = True``.
+    """
+
+    image_shape: tuple[int, int] | None
+    _spatial: bool = False
+
+    def _validate_images(self, X, *, reset: bool, dtype=(np.float64, np.float32)) -> np.ndarray:  # type: ignore[no-untyped-def]
+        X = validate_data(self, X, reset=reset, dtype=dtype)  # type: ignore[arg-type]
+        if reset:
+            self.image_shape_ = infer_image_shape(
+                X.shape[1], self.image_shape, strict=self._spatial
+            )
+        return X
+
+    def _images(self, X: np.ndarray) -> np.ndarray:
+        """``X`` viewed as ``(n, height, width)``."""
+        return X.reshape(len(X), *self.image_shape_)

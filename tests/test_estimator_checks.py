@@ -6,7 +6,6 @@ else may fail.
 
 from __future__ import annotations
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from shallowvision.features import PixelScaler

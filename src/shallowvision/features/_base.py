@@ -48,8 +48,8 @@ class ImageShapeMixin:
     image_shape: tuple[int, int] | None
     _spatial: bool = False
 
-    def _validate_images(self, X, *, reset: bool, dtype=(np.float64, np.float32)) -> np.ndarray:  # type: ignore[no-untyped-def]
-        X = validate_data(self, X, reset=reset, dtype=dtype)  # type: ignore[arg-type]
+    def _validate_images(self, X, *, reset: bool, dtype=(np.float64, np.float32)) -> np.ndarray:
+        X = validate_data(self, X, reset=reset, dtype=dtype)
         if reset:
             self.image_shape_ = infer_image_shape(
                 X.shape[1], self.image_shape, strict=self._spatial

@@ -31,18 +31,18 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
         self.max_value = max_value
         self.image_shape = image_shape
 
-    def fit(self, X, y=None):  # type: ignore[no-untyped-def]
+    def fit(self, X, y=None):
         if not self.max_value > 0:
             raise ValueError(f"max_value must be positive, got {self.max_value!r}")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         return self
 
-    def transform(self, X):  # type: ignore[no-untyped-def]
+    def transform(self, X):
         check_is_fitted(self, "image_shape_")
         X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
         return (X / self.max_value).astype(np.float32, copy=False)
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

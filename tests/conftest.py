@@ -64,6 +64,18 @@ def write_idx(path: Path, array: np.ndarray, *, compress: bool | None = None) ->
     return path
 
 
+#: Smaller settings of the slower zoo models, so tests on tiny data stay fast.
+FAST_PARAMS: dict[str, dict[str, object]] = {
+    "svm-rbf-approx": {"rbf__n_components": 50},
+    "rf": {"n_estimators": 20},
+    "et": {"n_estimators": 20},
+    "ada": {"n_estimators": 20},
+    "hgb": {"max_iter": 20},
+    "xgb": {"n_estimators": 20},
+    "lgbm": {"n_estimators": 20},
+}
+
+
 @pytest.fixture(scope="session")
 def digits():
     from shallowvision.datasets import load

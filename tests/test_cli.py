@@ -25,7 +25,10 @@ def test_version_and_module_entry_point():
     assert out.returncode == 0 and out.stdout.strip() == "shallowvision 0.1.0"
 
 
-@pytest.mark.parametrize("command", [[], ["datasets"], ["data"], ["data", "info"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["datasets"], ["data"], ["data", "info"], ["models"], ["compare"], ["tune"], ["predict"]],
+)
 def test_help_on_every_command(command):
     out = cli(*command, "--help")
     assert out.returncode == 0, out.stderr

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from shallowvision.features import PixelScaler
+from shallowvision.features import ImagePCA, PixelScaler, RBFNystroem
 
 
 def _estimators() -> list:
     """One instance of every estimator class the project defines."""
-    return [PixelScaler()]
+    return [PixelScaler(), ImagePCA(n_components=3), RBFNystroem(n_components=20, random_state=0)]
 
 
 # estimator class name -> {check name: reason}
@@ -27,3 +27,32 @@ def _expected_failed_checks(estimator) -> dict[str, str]:
 @parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def _project_estimator_classes() -> set[str]:
+    import importlib
+    import inspect
+    import pkgutil
+
+    from sklearn.base import BaseEstimator
+
+    import shallowvision
+
+    found = set()
+    for info in pkgutil.walk_packages(shallowvision.__path__, "shallowvision."):
+        if ".cli" in info.name or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, BaseEstimator) and cls.__module__ == module.__name__:
+                found.add(f"{cls.__module__}.{cls.__qualname__}")
+    return found
+
+
+def test_every_project_estimator_is_checked_and_trusted():
+    from shallowvision.persistence import TRUSTED_TYPES
+
+    classes = _project_estimator_classes()
+    checked = {f"{type(e).__module__}.{type(e).__qualname__}" for e in _estimators()}
+    assert classes == checked, "add new estimators to _estimators()"
+    assert classes <= set(TRUSTED_TYPES), "add new estimators to persistence._trusted.TRUSTED_TYPES"

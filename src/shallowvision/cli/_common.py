@@ -1,0 +1,137 @@
+"""Helpers shared by commands: loading a task's splits, writing tables, progress per model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shallowvision.exceptions import ConfigError
+
+TASKS = ("multiclass", "binary")
+
+
+def load_task(
+    dataset: str,
+    *,
+    task: str = "multiclass",
+    positive: str | None = None,
+    n_per_class: int | None = None,
+    validation_size: float | int = 0.1,
+    seed: int = 0,
+    data_dir: Path | None = None,
+) -> Any:
+    """Train, validation and test splits for a multiclass or one-vs-rest task."""
+    from shallowvision.datasets import load_splits
+
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose multiclass or binary")
+    if task == "binary" and positive is None:
+        raise ConfigError(
+            "--task binary needs --positive CLASS (an index like 8 or a name like Shirt)"
+        )
+    return load_splits(
+        dataset,
+        validation_size=validation_size,
+        n_per_class=n_per_class,
+        positive=positive,
+        random_state=seed,
+        data_dir=data_dir,
+    )
+
+
+def split_names(text: str) -> list[str]:
+    """``"lr, rf,xgb"`` -> ``["lr", "rf", "xgb"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """``["rf.n_estimators=50", "lr.C=0.1"]`` -> ``{"rf": {"n_estimators": 50}, "lr": {"C": 0.1}}``.
+
+    Values are read as JSON when they parse (numbers, true/false, null, lists) and
+    as strings otherwise.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        model, dot, param = key.partition(".")
+        if not sep or not dot or not model or not param:
+            raise ConfigError(
+                f"--param {item!r} must look like MODEL.PARAM=VALUE, e.g. rf.n_estimators=50"
+            )
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(model.strip(), {})[param.strip()] = parsed
+    return out
+
+
+def write_table(path: Path, data: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Write ``data`` as JSON, or ``rows`` as CSV, depending on the suffix (atomically)."""
+    from shallowvision._io import write_json, write_text
+
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        write_json(path, data)
+    elif suffix == ".csv":
+        import pandas as pd
+
+        write_text(path, pd.DataFrame(rows).to_csv(index=False))
+    else:
+        raise ConfigError(f"{path}: --out must end in .json or .csv")
+
+
+def check_out_path(path: Path | None) -> None:
+    """Fail before any work if an output file cannot be written where asked."""
+    if path is None:
+        return
+    if path.suffix.lower() not in (".json", ".csv"):
+        raise ConfigError(f"{path}: --out must end in .json or .csv")
+    if not path.parent.exists():
+        raise ConfigError(f"{path.parent}: folder does not exist")
+
+
+@contextmanager
+def model_progress(names: Sequence[str]) -> Iterator[Callable[[str, str], None]]:
+    """A progress display with one bar per model; yields the ``on_progress`` callback."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from shallowvision._console import stderr_console
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<18}"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.fields[status]:<10}"),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=False,
+    ) as progress:
+        tasks = {n: progress.add_task(n, total=1, start=False, status="waiting") for n in names}
+
+        def update(name: str, stage: str) -> None:
+            task = tasks.get(name)
+            if task is None:
+                return
+            if stage == "start":
+                progress.start_task(task)
+                progress.update(task, status="fitting")
+            else:
+                progress.update(task, completed=1, status=stage)
+                progress.stop_task(task)
+
+        yield update
+
+
+def fmt(value: Any, kind: str = "float") -> str:
+    """Table formatting: None -> '-', sizes in KB/MB, floats to 4 digits."""
+    if value is None:
+        return "-"
+    if kind == "size":
+        return f"{value / 1e6:.1f} MB" if value >= 1e6 else f"{value / 1e3:.0f} KB"
+    if kind == "seconds":
+        return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,403 @@
+"""``shallowvision models``, ``compare``, ``tune`` and ``predict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shallowvision.cli._app import app
+from shallowvision.cli._common import (
+    check_out_path,
+    fmt,
+    load_task,
+    model_progress,
+    parse_params,
+    split_names,
+    write_table,
+)
+from shallowvision.cli._options import (
+    DataDirOpt,
+    DatasetArg,
+    JsonOpt,
+    NPerClassOpt,
+    PositiveOpt,
+    SeedOpt,
+)
+from shallowvision.exceptions import ConfigError
+
+TaskOpt = Annotated[
+    str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
+]
+ValidationOpt = Annotated[
+    float,
+    typer.Option(
+        "--validation-size", min=0.01, max=0.9, help="Share of train held out for validation."
+    ),
+]
+NJobsOpt = Annotated[
+    int | None,
+    typer.Option("--n-jobs", help="Threads/processes per model (default: library default)."),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Also write the results to FILE (.json or .csv).")
+]
+_DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
+
+
+@app.command("models")
+def models_cli(as_json: JsonOpt = False) -> None:
+    """List the model zoo: name, what it is, probabilities, relative cost, and whether it is installed."""
+    from rich.table import Table
+
+    from shallowvision._console import stdout_console
+    from shallowvision._optional import has_module
+    from shallowvision.models import list_models
+
+    rows: list[dict[str, Any]] = []
+    for spec in list_models():
+        module = {"xgb": "xgboost", "lgbm": "lightgbm"}.get(spec.name)
+        rows.append(
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "probabilities": spec.proba,
+                "cost": spec.cost,
+                "extra": spec.extra,
+                "installed": module is None or has_module(module),
+                "grids": ["default", *spec.named_grids],
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Model zoo", title_justify="left")
+    for column in ("name", "description", "proba", "cost", "grids", "installed"):
+        table.add_column(column)
+    for r in rows:
+        installed = "yes" if r["installed"] else f"pip install 'shallowvision[{r['extra']}]'"
+        table.add_row(
+            r["name"],
+            r["description"],
+            "yes" if r["probabilities"] else "scores",
+            r["cost"],
+            ",".join(r["grids"]),
+            installed,
+        )
+    stdout_console().print(table)
+
+
+def _comparison_table(rows: list[Any], title: str, highlight: str | None = None) -> Any:
+    from rich.table import Table
+
+    from shallowvision.models._compare import COLUMNS
+
+    table = Table(title=title, title_justify="left")
+    for key, label in COLUMNS.items():
+        table.add_column(label, justify="left" if key in ("model", "status") else "right")
+    for row in rows:
+        d = row.to_dict()
+        cells = []
+        for key in COLUMNS:
+            kind = (
+                "size"
+                if key == "size_bytes"
+                else "seconds"
+                if key.endswith(("seconds", "_1000"))
+                else "float"
+            )
+            cells.append(fmt(d[key], kind))
+        style = (
+            "bold green"
+            if highlight and row.model == highlight
+            else ("red" if row.status != "ok" else None)
+        )
+        table.add_row(*cells, style=style)
+    return table
+
+
+@app.command("compare")
+def compare_cli(
+    dataset: DatasetArg,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Comma-separated zoo names (see `shallowvision models`), or 'all'.",
+        ),
+    ] = _DEFAULT_MODELS,
+    task: TaskOpt = "multiclass",
+    positive: PositiveOpt = None,
+    test: Annotated[
+        bool, typer.Option("--test", help="Score on the test split instead of validation.")
+    ] = False,
+    validation_size: ValidationOpt = 0.1,
+    n_per_class: NPerClassOpt = None,
+    seed: SeedOpt = 0,
+    n_jobs: NJobsOpt = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.1,
+            help="Seconds per model; an overrunning fit is stopped and marked 'timed out'.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="MODEL.PARAM=VALUE, repeatable (e.g. rf.n_estimators=50)."),
+    ] = None,
+    out: OutOpt = None,
+    save_models: Annotated[
+        Path | None,
+        typer.Option("--save-models", help="Save each fitted model (skops) in this folder."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Fit each model on train and score it on validation (test only with --test)."""
+    from shallowvision._console import stdout_console
+    from shallowvision.models import compare_models, get_model_names, get_model_spec
+
+    names = get_model_names() if models.strip() == "all" else split_names(models)
+    for name in names:
+        get_model_spec(name)  # an unknown name fails before any work, listing the valid ones
+    params = parse_params(param)
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
+    check_out_path(out)
+    if save_models is not None:
+        save_models.mkdir(parents=True, exist_ok=True)
+    splits = load_task(
+        dataset,
+        task=task,
+        positive=positive,
+        n_per_class=n_per_class,
+        validation_size=validation_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
+    target = splits.test if test else splits.validation
+    with model_progress(names) as on_progress:
+        comparison = compare_models(
+            names,
+            splits.train,
+            target,
+            random_state=seed,
+            n_jobs=n_jobs,
+            time_limit=time_limit,
+            params=params,
+            keep_models=save_models is not None,
+            on_progress=on_progress,
+        )
+    finished = any(r.status == "ok" for r in comparison.rows)
+    best = comparison.best().model if finished else None
+    title = (
+        f"{comparison.dataset}: trained on {comparison.n_train:,} images, scored on "
+        f"{comparison.n_eval:,} {comparison.evaluated_on} images ({len(comparison.class_names)} classes)"
+    )
+    stdout_console().print(_comparison_table(comparison.rows, title, highlight=best))
+    if best:
+        stdout_console().print(f"best macro F1: [bold]{best}[/bold]")
+    if out is not None:
+        write_table(out, comparison.to_dict(), [r.to_dict() for r in comparison.rows])
+    if save_models is not None:
+        _save_all(comparison, splits.train, save_models)
+
+
+def _save_all(comparison: Any, train: Any, folder: Path) -> None:
+    from shallowvision.persistence import save_model, training_provenance
+
+    by_name = {r.model: r for r in comparison.rows}
+    for name, estimator in comparison.models.items():
+        save_model(
+            estimator,
+            folder / f"{name}.skops",
+            class_names=comparison.class_names,
+            image_shape=train.image_shape,
+            name=name,
+            training_data=training_provenance(train),
+            metrics={
+                "evaluated_on": comparison.evaluated_on,
+                **{k: v for k, v in by_name[name].to_dict().items() if isinstance(v, float)},
+            },
+        )
+
+
+@app.command("tune")
+def tune_cli(
+    dataset: DatasetArg,
+    model: Annotated[str, typer.Option("--model", "-m", help="Zoo name to tune.")] = "xgb",
+    search: Annotated[
+        str, typer.Option("--search", help="halving-grid or halving-random.")
+    ] = "halving-grid",
+    grid: Annotated[
+        str | None,
+        typer.Option("--grid", help="A named grid of the model (e.g. emnist); default its own."),
+    ] = None,
+    scoring: Annotated[
+        str, typer.Option("--scoring", help="scikit-learn scorer used by the search.")
+    ] = "accuracy",
+    cv: Annotated[int, typer.Option("--cv", min=2, help="Stratified folds of train.")] = 3,
+    factor: Annotated[int, typer.Option("--factor", min=2, help="Halving factor.")] = 3,
+    n_candidates: Annotated[
+        int, typer.Option("--n-candidates", min=2, help="First-round candidates (halving-random).")
+    ] = 20,
+    task: TaskOpt = "multiclass",
+    positive: PositiveOpt = None,
+    validation_size: ValidationOpt = 0.1,
+    n_per_class: NPerClassOpt = None,
+    seed: SeedOpt = 0,
+    n_jobs: NJobsOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the search results to FILE (.json).")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Save the tuned model (skops) to FILE.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Successive-halving search with stratified CV on train; tuned vs default on validation."""
+    from rich.table import Table
+
+    from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.models import get_model_spec, tune_model
+
+    get_model_spec(model)
+    if out is not None and out.suffix.lower() != ".json":
+        raise ConfigError(f"{out}: --out must end in .json")
+    check_out_path(out)
+    splits = load_task(
+        dataset,
+        task=task,
+        positive=positive,
+        n_per_class=n_per_class,
+        validation_size=validation_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
+    with stderr_console().status(
+        f"tuning {model} ({search}, {cv}-fold CV on {len(splits.train):,} images)"
+    ):
+        result = tune_model(
+            model,
+            splits.train,
+            splits.validation,
+            search=search,
+            grid=grid,
+            scoring=scoring,
+            cv=cv,
+            factor=factor,
+            n_candidates=n_candidates,
+            random_state=seed,
+            n_jobs=n_jobs,
+        )
+    console = stdout_console()
+    console.print(
+        f"[bold]best parameters[/bold] ({scoring} {result.best_cv_score:.4f} in {cv}-fold CV):"
+    )
+    for key, value in result.best_params.items():
+        console.print(f"  {key} = {value}")
+    console.print(
+        _comparison_table(
+            [
+                _renamed(result.baseline, f"{model} default"),
+                _renamed(result.tuned, f"{model} tuned"),
+            ],
+            "On validation",
+        )
+    )
+    cost = Table(title="Search cost", title_justify="left")
+    for column in ("iteration", "candidates", "images per fit"):
+        cost.add_column(column, justify="right")
+    for i, (c, r) in enumerate(zip(result.n_candidates, result.n_resources, strict=True)):
+        cost.add_row(str(i), str(c), f"{r:,}")
+    console.print(cost)
+    console.print(f"{result.n_fits} fits in {result.search_seconds:.1f} s")
+    if out is not None:
+        from shallowvision._io import write_json
+
+        write_json(out, result.to_dict())
+    if save is not None:
+        from shallowvision.persistence import save_model, training_provenance
+
+        save_model(
+            result.best_estimator,
+            save,
+            class_names=splits.train.class_names,
+            image_shape=splits.train.image_shape,
+            name=model,
+            training_data=training_provenance(splits.train),
+            metrics={
+                "evaluated_on": "validation",
+                "accuracy": result.tuned.accuracy,
+                "f1_macro": result.tuned.f1_macro,
+            },
+            extra={"params": result.best_params},
+        )
+
+
+def _renamed(row: Any, name: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(row, model=name)
+
+
+@app.command("predict")
+def predict_cli(
+    model: Annotated[Path, typer.Argument(help="A model file (.skops) saved by shallowvision.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Image files (PNG/JPEG/BMP), folders of them, IDX or NPZ files."),
+    ],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to report per image.")] = 3,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write predictions to FILE (.csv or .json) instead of printing."
+        ),
+    ] = None,
+    allow_version_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-version-mismatch", help="Load a model saved with other library versions."
+        ),
+    ] = False,
+) -> None:
+    """Predict the class of new images with a saved model."""
+    from rich.table import Table
+
+    from shallowvision._console import stdout_console
+    from shallowvision.inference import predict_top_k, read_inputs
+    from shallowvision.persistence import load_model
+
+    check_out_path(out)
+    saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
+    names, images = read_inputs(list(inputs), image_shape=saved.image_shape)
+    predictions = predict_top_k(saved, images, k=top_k)
+    records = predictions.records(names)
+    if out is not None:
+        flat = [
+            {"input": r["input"], "label": r["label"], "class_name": r["class_name"]}
+            | {
+                f"top{i + 1}_{k}": v
+                for i, t in enumerate(r["top"])
+                for k, v in t.items()
+                if k != "label"
+            }
+            for r in records
+        ]
+        write_table(out, {"model": str(model), "predictions": records}, flat)
+        return
+    key = "probability" if predictions.scores_kind == "proba" else "score"
+    table = Table(title=f"{saved.name}: {len(records)} images", title_justify="left")
+    table.add_column("input")
+    table.add_column("prediction")
+    table.add_column(f"top {top_k} ({key})")
+    for r in records:
+        top = ", ".join(f"{t['class_name']} {t[key]:.3f}" for t in r["top"])
+        table.add_row(r["input"], r["class_name"], top)
+    stdout_console().print(table)

@@ -1,0 +1,99 @@
+"""PCA for flattened images: a count or a share of variance, components drawable as images."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.utils.validation import check_is_fitted
+
+from shallowvision.features._base import ImageShapeMixin
+
+__all__ = ["ImagePCA"]
+
+
+class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Principal components of flattened images.
+
+    Unlike :class:`sklearn.decomposition.PCA`, a component count larger than the data
+    allows is capped at ``min(n_samples, n_features)`` instead of failing, so one
+    setting serves 8x8 and 28x28 images and the small first rounds of
+    successive-halving searches.
+
+    Parameters
+    ----------
+    n_components : int or float, default=50
+        Number of components (int), or the share of variance to keep (float in (0, 1)).
+    whiten : bool, default=False
+        Scale components to unit variance.
+    random_state : int, optional
+        Seed of the randomized SVD used for a component count.
+    image_shape : (height, width) or None
+        Shape the rows were flattened from; None means square images.
+
+    Attributes
+    ----------
+    pca_ : sklearn.decomposition.PCA
+        The fitted PCA.
+    n_components_ : int
+        Components actually kept.
+    """
+
+    def __init__(
+        self,
+        n_components: int | float = 50,
+        whiten: bool = False,
+        random_state: int | None = None,
+        image_shape: tuple[int, int] | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.whiten = whiten
+        self.random_state = random_state
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None):
+        X = self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
+        n = self.n_components
+        if (
+            isinstance(n, bool)
+            or not isinstance(n, int | float | np.integer | np.floating)
+            or n <= 0
+        ):
+            raise ValueError(
+                f"n_components must be a positive count or a share in (0, 1), got {n!r}"
+            )
+        if isinstance(n, float | np.floating) and n < 1:
+            pca = PCA(n_components=float(n), svd_solver="full", whiten=self.whiten)
+        else:
+            k = int(min(int(n), *X.shape))
+            # Randomized SVD costs a fraction of the exact one for a few leading components.
+            solver = "randomized" if k < 0.8 * min(X.shape) else "full"
+            pca = PCA(
+                n_components=k,
+                svd_solver=solver,
+                whiten=self.whiten,
+                random_state=self.random_state,
+            )
+        self.pca_ = pca.fit(X)
+        self.n_components_ = int(self.pca_.n_components_)
+        self._n_features_out = self.n_components_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "pca_")
+        X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
+        return self.pca_.transform(X)
+
+    def inverse_transform(self, X):
+        check_is_fitted(self, "pca_")
+        return self.pca_.inverse_transform(X)
+
+    @property
+    def explained_variance_ratio_(self) -> np.ndarray:
+        check_is_fitted(self, "pca_")
+        return self.pca_.explained_variance_ratio_
+
+    def components_as_images(self) -> np.ndarray:
+        """The components as images, shape ``(n_components_, height, width)``."""
+        check_is_fitted(self, "pca_")
+        return self.pca_.components_.reshape(-1, *self.image_shape_)

@@ -1,0 +1,31 @@
+"""The model zoo: registered pipelines, their search spaces and capabilities."""
+
+from shallowvision.models._compare import Comparison, ModelScore, compare_models, fit_and_score
+from shallowvision.models._registry import (
+    ModelSpec,
+    get_model,
+    get_model_names,
+    get_model_spec,
+    get_search_space,
+    list_models,
+)
+from shallowvision.models._scores import has_proba, predict_scores
+from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
+
+__all__ = [
+    "SEARCHES",
+    "Comparison",
+    "ModelScore",
+    "ModelSpec",
+    "TuneResult",
+    "compare_models",
+    "fit_and_score",
+    "get_model",
+    "get_model_names",
+    "get_model_spec",
+    "get_search_space",
+    "has_proba",
+    "list_models",
+    "predict_scores",
+    "tune_model",
+]

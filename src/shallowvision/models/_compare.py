@@ -1,0 +1,284 @@
+"""Honest comparison: fit every model on train, score it on held-out images."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shallowvision.datasets import ImageSet
+from shallowvision.exceptions import ConfigError
+from shallowvision.models._registry import get_model_names, get_model_spec
+from shallowvision.models._scores import predict_scores
+
+__all__ = ["Comparison", "ModelScore", "compare_models", "fit_and_score", "score_rows"]
+
+#: Columns of the comparison table, in order, with their display names.
+COLUMNS = {
+    "model": "model",
+    "status": "status",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced acc.",
+    "precision_macro": "precision",
+    "recall_macro": "recall",
+    "f1_macro": "macro F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "brier": "Brier",
+    "fit_seconds": "fit s",
+    "predict_seconds_per_1000": "predict s/1k",
+    "size_bytes": "size",
+}
+
+
+@dataclass
+class ModelScore:
+    """One model's row: metrics on the evaluation images, costs, and status."""
+
+    model: str
+    status: str = "ok"
+    accuracy: float | None = None
+    balanced_accuracy: float | None = None
+    precision_macro: float | None = None
+    recall_macro: float | None = None
+    f1_macro: float | None = None
+    roc_auc: float | None = None
+    log_loss: float | None = None
+    brier: float | None = None
+    fit_seconds: float | None = None
+    predict_seconds_per_1000: float | None = None
+    size_bytes: int | None = None
+    scores_kind: str | None = None
+    error: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_rows(
+    y_true: np.ndarray, labels: np.ndarray, scores: np.ndarray, kind: str, n_classes: int
+) -> dict[str, float | None]:
+    """The comparison metrics of one model's predictions.
+
+    ROC AUC is the macro average of one-vs-rest AUCs computed from ``scores``
+    (probabilities or decision scores), never from hard labels; log loss and Brier
+    score need probabilities and are None for decision scores.
+    """
+    from sklearn import metrics
+
+    y_true = np.asarray(y_true)
+    present = np.unique(y_true)
+    out: dict[str, float | None] = {
+        "accuracy": metrics.accuracy_score(y_true, labels),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, labels),
+    }
+    p, r, f, _ = metrics.precision_recall_fscore_support(
+        y_true, labels, labels=np.arange(n_classes), average="macro", zero_division=0
+    )
+    out.update(precision_macro=float(p), recall_macro=float(r), f1_macro=float(f))
+    if n_classes == 2:
+        auc = metrics.roc_auc_score(y_true, scores[:, 1]) if len(present) == 2 else None
+    else:
+        per_class = [metrics.roc_auc_score(y_true == k, scores[:, k]) for k in present]
+        auc = float(np.mean(per_class)) if len(present) > 1 else None
+    out["roc_auc"] = None if auc is None else float(auc)
+    if kind == "proba":
+        # float32 models return rows that miss 1 by more than log_loss tolerates.
+        proba = np.clip(scores, 0.0, 1.0)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        onehot = np.eye(n_classes)[y_true]
+        out["log_loss"] = float(metrics.log_loss(y_true, proba, labels=np.arange(n_classes)))
+        # Multiclass Brier score: mean over images of the squared distance to the one-hot label.
+        out["brier"] = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+    else:
+        out["log_loss"] = out["brier"] = None
+    return {k: (None if v is None else float(v)) for k, v in out.items()}
+
+
+def fit_and_score(
+    model: str | tuple[str, Any],
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    n_classes: int,
+    *,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    params: dict[str, Any] | None = None,
+    keep_model: bool = False,
+) -> tuple[ModelScore, Any]:
+    """Fit one model and score it: the unit of work of :func:`compare_models`.
+
+    A pure function of its arguments (so it can run in a worker process or on a
+    cluster). Returns the row and, with ``keep_model``, the fitted pipeline.
+    """
+    import skops.io as sio
+
+    if isinstance(model, str):
+        name = model
+        estimator = get_model_spec(name).make(
+            random_state=random_state, n_jobs=n_jobs, **(params or {})
+        )
+    else:
+        name, estimator = model
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    scores, kind = predict_scores(estimator, X_eval)
+    predict_seconds = time.perf_counter() - start
+    labels = np.asarray(estimator.predict(X_eval))
+    row = ModelScore(
+        model=name,
+        fit_seconds=fit_seconds,
+        predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
+        size_bytes=len(sio.dumps(estimator)),
+        scores_kind=kind,
+        params=dict(params or {}),
+        **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
+    )
+    return row, (estimator if keep_model else None)
+
+
+@dataclass
+class Comparison:
+    """The rows of a comparison and what they were measured on."""
+
+    rows: list[ModelScore]
+    dataset: str
+    evaluated_on: str
+    n_train: int
+    n_eval: int
+    class_names: list[str]
+    random_state: int
+    models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "evaluated_on": self.evaluated_on,
+            "n_train": self.n_train,
+            "n_eval": self.n_eval,
+            "class_names": self.class_names,
+            "random_state": self.random_state,
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+    def to_frame(self) -> Any:
+        """The rows as a pandas DataFrame (one row per model)."""
+        import pandas as pd
+
+        return pd.DataFrame([r.to_dict() for r in self.rows]).drop(columns=["params"])
+
+    def best(self, metric: str = "f1_macro") -> ModelScore:
+        """The finished row with the highest ``metric``."""
+        done = [r for r in self.rows if r.status == "ok" and getattr(r, metric) is not None]
+        if not done:
+            raise ConfigError("no model finished, so there is no best one")
+        return max(done, key=lambda r: getattr(r, metric))
+
+
+def _check_models(models: Sequence[str | tuple[str, Any]]) -> list[str | tuple[str, Any]]:
+    if not models:
+        raise ConfigError("no models to compare")
+    checked: list[str | tuple[str, Any]] = []
+    for m in models:
+        if isinstance(m, str):
+            get_model_spec(m)  # fail early, listing the valid names
+        checked.append(m)
+    return checked
+
+
+def compare_models(
+    models: Sequence[str | tuple[str, Any]],
+    train: ImageSet,
+    evaluate_on: ImageSet,
+    *,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    time_limit: float | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    keep_models: bool = False,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> Comparison:
+    """Fit each model on ``train`` and score it on ``evaluate_on`` (validation, unless you pass test).
+
+    Parameters
+    ----------
+    models : sequence of str or (name, estimator)
+        Zoo names or unfitted estimators.
+    train, evaluate_on : ImageSet
+        Same class names and image shape.
+    random_state, n_jobs : optional
+        Passed to every zoo model.
+    time_limit : float, optional
+        Seconds per model; a model that overruns is stopped (it fits in a separate
+        process) and its row is marked ``"timed out"``.
+    params : dict, optional
+        Per-model parameters, ``{"rf": {"n_estimators": 50}}``.
+    keep_models : bool
+        Keep the fitted pipelines in ``Comparison.models``.
+    on_progress : callable, optional
+        Called with ``(model_name, stage)`` as each model starts and ends.
+    """
+    from shallowvision._workers import run_with_time_limit
+
+    models = _check_models(models)
+    train.check_trainable()
+    if train.class_names != evaluate_on.class_names or train.image_shape != evaluate_on.image_shape:
+        raise ConfigError(
+            f"train and {evaluate_on.split} differ in classes or image shape; load them with one load_splits call"
+        )
+    rows, fitted = [], {}
+    X_train, y_train = np.ascontiguousarray(train.X), train.y
+    X_eval, y_eval = np.ascontiguousarray(evaluate_on.X), evaluate_on.y
+    for model in models:
+        name = model if isinstance(model, str) else model[0]
+        if on_progress:
+            on_progress(name, "start")
+        args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
+        kwargs = {
+            "random_state": random_state,
+            "n_jobs": n_jobs,
+            "params": (params or {}).get(name),
+            "keep_model": keep_models,
+        }
+        if time_limit is None:
+            try:
+                row, estimator = fit_and_score(*args, **kwargs)  # type: ignore[arg-type]
+            except Exception as exc:  # one failing model must not lose the others' results
+                row, estimator = (
+                    ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"),
+                    None,
+                )
+        else:
+            outcome = run_with_time_limit(
+                fit_and_score, *args, seconds=time_limit, warmup=get_model_names, **kwargs
+            )
+            if outcome.status == "ok":
+                row, estimator = outcome.value
+            else:
+                row, estimator = (
+                    ModelScore(model=name, status=outcome.status, error=outcome.error),
+                    None,
+                )
+        rows.append(row)
+        if estimator is not None:
+            fitted[name] = estimator
+        if on_progress:
+            on_progress(name, row.status)
+    return Comparison(
+        rows=rows,
+        dataset=train.name,
+        evaluated_on=evaluate_on.split,
+        n_train=len(train),
+        n_eval=len(evaluate_on),
+        class_names=list(train.class_names),
+        random_state=random_state,
+        models=fitted,
+    )

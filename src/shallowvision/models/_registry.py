@@ -1,0 +1,179 @@
+"""The model zoo: short names mapped to fresh pipelines, search spaces and capabilities."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shallowvision.exceptions import ConfigError
+
+__all__ = [
+    "ModelSpec",
+    "get_model",
+    "get_model_names",
+    "get_model_spec",
+    "get_search_space",
+    "list_models",
+]
+
+#: A search space: parameter name (as in ``Pipeline.set_params``) -> list of values (grid)
+#: or a scipy.stats distribution (random search).
+SearchSpace = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model family.
+
+    Attributes
+    ----------
+    name : str
+        Short name, e.g. ``"xgb"``.
+    description : str
+    factory : callable
+        ``factory(random_state, n_jobs) -> Pipeline``; always a fresh, unfitted pipeline
+        whose last step is named ``"clf"``.
+    grid : callable
+        ``grid() -> SearchSpace`` of lists for halving grid search.
+    distributions : callable
+        ``distributions() -> SearchSpace`` for halving random search.
+    named_grids : dict
+        Extra grids by name, e.g. ``"emnist"`` (the EMNIST-Digits study's grid).
+    proba : bool
+        Whether the fitted pipeline has ``predict_proba``.
+    sample_weight : bool
+        Whether ``fit`` accepts ``clf__sample_weight``.
+    sparse : bool
+        Whether the classifier accepts sparse input.
+    cost : str
+        Relative fit cost on 60,000 28x28 images: ``"low"`` (< 30 s), ``"medium"``
+        (< 5 min) or ``"high"``.
+    extra : str or None
+        The ``shallowvision[extra]`` that provides the library, if optional.
+    """
+
+    name: str
+    description: str
+    factory: Callable[[int, int | None], Any]
+    grid: Callable[[], SearchSpace]
+    distributions: Callable[[], SearchSpace]
+    named_grids: Mapping[str, Callable[[], SearchSpace]] = field(default_factory=dict)
+    proba: bool = True
+    sample_weight: bool = True
+    sparse: bool = False
+    cost: str = "low"
+    extra: str | None = None
+
+    def make(self, *, random_state: int = 0, n_jobs: int | None = None, **params: Any) -> Any:
+        """A fresh pipeline with ``params`` set.
+
+        Bare parameter names go to the ``clf`` step (``C=10`` is ``clf__C=10``); a step
+        name replaces that step, and ``pca=144`` or ``pca=0.95`` is shorthand for a PCA
+        step keeping that many components or that share of variance (``pca=None``
+        removes it).
+        """
+        pipeline = self.factory(random_state, n_jobs)
+        if params:
+            steps = dict(pipeline.steps)
+            expanded = {}
+            for key, value in params.items():
+                if key in steps:
+                    expanded[key] = _step_value(key, value, random_state)
+                else:
+                    expanded.update(qualify_params({key: value}))
+            pipeline.set_params(**expanded)
+        return pipeline
+
+    def search_space(self, kind: str = "grid", name: str | None = None) -> SearchSpace:
+        """The grid (``kind="grid"``), the distributions (``kind="random"``) or a named grid."""
+        if name not in (None, "default"):
+            if name not in self.named_grids:
+                known = ", ".join(["default", *self.named_grids])
+                raise ConfigError(
+                    f"model {self.name!r} has no grid {name!r}; its grids are: {known}"
+                )
+            return self.named_grids[name]()
+        return self.grid() if kind == "grid" else self.distributions()
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model family to the registry (its name must be new)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def qualify_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"C": 10}`` -> ``{"clf__C": 10}``; names with ``__`` are kept as they are."""
+    return {k if "__" in k else f"clf__{k}": v for k, v in params.items()}
+
+
+def _step_value(step: str, value: Any, random_state: int) -> Any:
+    if value is None:
+        return "passthrough"
+    if step == "pca" and isinstance(value, int | float) and not isinstance(value, bool):
+        from shallowvision.features import ImagePCA
+
+        return ImagePCA(n_components=value, random_state=random_state)
+    return value
+
+
+def _ensure_loaded() -> None:
+    # The zoo's definitions import scikit-learn, so they load on first use, not at import.
+    import shallowvision.models._zoo  # noqa: F401
+
+
+def get_model_names() -> list[str]:
+    """Names of every registered model."""
+    _ensure_loaded()
+    return list(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registry entry of a model; an unknown name lists the valid ones."""
+    _ensure_loaded()
+    key = name.strip().lower()
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    close = difflib.get_close_matches(key, _REGISTRY, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise ConfigError(f"unknown model {name!r}: {hint}models are {', '.join(_REGISTRY)}")
+
+
+def get_model(name: str, *, random_state: int = 0, n_jobs: int | None = None, **params: Any) -> Any:
+    """A fresh, unfitted scikit-learn Pipeline for a registered model.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models`, e.g. ``"lr"``, ``"svm-rbf"``, ``"xgb"``.
+    random_state : int
+        Seed of every random step.
+    n_jobs : int, optional
+        Threads or processes for the estimators that use them.
+    **params
+        Pipeline parameters; bare names (``C=10``) go to the classifier step ``clf``.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Takes flattened uint8 images ``(n, height * width)``.
+    """
+    return get_model_spec(name).make(random_state=random_state, n_jobs=n_jobs, **params)
+
+
+def get_search_space(name: str, *, kind: str = "grid", grid: str | None = None) -> SearchSpace:
+    """The search space of a registered model (see :meth:`ModelSpec.search_space`)."""
+    return get_model_spec(name).search_space(kind, grid)
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model family."""
+    _ensure_loaded()
+    return list(_REGISTRY.values())

@@ -1,0 +1,37 @@
+"""Continuous scores from any fitted classifier: what every AUC and calibration figure needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["has_proba", "predict_scores"]
+
+
+def has_proba(estimator: Any) -> bool:
+    """Whether a fitted classifier (or pipeline) offers ``predict_proba``."""
+    try:
+        return hasattr(estimator, "predict_proba")
+    except AttributeError:
+        return False
+
+
+def predict_scores(estimator: Any, X: Any) -> tuple[np.ndarray, str]:
+    """Per-class scores of shape ``(n, n_classes)`` and their kind.
+
+    Returns probabilities (kind ``"proba"``) when the classifier has
+    ``predict_proba``, else its decision scores (kind ``"decision"``); a binary
+    decision vector ``d`` becomes the two columns ``(-d, d)`` so both kinds share one
+    shape. Rankings (and so ROC and PR AUC) are the same for either kind.
+    """
+    if has_proba(estimator):
+        return np.asarray(estimator.predict_proba(X), dtype=np.float64), "proba"
+    if not hasattr(estimator, "decision_function"):
+        raise TypeError(
+            f"{type(estimator).__name__} has neither predict_proba nor decision_function"
+        )
+    scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+    if scores.ndim == 1:
+        scores = np.column_stack([-scores, scores])
+    return scores, "decision"

@@ -1,0 +1,422 @@
+"""The zoo's members. Each factory returns a fresh pipeline over flattened uint8 images.
+
+Defaults are chosen to be sensible on 28x28 images (60,000 of them fit in minutes on
+two cores) and to adapt to other sizes (8x8 digits): scaling is by pixel range, PCA
+sizes are capped by the data, kernel widths follow the data's variance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scipy.stats import loguniform, randint, uniform
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import (
+    AdaBoostClassifier,
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+
+from shallowvision._optional import import_optional
+from shallowvision.features import ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.models._registry import ModelSpec, register
+
+__all__: list[str] = []
+
+Steps = list[tuple[str, Any]]
+
+
+def _scaled(*steps: tuple[str, Any]) -> Pipeline:
+    """Pixels to [0, 1] floats, then ``steps``."""
+    return Pipeline([("scale", PixelScaler()), *steps])
+
+
+def _pca(n_components: int | float, random_state: int) -> ImagePCA:
+    return ImagePCA(n_components=n_components, random_state=random_state)
+
+
+# -- linear ---------------------------------------------------------------------------------
+register(
+    ModelSpec(
+        name="dummy",
+        description="Predicts class frequencies: the chance-level baseline",
+        factory=lambda rs, nj: Pipeline([("clf", DummyClassifier(strategy="prior"))]),
+        grid=lambda: {"clf__strategy": ["prior", "stratified"]},
+        distributions=lambda: {"clf__strategy": ["prior", "stratified"]},
+        sample_weight=True,
+    )
+)
+
+register(
+    ModelSpec(
+        name="lr",
+        description="Multinomial logistic regression on scaled pixels (optional PCA step)",
+        factory=lambda rs, nj: _scaled(
+            ("pca", "passthrough"),
+            ("clf", LogisticRegression(C=0.1, max_iter=500, tol=1e-3, random_state=rs)),
+        ),
+        grid=lambda: {"clf__C": [0.01, 0.1, 1.0, 10.0]},
+        distributions=lambda: {"clf__C": loguniform(1e-3, 1e2)},
+        named_grids={
+            # The Fashion-MNIST study: logistic regression on 144 principal components.
+            "fashion": lambda: {
+                "pca": [ImagePCA(n_components=144, random_state=0)],
+                "clf__C": [0.01, 0.1, 1.0],
+            },
+        },
+    )
+)
+
+register(
+    ModelSpec(
+        name="sgd",
+        description="Linear model trained by stochastic gradient descent (log loss)",
+        factory=lambda rs, nj: _scaled(
+            ("std", StandardScaler()),
+            (
+                "clf",
+                SGDClassifier(
+                    loss="log_loss", alpha=1e-3, max_iter=1000, tol=1e-3, n_jobs=nj, random_state=rs
+                ),
+            ),
+        ),
+        grid=lambda: {
+            "clf__alpha": [1e-5, 1e-4, 1e-3, 1e-2],
+            "clf__loss": ["log_loss", "modified_huber"],
+        },
+        distributions=lambda: {
+            "clf__alpha": loguniform(1e-6, 1e-1),
+            "clf__loss": ["log_loss", "modified_huber"],
+        },
+    )
+)
+
+register(
+    ModelSpec(
+        name="lda",
+        description="Linear discriminant analysis on PCA-reduced pixels",
+        factory=lambda rs, nj: _scaled(
+            ("pca", _pca(0.95, rs)), ("clf", LinearDiscriminantAnalysis())
+        ),
+        grid=lambda: {"pca__n_components": [0.8, 0.9, 0.95, 0.99]},
+        distributions=lambda: {"pca__n_components": uniform(0.7, 0.29)},
+        sample_weight=False,
+    )
+)
+
+register(
+    ModelSpec(
+        name="svm-linear",
+        description="Linear support vector machine (decision scores, no probabilities)",
+        factory=lambda rs, nj: _scaled(
+            ("std", StandardScaler()),
+            ("clf", LinearSVC(C=0.001, tol=1e-3, max_iter=5000, random_state=rs)),
+        ),
+        grid=lambda: {"clf__C": [1e-4, 1e-3, 1e-2, 1e-1]},
+        distributions=lambda: {"clf__C": loguniform(1e-5, 1.0)},
+        proba=False,
+        sparse=True,
+    )
+)
+
+# -- kernels --------------------------------------------------------------------------------
+register(
+    ModelSpec(
+        name="svm-rbf",
+        description="Exact RBF-kernel SVM on 50 principal components (decision scores)",
+        factory=lambda rs, nj: _scaled(
+            ("pca", _pca(50, rs)),
+            ("clf", SVC(C=10.0, kernel="rbf", gamma="scale", cache_size=1000, random_state=rs)),
+        ),
+        grid=lambda: {
+            "clf__C": [1.0, 10.0, 100.0],
+            "clf__gamma": ["scale", 0.01, 0.03],
+            "pca__n_components": [30, 50, 100],
+        },
+        distributions=lambda: {
+            "clf__C": loguniform(0.1, 1e3),
+            "clf__gamma": loguniform(1e-3, 1e-1),
+            "pca__n_components": randint(20, 150),
+        },
+        proba=False,
+        cost="high",
+    )
+)
+
+register(
+    ModelSpec(
+        name="svm-rbf-approx",
+        description="Approximate RBF kernel (Nystroem) + logistic regression; scales past 100k images",
+        factory=lambda rs, nj: _scaled(
+            ("pca", _pca(50, rs)),
+            ("rbf", RBFNystroem(n_components=2000, gamma="scale", random_state=rs)),
+            ("clf", LogisticRegression(C=10.0, max_iter=300, tol=1e-3, random_state=rs)),
+        ),
+        grid=lambda: {"rbf__n_components": [1000, 2000, 4000], "clf__C": [1.0, 10.0, 100.0]},
+        distributions=lambda: {
+            "rbf__n_components": randint(500, 5000),
+            "clf__C": loguniform(0.1, 1e3),
+            "rbf__gamma_scale": loguniform(0.3, 3.0),
+        },
+        cost="medium",
+    )
+)
+
+register(
+    ModelSpec(
+        name="knn",
+        description="k nearest neighbours (distance-weighted) on 50 principal components",
+        factory=lambda rs, nj: _scaled(
+            ("pca", _pca(50, rs)),
+            ("clf", KNeighborsClassifier(n_neighbors=5, weights="distance", n_jobs=nj)),
+        ),
+        grid=lambda: {
+            "clf__n_neighbors": [1, 3, 5, 9],
+            "clf__weights": ["uniform", "distance"],
+            "pca__n_components": [30, 50, 100],
+        },
+        distributions=lambda: {
+            "clf__n_neighbors": randint(1, 15),
+            "clf__weights": ["uniform", "distance"],
+            "pca__n_components": randint(20, 150),
+        },
+        sample_weight=False,
+    )
+)
+
+register(
+    ModelSpec(
+        name="nb",
+        description="Gaussian naive Bayes on scaled pixels",
+        factory=lambda rs, nj: _scaled(("clf", GaussianNB(var_smoothing=1e-2))),
+        grid=lambda: {"clf__var_smoothing": [1e-9, 1e-3, 1e-2, 1e-1]},
+        distributions=lambda: {"clf__var_smoothing": loguniform(1e-9, 1.0)},
+    )
+)
+
+
+# -- trees: they split on raw intensities, so no scaling step ---------------------------------
+def _trees(clf: Any) -> Pipeline:
+    return Pipeline([("clf", clf)])
+
+
+register(
+    ModelSpec(
+        name="dt",
+        description="A single decision tree",
+        factory=lambda rs, nj: _trees(DecisionTreeClassifier(min_samples_leaf=2, random_state=rs)),
+        grid=lambda: {
+            "clf__max_depth": [10, 20, None],
+            "clf__min_samples_leaf": [1, 5, 20],
+            "clf__criterion": ["gini", "entropy"],
+        },
+        distributions=lambda: {
+            "clf__max_depth": randint(5, 50),
+            "clf__min_samples_leaf": randint(1, 30),
+            "clf__criterion": ["gini", "entropy"],
+        },
+    )
+)
+
+_FOREST_GRID = {
+    "clf__n_estimators": [100, 300],
+    "clf__max_features": ["sqrt", 0.1],
+    "clf__min_samples_leaf": [1, 2, 5],
+}
+_FOREST_DIST = {
+    "clf__n_estimators": randint(50, 400),
+    "clf__max_features": uniform(0.02, 0.2),
+    "clf__min_samples_leaf": randint(1, 10),
+}
+
+register(
+    ModelSpec(
+        name="rf",
+        description="Random forest of 200 trees",
+        factory=lambda rs, nj: _trees(
+            RandomForestClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
+        ),
+        grid=lambda: dict(_FOREST_GRID),
+        distributions=lambda: dict(_FOREST_DIST),
+        named_grids={
+            # The EMNIST-Digits study's random forest grid.
+            "emnist": lambda: {
+                "clf__n_estimators": [50, 100],
+                "clf__max_depth": [6, 9, 12],
+                "clf__min_samples_split": [6, 8, 10],
+                "clf__min_samples_leaf": [4, 6, 8],
+                "clf__max_features": ["sqrt"],
+            },
+        },
+        cost="medium",
+    )
+)
+
+register(
+    ModelSpec(
+        name="et",
+        description="Extremely randomised trees, 200 of them",
+        factory=lambda rs, nj: _trees(
+            ExtraTreesClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
+        ),
+        grid=lambda: dict(_FOREST_GRID),
+        distributions=lambda: dict(_FOREST_DIST),
+        cost="medium",
+    )
+)
+
+register(
+    ModelSpec(
+        name="ada",
+        description="AdaBoost (SAMME) over depth-3 trees",
+        factory=lambda rs, nj: _trees(
+            AdaBoostClassifier(
+                estimator=DecisionTreeClassifier(max_depth=3, random_state=rs),
+                n_estimators=100,
+                learning_rate=0.5,
+                random_state=rs,
+            )
+        ),
+        grid=lambda: {
+            "clf__n_estimators": [50, 100, 200],
+            "clf__learning_rate": [0.1, 0.5, 1.0],
+            "clf__estimator__max_depth": [1, 3, 6],
+        },
+        distributions=lambda: {
+            "clf__n_estimators": randint(50, 300),
+            "clf__learning_rate": loguniform(0.05, 1.5),
+            "clf__estimator__max_depth": randint(1, 8),
+        },
+        named_grids={
+            # The EMNIST-Digits study: AdaBoost over depth-6 trees.
+            "emnist": lambda: {
+                "clf__n_estimators": [50, 100],
+                "clf__learning_rate": [0.1, 0.5, 1.0],
+                "clf__estimator__max_depth": [6],
+            },
+        },
+        cost="medium",
+    )
+)
+
+register(
+    ModelSpec(
+        name="hgb",
+        description="Histogram gradient boosting (scikit-learn)",
+        factory=lambda rs, nj: _trees(
+            HistGradientBoostingClassifier(
+                max_iter=200, learning_rate=0.1, early_stopping=True, random_state=rs
+            )
+        ),
+        grid=lambda: {
+            "clf__learning_rate": [0.05, 0.1, 0.2],
+            "clf__max_leaf_nodes": [15, 31, 63],
+            "clf__l2_regularization": [0.0, 1.0],
+        },
+        distributions=lambda: {
+            "clf__learning_rate": loguniform(0.02, 0.3),
+            "clf__max_leaf_nodes": randint(8, 128),
+            "clf__l2_regularization": loguniform(1e-3, 10.0),
+        },
+        cost="medium",
+    )
+)
+
+
+def _xgb(rs: int, nj: int | None) -> Pipeline:
+    xgboost = import_optional("xgboost")
+    return _trees(
+        xgboost.XGBClassifier(
+            n_estimators=200,
+            max_depth=6,
+            learning_rate=0.2,
+            subsample=0.8,
+            colsample_bytree=0.5,
+            tree_method="hist",
+            n_jobs=nj,
+            random_state=rs,
+        )
+    )
+
+
+register(
+    ModelSpec(
+        name="xgb",
+        description="XGBoost gradient-boosted trees (hist)",
+        factory=_xgb,
+        grid=lambda: {
+            "clf__n_estimators": [100, 300],
+            "clf__max_depth": [4, 6, 8],
+            "clf__learning_rate": [0.05, 0.1, 0.3],
+            "clf__colsample_bytree": [0.3, 0.6],
+        },
+        distributions=lambda: {
+            "clf__n_estimators": randint(50, 400),
+            "clf__max_depth": randint(3, 10),
+            "clf__learning_rate": loguniform(0.02, 0.5),
+            "clf__colsample_bytree": uniform(0.2, 0.7),
+        },
+        named_grids={
+            # The EMNIST-Digits study's XGBoost grid.
+            "emnist": lambda: {
+                "clf__n_estimators": [50, 100],
+                "clf__max_depth": [6, 9],
+                "clf__learning_rate": [0.01, 0.1, 0.5],
+                "clf__subsample": [0.5],
+                "clf__colsample_bytree": [0.8, 0.4],
+                "clf__reg_lambda": [1, 10],
+            },
+        },
+        sparse=True,
+        cost="medium",
+        extra="boost",
+    )
+)
+
+
+def _lgbm(rs: int, nj: int | None) -> Pipeline:
+    lightgbm = import_optional("lightgbm")
+    return _trees(
+        lightgbm.LGBMClassifier(
+            n_estimators=200,
+            learning_rate=0.1,
+            num_leaves=31,
+            colsample_bytree=0.5,
+            subsample=0.8,
+            subsample_freq=1,
+            n_jobs=nj,
+            random_state=rs,
+            verbose=-1,
+        )
+    )
+
+
+register(
+    ModelSpec(
+        name="lgbm",
+        description="LightGBM gradient-boosted trees",
+        factory=_lgbm,
+        grid=lambda: {
+            "clf__n_estimators": [100, 300],
+            "clf__num_leaves": [15, 31, 63],
+            "clf__learning_rate": [0.05, 0.1, 0.2],
+        },
+        distributions=lambda: {
+            "clf__n_estimators": randint(50, 400),
+            "clf__num_leaves": randint(8, 128),
+            "clf__learning_rate": loguniform(0.02, 0.3),
+        },
+        sparse=True,
+        cost="medium",
+        extra="boost",
+    )
+)

@@ -1,0 +1,29 @@
+"""The explicit list of types a shallowvision model file may contain beyond skops' defaults.
+
+skops already trusts scikit-learn's estimators, NumPy and SciPy containers. Anything a
+file needs that is in neither list is refused at load time, with its name.
+Every estimator class shallowvision defines, and the third-party wrappers the zoo
+uses, appear here; a test fits and round-trips every registered model against this
+list, and another checks that no project estimator class is missing.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TRUSTED_TYPES"]
+
+TRUSTED_TYPES: tuple[str, ...] = (
+    # Python containers skops does not trust by default.
+    "collections.OrderedDict",
+    # scikit-learn internals holding fitted trees.
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # Gradient boosting libraries (their scikit-learn wrappers and boosters).
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.core.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.basic.Booster",
+    # shallowvision's own estimators.
+    "shallowvision.features._scaling.PixelScaler",
+    "shallowvision.features._kernels.RBFNystroem",
+    "shallowvision.features._pca.ImagePCA",
+)

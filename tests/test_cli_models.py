@@ -1,0 +1,124 @@
+"""compare, tune, predict and models through the installed console script."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from test_cli import cli
+
+
+def test_models_lists_the_zoo():
+    rows = {r["name"]: r for r in json.loads(cli("models", "--json").stdout)}
+    assert rows["svm-linear"]["probabilities"] is False and rows["xgb"]["installed"] is True
+    assert rows["rf"]["grids"] == ["default", "emnist"]
+
+
+def test_compare_writes_json_and_csv_and_saves_models(tmp_path):
+    out = cli(
+        "compare",
+        "digits",
+        "-m",
+        "nb,lr",
+        "--param",
+        "lr.C=1.0",
+        "--out",
+        str(tmp_path / "c.json"),
+        "--save-models",
+        str(tmp_path / "models"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "best macro F1:" in out.stdout and "scored on 144 validation images" in out.stdout
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["evaluated_on"] == "validation" and [r["model"] for r in data["rows"]] == [
+        "nb",
+        "lr",
+    ]
+    assert data["rows"][1]["params"] == {"C": 1.0} and 0.9 < data["rows"][1]["accuracy"] <= 1
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["lr.skops", "nb.skops"]
+    csv = cli(
+        "compare",
+        "digits",
+        "-m",
+        "nb",
+        "--task",
+        "binary",
+        "--positive",
+        "8",
+        "--test",
+        "--out",
+        str(tmp_path / "c.csv"),
+    )
+    assert csv.returncode == 0 and "scored on 359 test images (2 classes)" in csv.stdout
+    header = (tmp_path / "c.csv").read_text().splitlines()[0]
+    assert header.startswith(
+        "model,status,accuracy,balanced_accuracy,precision_macro,recall_macro,f1_macro,roc_auc"
+    )
+
+
+def test_compare_bad_input_is_one_line():
+    out = cli("compare", "digits", "-m", "lr,xgbost")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1
+    assert lines[0].startswith(
+        "error: unknown model 'xgbost': did you mean 'xgb'? models are dummy, lr"
+    )
+    binary = cli("compare", "digits", "--task", "binary")
+    assert binary.returncode == 2 and "--task binary needs --positive" in binary.stderr
+    bad_out = cli("compare", "digits", "-m", "nb", "--out", "/tmp/x.txt")
+    assert bad_out.returncode == 2 and "--out must end in .json or .csv" in bad_out.stderr
+
+
+def test_tune_prints_best_and_cost(tmp_path):
+    out = cli(
+        "tune",
+        "digits",
+        "--model",
+        "lr",
+        "--out",
+        str(tmp_path / "t.json"),
+        "--save",
+        str(tmp_path / "lr.skops"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "best parameters" in out.stdout and "clf__C =" in out.stdout and "lr tuned" in out.stdout
+    assert "fits in" in out.stdout
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert result["search"] == "halving-grid" and result["n_candidates"] == [4, 2]
+    assert (tmp_path / "lr.skops").stat().st_size > 1000
+
+
+def test_predict_images_arrays_and_errors(tmp_path, digits):
+    assert cli("compare", "digits", "-m", "lr", "--save-models", str(tmp_path)).returncode == 0
+    for i in range(3):
+        Image.fromarray(digits.images[i]).resize((32, 32)).save(tmp_path / f"d{i}.png")
+    np.savez(tmp_path / "x.npz", x_test=digits.images[:4])
+    out = cli(
+        "predict",
+        str(tmp_path / "lr.skops"),
+        str(tmp_path / "d0.png"),
+        str(tmp_path / "x.npz"),
+        "--out",
+        str(tmp_path / "p.json"),
+    )
+    assert out.returncode == 0, out.stderr
+    preds = json.loads((tmp_path / "p.json").read_text())["predictions"]
+    assert [p["input"].rsplit("/", 1)[-1] for p in preds] == [
+        "d0.png",
+        "x.npz[0]",
+        "x.npz[1]",
+        "x.npz[2]",
+        "x.npz[3]",
+    ]
+    assert [p["label"] for p in preds[1:]] == digits.labels[:4].tolist()
+    assert (
+        len(preds[0]["top"]) == 3 and abs(sum(t["probability"] for t in preds[0]["top"])) <= 1.0001
+    )
+    table = cli("predict", str(tmp_path / "lr.skops"), str(tmp_path))
+    assert table.returncode == 0 and "3 images" in table.stdout
+    wrong = np.zeros((2, 28, 28), np.uint8)
+    np.savez(tmp_path / "w.npz", x=wrong)
+    bad = cli("predict", str(tmp_path / "lr.skops"), str(tmp_path / "w.npz"))
+    assert bad.returncode == 2 and "images are 28x28 but the model expects 8x8" in bad.stderr
+    missing = cli("predict", str(tmp_path / "none.skops"), str(tmp_path / "d0.png"))
+    assert missing.returncode == 2 and "model file not found" in missing.stderr

@@ -1,6 +1,12 @@
 """The model zoo: registered pipelines, their search spaces and capabilities."""
 
-from shallowvision.models._compare import Comparison, ModelScore, compare_models, fit_and_score
+from shallowvision.models._compare import (
+    Comparison,
+    ModelScore,
+    compare_models,
+    fit_and_score,
+    score_rows,
+)
 from shallowvision.models._registry import (
     ModelSpec,
     get_model,
@@ -27,5 +33,6 @@ __all__ = [
     "has_proba",
     "list_models",
     "predict_scores",
+    "score_rows",
     "tune_model",
 ]

@@ -1,0 +1,225 @@
+"""``shallowvision run``: the whole study in one command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shallowvision.cli._app import EXIT_INTERRUPTED, app
+from shallowvision.cli._common import split_names
+from shallowvision.exceptions import ConfigError
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``["tune.top=3", "data.n_per_class=null"]`` -> nested overrides (values read as JSON)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} must look like SECTION.KEY=VALUE, e.g. tune.top=3")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = parsed
+    return out
+
+
+class _Progress:
+    """Live progress: a weighted bar over the stages (with ETA) and one line per model."""
+
+    def __init__(self, stages: list[Any]) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from shallowvision._console import stderr_console
+
+        self.weights = {s.name: s.weight for s in stages}
+        self.titles = {s.name: s.title for s in stages}
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<34}"),
+            BarColumn(bar_width=24),
+            TextColumn("{task.fields[detail]:<16}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+        )
+        self.overall = self.progress.add_task("study", total=sum(self.weights.values()), detail="")
+        self.models: dict[str, Any] = {}
+        self.stage = ""
+
+    def __enter__(self) -> _Progress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def on_event(self, stage: str, event: str, detail: str) -> None:
+        if event == "start":
+            self.stage = stage
+            self.progress.update(
+                self.overall, description=f"{self.titles.get(stage, stage)}", detail=""
+            )
+            return
+        self.progress.advance(self.overall, self.weights.get(stage, 1.0))
+        self.progress.console.print(
+            f"  {'✓' if event == 'done' else '·'} {self.titles.get(stage, stage)}: {detail}"
+        )
+
+    def on_model(self, name: str, stage: str) -> None:
+        key = f"{self.stage}:{name}"
+        if stage == "start":
+            self.models[key] = self.progress.add_task(f"  {name}", total=1, detail="fitting")
+        elif key in self.models:
+            self.progress.update(self.models[key], completed=1, detail=stage)
+            self.progress.remove_task(self.models.pop(key))
+            self.progress.console.print(f"      {name}: {stage}")
+
+
+@app.command("run")
+def run_cli(
+    dataset: Annotated[
+        str | None,
+        typer.Argument(help="Dataset name or path (default: the config's, else fashion-mnist)."),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="quick (minutes), standard (< 30 min) or full.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="A TOML file setting any choice; flags override it."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder that holds run folders.")] = Path(
+        "runs"
+    ),
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Name of the run folder (default: dataset-preset-time)."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue --run-id (or the newest run in --out), skipping finished stages.",
+        ),
+    ] = False,
+    print_config: Annotated[
+        bool,
+        typer.Option("--print-config", help="Print the effective configuration as TOML and exit."),
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="The run's one random seed.")] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models", "-m", help="Models of the baseline comparison (comma-separated, or 'all')."
+        ),
+    ] = None,
+    n_per_class: Annotated[
+        int | None, typer.Option("--n-per-class", min=1, help="Training images per class.")
+    ] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option("--positive", help="Binary one-vs-rest task with this positive class."),
+    ] = None,
+    n_jobs: Annotated[
+        int | None, typer.Option("--n-jobs", help="Threads/processes per model.")
+    ] = None,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="local, local:N, or tcp://host:port.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="SECTION.KEY=VALUE override, repeatable (e.g. tune.top=3)."),
+    ] = None,
+) -> None:
+    """Run the whole study: EDA, comparison, tuning, ensembles, selection, explanations,
+    calibration, robustness, a final test evaluation and one offline HTML report."""
+    from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.run import (
+        STAGES,
+        build_config,
+        find_run,
+        load_run_config,
+        run_study,
+        to_toml,
+    )
+
+    overrides = parse_set(set_)
+    flags: dict[str, Any] = {
+        "seed": seed,
+        "n_jobs": n_jobs,
+        "dask": dask,
+        "data": {
+            "dataset": dataset,
+            "n_per_class": n_per_class,
+            "positive": positive,
+            "task": "binary" if positive else None,
+        },
+        "compare": {
+            "models": (["all"] if models.strip() == "all" else split_names(models))
+            if models
+            else None
+        },
+    }
+    overrides = _merge_flags(overrides, flags)
+    if resume:
+        run_dir = find_run(out, run_id)
+        effective = load_run_config(run_dir, overrides)
+        run_id = run_dir.name
+    else:
+        effective = build_config(preset=preset, file=config, overrides=overrides)
+    if print_config:
+        typer.echo(to_toml(effective), nl=False)
+        return
+    console = stderr_console()
+    console.print(
+        f"[bold]shallowvision run[/bold]: {effective.data.dataset}, preset {effective.preset}, seed {effective.seed}"
+    )
+    try:
+        with _Progress(STAGES) as progress:
+            run_dir = run_study(
+                effective,
+                out_dir=out,
+                run_id=run_id,
+                resume=resume,
+                on_event=progress.on_event,
+                on_model=progress.on_model,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]interrupted[/yellow]; finished stages are kept: resume with `shallowvision run --resume --out {out}{' --run-id ' + run_id if run_id else ''}`"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    stdout_console().print(
+        f"report: {run_dir / 'report.html'}"
+        if (run_dir / "report.html").exists()
+        else f"run: {run_dir}"
+    )
+
+
+def _merge_flags(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """Add the flags that were given (not None) to ``overrides``."""
+    for key, value in flags.items():
+        if isinstance(value, dict):
+            given = {k: v for k, v in value.items() if v is not None}
+            if given:
+                overrides.setdefault(key, {}).update(given)
+        elif value is not None:
+            overrides[key] = value
+    return overrides

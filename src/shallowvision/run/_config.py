@@ -1,0 +1,351 @@
+"""The run configuration: validated, from a preset, a TOML file and CLI overrides, in that order."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tomllib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shallowvision.exceptions import ConfigError
+
+__all__ = ["PRESETS", "RunConfig", "build_config", "config_hash"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    """Which images, and how they are split. The test split is only used by the final stage."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    task: Literal["multiclass", "binary"] = "multiclass"
+    positive: str | None = Field(
+        default=None, description="Positive class (index or name) of a binary task."
+    )
+    n_per_class: int | None = Field(
+        default=None, ge=1, description="Subsample: at most this many training images per class."
+    )
+    test_n_per_class: int | None = Field(
+        default=None, ge=1, description="Subsample of the test split (default: all of it)."
+    )
+    validation_size: float = Field(
+        default=0.1, gt=0, lt=0.5, description="Share of train held out for model choices."
+    )
+    calibration_size: float = Field(
+        default=0.1, gt=0, lt=0.5, description="Share of train held out to fit calibrators."
+    )
+
+    @model_validator(mode="after")
+    def _binary_needs_positive(self) -> DataConfig:
+        if self.task == "binary" and self.positive is None:
+            raise ValueError("data.task = 'binary' needs data.positive (a class index or name)")
+        if self.positive is not None and self.task != "binary":
+            raise ValueError("data.positive is set but data.task is not 'binary'")
+        return self
+
+
+class EdaConfig(_Section):
+    enabled: bool = True
+    compare_class: str | None = Field(
+        default=None, description="Class drawn against every other (e.g. 8 or Shirt)."
+    )
+
+
+class CompareConfig(_Section):
+    models: list[str] = ["dummy", "lr", "nb", "knn", "rf", "xgb"]
+    time_limit: float | None = Field(
+        default=None, gt=0, description="Seconds per model before it is stopped."
+    )
+    params: dict[str, dict[str, Any]] = {}
+
+
+class TuneConfig(_Section):
+    enabled: bool = True
+    top: int = Field(
+        default=2,
+        ge=1,
+        description="Tune this many of the best model families from the comparison.",
+    )
+    models: list[str] | None = Field(
+        default=None, description="Tune these instead of the best of the comparison."
+    )
+    search: Literal["halving-grid", "halving-random"] = "halving-random"
+    grids: dict[str, str] = Field(
+        default={}, description="Named grid per model, e.g. {rf = 'emnist'}."
+    )
+    scoring: str = "accuracy"
+    cv: int = Field(default=3, ge=2)
+    factor: int = Field(default=3, ge=2)
+    n_candidates: int = Field(default=12, ge=2)
+
+
+class EnsembleConfig(_Section):
+    enabled: bool = True
+    methods: list[Literal["soft", "hard", "stack"]] = ["soft", "stack"]
+    members: list[str] | None = Field(
+        default=None, description="Members by name; default the top models so far."
+    )
+    size: int = Field(
+        default=3,
+        ge=2,
+        description="Members taken from the top of the comparison when members is unset.",
+    )
+    weights: list[float] | None = None
+    final: str = "lr"
+    cv: int = Field(default=5, ge=2)
+
+
+class SelectConfig(_Section):
+    enabled: bool = True
+    method: Literal["variance", "mi", "rfe", "model", "shap"] = "model"
+    keep: float = Field(
+        default=0.3, gt=0, description="Share (< 1) or count (>= 1) of pixels kept."
+    )
+    model: str | None = Field(
+        default=None, description="Model retrained on the kept pixels; default the best so far."
+    )
+
+
+class ExplainConfig(_Section):
+    enabled: bool = True
+    model: str | None = None
+    n_background: int = Field(default=100, ge=1)
+    n_explain: int = Field(default=200, ge=1)
+
+
+class CalibrateConfig(_Section):
+    enabled: bool = True
+    methods: list[Literal["temperature", "sigmoid", "isotonic"]] = ["temperature", "isotonic"]
+    n_bins: int = Field(default=15, ge=2)
+    target_accuracy: float = Field(
+        default=0.99, gt=0, le=1, description="Accuracy for the risk-coverage operating point."
+    )
+
+
+class RobustnessConfig(_Section):
+    enabled: bool = True
+    corruptions: list[str] = ["shift", "rotate", "noise", "blur", "contrast", "invert"]
+    severities: list[int] = [1, 2, 3]
+    n_images: int | None = Field(
+        default=2000, ge=1, description="Validation images used (None: all)."
+    )
+
+
+class ObjectiveConfig(_Section):
+    """What 'best' means when the report recommends a model."""
+
+    metric: Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "brier"] = (
+        "f1_macro"
+    )
+    max_predict_ms_per_image: float | None = Field(default=1.0, gt=0)
+    max_size_mb: float | None = Field(default=None, gt=0)
+
+
+class RunConfig(_Section):
+    """Every choice a run makes; see :data:`PRESETS` for the three starting points."""
+
+    name: str = ""
+    preset: Literal["quick", "standard", "full"] = "quick"
+    seed: int = 0
+    n_jobs: int | None = None
+    dask: str | None = Field(default=None, description="'local', 'local:N' or tcp://host:port.")
+    data: DataConfig = DataConfig()
+    eda: EdaConfig = EdaConfig()
+    compare: CompareConfig = CompareConfig()
+    tune: TuneConfig = TuneConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
+    select: SelectConfig = SelectConfig()
+    explain: ExplainConfig = ExplainConfig()
+    calibrate: CalibrateConfig = CalibrateConfig()
+    robustness: RobustnessConfig = RobustnessConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if value and (os.sep in value or value.startswith(".")):
+            raise ValueError("name must be a plain folder name")
+        return value
+
+
+#: Starting points; a TOML file and CLI flags override them key by key.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Full Fashion-MNIST in a few minutes on two cores: fewer images for the slow stages.
+    "quick": {
+        "data": {"n_per_class": 2000},
+        "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "lgbm"]},
+        "tune": {"top": 1, "search": "halving-random", "n_candidates": 6, "cv": 3},
+        "ensemble": {"methods": ["soft"], "size": 3},
+        "select": {"method": "model"},
+        "explain": {"n_background": 50, "n_explain": 100},
+        "calibrate": {"methods": ["temperature", "isotonic"]},
+        "robustness": {"severities": [1, 2], "n_images": 1000},
+    },
+    "standard": {
+        "data": {"n_per_class": None},
+        "compare": {
+            "models": [
+                "dummy",
+                "lr",
+                "sgd",
+                "nb",
+                "knn",
+                "dt",
+                "rf",
+                "et",
+                "hgb",
+                "xgb",
+                "lgbm",
+                "svm-rbf-approx",
+            ]
+        },
+        "tune": {"top": 2, "search": "halving-random", "n_candidates": 12},
+        "ensemble": {"methods": ["soft", "stack"], "size": 3},
+        "select": {"method": "shap"},
+    },
+    "full": {
+        "data": {"n_per_class": None},
+        "compare": {"models": ["all"]},
+        "tune": {"top": 3, "search": "halving-grid"},
+        "ensemble": {"methods": ["soft", "hard", "stack"], "size": 4},
+        "select": {"method": "shap"},
+        "explain": {"n_background": 200, "n_explain": 500},
+        "calibrate": {"methods": ["temperature", "sigmoid", "isotonic"]},
+        "robustness": {"n_images": None},
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and key not in ("params", "grids")
+        ):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _error_text(exc: ValidationError, source: str) -> str:
+    problems = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key {path!r}")
+        else:
+            problems.append(f"{path}: {err['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The contents of a TOML config file."""
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def build_config(
+    *,
+    preset: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """The effective configuration: preset, then the TOML file, then ``overrides``.
+
+    The preset is ``preset`` if given, else the overrides', the file's or the base's
+    ``preset`` key, else ``quick``. ``base`` (a stored run's full configuration)
+    replaces the preset as the starting point. Unknown keys anywhere are an error
+    that names their path.
+    """
+    from_file = read_toml(file) if file is not None else {}
+    overrides = overrides or {}
+    chosen = (
+        preset
+        or overrides.get("preset")
+        or from_file.get("preset")
+        or (base or {}).get("preset")
+        or "quick"
+    )
+    if chosen not in PRESETS:
+        raise ConfigError(f"unknown preset {chosen!r}; choose one of {', '.join(PRESETS)}")
+    start = base if base is not None else PRESETS[chosen]
+    merged = _merge(_merge(_merge(start, from_file), overrides), {"preset": chosen})
+    try:
+        config = RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        source = str(file) if file is not None else "config"
+        raise ConfigError(_error_text(exc, source)) from None
+    return _expand_all(config)
+
+
+def _expand_all(config: RunConfig) -> RunConfig:
+    if config.compare.models == ["all"]:
+        from shallowvision.models import get_model_names
+
+        compare = config.compare.model_copy(update={"models": get_model_names()})
+        return config.model_copy(update={"compare": compare})
+    return config
+
+
+def config_hash(config: RunConfig, *sections: str) -> str:
+    """A short hash of the given sections (default: all), to tell whether a stage is still current."""
+    data = config.model_dump(mode="json")
+    chosen = {k: data[k] for k in sections} if sections else data
+    text = json.dumps(chosen, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def to_toml(config: RunConfig) -> str:
+    """The configuration as TOML (what ``--print-config`` shows)."""
+    lines: list[str] = []
+    data = config.model_dump(mode="json")
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    for key, value in top.items():
+        if value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            continue
+        lines.append(f"\n[{section}]")
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key} is unset")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(
+                f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None
+            )
+            + "}"
+        )
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

@@ -1,0 +1,224 @@
+"""The run directory and what stages read from and write to it.
+
+Layout::
+
+    runs/<run-id>/
+        config.toml          the effective configuration
+        manifest.json        versions, seed, data checksums, stage timings
+        metrics.json         every stage's figures, gathered
+        stages/<stage>.json  a stage's result; its presence means the stage finished
+        models/<name>.skops  fitted models (skops, with manifests)
+        predictions/<name>.<split>.npz   stored scores: every reported number comes from these
+        figures/<name>.png   static figures
+        report.html
+
+Every file is written atomically, so a killed run leaves complete files only, and a
+stage without its ``stages/<stage>.json`` simply runs again on ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shallowvision._io import atomic_path, write_json
+from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import RunConfig
+
+__all__ = ["Candidate", "RunContext"]
+
+
+@dataclass
+class Candidate:
+    """A fitted model that may be chosen: where it is stored and how it did on validation."""
+
+    name: str
+    stage: str
+    model_file: str
+    metrics: dict[str, Any]
+    gives_proba: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stage": self.stage,
+            "model_file": self.model_file,
+            "metrics": self.metrics,
+            "gives_proba": self.gives_proba,
+        }
+
+
+@dataclass
+class RunContext:
+    """Shared state of one run: its configuration, directory, data and stored artifacts."""
+
+    config: RunConfig
+    run_dir: Path
+    on_progress: Callable[[str, str], None] | None = None
+    _models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- folders ---------------------------------------------------------------------------
+    def path(self, *parts: str) -> Path:
+        target = self.run_dir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def stage_file(self, stage: str) -> Path:
+        return self.path("stages", f"{stage}.json")
+
+    def figure_path(self, name: str) -> Path:
+        return self.path("figures", f"{name}.png")
+
+    # -- data ------------------------------------------------------------------------------
+    @cached_property
+    def splits(self) -> Any:
+        """Train, calibration, validation and test ImageSets (deterministic for the config)."""
+        from shallowvision.datasets import load_splits
+
+        data = self.config.data
+        held = data.validation_size + data.calibration_size
+        pool = load_splits(
+            data.dataset,
+            validation_size=held,
+            data_dir=data.data_dir,
+            positive=data.positive,
+            random_state=self.config.seed,
+        )
+        assert pool.validation is not None  # validation_size was given
+        share = data.validation_size / held
+        calibration, validation = pool.validation.split_off(share, random_state=self.config.seed)
+        calibration = _renamed(calibration, "calibration")
+        train = pool.train
+        if data.n_per_class is not None:
+            train = train.subsample(n_per_class=data.n_per_class, random_state=self.config.seed)
+            # The held-out splits shrink in proportion, so a quick run stays quick.
+            ratio = len(train) / len(pool.train)
+            calibration = _shrink(calibration, ratio, self.config.seed)
+            validation = _shrink(validation, ratio, self.config.seed)
+        test = pool.test
+        if data.test_n_per_class is not None:
+            test = test.subsample(n_per_class=data.test_n_per_class, random_state=self.config.seed)
+        for split in (train, calibration, validation):
+            split.check_trainable()
+        return _Splits(train=train, calibration=calibration, validation=validation, test=test)
+
+    # -- stage results ---------------------------------------------------------------------
+    def result(self, stage: str) -> dict[str, Any]:
+        """The stored result of a finished stage."""
+        try:
+            return json.loads(self.stage_file(stage).read_text())["result"]
+        except FileNotFoundError:
+            raise ConfigError(f"stage {stage!r} has not run in {self.run_dir}") from None
+
+    def has_result(self, stage: str) -> bool:
+        return self.stage_file(stage).is_file()
+
+    # -- models ----------------------------------------------------------------------------
+    def save_model(
+        self,
+        name: str,
+        estimator: Any,
+        *,
+        metrics: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Save a fitted model under ``models/<name>.skops``; returns the path relative to the run."""
+        from shallowvision.persistence import save_model, training_provenance
+
+        train = self.splits.train
+        relative = f"models/{name}.skops"
+        save_model(
+            estimator,
+            self.path(relative),
+            class_names=train.class_names,
+            image_shape=train.image_shape,
+            name=name,
+            training_data=training_provenance(train),
+            metrics=metrics,
+            extra={"run": self.run_dir.name, **(extra or {})},
+        )
+        self._models[name] = estimator
+        return relative
+
+    def model(self, name: str) -> Any:
+        """A fitted model of this run, from memory or its file."""
+        if name not in self._models:
+            from shallowvision.persistence import load_model
+
+            self._models[name] = load_model(self.path("models", f"{name}.skops")).estimator
+        return self._models[name]
+
+    # -- predictions -----------------------------------------------------------------------
+    def save_predictions(self, name: str, split: str, estimator: Any, data: Any) -> dict[str, Any]:
+        """Predict ``data`` with ``estimator`` and store labels and scores; returns them."""
+        from shallowvision.models import predict_scores
+
+        scores, kind = predict_scores(estimator, data.X)
+        labels = np.asarray(estimator.predict(data.X))
+        with (
+            atomic_path(self.path("predictions", f"{name}.{split}.npz")) as tmp,
+            open(tmp, "wb") as out,
+        ):
+            np.savez_compressed(
+                out, scores=scores, labels=labels, y_true=data.y, kind=np.array(kind)
+            )
+        return {"scores": scores, "labels": labels, "y_true": data.y, "kind": kind}
+
+    def predictions(self, name: str, split: str) -> dict[str, Any]:
+        """Stored predictions of model ``name`` on ``split``."""
+        path = self.run_dir / "predictions" / f"{name}.{split}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {
+                    "scores": data["scores"],
+                    "labels": data["labels"],
+                    "y_true": data["y_true"],
+                    "kind": str(data["kind"]),
+                }
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no stored {split} predictions for {name!r} in {self.run_dir}"
+            ) from None
+
+    # -- candidates ------------------------------------------------------------------------
+    def candidates(self) -> list[Candidate]:
+        """Every model the finished stages offered for choice, in stage order."""
+        out = []
+        for stage in ("compare", "tune", "ensemble", "select", "calibrate"):
+            if self.has_result(stage):
+                out += [Candidate(**c) for c in self.result(stage).get("candidates", [])]
+        return out
+
+    def write_json(self, relative: str, data: Any) -> Path:
+        return write_json(self.path(relative), data)
+
+
+@dataclass(frozen=True)
+class _Splits:
+    train: Any
+    calibration: Any
+    validation: Any
+    test: Any
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name).describe()
+            | {"fingerprint": getattr(self, name).fingerprint()}
+            for name in ("train", "calibration", "validation", "test")
+        }
+
+
+def _renamed(data: Any, split: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(data, split=split)
+
+
+def _shrink(data: Any, ratio: float, seed: int) -> Any:
+    return data if ratio >= 1 else data.subsample(fraction=max(ratio, 1e-6), random_state=seed)

@@ -223,3 +223,14 @@ def _merge_flags(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, 
         elif value is not None:
             overrides[key] = value
     return overrides
+
+
+@app.command("report")
+def report_cli(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `shallowvision run`.")],
+) -> None:
+    """Re-render a run's report.html from its stored results, without recomputing anything."""
+    from shallowvision._console import stdout_console
+    from shallowvision.report import render_report
+
+    stdout_console().print(f"report: {render_report(run_dir)}")

@@ -206,6 +206,13 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
     }
 
 
+def stage_report(ctx: RunContext) -> dict[str, Any]:
+    from shallowvision.report import render_report
+
+    path = render_report(ctx.run_dir)
+    return {"report": path.name, "bytes": path.stat().st_size}
+
+
 def _enabled(section: str) -> Callable[[RunConfig], bool]:
     return lambda config: bool(getattr(config, section).enabled)
 
@@ -222,4 +229,5 @@ STAGES: list[Stage] = [
         enabled=_enabled("tune"),
     ),
     Stage("final", "Final test-set evaluation", stage_final, sections=("objective",), weight=1),
+    Stage("report", "Report", stage_report, weight=0.5),
 ]

@@ -1,0 +1,5 @@
+"""The offline HTML report: stored run results become one self-contained page."""
+
+from shallowvision.report._render import RunData, Section, render_report
+
+__all__ = ["RunData", "Section", "render_report"]

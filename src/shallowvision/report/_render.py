@@ -1,0 +1,165 @@
+"""Render a run directory's stored results into one self-contained, offline HTML file."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shallowvision import __version__
+from shallowvision._io import write_text
+from shallowvision.exceptions import ConfigError
+from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
+
+__all__ = ["RunData", "Section", "render_report"]
+
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "precision_macro": "macro precision",
+    "recall_macro": "macro recall",
+    "f1_macro": "macro F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "brier": "Brier score",
+}
+
+
+@dataclass
+class Section:
+    """One part of the report: an anchor, a title and its blocks of HTML."""
+
+    key: str
+    title: str
+    blocks: list[str] = field(default_factory=list)
+
+    def text(self, paragraph: str) -> Section:
+        self.blocks.append(f"<p>{paragraph}</p>")
+        return self
+
+    def chart(self, fig: Any, name: str) -> Section:
+        self.blocks.append(f'<div class="chart">{figure_html(fig, name=name)}</div>')
+        return self
+
+    def image(self, uri: str, caption: str) -> Section:
+        self.blocks.append(
+            f'<figure><img src="{uri}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        )
+        return self
+
+    def table(
+        self,
+        rows: list[dict[str, Any]],
+        columns: dict[str, str],
+        *,
+        highlight: str | None = None,
+        key: str = "model",
+    ) -> Section:
+        head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
+        body = []
+        for row in rows:
+            cls = (
+                ' class="highlight"' if highlight is not None and row.get(key) == highlight else ""
+            )
+            cells = "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns)
+            body.append(f"<tr{cls}>{cells}</tr>")
+        self.blocks.append(
+            f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        )
+        return self
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "&ndash;"
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+class RunData:
+    """Read-only access to a run directory's stored results (nothing is recomputed from models)."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        if not (self.run_dir / "stages").is_dir():
+            raise ConfigError(f"{self.run_dir}: not a run folder (no stages/)")
+        self.manifest = self._json("manifest.json")
+        self.config = self.manifest.get("config", {})
+
+    def _json(self, relative: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.run_dir / relative).read_text())  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise ConfigError(f"{self.run_dir}: missing {relative}") from None
+
+    def has(self, stage: str) -> bool:
+        return (self.run_dir / "stages" / f"{stage}.json").is_file()
+
+    def result(self, stage: str) -> dict[str, Any]:
+        return self._json(f"stages/{stage}.json")["result"]  # type: ignore[no-any-return]
+
+    def predictions(self, name: str, split: str) -> dict[str, Any]:
+        with np.load(
+            self.run_dir / "predictions" / f"{name}.{split}.npz", allow_pickle=False
+        ) as data:
+            return {k: (str(data[k]) if k == "kind" else data[k]) for k in data.files}
+
+    def scored(self, name: str, split: str, n_classes: int) -> dict[str, float | None]:
+        """Metrics recomputed from the stored predictions."""
+        from shallowvision.models import score_rows
+
+        p = self.predictions(name, split)
+        return score_rows(p["y_true"], p["labels"], p["scores"], p["kind"], n_classes)
+
+
+SectionBuilder = Callable[[RunData], Section | None]
+_SECTIONS: list[SectionBuilder] = []
+
+
+def section(builder: SectionBuilder) -> SectionBuilder:
+    """Register a section builder (in report order)."""
+    _SECTIONS.append(builder)
+    return builder
+
+
+def render_report(run_dir: str | Path) -> Path:
+    """Write ``report.html`` in ``run_dir`` from its stored results; return its path."""
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    import shallowvision.report._sections  # noqa: F401  (registers the sections)
+
+    run = RunData(run_dir)
+    sections = [s for s in (builder(run) for builder in _SECTIONS) if s is not None]
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("shallowvision.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    template = env.get_template("report.html.j2")
+    page = template.render(
+        title=f"shallowvision report: {run.config.get('data', {}).get('dataset', '')}",
+        run_id=run.manifest.get("run_id", Path(run_dir).name),
+        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        plotly_js=get_plotlyjs(),
+        sections=sections,
+    )
+    target = Path(run_dir) / "report.html"
+    write_text(target, page)
+    return target
+
+
+__all__ += ["METRIC_LABELS", "FigureHTML", "cost_chart", "metric_bars", "section"]

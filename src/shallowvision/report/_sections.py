@@ -1,0 +1,294 @@
+"""The report's sections, in order. Each reads stored results; none refits or re-predicts."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from shallowvision.report._figures import cost_chart, metric_bars
+from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
+
+_COMPARE_COLUMNS = {
+    "model": "model",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced acc.",
+    "f1_macro": "macro F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "brier": "Brier",
+    "fit_seconds": "fit s",
+    "predict_seconds_per_1000": "predict ms/image",
+    "size_mb": "size MB",
+}
+
+
+def _n_classes(run: RunData) -> int:
+    return len(run.result("data")["class_names"])
+
+
+def _candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
+    """A stage's candidates with quality recomputed from stored predictions and measured costs."""
+    n_classes = _n_classes(run)
+    rows = []
+    for c in run.result(stage).get("candidates", []):
+        measured = c["metrics"]
+        row = {"model": c["name"], **run.scored(c["name"], "validation", n_classes)}
+        row["fit_seconds"] = measured.get("fit_seconds")
+        row["predict_seconds_per_1000"] = measured.get("predict_seconds_per_1000")
+        row["size_bytes"] = measured.get("size_bytes")
+        row["size_mb"] = None if row["size_bytes"] is None else row["size_bytes"] / 1e6
+        rows.append(row)
+    return rows
+
+
+@section
+def summary(run: RunData) -> Section | None:
+    if not run.has("final"):
+        return None
+    final = run.result("final")
+    objective = final["objective"]
+    metric = objective["metric"]
+    label = METRIC_LABELS.get(metric, metric)
+    chosen = final["recommended"]
+    entry = next(e for e in final["evaluated"] if e["name"] == chosen)
+    val, test = entry["validation"], entry["test"]
+    limits = []
+    if objective.get("max_predict_ms_per_image") is not None:
+        limits.append(f"prediction under {objective['max_predict_ms_per_image']:g} ms per image")
+    if objective.get("max_size_mb") is not None:
+        limits.append(f"a model under {objective['max_size_mb']:g} MB")
+    why = f"highest validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
+    s = Section("summary", "Summary")
+    s.blocks.append(
+        '<div class="cards">'
+        + _card("recommended model", html.escape(chosen))
+        + _card("test accuracy", f"{test['accuracy']:.4f}")
+        + _card("test macro F1", f"{test['f1_macro']:.4f}")
+        + _card("predict", f"{val.get('predict_seconds_per_1000', float('nan')):.3f} ms/image")
+        + _card("model size", f"{(val.get('size_bytes') or 0) / 1e6:.2f} MB")
+        + "</div>"
+    )
+    runner_up = [r for r in final["ranking"] if r["name"] != chosen][:2]
+    others = ", ".join(
+        f"{html.escape(r['name'])} ({label} {r['value']:.4f}{'; ' + '; '.join(r['breaks']) if r['breaks'] else ''})"
+        for r in runner_up
+        if r["value"] is not None
+    )
+    s.text(
+        f"<b>{html.escape(chosen)}</b> is recommended: the {why} among {len(final['ranking'])} candidate models "
+        f"({label} {val.get(metric, float('nan')):.4f} on validation). Next best: {others or 'none'}."
+    )
+    passed_over = [
+        r
+        for r in final["ranking"]
+        if r["breaks"] and r["value"] is not None and r["value"] > (val.get(metric) or 0)
+    ]
+    if passed_over and metric not in ("log_loss", "brier"):
+        top = max(passed_over, key=lambda r: r["value"])
+        s.text(
+            f"{html.escape(top['name'])} scored higher ({label} {top['value']:.4f}) but {html.escape('; '.join(top['breaks']))}, "
+            "so it does not meet the objective."
+        )
+    if final["recommended_breaks"]:
+        s.text(
+            f'<span class="warn">No candidate met every constraint; {html.escape(chosen)} {"; ".join(final["recommended_breaks"])}.</span>'
+        )
+    s.text(
+        f"Every choice was made on the validation split. The test split ({final['n_test']:,} images) was used once, "
+        "at the end, for the chosen models only."
+    )
+    return s
+
+
+def _card(label: str, value: str) -> str:
+    return (
+        f'<div class="card"><div class="label">{label}</div><div class="value">{value}</div></div>'
+    )
+
+
+@section
+def data(run: RunData) -> Section | None:
+    if not run.has("data"):
+        return None
+    result = run.result("data")
+    splits = result["splits"]
+    s = Section("data", "Data")
+    h, w = result["image_shape"]
+    task = (
+        "multiclass"
+        if result["task"] == "multiclass"
+        else f"binary: {html.escape(str(result['positive']))} against the rest"
+    )
+    s.text(
+        f"<b>{html.escape(result['dataset'])}</b>: {len(result['class_names'])} classes, {h}x{w} grayscale images; task {task}."
+    )
+    rows = [
+        {
+            "split": name,
+            "images": info["n_images"],
+            "source": info["source"],
+            "fingerprint": info["fingerprint"][:16] + "…",
+        }
+        for name, info in splits.items()
+    ]
+    s.table(
+        rows,
+        {"split": "split", "images": "images", "source": "source", "fingerprint": "pixel SHA-256"},
+        key="split",
+    )
+    class_rows = [
+        {"class": c, **{name: info["class_counts"].get(c, 0) for name, info in splits.items()}}
+        for c in result["class_names"]
+    ]
+    s.table(class_rows, {"class": "class", **{n: n for n in splits}}, key="class")
+    s.text(
+        "<span class=\"note\">Validation and calibration images are carved from the training split with the run's seed; the test split is the dataset's own.</span>"
+    )
+    return s
+
+
+@section
+def comparison(run: RunData) -> Section | None:
+    if not run.has("compare"):
+        return None
+    result = run.result("compare")["comparison"]
+    rows = _candidate_rows(run, "compare")
+    s = Section("compare", "Baseline comparison")
+    s.text(
+        f"Each model was fitted on {result['n_train']:,} training images and scored on {result['n_eval']:,} "
+        f"{result['evaluated_on']} images. ROC AUC is the macro average of one-vs-rest AUCs computed from "
+        "probabilities or decision scores; log loss and Brier score need probabilities."
+    )
+    failed = [r for r in result["rows"] if r["status"] != "ok"]
+    if failed:
+        s.text(
+            "Not finished: "
+            + "; ".join(
+                f"{html.escape(r['model'])} ({html.escape(r['status'])}: {html.escape(r['error'])})"
+                for r in failed
+            )
+        )
+    metric = run.config.get("objective", {}).get("metric", "f1_macro")
+    best = max(rows, key=lambda r: r.get(metric) or -1)["model"] if rows else None
+    s.table(rows, _COMPARE_COLUMNS, highlight=best)
+    s.chart(
+        metric_bars(
+            rows,
+            ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc"],
+            labels=METRIC_LABELS,
+            title="Validation metrics by model",
+        ),
+        "compare-metrics",
+    )
+    all_rows = rows + (_candidate_rows(run, "tune") if run.has("tune") else [])
+    s.chart(
+        cost_chart(all_rows, metric=metric, metric_label=METRIC_LABELS.get(metric, metric)), "cost"
+    )
+    s.text(
+        '<span class="note">The menu switches the x axis between prediction time, fit time and size; click a model in the legend to hide it.</span>'
+    )
+    return s
+
+
+@section
+def tuning(run: RunData) -> Section | None:
+    if not run.has("tune"):
+        return None
+    import plotly.graph_objects as go
+
+    searches = run.result("tune")["searches"]
+    s = Section("tune", "Tuning of the best families")
+    if not searches:
+        return s.text("No model was tuned.")
+    rows = []
+    for search in searches:
+        for kind in ("baseline", "tuned"):
+            r = search[kind]
+            rows.append(
+                {
+                    **r,
+                    "model": f"{search['model']} ({'default' if kind == 'baseline' else 'tuned'})",
+                }
+            )
+    s.table(rows, {k: v for k, v in _COMPARE_COLUMNS.items() if k != "size_mb"})
+    for search in searches:
+        params = ", ".join(
+            f"{html.escape(k)} = {html.escape(str(v))}" for k, v in search["best_params"].items()
+        )
+        s.text(
+            f"<b>{html.escape(search['model'])}</b>: {search['search']} over its {search['grid']} space, {search['cv']}-fold "
+            f"stratified CV on train only; {search['n_fits']} fits in {search['search_seconds']:.1f} s. Best ({search['scoring']} "
+            f"{search['best_cv_score']:.4f}): {params}."
+        )
+        fig = go.Figure()
+        by_iter: dict[int, list[float]] = {}
+        for c in search["candidates"]:
+            by_iter.setdefault(c["iteration"], []).append(c["mean_test_score"])
+        for it, scores in sorted(by_iter.items()):
+            fig.add_box(
+                y=scores,
+                name=f"round {it} ({search['n_resources'][it]:,} images)",
+                boxpoints="all",
+                jitter=0.4,
+            )
+        fig.update_layout(
+            title=f"{search['model']}: CV score of the candidates in each halving round",
+            showlegend=False,
+            yaxis_title=search["scoring"],
+        )
+        s.chart(fig, f"tune-{search['model']}")
+    return s
+
+
+@section
+def final_test(run: RunData) -> Section | None:
+    if not run.has("final"):
+        return None
+    final = run.result("final")
+    n_classes = _n_classes(run)
+    s = Section("test", "Final test-set evaluation")
+    s.text(
+        f"The chosen models, scored once on the {final['n_test']:,} test images. Nothing was fitted or chosen on these images."
+    )
+    rows = []
+    for e in final["evaluated"]:
+        rows.append(
+            {
+                "model": e["name"],
+                "chosen in": e["stage"],
+                **run.scored(e["name"], "test", n_classes),
+            }
+        )
+    s.table(
+        rows,
+        {
+            "model": "model",
+            "chosen in": "stage",
+            **{k: v for k, v in _COMPARE_COLUMNS.items() if k in METRIC_LABELS},
+        },
+        highlight=final["recommended"],
+    )
+    return s
+
+
+@section
+def reproducibility(run: RunData) -> Section | None:
+    manifest = run.manifest
+    s = Section("reproduce", "Reproducibility")
+    stages = [
+        {"stage": k, "status": v.get("status"), "seconds": v.get("seconds")}
+        for k, v in manifest.get("stages", {}).items()
+    ]
+    s.table(stages, {"stage": "stage", "status": "status", "seconds": "seconds"}, key="stage")
+    libs = ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())
+    s.text(
+        f"Seed {manifest.get('seed')}; preset {html.escape(str(manifest.get('preset')))}; libraries: {html.escape(libs)}."
+    )
+    s.text(
+        f"Re-run with <code>shallowvision run --config {html.escape(str(run.run_dir / 'config.toml'))}</code>; re-render this page with <code>shallowvision report {html.escape(str(run.run_dir))}</code>."
+    )
+    s.blocks.append(
+        f"<details><summary>Effective configuration</summary><pre>{html.escape(json.dumps(run.config, indent=2))}</pre></details>"
+    )
+    return s

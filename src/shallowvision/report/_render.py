@@ -81,9 +81,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | np.floating):
-        if np.isnan(value):
+        number = float(value)
+        if np.isnan(number):
             return "&ndash;"
-        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.0f}"
+        return f"{number:.4f}" if abs(number) < 100 else f"{number:,.0f}"
     if isinstance(value, int | np.integer):
         return f"{value:,}"
     return html.escape(str(value))
@@ -101,7 +102,7 @@ class RunData:
 
     def _json(self, relative: str) -> dict[str, Any]:
         try:
-            return json.loads((self.run_dir / relative).read_text())  # type: ignore[no-any-return]
+            return json.loads((self.run_dir / relative).read_text())
         except FileNotFoundError:
             raise ConfigError(f"{self.run_dir}: missing {relative}") from None
 
@@ -109,7 +110,7 @@ class RunData:
         return (self.run_dir / "stages" / f"{stage}.json").is_file()
 
     def result(self, stage: str) -> dict[str, Any]:
-        return self._json(f"stages/{stage}.json")["result"]  # type: ignore[no-any-return]
+        return self._json(f"stages/{stage}.json")["result"]
 
     def predictions(self, name: str, split: str) -> dict[str, Any]:
         with np.load(

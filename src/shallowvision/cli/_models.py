@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
@@ -19,6 +20,7 @@ from shallowvision.cli._common import (
     write_table,
 )
 from shallowvision.cli._options import (
+    DaskOpt,
     DataDirOpt,
     DatasetArg,
     JsonOpt,
@@ -155,6 +157,7 @@ def compare_cli(
         Path | None,
         typer.Option("--save-models", help="Save each fitted model (skops) in this folder."),
     ] = None,
+    dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Fit each model on train and score it on validation (test only with --test)."""
@@ -181,7 +184,7 @@ def compare_cli(
         data_dir=data_dir,
     )
     target = splits.test if test else splits.validation
-    with model_progress(names) as on_progress:
+    with dask_backend(dask), model_progress(names) as on_progress:
         comparison = compare_models(
             names,
             splits.train,
@@ -258,6 +261,7 @@ def tune_cli(
     save: Annotated[
         Path | None, typer.Option("--save", help="Save the tuned model (skops) to FILE.")
     ] = None,
+    dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Successive-halving search with stratified CV on train; tuned vs default on validation."""
@@ -279,8 +283,11 @@ def tune_cli(
         seed=seed,
         data_dir=data_dir,
     )
-    with stderr_console().status(
-        f"tuning {model} ({search}, {cv}-fold CV on {len(splits.train):,} images)"
+    with (
+        dask_backend(dask),
+        stderr_console().status(
+            f"tuning {model} ({search}, {cv}-fold CV on {len(splits.train):,} images)"
+        ),
     ):
         result = tune_model(
             model,

@@ -50,3 +50,10 @@ PositiveOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1) or tcp://host:port.",
+    ),
+]

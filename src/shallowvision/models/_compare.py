@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision._dask import on_dask, replicated
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._registry import get_model_names, get_model_spec
@@ -237,6 +238,23 @@ def compare_models(
     rows, fitted = [], {}
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(evaluate_on.X), evaluate_on.y
+    if on_dask():
+        if time_limit is not None:
+            raise ConfigError(
+                "--time-limit stops fits in local worker processes; it cannot be combined with --dask"
+            )
+        return _compare_on_cluster(
+            models,
+            train,
+            evaluate_on,
+            X_train,
+            X_eval,
+            random_state,
+            n_jobs,
+            params,
+            keep_models,
+            on_progress,
+        )
     for model in models:
         name = model if isinstance(model, str) else model[0]
         if on_progress:
@@ -249,13 +267,7 @@ def compare_models(
             "keep_model": keep_models,
         }
         if time_limit is None:
-            try:
-                row, estimator = fit_and_score(*args, **kwargs)  # type: ignore[arg-type]
-            except Exception as exc:  # one failing model must not lose the others' results
-                row, estimator = (
-                    ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"),
-                    None,
-                )
+            row, estimator = _fit_and_score_safely(*args, **kwargs)  # type: ignore[arg-type]
         else:
             outcome = run_with_time_limit(
                 fit_and_score, *args, seconds=time_limit, warmup=get_model_names, **kwargs
@@ -282,3 +294,68 @@ def compare_models(
         random_state=random_state,
         models=fitted,
     )
+
+
+def _compare_on_cluster(
+    models: list[str | tuple[str, Any]],
+    train: ImageSet,
+    evaluate_on: ImageSet,
+    X_train: np.ndarray,
+    X_eval: np.ndarray,
+    random_state: int,
+    n_jobs: int | None,
+    params: dict[str, dict[str, Any]] | None,
+    keep_models: bool,
+    on_progress: Callable[[str, str], None] | None,
+) -> Comparison:
+    """Every model fitted at once on the cluster (joblib's Dask backend), rows in the asked order."""
+    from joblib import Parallel, delayed
+
+    names = [m if isinstance(m, str) else m[0] for m in models]
+    for name in names:
+        if on_progress:
+            on_progress(name, "start")
+    tasks = (
+        delayed(_fit_and_score_safely)(
+            model,
+            X_train,
+            train.y,
+            X_eval,
+            evaluate_on.y,
+            train.n_classes,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            params=(params or {}).get(name),
+            keep_model=keep_models,
+        )
+        for model, name in zip(models, names, strict=True)
+    )
+    results = {}
+    with replicated(X_train, train.y, X_eval, evaluate_on.y):
+        outputs = Parallel(n_jobs=-1)(tasks)
+    for name, (row, estimator) in zip(names, outputs, strict=True):
+        results[name] = (row, estimator)
+        if on_progress:
+            on_progress(name, row.status)
+    rows = [results[n][0] for n in names]
+    fitted = {n: e for n, (_, e) in results.items() if e is not None}
+    return Comparison(
+        rows=rows,
+        dataset=train.name,
+        evaluated_on=evaluate_on.split,
+        n_train=len(train),
+        n_eval=len(evaluate_on),
+        class_names=list(train.class_names),
+        random_state=random_state,
+        models=fitted,
+    )
+
+
+def _fit_and_score_safely(
+    model: str | tuple[str, Any], *args: Any, **kwargs: Any
+) -> tuple[ModelScore, Any]:
+    name = model if isinstance(model, str) else model[0]
+    try:
+        return fit_and_score(model, *args, **kwargs)
+    except Exception as exc:  # one failing model must not lose the others' results
+        return ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"), None

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision._dask import on_dask, replicated
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._compare import ModelScore, fit_and_score
@@ -116,7 +117,8 @@ def tune_model(
         # The best candidate is refitted below, timed like the baseline, rather than by the search.
         "refit": False,
         "random_state": random_state,
-        "n_jobs": n_jobs,
+        # On a Dask cluster every candidate-fold fit is a task; locally, n_jobs as given.
+        "n_jobs": -1 if on_dask() else n_jobs,
         "error_score": "raise",
     }
     if search == "halving-grid":
@@ -127,7 +129,8 @@ def tune_model(
         )
     X, y = np.ascontiguousarray(train.X), train.y
     start = time.perf_counter()
-    searcher.fit(X, y)
+    with replicated(X, y):
+        searcher.fit(X, y)
     seconds = time.perf_counter() - start
 
     X_val, y_val = np.ascontiguousarray(validation.X), validation.y

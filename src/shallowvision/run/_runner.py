@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
@@ -125,6 +126,17 @@ def run_study(
         previous = json.loads((run_dir / "manifest.json").read_text())
     created = previous.get("created", _now())
     timings: dict[str, Any] = previous.get("stages", {})
+    with dask_backend(config.dask):
+        _run_stages(ctx, resume, timings, created, on_event)
+    write_json(run_dir / "manifest.json", _manifest(ctx, timings, created))
+    write_json(run_dir / "metrics.json", _gather_metrics(ctx))
+    return run_dir
+
+
+def _run_stages(
+    ctx: RunContext, resume: bool, timings: dict[str, Any], created: str, on_event: RunEvents | None
+) -> None:
+    config, run_dir = ctx.config, ctx.run_dir
     upstream = ""
     for stage in STAGES:
         key = _stage_key(stage, config, upstream)
@@ -159,9 +171,6 @@ def run_study(
         write_json(run_dir / "metrics.json", _gather_metrics(ctx))
         if on_event:
             on_event(stage.name, "done", f"{seconds:.1f} s")
-    write_json(run_dir / "manifest.json", _manifest(ctx, timings, created))
-    write_json(run_dir / "metrics.json", _gather_metrics(ctx))
-    return run_dir
 
 
 def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import machine, table  # noqa: E402
+from _harness import machine, table
 
-from shallowvision._dask import dask_backend  # noqa: E402
-from shallowvision.datasets import load_splits  # noqa: E402
-from shallowvision.models import tune_model  # noqa: E402
+from shallowvision._dask import dask_backend
+from shallowvision.datasets import load_splits
+from shallowvision.models import tune_model
 
 
 def main() -> None:

@@ -118,6 +118,11 @@ def run_study(
         raise ConfigError(f"{run_dir}: cannot create the run folder ({exc.strerror})") from None
     if not os.access(run_dir, os.W_OK):
         raise ConfigError(f"{run_dir}: the run folder is not writable")
+    if resume:
+        # A process killed mid-write leaves its temporary sibling behind; the real
+        # file is either complete or absent, so the leftovers are only clutter.
+        for stale in run_dir.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
     ctx = RunContext(config=config, run_dir=run_dir, on_progress=on_model)
     write_text(run_dir / "config.toml", to_toml(config))
     write_json(run_dir / "config.json", config.model_dump(mode="json"))

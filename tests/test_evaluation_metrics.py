@@ -10,11 +10,13 @@ from sklearn import metrics as skm
 
 from shallowvision.evaluation import (
     bootstrap_ci,
+    calibration_summary,
     choose_operating_point,
     classification_metrics,
     mcnemar_test,
     pr_curves,
     ranking_metrics,
+    reliability_diagram,
     roc_curves,
     threshold_curves,
 )
@@ -112,6 +114,8 @@ SCORE_FUNCTIONS = [
     lambda y, s: pr_curves(y, s),
     lambda y, s: threshold_curves(y, s),
     lambda y, s: choose_operating_point(y, s),
+    lambda y, s: reliability_diagram(y, s),
+    lambda y, s: calibration_summary(y, s),
 ]
 
 

@@ -7,6 +7,23 @@ gathers everything but robustness into one :class:`Evaluation`, and
 :func:`save_figures` writes its PNGs.
 """
 
+from shallowvision.evaluation._calibration import (
+    BrierDecomposition,
+    CalibrationSummary,
+    ClasswiseReliability,
+    ReliabilityDiagram,
+    brier_decomposition,
+    calibration_summary,
+    classwise_reliability,
+    reliability_diagram,
+)
+from shallowvision.evaluation._calibrators import (
+    CalibrationComparison,
+    TemperatureScaling,
+    calibrate,
+    compare_calibration,
+    get_calibration_method_names,
+)
 from shallowvision.evaluation._curves import (
     Curve,
     CurveSet,
@@ -35,7 +52,11 @@ from shallowvision.evaluation._validation import predict_scores
 
 __all__ = [
     "BootstrapResult",
+    "BrierDecomposition",
+    "CalibrationComparison",
+    "CalibrationSummary",
     "ClassificationMetrics",
+    "ClasswiseReliability",
     "Curve",
     "CurveSet",
     "Interval",
@@ -44,15 +65,24 @@ __all__ = [
     "PerClass",
     "RankingMetrics",
     "Record",
+    "ReliabilityDiagram",
+    "TemperatureScaling",
     "ThresholdCurve",
     "ThresholdCurves",
     "bootstrap_ci",
+    "brier_decomposition",
+    "calibrate",
+    "calibration_summary",
     "choose_operating_point",
     "classification_metrics",
+    "classwise_reliability",
+    "compare_calibration",
+    "get_calibration_method_names",
     "mcnemar_test",
     "pr_curves",
     "predict_scores",
     "ranking_metrics",
+    "reliability_diagram",
     "roc_curves",
     "threshold_curves",
 ]

@@ -35,6 +35,17 @@ from shallowvision.evaluation._curves import (
     roc_curves,
     threshold_curves,
 )
+from shallowvision.evaluation._errors import (
+    ConfusedPair,
+    ConfusionResult,
+    ErrorOverlap,
+    Gallery,
+    confidently_wrong,
+    confusion,
+    error_overlap,
+    misclassified_gallery,
+    most_confused_pairs,
+)
 from shallowvision.evaluation._metrics import (
     BootstrapResult,
     ClassificationMetrics,
@@ -48,6 +59,14 @@ from shallowvision.evaluation._metrics import (
     ranking_metrics,
 )
 from shallowvision.evaluation._records import Record
+from shallowvision.evaluation._uncertainty import (
+    CorrectWrongHistogram,
+    RiskCoverage,
+    confidence_histogram,
+    entropy_histogram,
+    predictive_entropy,
+    risk_coverage,
+)
 from shallowvision.evaluation._validation import predict_scores
 
 __all__ = [
@@ -57,8 +76,13 @@ __all__ = [
     "CalibrationSummary",
     "ClassificationMetrics",
     "ClasswiseReliability",
+    "ConfusedPair",
+    "ConfusionResult",
+    "CorrectWrongHistogram",
     "Curve",
     "CurveSet",
+    "ErrorOverlap",
+    "Gallery",
     "Interval",
     "McNemarResult",
     "OperatingPoint",
@@ -66,6 +90,7 @@ __all__ = [
     "RankingMetrics",
     "Record",
     "ReliabilityDiagram",
+    "RiskCoverage",
     "TemperatureScaling",
     "ThresholdCurve",
     "ThresholdCurves",
@@ -77,12 +102,21 @@ __all__ = [
     "classification_metrics",
     "classwise_reliability",
     "compare_calibration",
+    "confidence_histogram",
+    "confidently_wrong",
+    "confusion",
+    "entropy_histogram",
+    "error_overlap",
     "get_calibration_method_names",
     "mcnemar_test",
+    "misclassified_gallery",
+    "most_confused_pairs",
     "pr_curves",
     "predict_scores",
+    "predictive_entropy",
     "ranking_metrics",
     "reliability_diagram",
+    "risk_coverage",
     "roc_curves",
     "threshold_curves",
 ]

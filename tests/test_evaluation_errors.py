@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from shallowvision.evaluation import (
+    GalleryDisplay,
     confidently_wrong,
     confusion,
     error_overlap,
@@ -79,3 +80,19 @@ def test_error_overlap_by_hand():
     np.testing.assert_array_equal(o.n_wrong_counts, [2, 2, 1, 1])
     with pytest.raises(DataError, match="model 'd' has 2 predictions for 6 images"):
         error_overlap(y, {"d": [0, 1]})
+
+
+def test_gallery_draws_images_at_their_own_height_and_width(small_arrays):
+    images, labels = small_arrays  # 6 x 5 images
+    proba = np.full((60, 3), 0.1)
+    proba[np.arange(60), (labels + 1) % 3] = 0.8  # every prediction wrong
+    display = GalleryDisplay.from_predictions(labels, proba, images, max_images=4)
+    canvas = display.ax_.images[0].get_array()
+    g = display.gallery
+    gap = round(0.6 * 6)
+    assert canvas.shape == (6, 4 * 5 + 3 * gap)
+    for i, idx in enumerate(g.indices):
+        left = i * (5 + gap)
+        np.testing.assert_array_equal(canvas[:6, left : left + 5], images[idx])
+    texts = [t.get_text() for t in display.ax_.texts]
+    assert texts[0] == f"true {g.true[0]}\npred {g.predicted[0]} 0.80"

@@ -13,6 +13,7 @@ from shallowvision.evaluation import (
     calibration_summary,
     choose_operating_point,
     classification_metrics,
+    evaluate_predictions,
     mcnemar_test,
     pr_curves,
     ranking_metrics,
@@ -116,6 +117,7 @@ SCORE_FUNCTIONS = [
     lambda y, s: choose_operating_point(y, s),
     lambda y, s: reliability_diagram(y, s),
     lambda y, s: calibration_summary(y, s),
+    lambda y, s: evaluate_predictions(y, s, class_names=["a", "b", "c"]),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +26,7 @@ from shallowvision.exceptions import DataError
 __all__ = [
     "Curve",
     "CurveSet",
+    "OneVsRest",
     "OperatingPoint",
     "ThresholdCurve",
     "ThresholdCurves",
@@ -91,6 +93,130 @@ def _positive_columns(n_classes: int) -> list[int]:
     return [1] if n_classes == 2 else list(range(n_classes))
 
 
+def _average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    # scikit-learn's definition of average precision: the step-wise area under the
+    # PR curve, sum over thresholds of (R_n - R_{n-1}) * P_n (checked against it in tests).
+    return float(-np.sum(np.diff(recall) * precision[:-1]))
+
+
+class OneVsRest:
+    """ROC and PR curves of every class (one-vs-rest) and of all classes pooled (micro).
+
+    scikit-learn's ``roc_curve`` and ``precision_recall_curve`` run once per class and
+    once on the pooled scores, on first use; the curve sets and the ranking metrics
+    both read them, so no curve is computed twice. A class without positives (or,
+    for ROC, without negatives) has ``None`` in place of its curve.
+
+    Parameters
+    ----------
+    y : ndarray of int, shape (n_samples,)
+    scores : ndarray of float, shape (n_samples, n_classes)
+    class_names : tuple of str
+        All validated by :func:`check_predictions`.
+    """
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...]) -> None:
+        self.y, self.scores, self.class_names = y, scores, class_names
+        self.n_classes = scores.shape[1]
+        self.support = np.bincount(y, minlength=self.n_classes)
+        self.prevalence = self.support / len(y)
+
+    def _pooled(self) -> tuple[np.ndarray, np.ndarray]:
+        return (self.y[:, None] == np.arange(self.n_classes)).ravel(), self.scores.ravel()
+
+    @cached_property
+    def roc(self) -> tuple[list[Curve | None], Curve | None]:
+        """Per-class ROC curves and, for multiclass, the micro-average curve."""
+        per_class: list[Curve | None] = []
+        for k, name in enumerate(self.class_names):
+            if not 0 < self.support[k] < len(self.y):
+                per_class.append(None)
+                continue
+            fpr, tpr, thr = skm.roc_curve(self.y == k, self.scores[:, k])
+            per_class.append(
+                Curve(
+                    label=name,
+                    x=fpr,
+                    y=tpr,
+                    thresholds=thr,
+                    area=float(skm.auc(fpr, tpr)),
+                    prevalence=float(self.prevalence[k]),
+                )
+            )
+        micro = None
+        if self.n_classes > 2:
+            fpr, tpr, _ = skm.roc_curve(*self._pooled())
+            micro = Curve(
+                label="micro", x=fpr, y=tpr, thresholds=None, area=float(skm.auc(fpr, tpr))
+            )
+        return per_class, micro
+
+    @cached_property
+    def pr(self) -> tuple[list[Curve | None], Curve | None]:
+        """Per-class precision-recall curves and, for multiclass, the micro-average curve."""
+        per_class: list[Curve | None] = []
+        for k, name in enumerate(self.class_names):
+            if self.support[k] == 0:
+                per_class.append(None)
+                continue
+            # drop_intermediate keeps the first and last point of every recall level,
+            # so the step-wise area (average precision) is unchanged.
+            prec, rec, thr = skm.precision_recall_curve(
+                self.y == k, self.scores[:, k], drop_intermediate=True
+            )
+            per_class.append(
+                Curve(
+                    label=name,
+                    x=rec,
+                    y=prec,
+                    thresholds=thr,
+                    area=_average_precision(prec, rec),
+                    prevalence=float(self.prevalence[k]),
+                )
+            )
+        micro = None
+        if self.n_classes > 2:
+            prec, rec, _ = skm.precision_recall_curve(*self._pooled(), drop_intermediate=True)
+            micro = Curve(
+                label="micro",
+                x=rec,
+                y=prec,
+                thresholds=None,
+                area=_average_precision(prec, rec),
+                prevalence=1 / self.n_classes,
+            )
+        return per_class, micro
+
+    def roc_set(self) -> CurveSet:
+        """The ROC curve set: positive class (binary) or every class, micro and macro."""
+        per_class, micro = self.roc
+        curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
+        if micro is not None and curves:
+            x, y_mean = _vertical_average(curves)
+            macro = Curve(
+                label="macro", x=x, y=y_mean, thresholds=None, area=float(skm.auc(x, y_mean))
+            )
+            curves += [micro, macro]
+        return CurveSet(
+            kind="roc",
+            x_label="False positive rate",
+            y_label="True positive rate",
+            curves=tuple(curves),
+        )
+
+    def pr_set(self, n_grid: int = 201) -> CurveSet:
+        """The PR curve set: positive class (binary) or every class, micro and macro."""
+        per_class, micro = self.pr
+        curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
+        if micro is not None and curves:
+            grid = np.linspace(0.0, 1.0, n_grid)
+            mean_prec = np.mean([_interpolated_precision(c.x, c.y, grid) for c in curves], axis=0)
+            area = float(np.mean([c.area for c in curves]))
+            macro = Curve(label="macro", x=grid, y=mean_prec, thresholds=None, area=area)
+            curves += [micro, macro]
+        return CurveSet(kind="pr", x_label="Recall", y_label="Precision", curves=tuple(curves))
+
+
 def roc_curves(
     y_true: ArrayLike, scores: ArrayLike, *, class_names: Sequence[Any] | None = None
 ) -> CurveSet:
@@ -108,39 +234,7 @@ def roc_curves(
     CurveSet
         Classes absent from ``y_true`` (or covering all of it) have no ROC curve and are left out.
     """
-    y, s, names = check_predictions(y_true, scores, class_names, kind="scores")
-    curves = []
-    for k in _positive_columns(s.shape[1]):
-        positive = y == k
-        if not 0 < positive.sum() < len(y):
-            continue
-        fpr, tpr, thr = skm.roc_curve(positive, s[:, k])
-        curves.append(
-            Curve(
-                label=names[k],
-                x=fpr,
-                y=tpr,
-                thresholds=thr,
-                area=float(skm.auc(fpr, tpr)),
-                prevalence=float(positive.mean()),
-            )
-        )
-    if s.shape[1] > 2 and curves:
-        onehot = (y[:, None] == np.arange(s.shape[1])).ravel()
-        fpr, tpr, _ = skm.roc_curve(onehot, s.ravel())
-        curves.append(
-            Curve(label="micro", x=fpr, y=tpr, thresholds=None, area=float(skm.auc(fpr, tpr)))
-        )
-        x, y_mean = _vertical_average(curves[:-1])
-        curves.append(
-            Curve(label="macro", x=x, y=y_mean, thresholds=None, area=float(skm.auc(x, y_mean)))
-        )
-    return CurveSet(
-        kind="roc",
-        x_label="False positive rate",
-        y_label="True positive rate",
-        curves=tuple(curves),
-    )
+    return OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores")).roc_set()
 
 
 def _vertical_average(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
@@ -200,49 +294,8 @@ def pr_curves(
     -------
     CurveSet
     """
-    y, s, names = check_predictions(y_true, scores, class_names, kind="scores")
-    curves = []
-    for k in _positive_columns(s.shape[1]):
-        positive = y == k
-        if not positive.any():
-            continue
-        prec, rec, thr = skm.precision_recall_curve(positive, s[:, k], drop_intermediate=True)
-        curves.append(
-            Curve(
-                label=names[k],
-                x=rec,
-                y=prec,
-                thresholds=thr,
-                area=float(skm.average_precision_score(positive, s[:, k])),
-                prevalence=float(positive.mean()),
-            )
-        )
-    if s.shape[1] > 2 and curves:
-        onehot = (y[:, None] == np.arange(s.shape[1])).ravel()
-        prec, rec, _ = skm.precision_recall_curve(onehot, s.ravel(), drop_intermediate=True)
-        curves.append(
-            Curve(
-                label="micro",
-                x=rec,
-                y=prec,
-                thresholds=None,
-                area=float(skm.average_precision_score(onehot, s.ravel())),
-                prevalence=float(onehot.mean()),
-            )
-        )
-        grid = np.linspace(0.0, 1.0, n_grid)
-        per_class = curves[:-1]
-        mean_prec = np.mean([_interpolated_precision(c.x, c.y, grid) for c in per_class], axis=0)
-        curves.append(
-            Curve(
-                label="macro",
-                x=grid,
-                y=mean_prec,
-                thresholds=None,
-                area=float(np.mean([c.area for c in per_class])),
-            )
-        )
-    return CurveSet(kind="pr", x_label="Recall", y_label="Precision", curves=tuple(curves))
+    ovr = OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores"))
+    return ovr.pr_set(n_grid)
 
 
 def _interpolated_precision(

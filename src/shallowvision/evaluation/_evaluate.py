@@ -12,11 +12,10 @@ from numpy.typing import ArrayLike
 from shallowvision.evaluation._calibration import CalibrationSummary, calibration_summary
 from shallowvision.evaluation._curves import (
     CurveSet,
+    OneVsRest,
     OperatingPoint,
     ThresholdCurves,
     choose_operating_point,
-    pr_curves,
-    roc_curves,
     threshold_curves,
 )
 from shallowvision.evaluation._errors import (
@@ -35,8 +34,8 @@ from shallowvision.evaluation._metrics import (
     ClassificationMetrics,
     McNemarResult,
     bootstrap_ci,
-    classification_metrics,
     mcnemar_test,
+    metrics_from_curves,
 )
 from shallowvision.evaluation._records import NOT_JSON, Record
 from shallowvision.evaluation._uncertainty import (
@@ -109,7 +108,7 @@ def evaluate_predictions(
     other_predictions: Mapping[str, ArrayLike] | None = None,
     n_bins: int = 15,
     top_k: Sequence[int] = (3, 5),
-    n_resamples: int = 2000,
+    n_resamples: int = 1000,
     confidence: float = 0.95,
     random_state: int = 0,
     target_accuracy: float = 0.99,
@@ -171,6 +170,8 @@ def evaluate_predictions(
                 f"images must have shape (n, height, width) with n = {len(y)}, got {pixels.shape}"
             )
     pred = p.argmax(axis=1)
+    # Every ROC and PR curve is computed once, for the metrics and the curve sets alike.
+    ovr = OneVsRest(y, p, names)
     conf = confusion(y, pred, class_names=names)
     pairs = most_confused_pairs(conf, top=n_pairs)
     points, notes = _operating_points(
@@ -191,7 +192,7 @@ def evaluate_predictions(
         class_names=names,
         n_samples=len(y),
         image_shape=(int(pixels.shape[1]), int(pixels.shape[2])) if pixels is not None else None,
-        metrics=classification_metrics(y, p, class_names=names, top_k=top_k),
+        metrics=metrics_from_curves(ovr, top_k),
         bootstrap=bootstrap_ci(
             y,
             pred,
@@ -200,8 +201,8 @@ def evaluate_predictions(
             confidence=confidence,
             random_state=random_state,
         ),
-        roc=roc_curves(y, p, class_names=names),
-        pr=pr_curves(y, p, class_names=names),
+        roc=ovr.roc_set(),
+        pr=ovr.pr_set(),
         thresholds=threshold_curves(y, p, class_names=names),
         operating_points=points,
         operating_point_notes=notes,

@@ -17,6 +17,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from shallowvision.evaluation._arrays import one_hot
+from shallowvision.evaluation._curves import OneVsRest
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_labels, check_predictions
 from shallowvision.exceptions import DataError
@@ -121,6 +122,9 @@ def ranking_metrics(
 ) -> RankingMetrics:
     """ROC AUC, average precision (PR AUC) and top-k accuracy from scores.
 
+    Each AUC is the area under scikit-learn's one-vs-rest ROC curve of its class, as
+    ``roc_auc_score`` computes it; the micro averages pool every (image, class) pair.
+
     Parameters
     ----------
     y_true : array-like of int, shape (n_samples,)
@@ -135,32 +139,33 @@ def ranking_metrics(
     -------
     RankingMetrics
     """
-    y, s, names = check_predictions(y_true, scores, class_names, kind="scores")
-    n_classes = s.shape[1]
-    onehot = one_hot(y, n_classes)
-    support = onehot.sum(axis=0)
-    present = (support > 0) & (support < len(y))
-    roc = np.full(n_classes, np.nan)
-    ap = np.full(n_classes, np.nan)
-    if present.any():
-        # Only classes with both positives and negatives have a ROC curve.
-        roc[present] = skm.roc_auc_score(onehot[:, present], s[:, present], average=None)
-        ap[present] = skm.average_precision_score(onehot[:, present], s[:, present], average=None)
-    micro_roc = skm.roc_auc_score(onehot, s, average="micro") if n_classes > 2 else None
-    micro_ap = skm.average_precision_score(onehot, s, average="micro") if n_classes > 2 else None
-    labels = np.arange(n_classes)
+    ovr = OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores"))
+    return _ranking(ovr, top_k)
+
+
+def _ranking(ovr: OneVsRest, top_k: Sequence[int]) -> RankingMetrics:
+    """Ranking metrics read off curves that are already computed."""
+    (roc, roc_micro), (pr, pr_micro) = ovr.roc, ovr.pr
+
+    def areas(curves: list[Any]) -> np.ndarray:
+        return np.array([np.nan if c is None else c.area for c in curves])
+
+    auc, ap = areas(roc), areas(pr)
+    labels = np.arange(ovr.n_classes)
     topk = {
-        int(k): float(skm.top_k_accuracy_score(y, s, k=int(k), labels=labels))
+        int(k): float(skm.top_k_accuracy_score(ovr.y, ovr.scores, k=int(k), labels=labels))
         for k in sorted(set(top_k))
-        if 1 < k < n_classes
+        if 1 < k < ovr.n_classes
     }
-    binary = n_classes == 2
+    binary = ovr.n_classes == 2
     return RankingMetrics(
-        class_names=names,
-        roc_auc=PerClass.from_values(roc, support, micro_roc),
-        average_precision=PerClass.from_values(ap, support, micro_ap),
+        class_names=ovr.class_names,
+        roc_auc=PerClass.from_values(auc, ovr.support, roc_micro.area if roc_micro else None),
+        average_precision=PerClass.from_values(
+            ap, ovr.support, pr_micro.area if pr_micro else None
+        ),
         top_k_accuracy=topk,
-        positive_roc_auc=float(roc[1]) if binary else None,
+        positive_roc_auc=float(auc[1]) if binary else None,
         positive_average_precision=float(ap[1]) if binary else None,
     )
 
@@ -191,6 +196,12 @@ def classification_metrics(
     ClassificationMetrics
     """
     y, p, names = check_predictions(y_true, proba, class_names)
+    return metrics_from_curves(OneVsRest(y, p, names), top_k)
+
+
+def metrics_from_curves(ovr: OneVsRest, top_k: Sequence[int]) -> ClassificationMetrics:
+    """All metrics of validated probabilities whose one-vs-rest curves are at hand (or computed on use)."""
+    y, p, names = ovr.y, ovr.scores, ovr.class_names
     n_classes = p.shape[1]
     labels = np.arange(n_classes)
     pred = p.argmax(axis=1)
@@ -213,7 +224,7 @@ def classification_metrics(
         log_loss=float(skm.log_loss(y, p, labels=labels)),
         brier=float(brier_per_class.sum()),
         brier_per_class=brier_per_class,
-        ranking=ranking_metrics(y, p, class_names=names, top_k=top_k),
+        ranking=_ranking(ovr, top_k),
         positive_class=names[1] if binary else None,
         positive_precision=float(prec[1]) if binary else None,
         positive_recall=float(rec[1]) if binary else None,
@@ -266,7 +277,7 @@ def bootstrap_ci(
     y_pred: ArrayLike,
     *,
     n_classes: int | None = None,
-    n_resamples: int = 2000,
+    n_resamples: int = 1000,
     confidence: float = 0.95,
     random_state: int | None = 0,
 ) -> BootstrapResult:
@@ -309,7 +320,12 @@ def bootstrap_ci(
     k = n_classes or int(max(y.max(), pred.max())) + 1
     cells = np.bincount(y * k + pred, minlength=k * k)
     rng = np.random.default_rng(random_state)
-    draws = rng.multinomial(len(y), cells / len(y), size=n_resamples).reshape(-1, k, k)
+    # Empty cells stay empty in every resample; drawing only the others saves most of
+    # the work when there are many classes (47 classes: 2,209 cells, most of them 0).
+    used = np.flatnonzero(cells)
+    flat = np.zeros((n_resamples, k * k), dtype=np.int64)
+    flat[:, used] = rng.multinomial(len(y), cells[used] / len(y), size=n_resamples)
+    draws = flat.reshape(-1, k, k)
     observed = cells.reshape(1, k, k)
     acc, f1 = _accuracy_macro_f1(draws)
     acc0, f10 = _accuracy_macro_f1(observed)

@@ -218,7 +218,8 @@ class ThresholdDisplay(_Display):
                 ax.plot([c.best.threshold], [c.best.f1], "o", ms=4, color=line.get_color())
             ax.set_title("F1 against the threshold, per class (dots: F1-optimal)")
         ax.set(xlabel="Decision threshold", ylabel="Score", ylim=(-0.01, 1.01))
-        ax.legend(fontsize="small", loc="lower left")
+        if len(curves) <= _MAX_LEGEND:
+            ax.legend(fontsize="small", loc="lower left")
         return self
 
 
@@ -241,7 +242,9 @@ class ReliabilityDisplay(_Display):
         """Compute the top-label reliability diagram and draw it."""
         return cls(reliability_diagram(y_true, proba, n_bins=n_bins, strategy=strategy)).plot(ax=ax)
 
-    def plot(self, ax: Axes | None = None, *, show_counts: bool = True) -> ReliabilityDisplay:
+    def plot(
+        self, ax: Axes | None = None, *, show_counts: bool = True, legend: bool = True
+    ) -> ReliabilityDisplay:
         """Draw on ``ax``; ``show_counts`` adds the images per bin on a second axis. Returns self."""
         ax = self._start(ax)
         d = self.diagram
@@ -282,7 +285,8 @@ class ReliabilityDisplay(_Display):
             counts_ax.set_ylabel("images per bin", color="grey")
             counts_ax.tick_params(axis="y", colors="grey", labelsize="small")
             self.counts_ax_ = counts_ax
-        ax.legend(loc="upper left", fontsize="small")
+        if legend:
+            ax.legend(loc="upper left", fontsize="small")
         return self
 
 

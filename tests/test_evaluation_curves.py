@@ -12,7 +12,7 @@ from shallowvision.exceptions import DataError
 
 def test_roc_curves_per_class_and_averages_match_scikit_learn(digits_model):
     y, p = digits_model.y, digits_model.proba
-    roc = roc_curves(y, p, class_names=digits_model.class_names)
+    roc = roc_curves(y, p, class_names=digits_model.class_names, max_points=None)
     assert [c.label for c in roc.curves] == [*digits_model.class_names, "micro", "macro"]
     for k, curve in enumerate(roc.class_curves):
         fpr, tpr, thresholds = skm.roc_curve(y == k, p[:, k])
@@ -39,6 +39,24 @@ def test_pr_curves_areas_are_average_precisions(digits_model):
     macro = pr["macro"]
     assert np.all(np.diff(macro.y) <= 1e-12)  # interpolated precision never rises with recall
     assert pr.class_curves[3].prevalence == pytest.approx(np.mean(y == 3))
+
+
+def test_stored_curves_are_thinned_but_keep_their_exact_areas():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 6000)
+    s = rng.dirichlet([1, 1, 1], 6000) + np.eye(3)[y] * 0.2
+    p = s / s.sum(axis=1, keepdims=True)
+    full, thin = roc_curves(y, p, max_points=None), roc_curves(y, p, max_points=100)
+    pr_full, pr_thin = pr_curves(y, p, max_points=None), pr_curves(y, p, max_points=100)
+    for a, b in [
+        *zip(full.curves, thin.curves, strict=True),
+        *zip(pr_full.curves, pr_thin.curves, strict=True),
+    ]:
+        assert len(a.x) > 100 >= len(b.x) - 1
+        assert a.area == b.area
+        assert (b.x[0], b.x[-1]) == (a.x[0], a.x[-1])
+    for c in pr_thin.class_curves:
+        assert len(c.thresholds) == len(c.x) - 1  # scikit-learn's convention for PR curves
 
 
 def test_binary_task_has_one_curve_of_the_positive_class():

@@ -48,6 +48,17 @@ class Curve(Record):
     area: float
     prevalence: float | None = None
 
+    def thinned(self, max_points: int | None) -> Curve:
+        """The same curve with at most about ``max_points`` points (area unchanged)."""
+        if max_points is None or len(self.x) <= max_points:
+            return self
+        idx = thin_indices(len(self.x), max_points)
+        thresholds = self.thresholds
+        if thresholds is not None:
+            # A PR curve's last point has no threshold; keeping the same convention.
+            thresholds = thresholds[idx[idx < len(thresholds)]]
+        return dataclasses.replace(self, x=self.x[idx], y=self.y[idx], thresholds=thresholds)
+
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class CurveSet(Record):
@@ -86,6 +97,12 @@ class CurveSet(Record):
     def class_curves(self) -> tuple[Curve, ...]:
         """The per-class curves, without the averages."""
         return tuple(c for c in self.curves if c.label not in ("micro", "macro"))
+
+
+# Curves are stored and drawn with at most this many points: a curve with one point
+# per image (tens of thousands) looks the same and would make evaluation.json and the
+# report many megabytes.
+_MAX_POINTS = 1000
 
 
 def _positive_columns(n_classes: int) -> list[int]:
@@ -187,7 +204,7 @@ class OneVsRest:
             )
         return per_class, micro
 
-    def roc_set(self) -> CurveSet:
+    def roc_set(self, max_points: int | None = _MAX_POINTS) -> CurveSet:
         """The ROC curve set: positive class (binary) or every class, micro and macro."""
         per_class, micro = self.roc
         curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
@@ -201,10 +218,10 @@ class OneVsRest:
             kind="roc",
             x_label="False positive rate",
             y_label="True positive rate",
-            curves=tuple(curves),
+            curves=tuple(c.thinned(max_points) for c in curves),
         )
 
-    def pr_set(self, n_grid: int = 201) -> CurveSet:
+    def pr_set(self, n_grid: int = 201, max_points: int | None = _MAX_POINTS) -> CurveSet:
         """The PR curve set: positive class (binary) or every class, micro and macro."""
         per_class, micro = self.pr
         curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
@@ -214,11 +231,20 @@ class OneVsRest:
             area = float(np.mean([c.area for c in curves]))
             macro = Curve(label="macro", x=grid, y=mean_prec, thresholds=None, area=area)
             curves += [micro, macro]
-        return CurveSet(kind="pr", x_label="Recall", y_label="Precision", curves=tuple(curves))
+        return CurveSet(
+            kind="pr",
+            x_label="Recall",
+            y_label="Precision",
+            curves=tuple(c.thinned(max_points) for c in curves),
+        )
 
 
 def roc_curves(
-    y_true: ArrayLike, scores: ArrayLike, *, class_names: Sequence[Any] | None = None
+    y_true: ArrayLike,
+    scores: ArrayLike,
+    *,
+    class_names: Sequence[Any] | None = None,
+    max_points: int | None = _MAX_POINTS,
 ) -> CurveSet:
     """One-vs-rest ROC curves per class, with micro and macro averages for multiclass.
 
@@ -228,13 +254,17 @@ def roc_curves(
     scores : array-like of float, shape (n_samples, n_classes)
         Probabilities or decision scores; hard labels are refused.
     class_names : sequence of str, optional
+    max_points : int or None
+        Most points kept per curve, evenly spaced along it (None keeps scikit-learn's
+        curve whole); areas always come from the whole curve.
 
     Returns
     -------
     CurveSet
         Classes absent from ``y_true`` (or covering all of it) have no ROC curve and are left out.
     """
-    return OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores")).roc_set()
+    ovr = OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores"))
+    return ovr.roc_set(max_points)
 
 
 def _vertical_average(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
@@ -274,6 +304,7 @@ def pr_curves(
     *,
     class_names: Sequence[Any] | None = None,
     n_grid: int = 201,
+    max_points: int | None = _MAX_POINTS,
 ) -> CurveSet:
     """One-vs-rest precision-recall curves per class, with micro and macro averages.
 
@@ -289,13 +320,15 @@ def pr_curves(
     class_names : sequence of str, optional
     n_grid : int
         Number of recall values of the macro-average curve.
+    max_points : int or None
+        Most points kept per curve, as for :func:`roc_curves`.
 
     Returns
     -------
     CurveSet
     """
     ovr = OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores"))
-    return ovr.pr_set(n_grid)
+    return ovr.pr_set(n_grid, max_points)
 
 
 def _interpolated_precision(

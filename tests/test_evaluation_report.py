@@ -126,6 +126,16 @@ def test_shuffling_images_and_labels_together_changes_nothing(evaluation, digits
         np.testing.assert_array_equal(a.confidence, b.confidence)
 
 
+def test_a_perfect_classifier_end_to_end():
+    y = np.tile(np.arange(5), 40)
+    ev = evaluate_predictions(y, np.eye(5)[y], class_names=list("abcde"), n_resamples=50)
+    assert ev.metrics.accuracy == 1.0 and ev.metrics.ranking.roc_auc.macro == 1.0
+    assert ev.calibration.ece == 0 and ev.calibration.classwise_ece == 0
+    assert ev.risk_coverage.coverage_at_target == 1.0
+    assert ev.confused_pairs == () and ev.confidently_wrong.n_matching == 0
+    assert (ev.bootstrap.accuracy.low, ev.bootstrap.accuracy.high) == (1.0, 1.0)
+
+
 def test_operating_points_from_a_target(digits_model):
     ev = evaluate_predictions(
         digits_model.y,

@@ -9,7 +9,7 @@ macro averages.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -206,37 +206,41 @@ class OneVsRest:
 
     def roc_set(self, max_points: int | None = _MAX_POINTS) -> CurveSet:
         """The ROC curve set: positive class (binary) or every class, micro and macro."""
-        per_class, micro = self.roc
-        curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
-        if micro is not None and curves:
-            x, y_mean = _vertical_average(curves)
-            macro = Curve(
-                label="macro", x=x, y=y_mean, thresholds=None, area=float(skm.auc(x, y_mean))
-            )
-            curves += [micro, macro]
-        return CurveSet(
-            kind="roc",
-            x_label="False positive rate",
-            y_label="True positive rate",
-            curves=tuple(c.thinned(max_points) for c in curves),
-        )
+        return self._curve_set("roc", self.roc, _macro_roc, max_points)
 
     def pr_set(self, n_grid: int = 201, max_points: int | None = _MAX_POINTS) -> CurveSet:
         """The PR curve set: positive class (binary) or every class, micro and macro."""
-        per_class, micro = self.pr
+        return self._curve_set("pr", self.pr, lambda c: _macro_pr(c, n_grid), max_points)
+
+    def _curve_set(
+        self,
+        kind: Literal["roc", "pr"],
+        computed: tuple[list[Curve | None], Curve | None],
+        macro: Callable[[list[Curve]], Curve],
+        max_points: int | None,
+    ) -> CurveSet:
+        per_class, micro = computed
         curves = [c for k in _positive_columns(self.n_classes) if (c := per_class[k]) is not None]
         if micro is not None and curves:
-            grid = np.linspace(0.0, 1.0, n_grid)
-            mean_prec = np.mean([_interpolated_precision(c.x, c.y, grid) for c in curves], axis=0)
-            area = float(np.mean([c.area for c in curves]))
-            macro = Curve(label="macro", x=grid, y=mean_prec, thresholds=None, area=area)
-            curves += [micro, macro]
+            curves += [micro, macro(curves)]
         return CurveSet(
-            kind="pr",
-            x_label="Recall",
-            y_label="Precision",
+            kind=kind,
+            x_label="False positive rate" if kind == "roc" else "Recall",
+            y_label="True positive rate" if kind == "roc" else "Precision",
             curves=tuple(c.thinned(max_points) for c in curves),
         )
+
+
+def _macro_roc(curves: list[Curve]) -> Curve:
+    x, y = _vertical_average(curves)
+    return Curve(label="macro", x=x, y=y, thresholds=None, area=float(skm.auc(x, y)))
+
+
+def _macro_pr(curves: list[Curve], n_grid: int) -> Curve:
+    grid = np.linspace(0.0, 1.0, n_grid)
+    mean_prec = np.mean([_interpolated_precision(c.x, c.y, grid) for c in curves], axis=0)
+    area = float(np.mean([c.area for c in curves]))
+    return Curve(label="macro", x=grid, y=mean_prec, thresholds=None, area=area)
 
 
 def roc_curves(

@@ -267,6 +267,7 @@ def test_plotly_builders_return_figures(evaluation, digits_model):
 
 
 @pytest.mark.fashion
+@pytest.mark.slow
 def test_evaluating_the_fashion_mnist_test_set_is_fast():
     from shallowvision.datasets import load
 

@@ -1,8 +1,9 @@
 """Scalar metrics: label metrics, ranking metrics from scores, probability metrics,
 bootstrap confidence intervals and McNemar's test.
 
-scikit-learn computes every metric it has; this module validates the inputs, picks the
-averages and gathers the numbers into records.
+scikit-learn computes every metric it has (ROC AUC and average precision as the areas
+under its ``roc_curve`` and ``precision_recall_curve``, which the curve sets share); this
+module validates the inputs, picks the averages and gathers the numbers into records.
 """
 
 from __future__ import annotations

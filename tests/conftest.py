@@ -101,6 +101,33 @@ def digits():
     return load("digits")
 
 
+@pytest.fixture(scope="session")
+def digits_model(digits):
+    """A logistic regression fitted on 75% of the digits training split, with the held-out
+    25% as a calibration split and the official test split to evaluate on."""
+    from types import SimpleNamespace
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from shallowvision.datasets import load
+    from shallowvision.features import PixelScaler
+
+    train, calibration = digits.split_off(0.25, random_state=0, name="calibration")
+    test = load("digits", "test")
+    model = make_pipeline(PixelScaler(), LogisticRegression(max_iter=2000))
+    model.fit(train.X, train.labels)
+    return SimpleNamespace(
+        model=model,
+        train=train,
+        calibration=calibration,
+        test=test,
+        proba=model.predict_proba(test.X),
+        y=test.labels,
+        class_names=test.class_names,
+    )
+
+
 @pytest.fixture
 def small_arrays() -> tuple[np.ndarray, np.ndarray]:
     """60 random 6x5 uint8 images in 3 classes (20 each)."""

@@ -1,0 +1,439 @@
+"""Scalar metrics: label metrics, ranking metrics from scores, probability metrics,
+bootstrap confidence intervals and McNemar's test.
+
+scikit-learn computes every metric it has (ROC AUC and average precision as the areas
+under its ``roc_curve`` and ``precision_recall_curve``, which the curve sets share); this
+module validates the inputs, picks the averages and gathers the numbers into records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats
+from sklearn import metrics as skm
+
+from shallowvision.evaluation._arrays import one_hot
+from shallowvision.evaluation._curves import OneVsRest
+from shallowvision.evaluation._records import Record
+from shallowvision.evaluation._validation import check_labels, check_predictions
+from shallowvision.exceptions import DataError
+
+__all__ = [
+    "BootstrapResult",
+    "ClassificationMetrics",
+    "Interval",
+    "McNemarResult",
+    "PerClass",
+    "RankingMetrics",
+    "bootstrap_ci",
+    "classification_metrics",
+    "mcnemar_test",
+    "ranking_metrics",
+]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PerClass(Record):
+    """One metric per class and its averages.
+
+    ``macro`` is the unweighted mean over classes, ``weighted`` the mean weighted by
+    each class's number of true images, ``micro`` (where defined) pools every
+    one-vs-rest decision. Undefined per-class values (a class absent from ``y_true``)
+    are NaN and left out of the averages.
+    """
+
+    per_class: np.ndarray
+    macro: float
+    weighted: float
+    micro: float | None = None
+
+    @classmethod
+    def from_values(
+        cls, values: np.ndarray, support: np.ndarray, micro: float | None = None
+    ) -> PerClass:
+        values = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(values) & (support > 0)
+        weights = support[ok]
+        return cls(
+            per_class=values,
+            macro=float(values[ok].mean()) if ok.any() else float("nan"),
+            weighted=float(np.average(values[ok], weights=weights)) if weights.sum() else np.nan,
+            micro=micro,
+        )
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RankingMetrics(Record):
+    """Metrics of how scores rank the images, one-vs-rest per class.
+
+    For a binary task ``roc_auc.per_class[1]`` (equally ``positive_roc_auc``) is the
+    usual ROC AUC of the positive class.
+    """
+
+    class_names: tuple[str, ...]
+    roc_auc: PerClass
+    average_precision: PerClass
+    top_k_accuracy: dict[int, float]
+    positive_roc_auc: float | None = None
+    positive_average_precision: float | None = None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ClassificationMetrics(Record):
+    """Every scalar metric of one model's probabilities on one split.
+
+    Precision, recall and F1 count a class that is never predicted as 0 (scikit-learn's
+    ``zero_division=0``). ``brier`` is the multiclass Brier score, the mean over images
+    of the squared distance between the probability vector and the one-hot truth
+    (range 0..2); ``brier_per_class`` holds each class's one-vs-rest Brier score, and
+    they sum to ``brier``.
+    """
+
+    class_names: tuple[str, ...]
+    n_samples: int
+    support: np.ndarray
+    accuracy: float
+    balanced_accuracy: float
+    precision: PerClass
+    recall: PerClass
+    f1: PerClass
+    mcc: float
+    cohen_kappa: float
+    log_loss: float
+    brier: float
+    brier_per_class: np.ndarray
+    ranking: RankingMetrics
+    positive_class: str | None = None
+    positive_precision: float | None = None
+    positive_recall: float | None = None
+    positive_f1: float | None = None
+
+
+def ranking_metrics(
+    y_true: ArrayLike,
+    scores: ArrayLike,
+    *,
+    class_names: Sequence[Any] | None = None,
+    top_k: Sequence[int] = (3, 5),
+) -> RankingMetrics:
+    """ROC AUC, average precision (PR AUC) and top-k accuracy from scores.
+
+    Each AUC is the area under scikit-learn's one-vs-rest ROC curve of its class, as
+    ``roc_auc_score`` computes it; the micro averages pool every (image, class) pair.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n_samples,)
+        True class indices.
+    scores : array-like of float, shape (n_samples, n_classes)
+        Probabilities or decision scores, one column per class. Hard labels are refused.
+    class_names : sequence of str, optional
+    top_k : sequence of int
+        The k of the top-k accuracies; values >= n_classes are skipped (always 1).
+
+    Returns
+    -------
+    RankingMetrics
+    """
+    ovr = OneVsRest(*check_predictions(y_true, scores, class_names, kind="scores"))
+    return _ranking(ovr, top_k)
+
+
+def _ranking(ovr: OneVsRest, top_k: Sequence[int]) -> RankingMetrics:
+    """Ranking metrics read off curves that are already computed."""
+    (roc, roc_micro), (pr, pr_micro) = ovr.roc, ovr.pr
+
+    def areas(curves: list[Any]) -> np.ndarray:
+        return np.array([np.nan if c is None else c.area for c in curves])
+
+    auc, ap = areas(roc), areas(pr)
+    labels = np.arange(ovr.n_classes)
+    topk = {
+        int(k): float(skm.top_k_accuracy_score(ovr.y, ovr.scores, k=int(k), labels=labels))
+        for k in sorted(set(top_k))
+        if 1 < k < ovr.n_classes
+    }
+    binary = ovr.n_classes == 2
+    return RankingMetrics(
+        class_names=ovr.class_names,
+        roc_auc=PerClass.from_values(auc, ovr.support, roc_micro.area if roc_micro else None),
+        average_precision=PerClass.from_values(
+            ap, ovr.support, pr_micro.area if pr_micro else None
+        ),
+        top_k_accuracy=topk,
+        positive_roc_auc=float(auc[1]) if binary else None,
+        positive_average_precision=float(ap[1]) if binary else None,
+    )
+
+
+def classification_metrics(
+    y_true: ArrayLike,
+    proba: ArrayLike,
+    *,
+    class_names: Sequence[Any] | None = None,
+    top_k: Sequence[int] = (3, 5),
+) -> ClassificationMetrics:
+    """Every scalar metric of predicted probabilities: label, ranking and probability metrics.
+
+    The predicted class of an image is the column with the highest probability.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n_samples,)
+        True class indices into ``class_names``.
+    proba : array-like of float, shape (n_samples, n_classes)
+        Predicted probabilities (rows sum to 1).
+    class_names : sequence of str, optional
+    top_k : sequence of int
+        The k of the top-k accuracies.
+
+    Returns
+    -------
+    ClassificationMetrics
+    """
+    y, p, names = check_predictions(y_true, proba, class_names)
+    return metrics_from_curves(OneVsRest(y, p, names), top_k)
+
+
+def metrics_from_curves(ovr: OneVsRest, top_k: Sequence[int]) -> ClassificationMetrics:
+    """All metrics of validated probabilities whose one-vs-rest curves are at hand (or computed on use)."""
+    y, p, names = ovr.y, ovr.scores, ovr.class_names
+    n_classes = p.shape[1]
+    labels = np.arange(n_classes)
+    pred = p.argmax(axis=1)
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        y, pred, labels=labels, zero_division=0.0
+    )
+    brier_per_class = brier_per_class_of(y, p)
+    binary = n_classes == 2
+    return ClassificationMetrics(
+        class_names=names,
+        n_samples=len(y),
+        support=support,
+        accuracy=float(skm.accuracy_score(y, pred)),
+        balanced_accuracy=_balanced_accuracy(rec, support),
+        precision=PerClass.from_values(prec, support),
+        recall=PerClass.from_values(rec, support),
+        f1=PerClass.from_values(f1, support),
+        mcc=float(skm.matthews_corrcoef(y, pred)),
+        cohen_kappa=_cohen_kappa(y, pred, n_classes),
+        log_loss=float(skm.log_loss(y, p, labels=labels)),
+        brier=float(brier_per_class.sum()),
+        brier_per_class=brier_per_class,
+        ranking=_ranking(ovr, top_k),
+        positive_class=names[1] if binary else None,
+        positive_precision=float(prec[1]) if binary else None,
+        positive_recall=float(rec[1]) if binary else None,
+        positive_f1=float(f1[1]) if binary else None,
+    )
+
+
+def brier_per_class_of(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """One-vs-rest Brier score of each class; their sum is the multiclass Brier score."""
+    return ((p - one_hot(y, p.shape[1])) ** 2).mean(axis=0)
+
+
+def _balanced_accuracy(recall: np.ndarray, support: np.ndarray) -> float:
+    # scikit-learn's balanced_accuracy_score is the mean recall over the classes present
+    # in y_true; computed from the recalls already at hand (checked against it in tests).
+    return float(recall[support > 0].mean())
+
+
+def _cohen_kappa(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    # cohen_kappa_score warns and returns NaN when both raters use a single class; a
+    # degenerate agreement is reported as NaN without the warning.
+    if len(np.union1d(y, pred)) < 2:
+        return float("nan")
+    return float(skm.cohen_kappa_score(y, pred, labels=np.arange(n_classes)))
+
+
+# -- bootstrap -----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Interval(Record):
+    """A point estimate and its percentile bootstrap confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class BootstrapResult(Record):
+    """Bootstrap confidence intervals of accuracy and macro F1."""
+
+    accuracy: Interval
+    macro_f1: Interval
+    n_resamples: int
+    random_state: int | None
+
+
+def bootstrap_ci(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    n_classes: int | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int | None = 0,
+) -> BootstrapResult:
+    """Percentile bootstrap confidence intervals of accuracy and macro F1.
+
+    Resampling ``n`` images with replacement only changes how many land in each cell
+    of the confusion matrix, and those counts follow a multinomial distribution with
+    the observed cell frequencies. Drawing the ``n_resamples`` confusion matrices
+    directly from it is therefore the ordinary image bootstrap, in
+    ``O(n_resamples * n_classes**2)`` instead of ``O(n_resamples * n)``.
+
+    Macro F1 of a resample averages over the classes it contains (true or predicted),
+    as ``sklearn.metrics.f1_score(average="macro")`` does.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int, shape (n_samples,)
+        True and predicted class indices.
+    n_classes : int, optional
+        Number of classes; by default one more than the largest index seen.
+    n_resamples : int
+        Number of bootstrap resamples.
+    confidence : float
+        Coverage of the interval, e.g. 0.95.
+    random_state : int or None
+        Seed of the resampling.
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    y = check_labels(y_true)
+    pred = check_labels(y_pred, name="y_pred")
+    if len(y) != len(pred):
+        raise DataError(f"y_true has {len(y)} labels but y_pred has {len(pred)}")
+    if not 0 < confidence < 1:
+        raise DataError(f"confidence must be in (0, 1), got {confidence}")
+    if n_resamples < 1:
+        raise DataError(f"n_resamples must be at least 1, got {n_resamples}")
+    k = n_classes or int(max(y.max(), pred.max())) + 1
+    cells = np.bincount(y * k + pred, minlength=k * k)
+    rng = np.random.default_rng(random_state)
+    # Empty cells stay empty in every resample; drawing only the others saves most of
+    # the work when there are many classes (47 classes: 2,209 cells, most of them 0).
+    used = np.flatnonzero(cells)
+    flat = np.zeros((n_resamples, k * k), dtype=np.int64)
+    flat[:, used] = rng.multinomial(len(y), cells[used] / len(y), size=n_resamples)
+    draws = flat.reshape(-1, k, k)
+    observed = cells.reshape(1, k, k)
+    acc, f1 = _accuracy_macro_f1(draws)
+    acc0, f10 = _accuracy_macro_f1(observed)
+    tail = (1 - confidence) / 2
+    acc_lo, acc_hi = np.quantile(acc, [tail, 1 - tail])
+    f1_lo, f1_hi = np.quantile(f1, [tail, 1 - tail])
+    return BootstrapResult(
+        accuracy=Interval(
+            estimate=float(acc0[0]), low=float(acc_lo), high=float(acc_hi), confidence=confidence
+        ),
+        macro_f1=Interval(
+            estimate=float(f10[0]), low=float(f1_lo), high=float(f1_hi), confidence=confidence
+        ),
+        n_resamples=n_resamples,
+        random_state=random_state,
+    )
+
+
+def _accuracy_macro_f1(confusions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and macro F1 of a stack of confusion matrices ``(b, k, k)`` (rows = truth)."""
+    n = confusions.sum(axis=(1, 2))
+    tp = np.diagonal(confusions, axis1=1, axis2=2).astype(np.float64)
+    denom = confusions.sum(axis=1) + confusions.sum(axis=2)  # 2tp + fp + fn
+    present = denom > 0
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=present)
+    macro = f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    return tp.sum(axis=1) / n, macro
+
+
+# -- McNemar -------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, kw_only=True)
+class McNemarResult(Record):
+    """McNemar's test of two models on the same images.
+
+    ``only_a_correct`` (b) and ``only_b_correct`` (c) are the discordant counts; the
+    test asks whether b and c differ more than chance allows.
+    """
+
+    model_a: str
+    model_b: str
+    both_correct: int
+    only_a_correct: int
+    only_b_correct: int
+    both_wrong: int
+    statistic: float
+    p_value: float
+    method: str
+
+
+def mcnemar_test(
+    y_true: ArrayLike,
+    pred_a: ArrayLike,
+    pred_b: ArrayLike,
+    *,
+    names: tuple[str, str] = ("a", "b"),
+    exact_below: int = 25,
+) -> McNemarResult:
+    """McNemar's test between two models' predictions on the same images.
+
+    With fewer than ``exact_below`` discordant images the exact two-sided binomial
+    test is used (statistic = min(b, c)); otherwise the chi-square statistic with
+    Edwards' continuity correction, ``(|b - c| - 1)**2 / (b + c)``, on one degree of
+    freedom.
+
+    Parameters
+    ----------
+    y_true, pred_a, pred_b : array-like of int, shape (n_samples,)
+        True labels and each model's predicted labels for the same images, in the same order.
+    names : (str, str)
+        Names of the two models, kept in the record.
+    exact_below : int
+        Discordant count below which the exact test is used.
+
+    Returns
+    -------
+    McNemarResult
+    """
+    y = check_labels(y_true)
+    a = check_labels(pred_a, name="pred_a")
+    b = check_labels(pred_b, name="pred_b")
+    if not len(y) == len(a) == len(b):
+        raise DataError(
+            f"y_true, pred_a and pred_b must cover the same images, got {len(y)}, {len(a)} "
+            f"and {len(b)} labels"
+        )
+    ok_a, ok_b = a == y, b == y
+    n01 = int(np.sum(ok_a & ~ok_b))
+    n10 = int(np.sum(~ok_a & ok_b))
+    n_disc = n01 + n10
+    if n_disc == 0:
+        statistic, p_value, method = 0.0, 1.0, "exact"
+    elif n_disc < exact_below:
+        statistic = float(min(n01, n10))
+        p_value = float(stats.binomtest(n01, n_disc, 0.5).pvalue)
+        method = "exact"
+    else:
+        statistic = (abs(n01 - n10) - 1) ** 2 / n_disc
+        p_value = float(stats.chi2.sf(statistic, df=1))
+        method = "chi2"
+    return McNemarResult(
+        model_a=names[0],
+        model_b=names[1],
+        both_correct=int(np.sum(ok_a & ok_b)),
+        only_a_correct=n01,
+        only_b_correct=n10,
+        both_wrong=int(np.sum(~ok_a & ~ok_b)),
+        statistic=float(statistic),
+        p_value=p_value,
+        method=method,
+    )

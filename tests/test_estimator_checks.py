@@ -63,5 +63,6 @@ def test_every_project_estimator_is_checked_and_trusted():
 
     classes = _project_estimator_classes()
     checked = {f"{type(e).__module__}.{type(e).__qualname__}" for e in _estimators()}
-    assert classes == checked, "add new estimators to _estimators()"
+    exempt = {c for c in classes if c.rsplit(".", 1)[-1] in NOT_CHECKED}
+    assert classes == checked | exempt, "add new estimators to _estimators() or NOT_CHECKED"
     assert classes <= set(TRUSTED_TYPES), "add new estimators to persistence._trusted.TRUSTED_TYPES"

@@ -17,6 +17,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     # scikit-learn internals holding fitted trees.
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # Post-hoc calibration (sigmoid and isotonic through CalibratedClassifierCV).
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     # Gradient boosting libraries (their scikit-learn wrappers and boosters).
     "xgboost.sklearn.XGBClassifier",
     "xgboost.core.Booster",
@@ -26,4 +29,5 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._scaling.PixelScaler",
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",
+    "shallowvision.evaluation._calibrators.TemperatureScaling",
 )

@@ -149,6 +149,10 @@ def test_calibrated_models_round_trip(method, digits, tmp_path):
     from shallowvision.evaluation import calibrate
 
     train, calibration = digits.split_off(0.3, random_state=0)
-    model = calibrate(get_model("lr").fit(train.X, train.y), calibration.X, calibration.y, method=method)
+    model = calibrate(
+        get_model("lr").fit(train.X, train.y), calibration.X, calibration.y, method=method
+    )
     loaded = load_model(save(model, tmp_path / "c.skops", train))
-    np.testing.assert_allclose(loaded.predict_scores(calibration.X)[0], model.predict_proba(calibration.X))
+    np.testing.assert_allclose(
+        loaded.predict_scores(calibration.X)[0], model.predict_proba(calibration.X)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from shallowvision._optional import import_optional
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["dask_backend", "on_dask", "parse_dask", "replicated"]
+__all__ = ["dask_backend", "dask_client", "on_dask", "parse_dask", "replicated"]
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 
@@ -31,21 +32,15 @@ def parse_dask(spec: str) -> tuple[str, int | str]:
 
 
 @contextmanager
-def dask_backend(spec: str | None) -> Iterator[Any]:
-    """Run the enclosed joblib work (searches, comparisons) on a Dask cluster.
+def dask_client(spec: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``, closed (with its local cluster) on exit.
 
-    ``spec`` is ``"local"`` / ``"local:N"`` (start a LocalCluster of N worker
-    processes on 127.0.0.1) or ``"tcp://host:port"`` (an existing scheduler);
-    ``None`` runs locally and yields None. Yields the ``distributed.Client``.
-    Workers that die are restarted by their nannies and their tasks rescheduled.
+    ``spec`` is ``"local"`` / ``"local:N"`` (start a LocalCluster of N worker processes
+    on 127.0.0.1) or ``"tcp://host:port"`` (an existing scheduler). Workers that die
+    are restarted by their nannies and their tasks rescheduled.
     """
-    if spec is None:
-        yield None
-        return
     kind, value = parse_dask(spec)
     distributed = import_optional("distributed")
-    import joblib
-
     cluster = None
     try:
         if kind == "local":
@@ -63,11 +58,27 @@ def dask_backend(spec: str | None) -> Iterator[Any]:
                 client = distributed.Client(str(value), timeout="15s")
             except OSError as exc:
                 raise ConfigError(f"--dask {value}: cannot reach the scheduler ({exc})") from None
-        with client, joblib.parallel_config(backend="dask"):
+        with client:
             yield client
     finally:
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def dask_backend(spec: str | None) -> Iterator[Any]:
+    """Run the enclosed joblib work (searches, comparisons) on a Dask cluster.
+
+    ``spec`` is as for :func:`dask_client`; ``None`` runs locally and yields None.
+    Yields the ``distributed.Client``.
+    """
+    if spec is None:
+        yield None
+        return
+    import joblib
+
+    with dask_client(spec) as client, joblib.parallel_config(backend="dask"):
+        yield client
 
 
 def on_dask() -> bool:
@@ -78,16 +89,35 @@ def on_dask() -> bool:
     return "dask" in type(backend).__name__.lower()
 
 
+#: Attempts at copying the data to every worker when one dies during the copy.
+_SCATTER_ATTEMPTS = 5
+
+
 def replicated(*arrays: Any) -> Any:
     """On a Dask cluster, copy ``arrays`` to every worker before the enclosed work.
 
     joblib otherwise scatters large arguments to a single worker; data scattered
     by the client has no lineage to rebuild it from, so losing that worker would
     lose every task depending on it. Replicated, a worker's death costs only its
-    running tasks, which the scheduler reruns elsewhere. Locally, does nothing.
+    running tasks, which the scheduler reruns elsewhere. A worker that dies during
+    the copy itself is waited for (its nanny restarts it) and the copy retried.
+    Locally, does nothing.
     """
     if not on_dask():
         return nullcontext()
     import joblib
+    from distributed import get_client
+    from distributed.comm import CommClosedError
+    from joblib._dask import DaskDistributedBackend
 
-    return joblib.parallel_config(backend="dask", scatter=list(arrays))
+    client = get_client()
+    for attempt in range(_SCATTER_ATTEMPTS):
+        try:
+            backend = DaskDistributedBackend(client=client, scatter=list(arrays))
+            break
+        except (CommClosedError, OSError):
+            if attempt == _SCATTER_ATTEMPTS - 1:
+                raise
+            client.wait_for_workers(1, timeout=60)
+            time.sleep(0.5 * (attempt + 1))
+    return joblib.parallel_config(backend=backend)

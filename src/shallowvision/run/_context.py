@@ -143,11 +143,13 @@ class RunContext:
             metrics=metrics,
             extra={"run": self.run_dir.name, **(extra or {})},
         )
-        self._models[name] = estimator
+        # Later stages read the model back from its file, resumed or not, so what they
+        # evaluate is exactly what was saved (an in-memory copy can differ in the last bits).
+        self._models.pop(name, None)
         return relative
 
     def model(self, name: str) -> Any:
-        """A fitted model of this run, from memory or its file."""
+        """A fitted model of this run, as loaded from its file (once)."""
         if name not in self._models:
             from shallowvision.persistence import load_model
 

@@ -10,7 +10,7 @@ import pytest
 from shallowvision import ConfigError
 from shallowvision._dask import dask_backend, dask_client, parse_dask
 from shallowvision.datasets import load_splits
-from shallowvision.models import compare_models, tune_model
+from shallowvision.models import compare_models, read_benchmark_rows, run_benchmark, tune_model
 
 
 def test_parse_dask():
@@ -101,6 +101,25 @@ def test_a_killed_worker_does_not_lose_the_search(splits, cluster):
     assert result.best_params == reference.best_params
     assert result.best_cv_score == reference.best_cv_score
     assert result.candidates == reference.candidates
+
+
+def test_benchmark_on_the_cluster_streams_the_local_rows(splits, cluster, tmp_path):
+    from distributed import get_task_stream
+
+    only = ["Perceptron", "GaussianNB"]
+    local = run_benchmark(splits.train, splits.test, only=only, repeats=2)
+    out = tmp_path / "bench.jsonl"
+    with dask_backend_reuse(cluster), get_task_stream(cluster) as stream:
+        remote = run_benchmark(splits.train, splits.test, only=only, repeats=2, out=out)
+    assert len({t["worker"] for t in stream.data}) == 2
+    # Rows come back in grid order whatever order they finished in on the cluster.
+    assert [(r.key, r.scores) for r in remote.rows] == [(r.key, r.scores) for r in local.rows]
+    assert sorted(r.key for r in read_benchmark_rows(out)) == sorted(r.key for r in local.rows)
+    with (
+        dask_backend_reuse(cluster),
+        pytest.raises(ConfigError, match="cannot be combined with --dask"),
+    ):
+        run_benchmark(splits.train, splits.test, only=["SVC"], time_limit=5)
 
 
 def test_time_limit_and_dask_do_not_mix(splits, cluster):

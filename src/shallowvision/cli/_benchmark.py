@@ -1,0 +1,212 @@
+"""``shallowvision benchmark``: the Fashion-MNIST paper's benchmark protocol, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shallowvision._dask import dask_backend
+from shallowvision.cli._app import EXIT_INTERRUPTED, app
+from shallowvision.cli._common import fmt, split_names
+from shallowvision.cli._options import DaskOpt, DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.exceptions import ConfigError
+
+
+@app.command("benchmark")
+def benchmark_cli(
+    dataset: DatasetArg,
+    grid: Annotated[
+        str, typer.Option("--grid", help="The benchmark grid: paper (the Fashion-MNIST paper's).")
+    ] = "paper",
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Comma-separated classifiers to run (e.g. GaussianNB,KNeighbors); default all.",
+        ),
+    ] = None,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats", min=1, help="Fits per configuration, each on another shuffle of train."
+        ),
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="JSON-lines file the rows stream to; run again to resume "
+            "(default: benchmark-DATASET-GRID.jsonl here).",
+        ),
+    ] = None,
+    n_per_class: NPerClassOpt = None,
+    seed: SeedOpt = 0,
+    n_jobs: Annotated[
+        int | None,
+        typer.Option("--n-jobs", help="Threads/processes of the classifiers that take n_jobs."),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.1,
+            help="Seconds per configuration; an overrunning fit is stopped and marked 'timed out'.",
+        ),
+    ] = None,
+    dask: DaskOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Fit each configuration of a benchmark grid on the whole standardised training set and
+    report its test accuracy (mean over --repeats shuffles) and seconds per fit."""
+    from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.datasets import load
+    from shallowvision.models import get_benchmark_configs, run_benchmark
+
+    classifiers = split_names(only) if only else None
+    configs = get_benchmark_configs(grid, classifiers)
+    if out is not None:
+        _check_jsonl(out)
+    train = load(dataset, "train", data_dir=data_dir, n_per_class=n_per_class, random_state=seed)
+    test = load(dataset, "test", data_dir=data_dir)
+    path = out or Path(f"benchmark-{train.name}-{grid}.jsonl")
+    console = stderr_console()
+    console.print(
+        f"[bold]benchmark[/bold] {grid}: {len(configs)} configurations x {repeats} fit(s), "
+        f"{len(train):,} training and {len(test):,} test images; rows go to {path}"
+    )
+    try:
+        with dask_backend(dask), _RowProgress(len(configs)) as progress:
+            result = run_benchmark(
+                train,
+                test,
+                grid=grid,
+                only=classifiers,
+                repeats=repeats,
+                random_state=seed,
+                n_jobs=n_jobs,
+                out=path,
+                time_limit=time_limit,
+                on_row=progress.on_row,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]interrupted[/yellow]; finished rows are kept in {path}: "
+            "run the same command again to resume"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if result.n_resumed:
+        console.print(f"{result.n_resumed} of {len(result.rows)} rows were already in {path}")
+    stdout = stdout_console()
+    stdout.print(_rows_table(result))
+    stdout.print(_best_table(result))
+
+
+def _check_jsonl(path: Path) -> None:
+    if path.suffix.lower() != ".jsonl":
+        raise ConfigError(f"{path}: --out must end in .jsonl (one JSON row per line)")
+    if not path.parent.exists():
+        raise ConfigError(f"{path.parent}: folder does not exist")
+
+
+class _RowProgress:
+    """One bar over the configurations (with ETA), and a line for each finished row."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from shallowvision._console import stderr_console
+
+        self.progress = Progress(
+            TextColumn("configurations"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+        )
+        self.task = self.progress.add_task("benchmark", total=total)
+
+    def __enter__(self) -> _RowProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def on_row(self, row: Any) -> None:
+        self.progress.advance(self.task)
+        result = f"{row.accuracy:.4f}" if row.status == "ok" else row.status
+        self.progress.console.print(f"  {row.classifier} {_params(row.params)}: {result}")
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _accuracy(row: Any) -> str:
+    if row.accuracy is None:
+        return "-"
+    spread = f" ± {row.accuracy_std:.4f}" if len(row.scores) > 1 else ""
+    return f"{row.accuracy:.4f}{spread}"
+
+
+def _rows_table(result: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result.dataset}: {result.grid} grid, trained on {result.n_train:,} images, "
+        f"test accuracy on {result.n_test:,} (mean over {result.repeats} shuffle(s))",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("classifier", "left"),
+        ("parameters", "left"),
+        ("status", "left"),
+        ("test accuracy", "right"),
+        ("fit s", "right"),
+        ("predict s", "right"),
+        ("notes", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in result.rows:
+        note = row.error or "; ".join(w.split(":", 1)[0] for w in row.warnings)
+        table.add_row(
+            row.classifier,
+            _params(row.params),
+            row.status,
+            _accuracy(row),
+            fmt(row.fit_seconds, "seconds"),
+            fmt(row.predict_seconds, "seconds"),
+            note,
+            style=None if row.status == "ok" else "red",
+        )
+    return table
+
+
+def _best_table(result: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(title="Best configuration of each classifier", title_justify="left")
+    for column, justify in (
+        ("classifier", "left"),
+        ("parameters", "left"),
+        ("test accuracy", "right"),
+        ("fit s", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    best = sorted(result.best().values(), key=lambda r: -(r.accuracy or 0.0))
+    for row in best:
+        table.add_row(
+            row.classifier, _params(row.params), _accuracy(row), fmt(row.fit_seconds, "seconds")
+        )
+    return table

@@ -69,3 +69,16 @@ def test_debug_shows_the_traceback():
 def test_usage_error_exit_code():
     out = cli("data", "info", "digits", "--no-such-option")
     assert out.returncode == 2 and "No such option" in out.stderr
+
+
+def test_idle_threads_sleep_unless_the_user_says_otherwise(monkeypatch):
+    import os
+
+    from shallowvision.cli import main
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
+    assert main(["--version"]) == 0
+    assert (
+        os.environ["OMP_WAIT_POLICY"] == "passive" and os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
+    )

@@ -107,3 +107,16 @@ def test_halving_random_search_with_named_grid(splits):
     assert result.best_params["clf__max_depth"] in (6, 9, 12)
     with pytest.raises(ConfigError, match="unknown search"):
         tune_model("rf", splits.train, splits.validation, search="bayes")
+
+
+def test_n_jobs_caps_blas_and_openmp_threads(splits):
+    from threadpoolctl import threadpool_info
+
+    from estimators_for_tests import ThreadRecorder
+    from shallowvision.models import fit_and_score
+
+    args = (splits.train.X, splits.train.y, splits.validation.X, splits.validation.y, 10)
+    _, capped = fit_and_score(("t", ThreadRecorder()), *args, n_jobs=1, keep_model=True)
+    assert capped.threads_ and set(capped.threads_.values()) == {1}
+    _, free = fit_and_score(("t", ThreadRecorder()), *args, keep_model=True)
+    assert free.threads_ == {i["filepath"]: i["num_threads"] for i in threadpool_info()}

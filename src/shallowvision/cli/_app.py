@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -13,6 +14,8 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_USER_ERROR", "app", "main"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: How idle worker threads wait: sleep at once rather than spin (see :func:`main`).
+_THREAD_WAITING = {"OMP_WAIT_POLICY": "passive", "OPENBLAS_THREAD_TIMEOUT": "4"}
 
 app = typer.Typer(
     name="shallowvision",
@@ -64,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # Idle OpenMP threads (HistGradientBoosting, XGBoost, LightGBM) and OpenBLAS threads
+    # spin before they sleep; on cores shared with other work that spinning made fits
+    # 3-25x slower (benchmarks/RESULTS.md), while sleeping at once costs little on idle
+    # cores. Read when those runtimes load, so set before any of them does; values the
+    # user set are kept.
+    for name, value in _THREAD_WAITING.items():
+        os.environ.setdefault(name, value)
     try:
         app(args=args, prog_name="shallowvision")
     except SystemExit as exc:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -100,6 +101,23 @@ def score_rows(
     return {k: (None if v is None else float(v)) for k, v in out.items()}
 
 
+@contextmanager
+def thread_limit(n_jobs: int | None) -> Iterator[None]:
+    """Cap the BLAS and OpenMP threads of the enclosed work at ``n_jobs`` (None: no cap).
+
+    Models like HistGradientBoosting and the linear algebra under the kernel methods
+    use threads that no ``n_jobs`` parameter reaches; without the cap, ``n_jobs=1``
+    would still start one thread per core.
+    """
+    if n_jobs is None or n_jobs < 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_jobs):
+        yield
+
+
 def fit_and_score(
     model: str | tuple[str, Any],
     X_train: np.ndarray,
@@ -117,6 +135,8 @@ def fit_and_score(
 
     A pure function of its arguments (so it can run in a worker process or on a
     cluster). Returns the row and, with ``keep_model``, the fitted pipeline.
+    ``n_jobs`` also caps the BLAS and OpenMP threads of the fit and the predictions
+    (see :func:`thread_limit`).
     """
     import skops.io as sio
 
@@ -127,13 +147,14 @@ def fit_and_score(
         )
     else:
         name, estimator = model
-    start = time.perf_counter()
-    estimator.fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    scores, kind = predict_scores(estimator, X_eval)
-    predict_seconds = time.perf_counter() - start
-    labels = np.asarray(estimator.predict(X_eval))
+    with thread_limit(n_jobs):
+        start = time.perf_counter()
+        estimator.fit(X_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        scores, kind = predict_scores(estimator, X_eval)
+        predict_seconds = time.perf_counter() - start
+        labels = np.asarray(estimator.predict(X_eval))
     row = ModelScore(
         model=name,
         fit_seconds=fit_seconds,

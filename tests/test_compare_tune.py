@@ -120,3 +120,11 @@ def test_n_jobs_caps_blas_and_openmp_threads(splits):
     assert capped.threads_ and set(capped.threads_.values()) == {1}
     _, free = fit_and_score(("t", ThreadRecorder()), *args, keep_model=True)
     assert free.threads_ == {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+
+
+@pytest.mark.slow  # a worker process starting on a busy machine (10-20 s)
+def test_time_limit_counts_the_work_not_the_worker_start(splits):
+    # Starting a worker imports scikit-learn, skops and the model's library: seconds
+    # on a busy machine, which must not count against a limit meant for the fit.
+    result = compare_models(["nb"], splits.train, splits.validation, time_limit=1)
+    assert result.rows[0].status == "ok" and result.rows[0].accuracy > 0.7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import numpy as np
 from shallowvision._dask import on_dask, replicated
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
-from shallowvision.models._registry import get_model_names, get_model_spec
+from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import predict_scores
 
 __all__ = ["Comparison", "ModelScore", "compare_models", "fit_and_score", "score_rows"]
@@ -291,7 +292,11 @@ def compare_models(
             row, estimator = _fit_and_score_safely(*args, **kwargs)  # type: ignore[arg-type]
         else:
             outcome = run_with_time_limit(
-                fit_and_score, *args, seconds=time_limit, warmup=get_model_names, **kwargs
+                fit_and_score,
+                *args,
+                seconds=time_limit,
+                warmup=functools.partial(_warm_up, model),
+                **kwargs,
             )
             if outcome.status == "ok":
                 row, estimator = outcome.value
@@ -370,6 +375,15 @@ def _compare_on_cluster(
         random_state=random_state,
         models=fitted,
     )
+
+
+def _warm_up(model: str | tuple[str, Any]) -> None:
+    """Import what :func:`fit_and_score` needs, so a time limit measures the work, not imports."""
+    import sklearn.metrics  # noqa: F401
+    import skops.io  # noqa: F401
+
+    if isinstance(model, str):
+        get_model_spec(model).make()  # imports the model's own library (xgboost, lightgbm ...)
 
 
 def _fit_and_score_safely(

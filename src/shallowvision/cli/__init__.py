@@ -3,6 +3,7 @@
 from shallowvision.cli import (  # noqa: F401  (register commands)
     _benchmark,
     _datasets,
+    _evaluate,
     _models,
     _run,
 )

@@ -57,7 +57,7 @@ from shallowvision.evaluation._errors import (
     misclassified_gallery,
     most_confused_pairs,
 )
-from shallowvision.evaluation._evaluate import Evaluation, evaluate_predictions
+from shallowvision.evaluation._evaluate import Evaluation, evaluate_model, evaluate_predictions
 from shallowvision.evaluation._figures import (
     calibration_figure,
     confusion_figure,
@@ -164,6 +164,7 @@ __all__ = [
     "entropy_histogram",
     "error_overlap",
     "error_overlap_figure",
+    "evaluate_model",
     "evaluate_predictions",
     "evaluate_robustness",
     "gallery_figure",

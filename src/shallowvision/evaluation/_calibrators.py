@@ -209,15 +209,17 @@ class CalibrationComparison(Record):
     """Calibration measures on the evaluation split before and after post-hoc calibration.
 
     ``table`` maps each measure (``ece``, ``mce``, ``classwise_ece``, ``brier``,
-    ``log_loss``, ``accuracy``) to its ``before`` and ``after`` values.
+    ``log_loss``, ``accuracy``) to its ``before`` and ``after`` values. A model that
+    gives decision scores, not probabilities, has only an accuracy before: its other
+    ``before`` values and ``before`` diagram are None.
     """
 
     method: str
     temperature: float | None
     n_calibration: int
     n_evaluation: int
-    table: dict[str, dict[str, float]]
-    before: ReliabilityDiagram
+    table: dict[str, dict[str, float | None]]
+    before: ReliabilityDiagram | None
     after: ReliabilityDiagram
     calibrator: Any = field(default=None, repr=False, metadata=NOT_JSON)
 
@@ -267,7 +269,8 @@ def compare_calibration(
     Parameters
     ----------
     estimator : fitted classifier
-        With ``predict_proba``; left unchanged.
+        With ``predict_proba`` or ``decision_function`` (an SVM's scores, say: then
+        only the accuracy has a before value); left unchanged.
     calibration : ImageSet or (X, y)
         Where the calibrator is fitted: a split held out from training, never the
         test split (an ImageSet whose ``split`` is ``"test"`` is refused).
@@ -292,12 +295,21 @@ def compare_calibration(
         )
     calibrator = calibrate(estimator, X_cal, y_cal, method=method)
     classes = np.asarray(estimator.classes_)
-    y, before, _ = check_predictions(
-        _columns_of(y_eval, classes), predict_scores(estimator, X_eval), class_names
+    y, after, _ = check_predictions(
+        _columns_of(y_eval, classes), predict_scores(calibrator, X_eval), class_names
     )
-    after = predict_scores(calibrator, X_eval)
-    scores_before, diagram_before = _scores(y, before, n_bins)
     scores_after, diagram_after = _scores(y, after, n_bins)
+    scores_before: dict[str, float | None]
+    diagram_before: ReliabilityDiagram | None
+    if hasattr(estimator, "predict_proba"):
+        _, before, _ = check_predictions(y, predict_scores(estimator, X_eval), class_names)
+        measured, diagram_before = _scores(y, before, n_bins)
+        scores_before = dict(measured)
+    else:  # decision scores: no probabilities to measure calibration on, only the ranking
+        decision = predict_scores(estimator, X_eval, response_method="decision_function")
+        scores_before = dict.fromkeys(scores_after, None)
+        scores_before["accuracy"] = float(np.mean(decision.argmax(axis=1) == y))
+        diagram_before = None
     return CalibrationComparison(
         method=method,
         temperature=getattr(calibrator, "temperature_", None),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -45,10 +45,17 @@ from shallowvision.evaluation._uncertainty import (
     entropy_histogram,
     risk_coverage,
 )
-from shallowvision.evaluation._validation import check_predicted_labels, check_predictions
+from shallowvision.evaluation._validation import (
+    check_predicted_labels,
+    check_predictions,
+    predict_scores,
+)
 from shallowvision.exceptions import DataError
 
-__all__ = ["Evaluation", "evaluate_predictions"]
+if TYPE_CHECKING:
+    from shallowvision.datasets import ImageSet
+
+__all__ = ["Evaluation", "evaluate_model", "evaluate_predictions"]
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -235,6 +242,62 @@ def evaluate_predictions(
         ),
         error_overlap=error_overlap(y, {model_name: pred, **others}) if others else None,
         images=pixels,
+    )
+
+
+def evaluate_model(
+    estimator: Any,
+    data: ImageSet,
+    *,
+    model_name: str = "model",
+    other_models: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Evaluation:
+    """Evaluate a fitted classifier on labelled images: :func:`evaluate_predictions` of its probabilities.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        With ``predict_proba`` whose columns are the classes of ``data`` in order
+        (a zoo pipeline, or a calibrated model).
+    data : ImageSet
+        The images to evaluate on, usually the test split; kept for the galleries.
+    model_name : str
+    other_models : mapping of str to fitted classifier, optional
+        Other models on the same images: their predicted labels are compared with
+        this model's (McNemar's test, error overlap).
+    **options
+        Further keyword arguments of :func:`evaluate_predictions` (``n_bins``,
+        ``threshold``, ``min_precision``, ``fp_cost``, ``fn_cost``, ``positive``,
+        ``target_accuracy`` ...).
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    DataError
+        If the model gives decision scores instead of probabilities (calibrate it
+        first, e.g. with :func:`calibrate`), or its outputs do not match ``data``.
+    """
+    if not hasattr(estimator, "predict_proba"):
+        raise DataError(
+            f"{model_name} gives decision scores, not probabilities, and the evaluation needs "
+            "probabilities: calibrate it first (method 'sigmoid' or 'temperature')"
+        )
+    proba = predict_scores(estimator, data.X)
+    others = {
+        name: np.asarray(model.predict(data.X)) for name, model in (other_models or {}).items()
+    }
+    return evaluate_predictions(
+        data.labels,
+        proba,
+        class_names=data.class_names,
+        images=data.images,
+        model_name=model_name,
+        other_predictions=others,
+        **options,
     )
 
 

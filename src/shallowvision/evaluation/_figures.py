@@ -169,9 +169,9 @@ def reliability_figure(
 
 def calibration_figure(comparison: CalibrationComparison) -> go.Figure:
     """Before and after reliability diagrams of a post-hoc calibration."""
-    fig = reliability_figure(
-        [comparison.before, comparison.after], ["before", f"after {comparison.method}"]
-    )
+    pairs = [(comparison.before, "before"), (comparison.after, f"after {comparison.method}")]
+    shown = [(d, name) for d, name in pairs if d is not None]
+    fig = reliability_figure([d for d, _ in shown], [name for _, name in shown])
     fig.update_layout(title=f"Calibration by {comparison.method}: before and after")
     return fig
 

@@ -1,0 +1,149 @@
+"""A dataset's images as a saved model sees them, and the images it was not trained on."""
+
+from __future__ import annotations
+
+import os
+
+from shallowvision.datasets import ImageSet, load, load_splits
+from shallowvision.exceptions import DataError
+from shallowvision.persistence import SavedModel
+
+__all__ = ["held_out_for_model", "load_for_model"]
+
+
+def _label(model: SavedModel) -> str:
+    return str(model.path) if model.path is not None else model.name
+
+
+def _positive(model: SavedModel) -> str | None:
+    """The positive class of a one-vs-rest model (None for a multiclass one)."""
+    return model.manifest.get("training_data", {}).get("positive")
+
+
+def _check_matches(model: SavedModel, data: ImageSet) -> ImageSet:
+    if tuple(data.class_names) != tuple(model.class_names):
+        raise DataError(
+            f"{_label(model)} predicts the classes {', '.join(model.class_names)} but "
+            f"{data.name} ({data.split}) has {', '.join(data.class_names)}"
+        )
+    if data.image_shape != model.image_shape:
+        h, w = model.image_shape
+        raise DataError(
+            f"{data.name} images are {data.image_shape[0]}x{data.image_shape[1]} but "
+            f"{_label(model)} expects {h}x{w}"
+        )
+    return data
+
+
+def load_for_model(
+    model: SavedModel,
+    source: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    validation_size: float | int = 0.1,
+    n_per_class: int | None = None,
+    random_state: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> ImageSet:
+    """One split of a dataset, loaded for a saved model.
+
+    The split gets the model's one-vs-rest task (the positive class recorded in its
+    manifest) and image size (for image folders), and must have its classes.
+
+    Parameters
+    ----------
+    model : SavedModel
+    source : str or path
+        A dataset name or path, as for :func:`shallowvision.datasets.load`.
+    split : {"train", "validation", "test"}
+        ``"validation"`` and ``"train"`` are carved with ``validation_size`` and
+        ``random_state``: the same options ``compare`` and ``tune`` used give the
+        same images.
+    validation_size, n_per_class, random_state, data_dir : optional
+        As for :func:`shallowvision.datasets.load`.
+    """
+    data = load(
+        source,
+        split,
+        data_dir=data_dir,
+        validation_size=validation_size,
+        n_per_class=n_per_class,
+        random_state=random_state,
+        positive=_positive(model),
+        image_size=model.image_shape,
+    )
+    return _check_matches(model, data)
+
+
+def held_out_for_model(
+    model: SavedModel,
+    source: str | os.PathLike[str],
+    *,
+    validation_size: float | int = 0.1,
+    n_per_class: int | None = None,
+    random_state: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    check: bool = True,
+) -> ImageSet:
+    """The validation split carved from train, checked to hold no image the model was trained on.
+
+    A model saved by ``compare`` or ``tune`` records a fingerprint of its training
+    images; the split is returned only if the rest of the training split, loaded
+    with the same options, has that fingerprint (so the two are disjoint).
+
+    Parameters
+    ----------
+    model : SavedModel
+    source : str or path
+    validation_size, n_per_class, random_state, data_dir : optional
+        The options the model was trained with (``compare``'s defaults: 0.1,
+        None, 0).
+    check : bool
+        Verify the fingerprint; ``False`` trusts the caller that the model never
+        saw these images.
+
+    Raises
+    ------
+    DataError
+        If the model was trained on the whole training split, was already
+        calibrated, or was trained on other images than these options give.
+    """
+    label = _label(model)
+    if "calibration" in model.manifest:
+        raise DataError(
+            f"{label} is already calibrated ({model.manifest['calibration'].get('method')}); "
+            "calibrate the model it was made from instead"
+        )
+    options = {
+        "n_per_class": n_per_class,
+        "random_state": random_state,
+        "data_dir": data_dir,
+        "positive": _positive(model),
+        "image_size": model.image_shape,
+    }
+    splits = load_splits(source, validation_size=validation_size, **options)
+    held_out = splits.validation
+    if held_out is None:
+        raise DataError("a held-out split needs a validation_size")
+    if check:
+        trained_on = model.manifest.get("training_data", {}).get("fingerprint")
+        if trained_on is None:
+            raise DataError(
+                f"{label} does not record which images it was trained on, so no split can be "
+                "shown to be held out from them"
+            )
+        if trained_on != splits.train.fingerprint():
+            whole = load(source, "train", **options)  # type: ignore[arg-type]
+            if trained_on == whole.fingerprint():
+                raise DataError(
+                    f"{label} was trained on the whole training split of {whole.name}: no "
+                    "held-out images are left to calibrate on; train it on train minus a "
+                    "validation split (compare, tune)"
+                )
+            raise DataError(
+                f"{label} was trained on other images than {splits.train.name}'s training split "
+                f"less a validation split of {validation_size} (seed {random_state}"
+                f"{f', {n_per_class} per class' if n_per_class else ''}); give the "
+                "--validation-size, --n-per-class and --seed it was trained with"
+            )
+    return _check_matches(model, held_out)

@@ -122,3 +122,23 @@ def test_predict_images_arrays_and_errors(tmp_path, digits):
     assert bad.returncode == 2 and "images are 28x28 but the model expects 8x8" in bad.stderr
     missing = cli("predict", str(tmp_path / "none.skops"), str(tmp_path / "d0.png"))
     assert missing.returncode == 2 and "model file not found" in missing.stderr
+
+
+def test_csv_keeps_integers_and_writes_parameters_as_json(tmp_path):
+    import csv
+
+    from shallowvision.cli._common import write_table
+
+    rows = [
+        {"model": "a", "size_bytes": 10666, "accuracy": 0.5, "params": {"C": 1.0}},
+        {"model": "b", "size_bytes": None, "accuracy": None, "params": {}},
+    ]
+    write_table(tmp_path / "t.csv", {}, rows)
+    written = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
+    assert written[0] == {
+        "model": "a",
+        "size_bytes": "10666",
+        "accuracy": "0.5",
+        "params": '{"C": 1.0}',
+    }
+    assert written[1]["size_bytes"] == "" and json.loads(written[1]["params"]) == {}

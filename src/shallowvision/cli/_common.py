@@ -79,7 +79,18 @@ def write_table(path: Path, data: dict[str, Any], rows: list[dict[str, Any]]) ->
     elif suffix == ".csv":
         import pandas as pd
 
-        write_text(path, pd.DataFrame(rows).to_csv(index=False))
+        # Nested values (a model's parameters) as JSON text, not Python's repr.
+        flat = [
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+            for row in rows
+        ]
+        frame = pd.DataFrame(flat)
+        for column in frame.columns:
+            # A column of ints with gaps (None) stays ints, not 10666.0.
+            values = [row.get(column) for row in flat if row.get(column) is not None]
+            if values and all(type(v) is int for v in values):
+                frame[column] = frame[column].astype("Int64")
+        write_text(path, frame.to_csv(index=False))
     else:
         raise ConfigError(f"{path}: --out must end in .json or .csv")
 

@@ -9,8 +9,16 @@ import typer
 
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
-from shallowvision.cli._common import fmt, split_names
-from shallowvision.cli._options import DaskOpt, DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._common import fmt, new_table, split_names
+from shallowvision.cli._options import (
+    DaskOpt,
+    DataDirOpt,
+    DatasetArg,
+    NJobsOpt,
+    NPerClassOpt,
+    SeedOpt,
+    TimeLimitOpt,
+)
 from shallowvision.exceptions import ConfigError
 
 
@@ -43,18 +51,8 @@ def benchmark_cli(
     ] = None,
     n_per_class: NPerClassOpt = None,
     seed: SeedOpt = 0,
-    n_jobs: Annotated[
-        int | None,
-        typer.Option("--n-jobs", help="Threads/processes of the classifiers that take n_jobs."),
-    ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            min=0.1,
-            help="Seconds per configuration; an overrunning fit is stopped and marked 'timed out'.",
-        ),
-    ] = None,
+    n_jobs: NJobsOpt = None,
+    time_limit: TimeLimitOpt = None,
     dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -161,23 +159,12 @@ def _accuracy(row: Any) -> str:
 
 
 def _rows_table(result: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(
-        title=f"{result.dataset}: {result.grid} grid, trained on {result.n_train:,} images, "
+    table = new_table(
+        f"{result.dataset}: {result.grid} grid, trained on {result.n_train:,} images, "
         f"test accuracy on {result.n_test:,} (mean over {result.repeats} shuffle(s))",
-        title_justify="left",
+        ["classifier", "parameters", "status", "test accuracy", "fit s", "predict s", "notes"],
+        left=("parameters", "status", "notes"),
     )
-    for column, justify in (
-        ("classifier", "left"),
-        ("parameters", "left"),
-        ("status", "left"),
-        ("test accuracy", "right"),
-        ("fit s", "right"),
-        ("predict s", "right"),
-        ("notes", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in result.rows:
         note = row.error or "; ".join(w.split(":", 1)[0] for w in row.warnings)
         table.add_row(
@@ -194,16 +181,11 @@ def _rows_table(result: Any) -> Any:
 
 
 def _best_table(result: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title="Best configuration of each classifier", title_justify="left")
-    for column, justify in (
-        ("classifier", "left"),
-        ("parameters", "left"),
-        ("test accuracy", "right"),
-        ("fit s", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = new_table(
+        "Best configuration of each classifier",
+        ["classifier", "parameters", "test accuracy", "fit s"],
+        left=("parameters",),
+    )
     best = sorted(result.best().values(), key=lambda r: -(r.accuracy or 0.0))
     for row in best:
         table.add_row(

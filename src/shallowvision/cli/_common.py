@@ -137,6 +137,16 @@ def model_progress(names: Sequence[str]) -> Iterator[Callable[[str, str], None]]
         yield update
 
 
+def new_table(title: str, columns: Sequence[str], *, left: Sequence[str] = ()) -> Any:
+    """A rich table titled on the left; the first column and ``left`` ones left-aligned, numbers right."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 or column in left else "right")
+    return table
+
+
 def fmt(value: Any, kind: str = "float") -> str:
     """Table formatting: None -> '-', sizes in KB/MB, floats to 4 digits."""
     if value is None:

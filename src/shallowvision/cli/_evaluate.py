@@ -8,27 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._common import new_table
+from shallowvision.cli._options import (
+    DataDirOpt,
+    DatasetArg,
+    MismatchOpt,
+    ModelFileArg,
+    NPerClassOpt,
+    SeedOpt,
+    ValidationOpt,
+)
 from shallowvision.exceptions import ConfigError
-
-ModelArg = Annotated[
-    Path, typer.Argument(help="A model file (.skops) saved by shallowvision (compare, tune).")
-]
-ValidationSizeOpt = Annotated[
-    float,
-    typer.Option(
-        "--validation-size",
-        min=0.01,
-        max=0.9,
-        help="Share of train held out for validation: the value the model was trained with.",
-    ),
-]
-MismatchOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-version-mismatch", help="Load a model saved with other library versions."
-    ),
-]
 
 
 def _costs(text: str | None) -> tuple[float | None, float | None]:
@@ -49,7 +39,7 @@ def _costs(text: str | None) -> tuple[float | None, float | None]:
 
 @app.command("evaluate")
 def evaluate_cli(
-    model: ModelArg,
+    model: ModelFileArg,
     dataset: DatasetArg,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for evaluation.json and the figures (PNG).")
@@ -111,7 +101,7 @@ def evaluate_cli(
         ),
     ] = 0.99,
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationSizeOpt = 0.1,
+    validation_size: ValidationOpt = 0.1,
     seed: SeedOpt = 0,
     data_dir: DataDirOpt = None,
     allow_version_mismatch: MismatchOpt = False,
@@ -209,16 +199,13 @@ def _save_robustness(result: Any, out: Path) -> Path:
 
 
 def _headline_table(evaluation: Any, data: Any) -> Any:
-    from rich.table import Table
 
     h = evaluation.headline()
-    table = Table(
-        title=f"{evaluation.model_name} on {data.name} ({data.split}, {len(data):,} images, "
+    table = new_table(
+        f"{evaluation.model_name} on {data.name} ({data.split}, {len(data):,} images, "
         f"{len(data.class_names)} classes)",
-        title_justify="left",
+        ["measure", "value"],
     )
-    table.add_column("measure")
-    table.add_column("value", justify="right")
     accuracy = f"{h['accuracy']:.4f} [{h['accuracy_low']:.4f}, {h['accuracy_high']:.4f}]"
     rows = [
         ("accuracy [95% CI]", accuracy),
@@ -243,11 +230,11 @@ def _num(value: float | None) -> str:
 
 
 def _operating_table(evaluation: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title="Operating points", title_justify="left")
-    for column in ("class", "chosen by", "threshold", "precision", "recall", "F1", "FPR", "cost"):
-        table.add_column(column, justify="left" if column in ("class", "chosen by") else "right")
+    table = new_table(
+        "Operating points",
+        ["class", "chosen by", "threshold", "precision", "recall", "F1", "FPR", "cost"],
+        left=("chosen by",),
+    )
     for p in evaluation.operating_points:
         table.add_row(
             p.label,
@@ -265,30 +252,26 @@ def _operating_table(evaluation: Any) -> Any:
 
 
 def _mcnemar_table(evaluation: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title="McNemar's test on the same images", title_justify="left")
-    for column in ("models", "both right", "only first right", "only second right", "p-value"):
-        table.add_column(column, justify="left" if column == "models" else "right")
+    table = new_table(
+        "McNemar's test on the same images",
+        ["models", "both right", "only first right", "only second right", "p-value"],
+    )
     for c in evaluation.comparisons:
         table.add_row(
             f"{c.model_a} vs {c.model_b}",
             str(c.both_correct),
             str(c.only_a_correct),
             str(c.only_b_correct),
-            f"{c.p_value:.3g}",
+            f"{c.p_value:.3g}" if c.p_value > 0 else "< 1e-300",
         )
     return table
 
 
 def _robustness_table(result: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title="Accuracy under corruptions", title_justify="left")
-    table.add_column("corruption")
     severities = sorted({r.severity for r in result.rows})
-    for s in severities:
-        table.add_column(f"severity {s}", justify="right")
+    table = new_table(
+        "Accuracy under corruptions", ["corruption", *(f"severity {s}" for s in severities)]
+    )
     by_name: dict[str, dict[int, float]] = {}
     for r in result.rows:
         by_name.setdefault(r.corruption, {})[r.severity] = r.accuracy
@@ -300,7 +283,7 @@ def _robustness_table(result: Any) -> Any:
 
 @app.command("calibrate")
 def calibrate_cli(
-    model: ModelArg,
+    model: ModelFileArg,
     dataset: DatasetArg,
     out: Annotated[
         Path, typer.Option("--out", help="The calibrated model file to write (.skops).")
@@ -322,7 +305,7 @@ def calibrate_cli(
     ] = None,
     bins: Annotated[int, typer.Option("--bins", min=2, help="Bins of the ECE and MCE.")] = 15,
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationSizeOpt = 0.1,
+    validation_size: ValidationOpt = 0.1,
     seed: SeedOpt = 0,
     assume_held_out: Annotated[
         bool,
@@ -408,15 +391,11 @@ def calibrate_cli(
 
 
 def _calibration_table(comparison: Any, measured: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(
-        title=f"Calibration by {comparison.method}, measured on {comparison.n_evaluation:,} "
+    table = new_table(
+        f"Calibration by {comparison.method}, measured on {comparison.n_evaluation:,} "
         f"{measured.split} images",
-        title_justify="left",
+        ["measure", "before", "after", "change"],
     )
-    for column in ("measure", "before", "after", "change"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
     labels = {
         "ece": "ECE",
         "mce": "MCE",

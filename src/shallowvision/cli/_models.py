@@ -24,24 +24,19 @@ from shallowvision.cli._options import (
     DataDirOpt,
     DatasetArg,
     JsonOpt,
+    MismatchOpt,
+    ModelFileArg,
+    NJobsOpt,
     NPerClassOpt,
     PositiveOpt,
     SeedOpt,
+    TimeLimitOpt,
+    ValidationOpt,
 )
 from shallowvision.exceptions import ConfigError
 
 TaskOpt = Annotated[
     str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
-]
-ValidationOpt = Annotated[
-    float,
-    typer.Option(
-        "--validation-size", min=0.01, max=0.9, help="Share of train held out for validation."
-    ),
-]
-NJobsOpt = Annotated[
-    int | None,
-    typer.Option("--n-jobs", help="Threads/processes per model (default: library default)."),
 ]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Also write the results to FILE (.json or .csv).")
@@ -140,14 +135,7 @@ def compare_cli(
     n_per_class: NPerClassOpt = None,
     seed: SeedOpt = 0,
     n_jobs: NJobsOpt = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            min=0.1,
-            help="Seconds per model; an overrunning fit is stopped and marked 'timed out'.",
-        ),
-    ] = None,
+    time_limit: TimeLimitOpt = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="MODEL.PARAM=VALUE, repeatable (e.g. rf.n_estimators=50)."),
@@ -355,7 +343,7 @@ def _renamed(row: Any, name: str) -> Any:
 
 @app.command("predict")
 def predict_cli(
-    model: Annotated[Path, typer.Argument(help="A model file (.skops) saved by shallowvision.")],
+    model: ModelFileArg,
     inputs: Annotated[
         list[Path],
         typer.Argument(help="Image files (PNG/JPEG/BMP), folders of them, IDX or NPZ files."),
@@ -367,12 +355,7 @@ def predict_cli(
             "--out", help="Write predictions to FILE (.csv or .json) instead of printing."
         ),
     ] = None,
-    allow_version_mismatch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-version-mismatch", help="Load a model saved with other library versions."
-        ),
-    ] = False,
+    allow_version_mismatch: MismatchOpt = False,
 ) -> None:
     """Predict the class of new images with a saved model."""
     from rich.table import Table

@@ -57,3 +57,34 @@ DaskOpt = Annotated[
         help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1) or tcp://host:port.",
     ),
 ]
+ValidationOpt = Annotated[
+    float,
+    typer.Option(
+        "--validation-size",
+        min=0.01,
+        max=0.9,
+        help="Share of train held out for validation (for a saved model: the value it was trained with).",
+    ),
+]
+NJobsOpt = Annotated[
+    int | None,
+    typer.Option("--n-jobs", help="Threads/processes per model (default: library default)."),
+]
+ModelFileArg = Annotated[
+    Path, typer.Argument(help="A model file (.skops) saved by shallowvision (compare, tune).")
+]
+MismatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-version-mismatch", help="Load a model saved with other library versions."
+    ),
+]
+TimeLimitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        min=0.1,
+        help="Seconds per model (benchmark: per configuration); a fit that overruns is "
+        "stopped in its worker process and its row marked 'timed out'.",
+    ),
+]

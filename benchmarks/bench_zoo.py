@@ -13,6 +13,7 @@
    thread waiting (spinning), which the command line replaces.
 
 Run:  python benchmarks/bench_zoo.py [--time-limit 1800] [--skip-fashion] [--skip-digits]
+                                     [--models fast,best]
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ EXE = shutil.which("shallowvision", path=os.path.dirname(sys.executable)) or "sh
 PLAIN_LR = "sklearn StandardScaler + LogisticRegression() (baseline)"
 
 
-def fashion(time_limit: float) -> list[dict]:
+def fashion(time_limit: float, only: list[str] | None) -> list[dict]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -50,7 +51,7 @@ def fashion(time_limit: float) -> list[dict]:
     from shallowvision.models import compare_models, get_model_names
 
     splits = load_splits("fashion-mnist", validation_size=6000, random_state=0)
-    names = get_model_names()
+    names = [n for n in get_model_names() if only is None or n in only or n == "dummy"]
     models = [(PLAIN_LR, make_pipeline(StandardScaler(), LogisticRegression())), *names]
 
     def progress(name: str, stage: str) -> None:
@@ -129,6 +130,9 @@ def main() -> None:
     parser.add_argument("--baseline-timeout", type=float, default=600.0)
     parser.add_argument("--skip-fashion", action="store_true")
     parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument(
+        "--models", help="Comma-separated zoo models for Fashion-MNIST (the baselines always run)"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     print(f"machine: {machine()}")
@@ -146,7 +150,7 @@ def main() -> None:
         print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     if not args.skip_fashion:
         load_fashion = os.getloadavg()[0]
-        rows = fashion(args.time_limit)
+        rows = fashion(args.time_limit, args.models.split(",") if args.models else None)
         print(
             table(
                 rows,

@@ -392,10 +392,9 @@ def calibrate_cli(
 
 def _calibration_table(comparison: Any, measured: Any) -> Any:
     table = new_table(
-        f"Calibration by {comparison.method}, measured on {comparison.n_evaluation:,} "
-        f"{measured.split} images",
-        ["measure", "before", "after", "change"],
+        f"Calibration by {comparison.method}", ["measure", "before", "after", "change"]
     )
+    table.caption = f"measured on {comparison.n_evaluation:,} {measured.split} images"
     labels = {
         "ece": "ECE",
         "mce": "MCE",

@@ -135,6 +135,7 @@ class BenchmarkConfig:
 
 
 def config_key(classifier: str, params: Mapping[str, Any]) -> str:
+    """``'SVC {"C": 1.0, "kernel": "rbf"}'``: the same for a configuration and its row read back."""
     return f"{classifier} {json.dumps(dict(params), sort_keys=True)}"
 
 
@@ -320,8 +321,8 @@ class BenchmarkRow(Record):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkRow:
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in known}
+        """A row from its :meth:`to_dict` (a line of the JSON-lines file)."""
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         for name in ("scores", "warnings"):
             values[name] = tuple(values.get(name, ()))
         return cls(**values)

@@ -140,8 +140,9 @@ def evaluate_cli(
     name = model.stem
     if name in others:
         raise ConfigError(f"--compare {name}: the same name as the evaluated model")
-    positive: int | str | None = None
-    if operating_class is not None:
+    positive: int | str | None = operating_class
+    if operating_class is not None and operating_class not in saved.class_names:
+        # Not a class name: an index, as --positive reads it.
         positive = int(operating_class) if operating_class.isdigit() else operating_class
     evaluation = evaluate_model(
         saved.estimator,

@@ -5,6 +5,7 @@ from shallowvision.models._compare import (
     ModelScore,
     compare_models,
     fit_and_score,
+    score_fitted,
     score_rows,
 )
 from shallowvision.models._registry import (
@@ -33,6 +34,7 @@ __all__ = [
     "has_proba",
     "list_models",
     "predict_scores",
+    "score_fitted",
     "score_rows",
     "tune_model",
 ]

@@ -196,10 +196,14 @@ def histogram_figure(histogram: CorrectWrongHistogram) -> go.Figure:
         yaxis2={
             "overlaying": "y",
             "side": "right",
-            "range": [0, 1],
+            "type": "linear",
+            "range": [0, 1.02],
+            "tickformat": ".0%",
+            "nticks": 6,
             "title": "error rate",
             "showgrid": False,
         },
+        legend={"orientation": "h", "y": -0.25},
     )
     return fig
 
@@ -317,6 +321,9 @@ def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> g
         )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False)
+    # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
+    rows = -(-len(g.indices) // n_cols)
+    fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
     return fig
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from shallowvision.features import Deskewer, HOGTransformer, ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.models import NystroemRidgeClassifier
 
 
 def _estimators() -> list:
@@ -20,6 +21,7 @@ def _estimators() -> list:
         HOGTransformer(backend="numpy"),
         HOGTransformer(backend="opencv"),
         Deskewer(),
+        NystroemRidgeClassifier(n_components=30, random_state=0),
     ]
 
 

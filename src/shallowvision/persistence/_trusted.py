@@ -31,5 +31,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._pca.ImagePCA",
     "shallowvision.features._hog.HOGTransformer",
     "shallowvision.features._deskew.Deskewer",
+    "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
 )

@@ -100,7 +100,7 @@ def test_hog_parameters_are_validated_in_fit(digits):
 
 def _skew(images: np.ndarray) -> np.ndarray:
     """cov(row, col) / var(row) of each image's intensity."""
-    n, h, w = images.shape
+    _n, h, w = images.shape
     r, c = np.mgrid[0:h, 0:w]
     m = images.sum(axis=(1, 2))
     mr = (images * r).sum(axis=(1, 2)) / m

@@ -13,7 +13,7 @@ __all__ = ["Deskewer", "deskew_images", "shear_images"]
 
 def _moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centre of mass (row, col) and the skew ``cov(row, col) / var(row)`` of each image."""
-    n, h, w = images.shape
+    _n, h, w = images.shape
     rows = np.arange(h, dtype=np.float64)
     cols = np.arange(w, dtype=np.float64)
     mass = images.sum(axis=(1, 2), dtype=np.float64)
@@ -94,10 +94,7 @@ def deskew_images(images: np.ndarray, *, centre: bool = True, max_skew: float = 
     mean_r, mean_c, skew = _moments(images)
     skew = np.clip(skew, -max_skew, max_skew)
     middle = (np.full(n, (h - 1) / 2), np.full(n, (w - 1) / 2))
-    if centre:
-        shift = (mean_r - middle[0], mean_c - middle[1])
-    else:
-        shift = (np.zeros(n), np.zeros(n))
+    shift = (mean_r - middle[0], mean_c - middle[1]) if centre else (np.zeros(n), np.zeros(n))
     return shear_images(images, skew, centre=(mean_r, mean_c), shift=shift)
 
 

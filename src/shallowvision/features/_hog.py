@@ -100,7 +100,7 @@ def _cell_histograms_opencv(
 
 def _normalise_blocks(hist: np.ndarray, block: tuple[int, int], method: str) -> np.ndarray:
     """Overlapping ``block`` windows of cells, each normalised; flattened as skimage orders them."""
-    n, nr, nc, o = hist.shape
+    n, nr, nc, _o = hist.shape
     br, bc = block
     windows = np.lib.stride_tricks.sliding_window_view(hist, (br, bc), axis=(1, 2))
     # (n, blocks_row, blocks_col, o, br, bc) -> (n, blocks_row, blocks_col, br, bc, o)
@@ -228,9 +228,7 @@ class HOGTransformer(
                 f"block_norm must be one of {', '.join(_BLOCK_NORMS)}, got {self.block_norm!r}"
             )
         if self.backend not in _BACKENDS:
-            raise ValueError(
-                f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}"
-            )
+            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
         cell = _pair(self.pixels_per_cell, "pixels_per_cell")
         block = _pair(self.cells_per_block, "cells_per_block")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))

@@ -75,7 +75,11 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         if self.gamma == "scale":
             variance = float(X.var())
             self.gamma_ = self.gamma_scale / (X.shape[1] * variance) if variance > 0 else 1.0
-        elif isinstance(self.gamma, int | float) and not isinstance(self.gamma, bool) and self.gamma > 0:
+        elif (
+            isinstance(self.gamma, int | float)
+            and not isinstance(self.gamma, bool)
+            and self.gamma > 0
+        ):
             self.gamma_ = float(self.gamma)
         else:
             raise ValueError(f"gamma must be 'scale' or a positive number, got {self.gamma!r}")
@@ -95,7 +99,8 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         column_sums = np.zeros(m)
         cross = np.zeros((m, Y.shape[1]))
         for start in range(0, n, _BATCH):
-            block = self._kernel(X[start : start + _BATCH])
+            # In float64: a float32 Gram matrix loses the small eigenvalues the solve needs.
+            block = self._kernel(X[start : start + _BATCH]).astype(np.float64)
             gram += block.T @ block
             column_sums += block.sum(axis=0)
             cross += block.T @ Y[start : start + _BATCH]
@@ -105,7 +110,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         cross -= n * np.outer(mean_k, mean_y)
         system = gram + self.alpha * self._kernel(self.landmarks_).astype(np.float64)
         # A tiny jitter keeps the system positive definite when landmarks nearly coincide.
-        system[np.diag_indices_from(system)] += 1e-10 * max(float(np.trace(system)) / m, 1.0)
+        system[np.diag_indices_from(system)] += 1e-10 * float(np.trace(system)) / m
         try:
             coef = linalg.solve(system, cross, assume_a="pos")
         except linalg.LinAlgError:

@@ -11,6 +11,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from shallowvision.features._kernels import rbf_gamma
+
 __all__ = ["NystroemRidgeClassifier"]
 
 _BATCH = 4096  # rows of the (batch, n_landmarks) kernel block held at once
@@ -72,17 +74,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
         if not self.alpha > 0:
             raise ValueError(f"alpha must be positive, got {self.alpha!r}")
-        if self.gamma == "scale":
-            variance = float(X.var())
-            self.gamma_ = self.gamma_scale / (X.shape[1] * variance) if variance > 0 else 1.0
-        elif (
-            isinstance(self.gamma, int | float)
-            and not isinstance(self.gamma, bool)
-            and self.gamma > 0
-        ):
-            self.gamma_ = float(self.gamma)
-        else:
-            raise ValueError(f"gamma must be 'scale' or a positive number, got {self.gamma!r}")
+        self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)
         binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = binarizer.fit_transform(y).astype(np.float64)
         self.classes_ = binarizer.classes_

@@ -24,6 +24,7 @@ __all__ = [
     "Comparison",
     "ModelScore",
     "ModelSpec",
+    "NystroemRidgeClassifier",
     "TuneResult",
     "compare_models",
     "fit_and_score",
@@ -38,3 +39,12 @@ __all__ = [
     "score_rows",
     "tune_model",
 ]
+
+
+def __getattr__(name: str):
+    # The classifier imports scikit-learn; the registry and the CLI stay light until it is used.
+    if name == "NystroemRidgeClassifier":
+        from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
+
+        return NystroemRidgeClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -354,14 +354,12 @@ def _difference(means: np.ndarray, names: tuple[str, ...], a: int, b: int, d: fl
 def default_compare_class(distance: np.ndarray) -> int | None:
     """The class of the most similar pair that is, on average, closer to all the others."""
     k = len(distance)
-    if k < 2:
+    finite = np.isfinite(distance) & ~np.eye(k, dtype=bool)
+    if not finite.any():
         return None
-    off = distance + np.diag(np.full(k, np.inf))
-    if not np.isfinite(off).any():
-        return None
-    a, b = np.unravel_index(np.nanargmin(np.where(np.isfinite(off), off, np.nan)), off.shape)
-    with np.errstate(invalid="ignore"):
-        average = np.nanmean(np.where(np.isfinite(off), off, np.nan), axis=1)
+    off = np.where(finite, distance, np.inf)
+    a, b = np.unravel_index(np.argmin(off), off.shape)
+    average = np.where(finite, distance, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
     return int(a if average[a] <= average[b] else b)
 
 

@@ -34,8 +34,6 @@ from shallowvision.eda._scan import principal_axes, project, scan_train
 from shallowvision.exceptions import ConfigError, DataError
 
 
-
-
 @pytest.fixture(scope="module")
 def digits_test():
     return load("digits", "test")
@@ -195,10 +193,16 @@ def test_planted_duplicates_are_found(digits, digits_test):
     assert (exact_test.n_pairs, exact_test.n_images) == (1, 1)
     assert (exact_test.first_index[0], exact_test.second_index[0]) == (30, 5)
     near_test = r.duplicates_of("near", "train-test")
-    assert near_test.n_pairs == 1 and (near_test.first_index[0], near_test.second_index[0]) == (60, 7)
+    assert near_test.n_pairs == 1 and (near_test.first_index[0], near_test.second_index[0]) == (
+        60,
+        7,
+    )
     findings = r.findings()
     assert "1 exact duplicate between train and test (1 test image)" in findings
-    assert any(f.startswith("1 near-duplicate pair within train") and "1 with different labels" in f for f in findings)
+    assert any(
+        f.startswith("1 near-duplicate pair within train") and "1 with different labels" in f
+        for f in findings
+    )
     # The unplanted data has none.
     clean = analyze(digits, digits_test)
     assert all(d.n_pairs == 0 for d in clean.duplicates)
@@ -225,7 +229,9 @@ def test_near_search_misses_nothing(digits, digits_test, threshold):
     test_coords = project(digits_test.images, scan.overall_mean(), axes[:, :32])[0]
     x, t = digits.X.astype(np.float64), digits_test.X.astype(np.float64)
     rms = pairwise_distances(x) / 8
-    expected = {(i, j) for i, j in zip(*np.nonzero((rms <= threshold) & (rms > 0)), strict=True) if i < j}
+    expected = {
+        (i, j) for i, j in zip(*np.nonzero((rms <= threshold) & (rms > 0)), strict=True) if i < j
+    }
     i, j, d = near_pairs(coords, digits.X, threshold)
     assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected and len(expected) > 5
     np.testing.assert_allclose(d, rms[i, j])
@@ -329,7 +335,9 @@ def test_to_dict_is_json_ready_small_and_rounded(result):
 
 
 def test_empty_class_and_imbalance(digits):
-    keep = np.flatnonzero((digits.labels != 3) & ((digits.labels != 5) | (np.arange(len(digits)) % 10 == 0)))
+    keep = np.flatnonzero(
+        (digits.labels != 3) & ((digits.labels != 5) | (np.arange(len(digits)) % 10 == 0))
+    )
     s = digits.take(keep)
     r = analyze(s)
     assert r.balance.empty_classes == ("3",) and not r.balance.balanced
@@ -343,7 +351,12 @@ def test_empty_class_and_imbalance(digits):
 def test_bad_input_is_refused(digits, digits_test):
     other = ImageSet(np.zeros((4, 5, 5), np.uint8), np.array([0, 1, 0, 1]), ("a", "b"))
     with pytest.raises(DataError, match="test images are 5x5 but training images are 8x8"):
-        analyze(digits, dataclasses.replace(other, class_names=digits.class_names, labels=np.zeros(4, np.int64)))
+        analyze(
+            digits,
+            dataclasses.replace(
+                other, class_names=digits.class_names, labels=np.zeros(4, np.int64)
+            ),
+        )
     with pytest.raises(DataError, match="classes"):
         analyze(digits, dataclasses.replace(digits_test, class_names=tuple("abcdefghij")))
     with pytest.raises(ConfigError, match="near_threshold must be positive"):
@@ -360,10 +373,16 @@ def test_displays_draw_on_given_axes(result):
 
     ax = Figure().add_subplot()
     assert ClassBalanceDisplay(result.balance).plot(ax=ax).ax_ is ax
-    assert len(ax.patches) == 10 and len(ClassBalanceDisplay(result.balance).plot().test_ax_.patches) == 10
+    assert (
+        len(ax.patches) == 10
+        and len(ClassBalanceDisplay(result.balance).plot().test_ax_.patches) == 10
+    )
     d = DistributionDisplay(result.ink.mean_intensity).plot()
     assert [t.get_text() for t in d.ax_.get_xticklabels()][-1] == "all"
-    assert len(CentreOfMassDisplay(result.ink, result.class_images.overall_mean).plot().ax_.lines) >= 10
+    assert (
+        len(CentreOfMassDisplay(result.ink, result.class_images.overall_mean).plot().ax_.lines)
+        >= 10
+    )
     assert PixelHistogramDisplay(result.pixels).plot().ax_.get_yscale() == "log"
     mean = ClassImagesDisplay(result.class_images).plot().ax_.images[0].get_array()
     assert mean.shape == (2 * (8 + 2) - 2, 5 * (8 + 2) - 2)  # 8x8 tiles with a caption row
@@ -415,7 +434,9 @@ def test_plotly_figures_and_pngs(result, tmp_path):
     assert heatmap.type == "heatmap" and np.asarray(heatmap.z).shape == (18, 48)
     assert figures["class_balance"].data[0].y.sum() == pytest.approx(1.0)
     box = figures["ink_mean_intensity"].data[0]
-    assert list(box.x)[-1] == "all" and box.median[0] == pytest.approx(result.ink.mean_intensity.quantiles[0, 2])
+    assert list(box.x)[-1] == "all" and box.median[0] == pytest.approx(
+        result.ink.mean_intensity.quantiles[0, 2]
+    )
     for fig in figures.values():
         json.loads(fig.to_json())
     written = write_eda(result, tmp_path / "eda")

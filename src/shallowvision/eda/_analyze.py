@@ -96,7 +96,9 @@ class EdaResult(EdaRecord):
         lines += self._ink_findings()
         d = self.differences
         if d.most_similar:
-            pairs = ", ".join(f"{p.first} and {p.second} ({p.distance:.1f})" for p in d.most_similar[:3])
+            pairs = ", ".join(
+                f"{p.first} and {p.second} ({p.distance:.1f})" for p in d.most_similar[:3]
+            )
             lines.append(
                 f"most similar class means (mean absolute difference, grey levels): {pairs}"
             )
@@ -296,7 +298,9 @@ def _analyze(
     coords, distances = project(
         train.images, scan.overall_mean(), axes[:, :d], labels=y, class_means=means
     )
-    test_coords = None if test is None else project(test.images, scan.overall_mean(), axes[:, :d])[0]
+    test_coords = (
+        None if test is None else project(test.images, scan.overall_mean(), axes[:, :d])[0]
+    )
     lap("projection")
     duplicates = find_duplicates(
         train,

@@ -45,6 +45,7 @@ __all__ = [
     "tile_figsize",
 ]
 
+
 def tile_figsize(
     n_rows: int,
     n_cols: int,
@@ -149,7 +150,15 @@ class DistributionDisplay(_Display):
         rows = [*zip(d.class_names, d.quantiles, d.mean, strict=True)]
         rows.append(("all", d.overall_quantiles, d.overall_mean))
         stats = [
-            {"label": name, "whislo": q[0], "q1": q[1], "med": q[2], "q3": q[3], "whishi": q[4], "mean": m}
+            {
+                "label": name,
+                "whislo": q[0],
+                "q1": q[1],
+                "med": q[2],
+                "q3": q[3],
+                "whishi": q[4],
+                "mean": m,
+            }
             for name, q, m in rows
             if np.isfinite(q).all()
         ]
@@ -207,9 +216,23 @@ class CentreOfMassDisplay(_Display):
                 label=None if many else name,
             )
             if many:
-                ax.annotate(name, (x, y), fontsize=5, color=colours[c], xytext=(2, 2), textcoords="offset points")
-        ax.plot([(w - 1) / 2], [(h - 1) / 2], "+", color="white", ms=10, mew=1.5, label="image centre")
-        ax.set(xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5), xlabel="x (column, px)", ylabel="y (row, px)")
+                ax.annotate(
+                    name,
+                    (x, y),
+                    fontsize=5,
+                    color=colours[c],
+                    xytext=(2, 2),
+                    textcoords="offset points",
+                )
+        ax.plot(
+            [(w - 1) / 2], [(h - 1) / 2], "+", color="white", ms=10, mew=1.5, label="image centre"
+        )
+        ax.set(
+            xlim=(-0.5, w - 0.5),
+            ylim=(h - 0.5, -0.5),
+            xlabel="x (column, px)",
+            ylabel="y (row, px)",
+        )
         ax.set_title("Centre of mass per class (± std of the images' centres)", fontsize="medium")
         ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5))
         return self
@@ -232,9 +255,19 @@ class PixelHistogramDisplay(_Display):
             ):
                 total = counts.sum()
                 if total:
-                    ax.step(levels, counts / total, where="mid", lw=0.8, alpha=0.8, color=colour, label=name)
+                    ax.step(
+                        levels,
+                        counts / total,
+                        where="mid",
+                        lw=0.8,
+                        alpha=0.8,
+                        color=colour,
+                        label=name,
+                    )
         total = hist.total
-        ax.step(levels, total / max(1, total.sum()), where="mid", lw=1.8, color="black", label="all")
+        ax.step(
+            levels, total / max(1, total.sum()), where="mid", lw=1.8, color="black", label="all"
+        )
         ax.set_yscale("log")
         ax.set(
             xlim=(-0.5, 255.5),
@@ -265,7 +298,11 @@ class ClassImagesDisplay(_Display):
         if ax is None:
             ax = new_axes(
                 tile_figsize(
-                    -(-k // cols), cols, tiles.shape[1:], caption_lines=1, colorbar=kind == "variance"
+                    -(-k // cols),
+                    cols,
+                    tiles.shape[1:],
+                    caption_lines=1,
+                    colorbar=kind == "variance",
                 )
             )
         ax = self._start(ax)
@@ -281,7 +318,10 @@ class ClassImagesDisplay(_Display):
         )
         if kind == "variance" and image is not None:
             ax.figure.colorbar(image, ax=ax, shrink=0.7, label="variance (grey levels²)")
-        ax.set_title(f"{kind.capitalize()} image of each class (training images in brackets)", fontsize="medium")
+        ax.set_title(
+            f"{kind.capitalize()} image of each class (training images in brackets)",
+            fontsize="medium",
+        )
         return self
 
 
@@ -342,7 +382,8 @@ class ImageGridDisplay(_Display):
         captions = None
         if g.scores is not None:
             captions = [
-                f"#{i} {s:.1f}x" if i >= 0 else "" for i, s in zip(g.indices.ravel(), g.scores.ravel(), strict=True)
+                f"#{i} {s:.1f}x" if i >= 0 else ""
+                for i, s in zip(g.indices.ravel(), g.scores.ravel(), strict=True)
             ]
         if ax is None:
             ax = new_axes(
@@ -373,7 +414,13 @@ class ExplainedVarianceDisplay(_Display):
         ax.bar(components, ratio, width=1.0, color="tab:grey", alpha=0.5, label="each component")
         for level, n in zip(p.variance_levels, p.components_needed, strict=True):
             ax.plot([n], [level], "o", ms=4, color="black")
-            ax.annotate(f"{level:.0%}: {n}", (n, level), xytext=(4, -10), textcoords="offset points", fontsize="x-small")
+            ax.annotate(
+                f"{level:.0%}: {n}",
+                (n, level),
+                xytext=(4, -10),
+                textcoords="offset points",
+                fontsize="x-small",
+            )
         ax.set_xscale("log")
         ax.set(
             ylim=(0, 1.02),
@@ -402,7 +449,14 @@ class ProjectionDisplay(_Display):
         for c, name in enumerate(p.class_names):
             points = p.coordinates[p.labels == c]
             if len(points):
-                ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6, color=colours[c], label=None if many else name)
+                ax.scatter(
+                    points[:, 0],
+                    points[:, 1],
+                    s=4,
+                    alpha=0.6,
+                    color=colours[c],
+                    label=None if many else name,
+                )
         ratio = p.explained_variance_ratio
         second = ratio[1] if len(ratio) > 1 else 0.0
         ax.set(
@@ -428,14 +482,19 @@ class DuplicatesDisplay(_Display):
         per_row = max(1, min(m, pairs_per_row))
         shape = d.images.shape[2:]
         if ax is None:
-            ax = new_axes(tile_figsize(max(1, -(-m // per_row)), 2 * per_row, shape, caption_lines=2))
+            ax = new_axes(
+                tile_figsize(max(1, -(-m // per_row)), 2 * per_row, shape, caption_lines=2)
+            )
         ax = self._start(ax)
         second = "train" if d.scope == "train" else "test"
         captions = []
         for i, j, a, b, dist in zip(
             d.first_index, d.second_index, d.first_label, d.second_label, d.distance, strict=True
         ):
-            captions += [f"train #{i}\n{a}", f"{second} #{j}\n{b}" + (f" ({dist:.1f})" if d.kind == "near" else "")]
+            captions += [
+                f"train #{i}\n{a}",
+                f"{second} #{j}\n{b}" + (f" ({dist:.1f})" if d.kind == "near" else ""),
+            ]
         draw_tiles(ax, d.images.reshape(2 * m, *shape), captions, n_cols=2 * per_row)
         ax.set_title(_sentence(d.describe()), fontsize="medium")
         return self

@@ -270,8 +270,7 @@ def find_duplicates(
     flat = train.X
     hashes = row_hashes(flat) if train_hashes is None else train_hashes
     representative = exact_groups(flat, hashes)
-    common = {"class_names": names, "max_examples": max_examples}
-    records = [_exact_within(train, representative, **common)]
+    records = [_exact_within(train, representative, class_names=names, max_examples=max_examples)]
     # Near duplicates are searched among distinct images: exact copies count once.
     distinct = np.flatnonzero(representative == np.arange(len(train)))
     i, j, rms = near_pairs(train_coords[distinct], flat[distinct], threshold)
@@ -290,12 +289,17 @@ def find_duplicates(
             n_label_conflicts=int(np.count_nonzero(y[i] != y[j])),
             labels=(y, y),
             images=(train.images, train.images),
-            **common,
+            class_names=names,
+            max_examples=max_examples,
         )
     )
     if test is None or test_coords is None:
         return tuple(records)
-    records.append(_exact_between(train, test, representative, hashes, **common))
+    records.append(
+        _exact_between(
+            train, test, representative, hashes, class_names=names, max_examples=max_examples
+        )
+    )
     i, j, rms = near_pairs(train_coords[distinct], flat[distinct], threshold, test_coords, test.X)
     i = distinct[i]
     records.append(
@@ -311,7 +315,8 @@ def find_duplicates(
             n_label_conflicts=int(np.count_nonzero(y[i] != test.labels[j])),
             labels=(y, test.labels),
             images=(train.images, test.images),
-            **common,
+            class_names=names,
+            max_examples=max_examples,
         )
     )
     return tuple(records)

@@ -95,7 +95,9 @@ def centre_of_mass_figure(ink: InkStatistics, mean_image: np.ndarray) -> go.Figu
     import plotly.graph_objects as go
 
     h, w = ink.image_shape
-    fig = _figure("Centre of mass per class (± std of the images' centres)", "x (column, px)", "y (row, px)")
+    fig = _figure(
+        "Centre of mass per class (± std of the images' centres)", "x (column, px)", "y (row, px)"
+    )
     fig.add_trace(
         go.Heatmap(
             z=np.asarray(mean_image, dtype=np.float64),
@@ -133,13 +135,20 @@ def pixel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
     levels = list(range(256))
     total = histogram.total
     fig.add_trace(
-        go.Scatter(x=levels, y=total / max(1, total.sum()), mode="lines", name="all", line={"width": 3})
+        go.Scatter(
+            x=levels, y=total / max(1, total.sum()), mode="lines", name="all", line={"width": 3}
+        )
     )
     for name, counts in zip(histogram.class_names, histogram.counts, strict=True):
         if counts.sum():
             fig.add_trace(
                 go.Scatter(
-                    x=levels, y=counts / counts.sum(), mode="lines", name=name, line={"width": 1}, visible="legendonly" if len(histogram.class_names) > 12 else True
+                    x=levels,
+                    y=counts / counts.sum(),
+                    mode="lines",
+                    name=name,
+                    line={"width": 1},
+                    visible="legendonly" if len(histogram.class_names) > 12 else True,
                 )
             )
     fig.update_yaxes(type="log")
@@ -150,7 +159,9 @@ def _n_cols(k: int) -> int:
     return min(k, max(5, math.ceil(math.sqrt(k))))
 
 
-def class_images_figure(images: ClassImages, *, kind: Literal["mean", "variance"] = "mean") -> go.Figure:
+def class_images_figure(
+    images: ClassImages, *, kind: Literal["mean", "variance"] = "mean"
+) -> go.Figure:
     """The mean (or variance) image of every class, at the images' own size."""
     if kind not in ("mean", "variance"):
         raise DataError(f"kind must be 'mean' or 'variance', got {kind!r}")
@@ -229,7 +240,10 @@ def explained_variance_figure(pca: PCASummary) -> go.Figure:
             x=pca.components_needed,
             y=pca.variance_levels,
             mode="markers+text",
-            text=[f"{lv:.0%}: {n}" for lv, n in zip(pca.variance_levels, pca.components_needed, strict=True)],
+            text=[
+                f"{lv:.0%}: {n}"
+                for lv, n in zip(pca.variance_levels, pca.components_needed, strict=True)
+            ],
             textposition="bottom right",
             name="components needed",
         )
@@ -318,5 +332,7 @@ def eda_figures(result: EdaResult) -> list[tuple[str, go.Figure]]:
         ("pca_projection", projection_figure(r.pca)),
         ("atypical", image_grid_figure(r.atypical)),
     ]
-    figures += [(duplicates_name(d), duplicates_figure(d)) for d in r.duplicates if len(d.first_index)]
+    figures += [
+        (duplicates_name(d), duplicates_figure(d)) for d in r.duplicates if len(d.first_index)
+    ]
     return figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from shallowvision._io import write_json, write_text
 from shallowvision.eda._analyze import EdaResult
@@ -24,9 +24,6 @@ from shallowvision.eda._display import (
 from shallowvision.eda._figures import duplicates_name
 from shallowvision.evaluation._display import new_axes
 from shallowvision.evaluation._save import save_png
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
 
 __all__ = ["explore_dataset", "save_figures", "summary_text", "write_eda"]
 
@@ -57,48 +54,34 @@ def save_figures(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     r = result
-    many = len(r.class_names) > 20
-    wide = (11.0, 5.0) if many else (7.0, 4.5)
-    # Axes-level plots: name -> (figure size or None for the display's own, drawing).
-    draw: dict[str, tuple[tuple[float, float] | None, Callable[[Axes | None], object]]] = {
-        "class_balance": (wide, lambda ax: ClassBalanceDisplay(r.balance).plot(ax=ax)),
-        "samples": (None, lambda ax: ImageGridDisplay(r.samples).plot(ax=ax)),
-        "pixel_histogram": (
-            (7.0, 4.5),
-            lambda ax: PixelHistogramDisplay(r.pixels).plot(ax=ax),
+    wide = (11.0, 5.0) if len(r.class_names) > 20 else (7.0, 4.5)
+    # name -> (figure size, or None for the display's own; the display; options of its plot)
+    draw: dict[str, tuple[tuple[float, float] | None, Any, dict[str, Any]]] = {
+        "class_balance": (wide, ClassBalanceDisplay(r.balance), {}),
+        "samples": (None, ImageGridDisplay(r.samples), {}),
+        "pixel_histogram": ((7.0, 4.5), PixelHistogramDisplay(r.pixels), {}),
+        **{f"ink_{d.name}": (wide, DistributionDisplay(d), {}) for d in r.ink.distributions()},
+        "centre_of_mass": (
+            (7.5, 5.5),
+            CentreOfMassDisplay(r.ink, r.class_images.overall_mean),
+            {},
         ),
+        "mean_images": (None, ClassImagesDisplay(r.class_images), {"kind": "mean"}),
+        "variance_images": (None, ClassImagesDisplay(r.class_images), {"kind": "variance"}),
+        "similar_pairs": (None, DifferencesDisplay(r.differences), {"view": "similar"}),
     }
-    for d in r.ink.distributions():
-        draw[f"ink_{d.name}"] = (wide, lambda ax, d=d: DistributionDisplay(d).plot(ax=ax))
-    draw["centre_of_mass"] = (
-        (7.5, 5.5),
-        lambda ax: CentreOfMassDisplay(r.ink, r.class_images.overall_mean).plot(ax=ax),
-    )
-    for kind in ("mean", "variance"):
-        draw[f"{kind}_images"] = (
-            None,
-            lambda ax, kind=kind: ClassImagesDisplay(r.class_images).plot(ax=ax, kind=kind),
-        )
-    draw["similar_pairs"] = (None, lambda ax: DifferencesDisplay(r.differences).plot(ax=ax))
     if r.differences.against_others:
-        draw["against_others"] = (
-            None,
-            lambda ax: DifferencesDisplay(r.differences).plot(ax=ax, view="others"),
-        )
-    draw["pca_variance"] = ((7.0, 4.5), lambda ax: ExplainedVarianceDisplay(r.pca).plot(ax=ax))
-    draw["pca_projection"] = ((7.5, 6.0), lambda ax: ProjectionDisplay(r.pca).plot(ax=ax))
-    draw["atypical"] = (None, lambda ax: ImageGridDisplay(r.atypical).plot(ax=ax))
+        draw["against_others"] = (None, DifferencesDisplay(r.differences), {"view": "others"})
+    draw["pca_variance"] = ((7.0, 4.5), ExplainedVarianceDisplay(r.pca), {})
+    draw["pca_projection"] = ((7.5, 6.0), ProjectionDisplay(r.pca), {})
+    draw["atypical"] = (None, ImageGridDisplay(r.atypical), {})
     for dup in r.duplicates:
         if len(dup.first_index):
-            draw[duplicates_name(dup)] = (
-                None,
-                lambda ax, dup=dup: DuplicatesDisplay(dup).plot(ax=ax),
-            )
+            draw[duplicates_name(dup)] = (None, DuplicatesDisplay(dup), {})
     written = {}
-    for name, (size, plot) in draw.items():
-        display = plot(new_axes(size) if size is not None else None)
-        figure = display.figure_  # type: ignore[attr-defined]
-        written[name] = save_png(figure, out / f"{name}.png", dpi=dpi)
+    for name, (size, display, options) in draw.items():
+        display.plot(ax=new_axes(size) if size is not None else None, **options)
+        written[name] = save_png(display.figure_, out / f"{name}.png", dpi=dpi)
     return written
 
 

@@ -42,7 +42,7 @@ def row_hashes(flat: np.ndarray) -> np.ndarray:
     ----------
     flat : ndarray of uint8, shape (n, n_pixels)
     """
-    n, width = flat.shape
+    width = flat.shape[1]
     words = -(-width // 8)
     if width % 8:
         flat = np.pad(flat, ((0, 0), (0, 8 * words - width)))

@@ -70,7 +70,9 @@ class ClassBalance(EdaRecord):
         empty = [c for c, n in zip(self.class_names, counts, strict=True) if n == 0]
         missing = f"; no images of {', '.join(empty)}" if empty else ""
         if hi <= BALANCED_RATIO * lo:
-            spread = f"{lo:,} images per class" if lo == hi else f"{lo:,} to {hi:,} images per class"
+            spread = (
+                f"{lo:,} images per class" if lo == hi else f"{lo:,} to {hi:,} images per class"
+            )
             return f"{split} is balanced: {spread}{missing}"
         big = self.class_names[int(np.argmax(counts))]
         small = self.class_names[int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))]
@@ -226,7 +228,9 @@ class InkStatistics(EdaRecord):
         return rows
 
 
-def ink_statistics(scan: TrainScan, labels: np.ndarray, class_names: tuple[str, ...]) -> InkStatistics:
+def ink_statistics(
+    scan: TrainScan, labels: np.ndarray, class_names: tuple[str, ...]
+) -> InkStatistics:
     """The per-image statistics of a scan, as distributions."""
     h, w = scan.image_shape
     blank = np.flatnonzero(scan.mean_intensity == 0)
@@ -241,9 +245,7 @@ def ink_statistics(scan: TrainScan, labels: np.ndarray, class_names: tuple[str, 
         mean_intensity=make(
             "mean_intensity", "Mean intensity (0-255)", scan.mean_intensity, 0, 255
         ),
-        nonzero_share=make(
-            "nonzero_share", "Share of non-zero pixels", scan.nonzero_share, 0, 1
-        ),
+        nonzero_share=make("nonzero_share", "Share of non-zero pixels", scan.nonzero_share, 0, 1),
         centre_x=make("centre_x", "Centre of mass x (column, px)", scan.centre_x, -0.5, w - 0.5),
         centre_y=make("centre_y", "Centre of mass y (row, px)", scan.centre_y, -0.5, h - 0.5),
         spread=make("spread", "Ink spread around its centre (RMS, px)", scan.spread, 0, reach),
@@ -340,7 +342,9 @@ class ClassDifferences(EdaRecord):
     against_others: tuple[MeanDifference, ...]
 
 
-def _difference(means: np.ndarray, names: tuple[str, ...], a: int, b: int, d: float) -> MeanDifference:
+def _difference(
+    means: np.ndarray, names: tuple[str, ...], a: int, b: int, d: float
+) -> MeanDifference:
     return MeanDifference(
         first=names[a],
         second=names[b],
@@ -492,7 +496,7 @@ class PCASummary(EdaRecord):
 
 def _components_for(ratio: np.ndarray, level: float) -> int:
     cumulative = np.cumsum(ratio)
-    return int(min(len(cumulative), np.searchsorted(cumulative, level - 1e-12) + 1))
+    return min(len(cumulative), int(np.searchsorted(cumulative, level - 1e-12)) + 1)
 
 
 def pca_summary(

@@ -125,9 +125,7 @@ def draw_tiles(
     for (top, left), caption in zip(corners, captions or (), strict=False):
         ax.text(left, top + h, caption, va="top", ha="left", fontsize=6.5, clip_on=False)
     for row, label in enumerate(row_labels or ()):
-        ax.text(
-            -gap, row * (h + gap) + h / 2, label, ha="right", va="center", fontsize="small"
-        )
+        ax.text(-gap, row * (h + gap) + h / 2, label, ha="right", va="center", fontsize="small")
     return image
 
 

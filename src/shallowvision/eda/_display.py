@@ -225,7 +225,7 @@ class CentreOfMassDisplay(_Display):
                     textcoords="offset points",
                 )
         ax.plot(
-            [(w - 1) / 2], [(h - 1) / 2], "+", color="white", ms=10, mew=1.5, label="image centre"
+            [(w - 1) / 2], [(h - 1) / 2], "x", color="red", ms=8, mew=1.5, label="image centre"
         )
         ax.set(
             xlim=(-0.5, w - 0.5),

@@ -275,22 +275,9 @@ def find_duplicates(
     distinct = np.flatnonzero(representative == np.arange(len(train)))
     i, j, rms = near_pairs(train_coords[distinct], flat[distinct], threshold)
     i, j = distinct[i], distinct[j]
-    y = train.labels
     records.append(
-        duplicate_record(
-            kind="near",
-            scope="train",
-            threshold=threshold,
-            first=i,
-            second=j,
-            distance=rms,
-            n_pairs=len(i),
-            n_images=len(np.union1d(i, j)),
-            n_label_conflicts=int(np.count_nonzero(y[i] != y[j])),
-            labels=(y, y),
-            images=(train.images, train.images),
-            class_names=names,
-            max_examples=max_examples,
+        _near_record(
+            train, train, i, j, rms, scope="train", threshold=threshold, limit=max_examples
         )
     )
     if test is None or test_coords is None:
@@ -301,25 +288,48 @@ def find_duplicates(
         )
     )
     i, j, rms = near_pairs(train_coords[distinct], flat[distinct], threshold, test_coords, test.X)
-    i = distinct[i]
     records.append(
-        duplicate_record(
-            kind="near",
+        _near_record(
+            train,
+            test,
+            distinct[i],
+            j,
+            rms,
             scope="train-test",
             threshold=threshold,
-            first=i,
-            second=j,
-            distance=rms,
-            n_pairs=len(i),
-            n_images=len(np.unique(j)),
-            n_label_conflicts=int(np.count_nonzero(y[i] != test.labels[j])),
-            labels=(y, test.labels),
-            images=(train.images, test.images),
-            class_names=names,
-            max_examples=max_examples,
+            limit=max_examples,
         )
     )
     return tuple(records)
+
+
+def _near_record(
+    train: ImageSet,
+    other: ImageSet,
+    first: np.ndarray,
+    second: np.ndarray,
+    rms: np.ndarray,
+    *,
+    scope: Literal["train", "train-test"],
+    threshold: float,
+    limit: int,
+) -> Duplicates:
+    involved = np.union1d(first, second) if scope == "train" else np.unique(second)
+    return duplicate_record(
+        kind="near",
+        scope=scope,
+        threshold=threshold,
+        first=first,
+        second=second,
+        distance=rms,
+        n_pairs=len(first),
+        n_images=len(involved),
+        n_label_conflicts=int(np.count_nonzero(train.labels[first] != other.labels[second])),
+        labels=(train.labels, other.labels),
+        images=(train.images, other.images),
+        class_names=train.class_names,
+        max_examples=limit,
+    )
 
 
 def _exact_within(

@@ -120,7 +120,8 @@ def write_eda(
     out.mkdir(parents=True, exist_ok=True)
     written = save_figures(result, out, dpi=dpi) if figures else {}
     written["summary"] = write_text(out / "summary.txt", summary_text(result))
-    written["eda"] = write_json(out / "eda.json", result.to_dict())
+    # Compact: the images in it would take four times the room indented.
+    written["eda"] = write_json(out / "eda.json", result.to_dict(), compact=True)
     return written
 
 

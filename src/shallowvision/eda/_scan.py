@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["CHUNK_BYTES", "TrainScan", "chunks", "principal_axes", "project", "row_hashes"]
 
 #: Size of the float32 working copy of one chunk of images.
-CHUNK_BYTES = 16 * 2**20
+CHUNK_BYTES = 8 * 2**20
 
 # Fixed multipliers of the row hash: a property of the hash, not of any random_state.
 _HASH_SEED = 0x5EED

@@ -1,7 +1,6 @@
 """A run stopped in the middle of a stage (SIGKILL, or Ctrl-C) resumes and finishes with the same metrics."""
 
 import json
-import os
 import signal
 import subprocess
 import time

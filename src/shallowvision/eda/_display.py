@@ -224,9 +224,7 @@ class CentreOfMassDisplay(_Display):
                     xytext=(2, 2),
                     textcoords="offset points",
                 )
-        ax.plot(
-            [(w - 1) / 2], [(h - 1) / 2], "x", color="red", ms=8, mew=1.5, label="image centre"
-        )
+        ax.plot([(w - 1) / 2], [(h - 1) / 2], "x", color="red", ms=8, mew=1.5, label="image centre")
         ax.set(
             xlim=(-0.5, w - 0.5),
             ylim=(h - 0.5, -0.5),

@@ -36,9 +36,11 @@ def write_text(target: str | os.PathLike[str], text: str) -> Path:
     return Path(target)
 
 
-def write_json(target: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``target`` atomically."""
-    return write_text(target, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+def write_json(target: str | os.PathLike[str], data: Any, *, compact: bool = False) -> Path:
+    """Write ``data`` as JSON to ``target`` atomically: indented, or on one line if ``compact``
+    (a quarter of the size for files full of arrays)."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    return write_text(target, json.dumps(data, **layout, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:

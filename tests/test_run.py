@@ -73,7 +73,17 @@ def digits_run(tmp_path_factory):
 
 def test_run_directory_layout_and_manifest(digits_run):
     config, _, run_dir, events = digits_run
-    assert [s for s, e in events if e == "done"][:2] == ["data", "compare"]
+    assert [s for s, e in events if e == "done"] == [
+        "data",
+        "eda",
+        "compare",
+        "tune",
+        "calibrate",
+        "robustness",
+        "errors",
+        "final",
+        "report",
+    ]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["config"]["data"]["dataset"] == "digits"
     assert set(manifest["data"]) == {"train", "calibration", "validation", "test"}
@@ -117,6 +127,18 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(digits_run, tmp_pa
     )
     assert dict(events)["data"] == "skip" and dict(events)["compare"] == "skip"
     assert dict(events)["tune"] == "done" and dict(events)["final"] == "done"
+    # The EDA feeds only the report: changing it reruns nothing else.
+    events.clear()
+    run_study(
+        load_run_config(tmp_path / "a", {"eda": {"compare_class": "3"}}),
+        out_dir=tmp_path,
+        run_id="a",
+        resume=True,
+        on_event=lambda s, e, d: events.append((s, e)),
+    )
+    assert [s for s, e in events if e == "done"] == ["eda", "report"]
+    eda = json.loads((tmp_path / "a" / "stages" / "eda.json").read_text())["result"]
+    assert eda["eda"]["differences"]["compare_class"] == "3"
 
 
 def test_same_config_and_seed_give_identical_metrics(digits_run, tmp_path):
@@ -214,3 +236,11 @@ def test_final_evaluation_is_written_from_test_predictions(digits_run):
         float(np.mean(stored["labels"] == stored["y_true"]))
     )
     assert final["evaluation"]["headline"]["accuracy"] == evaluation["metrics"]["accuracy"]
+
+
+def test_eda_stage_findings_and_charts(digits_run):
+    _, _, run_dir, _ = digits_run
+    eda = json.loads((run_dir / "stages" / "eda.json").read_text())["result"]
+    assert eda["findings"][0].startswith("digits: 1,150 training and 359 test images of 8x8")
+    assert eda["eda"]["balance"]["train_counts"] == [113, 117, 114, 117, 116, 117, 116, 114, 111, 115]
+    assert all((run_dir / "figures" / f"{c}.json").is_file() for c in eda["charts"])

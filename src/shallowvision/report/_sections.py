@@ -148,6 +148,23 @@ def data(run: RunData) -> Section | None:
     return s
 
 
+@section("eda")
+def eda(run: RunData) -> Section | None:
+    if not run.has("eda"):
+        return None
+    result = run.result("eda")
+    s = Section("eda", "Exploratory data analysis")
+    s.text(
+        "What the training images look like before any model sees them (the test split is "
+        "only counted and searched for duplicates of training images)."
+    )
+    s.blocks.append(
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in result["findings"]) + "</ul>"
+    )
+    s.stored_charts(run, result["charts"], columns=2)
+    return s
+
+
 @section("compare")
 def comparison(run: RunData) -> Section | None:
     if not run.has("compare"):

@@ -26,14 +26,17 @@ class Stage:
     """One step of the study.
 
     ``sections`` are the config sections whose values the stage depends on (with the
-    data section and seed always included); ``weight`` is its typical share of the
-    run's time, for the progress ETA.
+    data section and seed always included); ``needs`` the earlier stages whose results
+    it reads (``None``: every earlier stage), so that changing one stage's settings
+    reruns only what depends on it; ``weight`` is its typical share of the run's time,
+    for the progress ETA.
     """
 
     name: str
     title: str
     run: Callable[[RunContext], dict[str, Any]]
     sections: tuple[str, ...] = ()
+    needs: tuple[str, ...] | None = ("data",)
     weight: float = 1.0
     enabled: Callable[[RunConfig], bool] = lambda config: True
 
@@ -49,6 +52,25 @@ def stage_data(ctx: RunContext) -> dict[str, Any]:
         "task": ctx.config.data.task,
         "positive": ctx.config.data.positive,
         "splits": described,
+    }
+
+
+# -- exploratory data analysis ------------------------------------------------------------
+def stage_eda(ctx: RunContext) -> dict[str, Any]:
+    """What the images look like, before any model: statistics, findings and charts."""
+    from shallowvision.eda import analyze, eda_figures
+
+    splits = ctx.splits
+    compare_class = ctx.config.eda.compare_class
+    if compare_class is not None and ctx.config.data.task == "binary":
+        compare_class = None  # a binary task has only the class and the rest
+    result = analyze(
+        splits.train, splits.test, compare_class=compare_class, random_state=ctx.config.seed
+    )
+    return {
+        "findings": result.findings(),
+        "eda": result.to_dict(),
+        "charts": [ctx.save_chart(f"eda-{name}", fig) for name, fig in eda_figures(result)],
     }
 
 
@@ -202,8 +224,23 @@ def _enabled(section: str) -> Callable[[RunConfig], bool]:
 
 
 STAGES: list[Stage] = [
-    Stage("data", "Data", stage_data, sections=(), weight=0.5),
-    Stage("compare", "Baseline comparison", stage_compare, sections=("compare",), weight=6),
+    Stage("data", "Data", stage_data, sections=(), needs=(), weight=0.5),
+    Stage(
+        "eda",
+        "Exploratory data analysis",
+        stage_eda,
+        sections=("eda",),
+        weight=1,
+        enabled=_enabled("eda"),
+    ),
+    Stage(
+        "compare",
+        "Baseline comparison",
+        stage_compare,
+        sections=("compare",),
+        needs=("data",),
+        weight=6,
+    ),
     Stage(
         "tune",
         "Tuning of the best families",
@@ -211,6 +248,7 @@ STAGES: list[Stage] = [
         sections=("compare", "tune", "objective"),
         weight=6,
         enabled=_enabled("tune"),
+        needs=("compare",),
     ),
     Stage(
         "calibrate",
@@ -219,6 +257,7 @@ STAGES: list[Stage] = [
         sections=("compare", "tune", "calibrate", "objective"),
         weight=1,
         enabled=_enabled("calibrate"),
+        needs=("tune",),
     ),
     Stage(
         "robustness",
@@ -227,6 +266,7 @@ STAGES: list[Stage] = [
         sections=("robustness", "objective"),
         weight=1,
         enabled=_enabled("robustness"),
+        needs=("calibrate",),
     ),
     Stage(
         "errors",
@@ -235,6 +275,7 @@ STAGES: list[Stage] = [
         sections=("errors", "objective"),
         weight=0.5,
         enabled=_enabled("errors"),
+        needs=("calibrate",),
     ),
     Stage(
         "final",
@@ -242,6 +283,7 @@ STAGES: list[Stage] = [
         stage_final,
         sections=("objective", "errors", "calibrate"),
         weight=1,
+        needs=("calibrate",),
     ),
-    Stage("report", "Report", stage_report, weight=0.5),
+    Stage("report", "Report", stage_report, needs=None, weight=0.5),
 ]

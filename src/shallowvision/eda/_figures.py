@@ -267,8 +267,10 @@ def projection_figure(pca: PCASummary) -> go.Figure:
     for c, name in enumerate(pca.class_names):
         chosen = pca.labels == c
         if chosen.any():
+            # SVG, not WebGL: a few thousand points draw fast, and the report then
+            # renders in any browser, with or without a GPU.
             fig.add_trace(
-                go.Scattergl(
+                go.Scatter(
                     x=pca.coordinates[chosen, 0],
                     y=pca.coordinates[chosen, 1],
                     mode="markers",

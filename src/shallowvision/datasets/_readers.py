@@ -423,23 +423,44 @@ def read_image_folder(
 
 
 def decode_image(
-    source: str | os.PathLike[str] | bytes, image_size: tuple[int, int] | None
+    source: str | os.PathLike[str] | bytes,
+    image_size: tuple[int, int] | None,
+    *,
+    name: str | None = None,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> np.ndarray:
-    """Decode one image file or its bytes into a (height, width) uint8 grayscale array."""
+    """Decode one image file or its bytes into a (height, width) uint8 grayscale array.
+
+    ``name`` is what error messages call the source (default: its path, or ``<upload>``);
+    an image whose header declares more than ``max_pixels`` pixels is refused before
+    its pixels are decoded; ``formats`` (Pillow names such as ``"PNG"``) limits the
+    formats tried.
+    """
     from PIL import Image, UnidentifiedImageError
 
-    label = "<upload>" if isinstance(source, bytes) else str(source)
+    label = name or ("<upload>" if isinstance(source, bytes) else str(source))
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+        with Image.open(stream, formats=formats) as img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise DataError(
+                    f"{label}: image is {img.width}x{img.height} pixels, more than the "
+                    f"{max_pixels:,} allowed"
+                )
             img.load()
             gray = _to_gray(img)
             if image_size is not None and gray.size != (image_size[1], image_size[0]):
                 gray = gray.resize((image_size[1], image_size[0]), Image.Resampling.LANCZOS)
             return np.asarray(gray, dtype=np.uint8)
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{label}: file not found") from None
+    except UnidentifiedImageError:
+        expected = "/".join(formats) if formats else "a format Pillow reads"
+        raise DataError(f"{label}: corrupt or unreadable image (not {expected})") from None
     except (
-        UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,

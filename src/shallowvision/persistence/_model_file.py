@@ -200,6 +200,14 @@ class SavedModel:
     def name(self) -> str:
         return str(self.manifest.get("name", "model"))
 
+    @property
+    def version(self) -> str:
+        """The manifest's ``version`` if one was saved, else ``sha256:`` and the first 12
+        hex digits of the payload's checksum, which name this exact fitted model."""
+        if self.manifest.get("version"):
+            return str(self.manifest["version"])
+        return f"sha256:{str(self.manifest.get('payload_sha256', ''))[:12]}"
+
     def _check(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim == 3:

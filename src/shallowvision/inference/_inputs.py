@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision.datasets._readers import IMAGE_SUFFIXES, _as_uint8, decode_image, read_idx
+from shallowvision.datasets._readers import (
+    IMAGE_SUFFIXES,
+    _as_uint8,
+    decode_image,
+    open_npz,
+    read_idx,
+)
 from shallowvision.exceptions import DataError
 
 __all__ = ["decode_upload", "images_from_pixels", "read_inputs"]
@@ -75,16 +81,11 @@ def read_inputs(
 
 def _read_array(path: Path) -> np.ndarray:
     if path.name.lower().endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                key = next((k for k in _NPZ_KEYS if k in data.files), None)
-                if key is None:
-                    raise DataError(f"{path}: no image array (looked for {', '.join(_NPZ_KEYS)})")
-                array = data[key]
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(f"{path}: not a readable NPZ file ({exc})") from None
+        with open_npz(path) as data:
+            key = next((k for k in _NPZ_KEYS if k in data.files), None)
+            if key is None:
+                raise DataError(f"{path}: no image array (looked for {', '.join(_NPZ_KEYS)})")
+            array = data[key]
     elif "idx" in path.name.lower() or "ubyte" in path.name.lower():
         array = read_idx(path)
     else:

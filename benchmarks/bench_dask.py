@@ -3,7 +3,11 @@
 The baseline is the same search run locally with n_jobs=1, measured in the same
 invocation; results must be identical on every backend.
 
-Run:  python benchmarks/bench_dask.py [--n-per-class 600]
+With --boost (the default), also: fitting the same few XGBoost candidates through
+joblib's Dask backend (each fit whole on one worker, as the searches do) against
+XGBoost's own Dask interface (each fit spread over all workers), and locally.
+
+Run:  python benchmarks/bench_dask.py [--n-per-class 600] [--no-boost]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-per-class", type=int, default=600)
     parser.add_argument("--model", default="knn")
+    parser.add_argument("--boost", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     splits = load_splits(
         "fashion-mnist", validation_size=0.1, n_per_class=args.n_per_class, random_state=0
@@ -73,6 +78,94 @@ def main() -> None:
         f"search: halving-grid over {args.model}'s grid, 3-fold CV on {len(splits.train):,} Fashion-MNIST images"
     )
     print(table(rows, ["backend", "seconds", "speed-up", "fits", "best"]))
+    if args.boost:
+        print()
+        boost_candidates(splits)
+
+
+#: Candidates of the XGBoost comparison (the zoo's xgb with these changes).
+_XGB_CANDIDATES = [{"max_depth": d, "learning_rate": lr} for d in (4, 6) for lr in (0.1, 0.3)]
+
+
+def boost_candidates(splits) -> None:
+    """Fit the same XGBoost candidates: locally, through joblib's Dask backend, and
+    with xgboost.dask (one distributed fit after the other); same accuracy expected."""
+    import dask.array as da
+    import joblib
+    import xgboost
+    from distributed import wait
+
+    from shallowvision._dask import dask_client
+
+    X = splits.train.X.astype("float32") / 255
+    y = splits.train.labels
+    Xv = splits.validation.X.astype("float32") / 255
+    yv = splits.validation.labels
+    common = dict(n_estimators=100, subsample=0.8, colsample_bytree=0.5, tree_method="hist")
+
+    def fit_one(params, n_jobs):
+        model = xgboost.XGBClassifier(**common, **params, n_jobs=n_jobs, random_state=0)
+        return float((model.fit(X, y).predict(Xv) == yv).mean())
+
+    rows = []
+    start = time.perf_counter()
+    local = [fit_one(p, 1) for p in _XGB_CANDIDATES]
+    base = time.perf_counter() - start
+    rows.append(
+        {
+            "way": "local, one after the other, n_jobs=1 (baseline)",
+            "seconds": base,
+            "speed-up": 1.0,
+            "accuracies": local,
+        }
+    )
+    start = time.perf_counter()
+    threads = [fit_one(p, 2) for p in _XGB_CANDIDATES]
+    seconds = time.perf_counter() - start
+    rows.append(
+        {
+            "way": "local, one after the other, n_jobs=2",
+            "seconds": seconds,
+            "speed-up": base / seconds,
+            "accuracies": threads,
+        }
+    )
+    with dask_backend("local:2"):
+        start = time.perf_counter()
+        spread = joblib.Parallel()(joblib.delayed(fit_one)(p, 1) for p in _XGB_CANDIDATES)
+        seconds = time.perf_counter() - start
+    rows.append(
+        {
+            "way": "joblib Dask backend, 2 workers (whole fits)",
+            "seconds": seconds,
+            "speed-up": base / seconds,
+            "accuracies": spread,
+        }
+    )
+    with dask_client("local:2") as client:
+        dX = da.from_array(X, chunks=(len(X) // 2 + 1, X.shape[1])).persist()
+        dy = da.from_array(y, chunks=(len(y) // 2 + 1,)).persist()
+        wait([dX, dy])
+        start = time.perf_counter()
+        native = []
+        for p in _XGB_CANDIDATES:
+            model = xgboost.dask.DaskXGBClassifier(**common, **p, n_jobs=1, random_state=0)
+            model.client = client
+            model.fit(dX, dy)
+            native.append(float((model.predict(da.from_array(Xv)).compute() == yv).mean()))
+        seconds = time.perf_counter() - start
+    rows.append(
+        {
+            "way": "xgboost.dask, 2 workers (each fit spread)",
+            "seconds": seconds,
+            "speed-up": base / seconds,
+            "accuracies": native,
+        }
+    )
+    print(
+        f"XGBoost: {len(_XGB_CANDIDATES)} candidates ({common['n_estimators']} trees) on {len(X):,} images, accuracy on {len(Xv):,}"
+    )
+    print(table(rows, ["way", "seconds", "speed-up", "accuracies"]))
 
 
 if __name__ == "__main__":

@@ -134,9 +134,12 @@ def test_damaged_model_files_are_refused_or_unchanged(model_file, tmp_path_facto
 def test_a_failed_write_names_the_file_and_keeps_the_old_one(tmp_path):
     target = tmp_path / "metrics.json"
     target.write_text('{"old": true}')
-    with pytest.raises(
-        OutputError, match=r"metrics.json: cannot write the file \(No space left on device\)"
-    ), atomic_path(target) as tmp:
+    with (
+        pytest.raises(
+            OutputError, match=r"metrics.json: cannot write the file \(No space left on device\)"
+        ),
+        atomic_path(target) as tmp,
+    ):
         tmp.write_text('{"new": ')
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     assert target.read_text() == '{"old": true}'

@@ -6,6 +6,7 @@ does not postpone the evaluation of annotations.
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -19,11 +20,11 @@ from shallowvision.exceptions import DataError
 from shallowvision.inference import decode_upload, images_from_pixels, predict_top_k
 from shallowvision.persistence import SavedModel, load_model
 from shallowvision.serve._schemas import (
-    PREDICT_REQUEST_BODY,
     ErrorBody,
     Health,
     ModelInfo,
     PredictResponse,
+    predict_request_body,
 )
 
 __all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_BYTES", "create_app"]
@@ -33,6 +34,7 @@ DEFAULT_MAX_BYTES = 10_000_000
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp")
 _ACCEPTED = ("multipart/form-data", "application/json", *_IMAGE_TYPES)
 _TOP_K = 3
+_LITERALS = re.compile(rb"\b(true|false|null)\b")
 
 
 class _Refused(Exception):
@@ -43,10 +45,12 @@ class _Refused(Exception):
         self.status, self.code, self.detail = status, code, " ".join(detail.split())
 
 
-def _error(status: int, code: str, detail: str) -> Any:
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Any:
     from fastapi.responses import JSONResponse
 
-    return JSONResponse(status_code=status, content={"error": code, "detail": detail})
+    return JSONResponse(
+        status_code=status, content={"error": code, "detail": detail}, headers=headers
+    )
 
 
 def create_app(
@@ -121,7 +125,8 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
-        return _error(exc.status_code, code, str(exc.detail))
+        # Its headers matter: a 405 lists the allowed methods in Allow.
+        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -136,12 +141,13 @@ def create_app(
         status: {"model": ErrorBody, "description": text}
         for status, text in (
             (400, "Empty body, malformed JSON or multipart data."),
-            (
-                413,
-                f"Body over {max_bytes:,} bytes, more than {max_batch} images, or an image too large to decode.",
-            ),
+            (413, f"Body over {max_bytes:,} bytes, or an image too large to decode."),
             (415, "Not a supported media type, or an upload that is not a PNG/JPEG/BMP image."),
-            (422, "Pixels of the wrong shape, not numbers, NaN or outside 0..255."),
+            (
+                422,
+                f"More than {max_batch} images, or pixels of the wrong shape, not numbers, "
+                "NaN or outside 0..255.",
+            ),
         )
     }
 
@@ -164,7 +170,7 @@ def create_app(
         response_model=PredictResponse,
         responses=errors,
         summary="Classify one image or a batch",
-        openapi_extra={"requestBody": PREDICT_REQUEST_BODY},
+        openapi_extra={"requestBody": predict_request_body((h, w), max_batch)},
     )
     async def predict(request: Request) -> JSONResponse:
         body = await _read_body(request, max_bytes)
@@ -230,7 +236,7 @@ async def _uploads(request: Any, body: bytes, max_batch: int) -> list[tuple[str,
         form = await Request(request.scope, receive).form(max_files=max_batch, max_fields=100)
     except HTTPException as exc:
         if "too many files" in str(exc.detail).lower():
-            raise _Refused(413, "too_many_images", _too_many(None, max_batch)) from None
+            raise _Refused(422, "too_many_images", _too_many(None, max_batch)) from None
         raise _Refused(400, "malformed_multipart", str(exc.detail)) from None
     try:
         files: list[tuple[str, bytes]] = []
@@ -272,6 +278,11 @@ def _images_from_json(body: bytes, image_shape: tuple[int, int], max_batch: int)
         values = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise _Refused(400, "malformed_json", f"the body is not valid JSON ({exc})") from None
+    # NumPy would read true/false as 1/0 next to numbers; a pixel is a number.
+    if _LITERALS.search(body):
+        raise _Refused(
+            422, "invalid_pixels", "every pixel must be a number 0..255, not true, false or null"
+        )
     if not isinstance(values, list):
         raise _Refused(
             422,
@@ -281,7 +292,7 @@ def _images_from_json(body: bytes, image_shape: tuple[int, int], max_batch: int)
     h, w = image_shape
     # A batch is a list of images; refuse an oversized one before converting it.
     if len(values) > max_batch and len(values) not in (h, h * w):
-        raise _Refused(413, "too_many_images", _too_many(len(values), max_batch))
+        raise _Refused(422, "too_many_images", _too_many(len(values), max_batch))
     try:
         images = images_from_pixels(values, image_shape=image_shape)
     except DataError as exc:
@@ -290,7 +301,7 @@ def _images_from_json(body: bytes, image_shape: tuple[int, int], max_batch: int)
         code = "wrong_shape" if shaped else "invalid_pixels"
         raise _Refused(422, code, str(exc)) from None
     if len(images) > max_batch:
-        raise _Refused(413, "too_many_images", _too_many(len(images), max_batch))
+        raise _Refused(422, "too_many_images", _too_many(len(images), max_batch))
     return images
 
 

@@ -85,42 +85,52 @@ class ErrorBody(_Body):
     detail: str = Field(description="What was wrong and what is expected, in one line.")
 
 
-#: OpenAPI description of the request body of POST /predict, whose media types
-#: are dispatched by hand (multipart, raw image bytes or JSON).
-PREDICT_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "description": "One image or a batch: image files as multipart/form-data (any field "
-    "name, in order), one raw PNG/JPEG/BMP body, or a JSON array of pixel values 0..255 "
-    "shaped (h, w) or (h*w,) for one image, (n, h, w) or (n, h*w) for a batch.",
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "file": {
-                        "type": "array",
-                        "items": {"type": "string", "format": "binary"},
-                        "description": "PNG, JPEG or BMP files.",
-                    }
-                },
-                "required": ["file"],
-            }
+def predict_request_body(image_shape: tuple[int, int], max_batch: int) -> dict[str, Any]:
+    """OpenAPI description of the request body of POST /predict for a model's image size.
+
+    Its media types are dispatched by hand (multipart, raw image bytes or JSON); the
+    JSON schema is exact, so any body it admits is answered with predictions.
+    """
+    h, w = image_shape
+    pixel = {"type": "integer", "minimum": 0, "maximum": 255}
+
+    def rows(n: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": item, "minItems": n, "maxItems": n}
+
+    image = rows(h, rows(w, pixel))
+    flat = rows(h * w, pixel)
+
+    def batch(item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": item, "minItems": 1, "maxItems": max_batch}
+
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "required": True,
+        "description": f"One image or a batch of at most {max_batch}: image files as "
+        "multipart/form-data (any field name, in order), one raw PNG/JPEG/BMP body, or "
+        f"a JSON array of pixel values 0..255 shaped ({h}, {w}) or ({h * w},) for one "
+        f"image, (n, {h}, {w}) or (n, {h * w}) for a batch.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
+                            "maxItems": max_batch,
+                            "description": "PNG, JPEG or BMP files.",
+                        }
+                    },
+                    "required": ["file"],
+                }
+            },
+            "image/png": binary,
+            "image/jpeg": binary,
+            "image/bmp": binary,
+            "application/json": {
+                "schema": {"anyOf": [image, flat, batch(image), batch(flat)]}
+            },
         },
-        "image/png": {"schema": {"type": "string", "format": "binary"}},
-        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-        "image/bmp": {"schema": {"type": "string", "format": "binary"}},
-        "application/json": {
-            "schema": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "anyOf": [
-                        {"type": "number"},
-                        {"type": "array", "items": {}},
-                    ]
-                },
-                "description": "Pixel values 0..255 (nested arrays).",
-            }
-        },
-    },
-}
+    }

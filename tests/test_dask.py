@@ -200,6 +200,7 @@ def scheduler():
                 process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_an_existing_scheduler_gives_the_local_results(splits, scheduler, tmp_path):
     import json
     import subprocess

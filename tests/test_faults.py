@@ -211,6 +211,7 @@ def nothing_half_written(folder: Path):
 RUN = ["run", "digits", "-m", "dummy,nb", "--set", "tune.top=1", "--set", "tune.n_candidates=2"]
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_read_only_output_folder(tmp_path):
     out = tmp_path / "out"
@@ -245,6 +246,7 @@ def test_read_only_output_folder(tmp_path):
     assert list(left.iterdir()) == []
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_full_disk(tmp_path):
     """Every command runs its work, then cannot write: one line naming the file, and
@@ -276,6 +278,7 @@ def test_full_disk(tmp_path):
     assert not list(left.rglob("*.png")) and not list(left.rglob("*.skops"))
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_a_disk_that_fills_during_a_run(tmp_path):
     """The run folder fills up mid-run: the run stops with one line and what it wrote

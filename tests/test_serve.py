@@ -264,6 +264,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_console_script_serves_on_127_0_0_1(models, digits):
     # Takes a few seconds: the script imports scikit-learn (skops' trusted types) first.
     import httpx2

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._options import AllowVersionMismatchOpt
 
 
 @app.command("serve")
@@ -30,12 +31,7 @@ def serve_cli(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
-    allow_version_mismatch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-version-mismatch", help="Load a model saved with other library versions."
-        ),
-    ] = False,
+    allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
     """Serve a saved model over HTTP: POST /predict, GET /health, GET /model, /docs."""
     from shallowvision._console import stderr_console

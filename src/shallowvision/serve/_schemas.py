@@ -129,8 +129,6 @@ def predict_request_body(image_shape: tuple[int, int], max_batch: int) -> dict[s
             "image/png": binary,
             "image/jpeg": binary,
             "image/bmp": binary,
-            "application/json": {
-                "schema": {"anyOf": [image, flat, batch(image), batch(flat)]}
-            },
+            "application/json": {"schema": {"anyOf": [image, flat, batch(image), batch(flat)]}},
         },
     }

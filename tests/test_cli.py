@@ -37,6 +37,7 @@ def test_version_and_module_entry_point():
         ["compare"],
         ["tune"],
         ["predict"],
+        ["serve"],
     ],
 )
 def test_help_on_every_command(command):

@@ -20,6 +20,7 @@ from shallowvision.cli._common import (
     write_table,
 )
 from shallowvision.cli._options import (
+    AllowVersionMismatchOpt,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
@@ -367,12 +368,7 @@ def predict_cli(
             "--out", help="Write predictions to FILE (.csv or .json) instead of printing."
         ),
     ] = None,
-    allow_version_mismatch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-version-mismatch", help="Load a model saved with other library versions."
-        ),
-    ] = False,
+    allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
     """Predict the class of new images with a saved model."""
     from rich.table import Table

@@ -57,3 +57,9 @@ DaskOpt = Annotated[
         help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1) or tcp://host:port.",
     ),
 ]
+AllowVersionMismatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-version-mismatch", help="Load a model saved with other library versions."
+    ),
+]

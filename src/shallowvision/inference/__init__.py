@@ -1,6 +1,6 @@
-"""Inference on new images with a saved model: input readers and top-k predictions."""
+"""Inference on new images with a saved model: input decoding and top-k predictions."""
 
-from shallowvision.inference._inputs import read_inputs
+from shallowvision.inference._inputs import decode_upload, images_from_pixels, read_inputs
 from shallowvision.inference._predict import Predictions, predict_top_k
 
-__all__ = ["Predictions", "predict_top_k", "read_inputs"]
+__all__ = ["Predictions", "decode_upload", "images_from_pixels", "predict_top_k", "read_inputs"]

@@ -8,8 +8,11 @@ TEST_APT_PACKAGES ?= dataset-fashion-mnist chromium chromium-driver
 
 .PHONY: demo test install install-test system-data system-test-deps lint bench clean
 
-demo: install system-data  ## the main job, on full Fashion-MNIST
+DEMO_ARGS ?= fashion-mnist --preset quick --out runs
+
+demo: install system-data  ## the main job: the quick study of full Fashion-MNIST, report in runs/
 	$(BIN)/shallowvision data info fashion-mnist
+	$(BIN)/shallowvision run $(DEMO_ARGS)
 
 test: install-test system-test-deps  ## the test suite
 	$(BIN)/python -m pytest

@@ -27,7 +27,21 @@ def test_version_and_module_entry_point():
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["datasets"], ["data"], ["data", "info"], ["models"], ["compare"], ["tune"], ["predict"]],
+    [
+        [],
+        ["datasets"],
+        ["data"],
+        ["data", "info"],
+        ["eda"],
+        ["models"],
+        ["compare"],
+        ["tune"],
+        ["predict"],
+        ["serve"],
+        ["benchmark"],
+        ["evaluate"],
+        ["calibrate"],
+    ],
 )
 def test_help_on_every_command(command):
     out = cli(*command, "--help")
@@ -69,6 +83,56 @@ def test_debug_shows_the_traceback():
 def test_usage_error_exit_code():
     out = cli("data", "info", "digits", "--no-such-option")
     assert out.returncode == 2 and "No such option" in out.stderr
+
+
+@pytest.mark.slow
+def test_eda_writes_json_summary_and_figures(tmp_path):
+    # The console script's whole job, figures included (about 10 s of PNG drawing).
+    out = tmp_path / "eda"
+    run = cli("eda", "digits", "--out", str(out), "--compare-class", "8", "--seed", "3")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "- digits: 1,438 training and 359 test images of 8x8 pixels in 10 classes"
+    assert "- train is balanced: 139 to 146 images per class" in lines
+    assert any(line.startswith("- 8's mean image is closest to ") for line in lines)
+    data = json.loads((out / "eda.json").read_text())
+    assert data["settings"] == {**data["settings"], "compare_class": "8", "random_state": 3}
+    assert data["findings"] == [line[2:] for line in lines]
+    assert (out / "summary.txt").read_text().splitlines() == lines
+    pngs = {p.stem for p in out.glob("*.png")}
+    assert {"class_balance", "samples", "mean_images", "against_others", "pca_projection"} <= pngs
+    assert f"and {len(pngs)} figures to {out}" in run.stderr
+
+
+def test_eda_subsample_without_figures(tmp_path):
+    run = cli("eda", "digits", "--out", str(tmp_path), "--n-per-class", "20", "--no-figures")
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "eda.json").read_text())
+    assert data["balance"]["train_counts"] == [20] * 10 and data["n_test"] < 359
+    assert "train is balanced: 20 images per class" in run.stdout
+    assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--compare-class", "eleven"], "error: unknown class 'eleven'; classes are: 0, 1, 2"),
+        (["--near-threshold", "0"], "Invalid value for '--near-threshold'"),
+    ],
+)
+def test_eda_bad_options(tmp_path, args, message):
+    run = cli("eda", "digits", "--out", str(tmp_path / "x"), *args)
+    assert run.returncode == 2 and message in run.stderr
+    assert not (tmp_path / "x" / "eda.json").exists()
+
+
+def test_eda_out_must_be_a_folder(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    run = cli("eda", "digits", "--out", str(target))
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {target}: --out must be a folder, and this is a file"
+    assert target.read_text() == "keep me"
 
 
 def test_idle_threads_sleep_unless_the_user_says_otherwise(monkeypatch):

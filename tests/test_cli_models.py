@@ -61,7 +61,7 @@ def test_compare_bad_input_is_one_line():
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1
     assert lines[0].startswith(
-        "error: unknown model 'xgbost': did you mean 'xgb'? models are dummy, lr"
+        "error: unknown model 'xgbost': did you mean 'xgb' or 'best'? models are dummy, lr"
     )
     binary = cli("compare", "digits", "--task", "binary")
     assert binary.returncode == 2 and "--task binary needs --positive" in binary.stderr

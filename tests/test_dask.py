@@ -135,3 +135,134 @@ def dask_backend_reuse(client):
     import joblib
 
     return joblib.parallel_config(backend="dask")
+
+
+# -- an existing scheduler (tcp://host:port) -------------------------------------------------
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A distributed scheduler and a worker with two processes, started as separate
+    programs on 127.0.0.1, as an existing cluster would be (about 10 s to start)."""
+    import subprocess
+    import sys
+
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    common = ["--no-dashboard"]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                address.rsplit(":", 1)[1],
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    processes.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with Client(address, timeout="2s") as probe:
+                    probe.wait_for_workers(2, timeout=120)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the scheduler did not start"
+                time.sleep(0.5)
+        yield address
+    finally:
+        # Shutting the cluster down through its scheduler is quicker than signals to
+        # each program, whose nannies wait for their workers to drain.
+        try:
+            with Client(address, timeout="5s") as last:
+                last.shutdown()
+        except OSError:
+            pass
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_an_existing_scheduler_gives_the_local_results(splits, scheduler, tmp_path):
+    import json
+    import subprocess
+
+    from distributed import get_task_stream
+
+    from test_cli import EXE
+
+    local = compare_models(["lr", "nb", "knn"], splits.train, splits.validation, random_state=0)
+    with dask_backend(scheduler) as client, get_task_stream(client) as stream:
+        assert len(client.scheduler_info()["workers"]) == 2
+        remote = compare_models(
+            ["lr", "nb", "knn"], splits.train, splits.validation, random_state=0
+        )
+    assert len({t["worker"] for t in stream.data}) == 2
+    labels = ("accuracy", "balanced_accuracy", "f1_macro")
+    assert [[getattr(r, q) for q in labels] for r in remote.rows] == [
+        [getattr(r, q) for q in labels] for r in local.rows
+    ]
+    # The cluster is someone else's: it is still there after the work, with its workers.
+    from distributed import Client
+
+    with Client(scheduler, timeout="5s") as again:
+        assert len(again.scheduler_info()["workers"]) == 2
+    # The command line reaches the same scheduler.
+    out = subprocess.run(
+        [
+            EXE,
+            "compare",
+            "digits",
+            "-m",
+            "lr,nb,knn",
+            "--validation-size",
+            "0.2",
+            "--dask",
+            scheduler,
+            "--out",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = {r["model"]: r for r in json.loads((tmp_path / "c.json").read_text())["rows"]}
+    assert [rows[r.model]["accuracy"] for r in local.rows] == [r.accuracy for r in local.rows]

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from shallowvision.features import ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.features import Deskewer, HOGTransformer, ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.models import NystroemRidgeClassifier
 
 
 def _estimators() -> list:
     """One instance of every estimator class the project defines."""
-    return [PixelScaler(), ImagePCA(n_components=3), RBFNystroem(n_components=20, random_state=0)]
+    return [
+        PixelScaler(),
+        ImagePCA(n_components=3),
+        RBFNystroem(n_components=20, random_state=0),
+        HOGTransformer(backend="numpy"),
+        HOGTransformer(backend="opencv"),
+        Deskewer(),
+        NystroemRidgeClassifier(n_components=30, random_state=0),
+    ]
 
 
 # estimator class name -> {check name: reason}

@@ -54,7 +54,7 @@ def test_fresh_pipelines_and_parameter_shorthand():
     assert clone(lr).get_params()["clf__C"] == 2.0
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED | {"dummy", "lda"}))
+@pytest.mark.parametrize("name", sorted(REQUIRED | {"dummy", "lda", "fast", "best"}))
 def test_search_spaces_name_real_parameters(name):
     pipeline = get_model(name)
     valid = set(pipeline.get_params())
@@ -88,7 +88,7 @@ def tiny(digits):
     return digits.subsample(n_per_class=15, random_state=0)
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED | {"dummy", "lda"}))
+@pytest.mark.parametrize("name", sorted(REQUIRED | {"dummy", "lda", "fast", "best"}))
 def test_every_model_fits_digits_and_scores(name, tiny, digits):
     model = get_model(name, random_state=0, **FAST_PARAMS.get(name, {})).fit(tiny.X, tiny.y)
     test = digits.subsample(n_per_class=5, random_state=1)

@@ -73,7 +73,17 @@ def digits_run(tmp_path_factory):
 
 def test_run_directory_layout_and_manifest(digits_run):
     config, _, run_dir, events = digits_run
-    assert [s for s, e in events if e == "done"][:2] == ["data", "compare"]
+    assert [s for s, e in events if e == "done"] == [
+        "data",
+        "eda",
+        "compare",
+        "tune",
+        "calibrate",
+        "robustness",
+        "errors",
+        "final",
+        "report",
+    ]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["config"]["data"]["dataset"] == "digits"
     assert set(manifest["data"]) == {"train", "calibration", "validation", "test"}
@@ -117,6 +127,18 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(digits_run, tmp_pa
     )
     assert dict(events)["data"] == "skip" and dict(events)["compare"] == "skip"
     assert dict(events)["tune"] == "done" and dict(events)["final"] == "done"
+    # The EDA feeds only the report: changing it reruns nothing else.
+    events.clear()
+    run_study(
+        load_run_config(tmp_path / "a", {"eda": {"compare_class": "3"}}),
+        out_dir=tmp_path,
+        run_id="a",
+        resume=True,
+        on_event=lambda s, e, d: events.append((s, e)),
+    )
+    assert [s for s, e in events if e == "done"] == ["eda", "report"]
+    eda = json.loads((tmp_path / "a" / "stages" / "eda.json").read_text())["result"]
+    assert eda["eda"]["differences"]["compare_class"] == "3"
 
 
 def test_same_config_and_seed_give_identical_metrics(digits_run, tmp_path):
@@ -140,3 +162,96 @@ def test_existing_run_needs_resume(digits_run):
     config, out, _, _ = digits_run
     with pytest.raises(ConfigError, match="already exists; pass --resume"):
         run_study(config, out_dir=out, run_id="a")
+
+
+def _stored(run_dir, name, split):
+    import numpy as np
+
+    with np.load(run_dir / "predictions" / f"{name}.{split}.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_calibration_stage_fits_on_calibration_and_measures_on_validation(digits_run):
+    import numpy as np
+
+    _, _, run_dir, _ = digits_run
+    result = json.loads((run_dir / "stages" / "calibrate.json").read_text())["result"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert result["calibration_split"] == manifest["data"]["calibration"]["n_images"]
+    assert result["n_evaluated"] == manifest["data"]["validation"]["n_images"]
+    base = result["comparisons"][0]["model"]
+    assert [c["method"] for c in result["comparisons"]] == ["temperature", "isotonic"]
+    # The "after" figures are those of the calibrated candidate's stored validation predictions.
+    for comparison in result["comparisons"]:
+        stored = _stored(run_dir, f"{base}+{comparison['method']}", "validation")
+        accuracy = float(np.mean(stored["scores"].argmax(axis=1) == stored["y_true"]))
+        assert comparison["table"]["accuracy"]["after"] == pytest.approx(accuracy)
+    # Temperature scaling never changes a prediction.
+    before, after = (
+        _stored(run_dir, base, "validation"),
+        _stored(run_dir, f"{base}+temperature", "validation"),
+    )
+    assert np.array_equal(before["labels"], after["labels"])
+    coverage = result["uncertainty"][0]["risk_coverage"]
+    assert coverage["coverage"][-1] == pytest.approx(1.0)
+    assert coverage["accuracy"][-1] == pytest.approx(
+        float(np.mean(before["labels"] == before["y_true"]))
+    )
+
+
+def test_robustness_and_error_analysis_come_from_the_best_models(digits_run):
+    import numpy as np
+
+    _, _, run_dir, _ = digits_run
+    robustness = json.loads((run_dir / "stages" / "robustness.json").read_text())["result"]
+    errors = json.loads((run_dir / "stages" / "errors.json").read_text())["result"]
+    assert {r["corruption"] for r in robustness["models"][0]["rows"]} == {
+        "shift",
+        "rotate",
+        "gaussian_noise",
+        "blur",
+        "contrast",
+        "invert",
+    }
+    stored = _stored(run_dir, errors["model"], "validation")
+    counts = np.array(errors["confusion"]["counts"])
+    assert counts.sum() == len(stored["y_true"])
+    assert np.trace(counts) == int(np.sum(stored["labels"] == stored["y_true"]))
+    for pair in errors["confused_pairs"]:
+        assert counts[pair["true_index"], pair["predicted_index"]] == pair["count"]
+    assert errors["model"] in errors["error_overlap"]["model_names"]
+    for chart in errors["charts"].values():
+        assert (run_dir / "figures" / f"{chart}.json").is_file()
+
+
+def test_final_evaluation_is_written_from_test_predictions(digits_run):
+    import numpy as np
+
+    _, _, run_dir, _ = digits_run
+    final = json.loads((run_dir / "stages" / "final.json").read_text())["result"]
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    stored = _stored(run_dir, final["recommended"], "test")
+    assert evaluation["n_samples"] == len(stored["y_true"]) == 359
+    assert evaluation["metrics"]["accuracy"] == pytest.approx(
+        float(np.mean(stored["labels"] == stored["y_true"]))
+    )
+    assert final["evaluation"]["headline"]["accuracy"] == evaluation["metrics"]["accuracy"]
+
+
+def test_eda_stage_findings_and_charts(digits_run):
+    _, _, run_dir, _ = digits_run
+    eda = json.loads((run_dir / "stages" / "eda.json").read_text())["result"]
+    assert eda["findings"][0].startswith("digits: 1,150 training and 359 test images of 8x8")
+    assert eda["eda"]["balance"]["train_counts"] == [
+        113,
+        117,
+        114,
+        117,
+        116,
+        117,
+        116,
+        114,
+        111,
+        115,
+    ]
+    assert all((run_dir / "figures" / f"{c}.json").is_file() for c in eda["charts"])

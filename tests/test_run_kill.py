@@ -1,10 +1,11 @@
-"""A run killed with SIGKILL in the middle of a stage resumes and finishes with the same metrics."""
+"""A run stopped in the middle of a stage (SIGKILL, or Ctrl-C) resumes and finishes with the same metrics."""
 
 import json
-import os
 import signal
 import subprocess
 import time
+
+import pytest
 
 from test_cli import EXE
 
@@ -32,46 +33,56 @@ def quality(run_dir):
     } | {"recommended": metrics["recommended"]}
 
 
-def test_sigkill_mid_stage_then_resume_gives_the_same_metrics(tmp_path):
-    env = {**os.environ}
-    reference = subprocess.run(
-        [EXE, *ARGS, "--out", str(tmp_path), "--run-id", "reference"],
-        env=env,
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    done = subprocess.run(
+        [EXE, *ARGS, "--out", str(out), "--run-id", "reference"],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert reference.returncode == 0, reference.stderr
+    assert done.returncode == 0, done.stderr
+    return out / "reference"
 
-    run_dir = tmp_path / "killed"
+
+@pytest.mark.parametrize(
+    ("stop", "exit_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)]
+)
+def test_stopped_mid_stage_then_resumed_gives_the_same_metrics(
+    reference, tmp_path, stop, exit_code
+):
+    run_dir = tmp_path / "stopped"
     process = subprocess.Popen(
-        [EXE, *ARGS, "--out", str(tmp_path), "--run-id", "killed"],
-        env=env,
+        [EXE, *ARGS, "--out", str(tmp_path), "--run-id", "stopped"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    # Kill it while tuning: the comparison has finished, the tuning stage has not.
+    # Stop it while tuning: the comparison has finished, the tuning stage has not.
     deadline = time.monotonic() + 300
     while not (run_dir / "stages" / "compare.json").exists():
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(0.5)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == exit_code
+    if stop == signal.SIGINT:
+        assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
     assert not (run_dir / "stages" / "final.json").exists()
-    # Whatever the kill left under its final name is complete: every JSON parses.
+    # Whatever the stop left under its final name is complete: every JSON parses.
     for path in run_dir.rglob("*.json"):
         json.loads(path.read_text())
 
     resumed = subprocess.run(
-        [EXE, "run", "--resume", "--out", str(tmp_path), "--run-id", "killed"],
-        env=env,
+        [EXE, "run", "--resume", "--out", str(tmp_path), "--run-id", "stopped"],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert "Data: finished earlier" in resumed.stderr or "finished earlier" in resumed.stderr
-    assert quality(run_dir) == quality(tmp_path / "reference")
+    assert "Baseline comparison: finished earlier" in resumed.stderr
+    assert quality(run_dir) == quality(reference)
     assert (run_dir / "report.html").is_file()
     assert not list(run_dir.rglob("*.tmp"))

@@ -7,7 +7,7 @@ Importing the package is cheap and has no side effects; sub-packages
 from importlib import import_module
 from typing import Any
 
-from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
+from shallowvision.exceptions import ConfigError, DataError, OutputError, ShallowVisionError
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ _SUBPACKAGES = (
 __all__ = [
     "ConfigError",
     "DataError",
+    "OutputError",
     "ShallowVisionError",
     "__version__",
     *_SUBPACKAGES,

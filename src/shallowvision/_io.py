@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "sha256_file", "write_json", "write_text"]
+from shallowvision.exceptions import OutputError
+
+__all__ = ["ZIP_ERRORS", "atomic_path", "sha256_file", "write_json", "write_text"]
+
+#: Errors that mean "this zip archive (or NPZ) is damaged": zipfile raises
+#: NotImplementedError for an unknown compression method and RuntimeError for a
+#: member flagged as encrypted, besides the decompressors' own errors.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 @contextmanager
@@ -18,15 +37,25 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling of ``target`` that replaces it only if the block succeeds.
 
     A reader never sees a half-written ``target``: it is either the old file or the
-    whole new one, even if the process is killed mid-write.
+    whole new one, even if the process is killed mid-write. A write that fails for want of space or permission (any :class:`OSError`)
+    raises :class:`~shallowvision.exceptions.OutputError` naming ``target``, which is
+    left as it was.
     """
     target = Path(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         os.replace(tmp, target)
+    except OutputError:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise OutputError(
+            f"{target}: cannot write the file ({reason}); nothing was changed there"
+        ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # on a read-only file system even this fails
+            tmp.unlink(missing_ok=True)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> Path:
@@ -36,9 +65,11 @@ def write_text(target: str | os.PathLike[str], text: str) -> Path:
     return Path(target)
 
 
-def write_json(target: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``target`` atomically."""
-    return write_text(target, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+def write_json(target: str | os.PathLike[str], data: Any, *, compact: bool = False) -> Path:
+    """Write ``data`` as JSON to ``target`` atomically: indented, or on one line if ``compact``
+    (a quarter of the size for files full of arrays)."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    return write_text(target, json.dumps(data, **layout, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:

@@ -4,7 +4,7 @@ Each one carries a single-line message that names the file, key or value at faul
 the CLI prints it in red and exits with code 2.
 """
 
-__all__ = ["ConfigError", "DataError", "ShallowVisionError"]
+__all__ = ["ConfigError", "DataError", "OutputError", "ShallowVisionError"]
 
 
 class ShallowVisionError(Exception):
@@ -17,3 +17,11 @@ class DataError(ShallowVisionError, ValueError):
 
 class ConfigError(ShallowVisionError, ValueError):
     """A configuration key or value is invalid."""
+
+
+class OutputError(ShallowVisionError, OSError):
+    """An output file cannot be written (read-only folder, full disk, no permission).
+
+    Still an :class:`OSError`, so code that tolerates a failed write (a cache) keeps
+    doing so; the file it names was left as it was before.
+    """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,6 +104,8 @@ def check_out_path(path: Path | None) -> None:
         raise ConfigError(f"{path}: --out must end in .json or .csv")
     if not path.parent.exists():
         raise ConfigError(f"{path.parent}: folder does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ConfigError(f"{path.parent}: folder is not writable")
 
 
 @contextmanager

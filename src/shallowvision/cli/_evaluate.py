@@ -10,9 +10,9 @@ import typer
 from shallowvision.cli._app import app
 from shallowvision.cli._common import new_table
 from shallowvision.cli._options import (
+    AllowVersionMismatchOpt,
     DataDirOpt,
     DatasetArg,
-    MismatchOpt,
     ModelFileArg,
     NPerClassOpt,
     SeedOpt,
@@ -104,7 +104,7 @@ def evaluate_cli(
     validation_size: ValidationOpt = 0.1,
     seed: SeedOpt = 0,
     data_dir: DataDirOpt = None,
-    allow_version_mismatch: MismatchOpt = False,
+    allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
     """Evaluate a saved model on a dataset split: metrics with confidence intervals, curves,
     operating points, calibration, uncertainty and error analysis, as evaluation.json and figures."""
@@ -317,7 +317,7 @@ def calibrate_cli(
         ),
     ] = False,
     data_dir: DataDirOpt = None,
-    allow_version_mismatch: MismatchOpt = False,
+    allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
     """Calibrate a saved model's probabilities on images held out from its training (never the
     test split), print ECE, MCE, Brier score, log loss and accuracy before and after, and save

@@ -20,11 +20,11 @@ from shallowvision.cli._common import (
     write_table,
 )
 from shallowvision.cli._options import (
+    AllowVersionMismatchOpt,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
     JsonOpt,
-    MismatchOpt,
     ModelFileArg,
     NJobsOpt,
     NPerClassOpt,
@@ -355,7 +355,7 @@ def predict_cli(
             "--out", help="Write predictions to FILE (.csv or .json) instead of printing."
         ),
     ] = None,
-    allow_version_mismatch: MismatchOpt = False,
+    allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
     """Predict the class of new images with a saved model."""
     from rich.table import Table

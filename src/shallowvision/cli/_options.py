@@ -73,7 +73,7 @@ NJobsOpt = Annotated[
 ModelFileArg = Annotated[
     Path, typer.Argument(help="A model file (.skops) saved by shallowvision (compare, tune).")
 ]
-MismatchOpt = Annotated[
+AllowVersionMismatchOpt = Annotated[
     bool,
     typer.Option(
         "--allow-version-mismatch", help="Load a model saved with other library versions."

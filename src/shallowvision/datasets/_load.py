@@ -421,7 +421,7 @@ def _decode_pair_or_carve(
 
 
 def _decode_npz(path: Path, part: str) -> _Decoded:
-    with np.load(path, allow_pickle=False) as data:
+    with _readers.open_npz(path) as data:
         has_test = "x_test" in data.files and "y_test" in data.files
     images, labels = _readers.read_npz(path, part if has_test else "train")
     return _from_arrays(path, images, labels, part, [path], carve=not has_test)

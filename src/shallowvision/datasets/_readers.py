@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import re
 import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from shallowvision._io import ZIP_ERRORS
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -43,6 +47,8 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+# NumPy 1 arrays have at most 32 dimensions (NumPy 2: 64); IDX files have 1 to 4.
+_MAX_IDX_DIMS = 32
 # Decompression errors that mean "this gzip stream is damaged".
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
@@ -95,9 +101,13 @@ def parse_idx(raw: bytes, label: str) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{label}: truncated IDX header ({len(raw)} of {header} bytes)")
+    if ndim > _MAX_IDX_DIMS:
+        raise DataError(
+            f"{label}: IDX header declares {ndim} dimensions; at most {_MAX_IDX_DIMS} are supported"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: no overflow on absurd headers
     found = len(raw) - header
     if found != expected:
         problem = "truncated" if found < expected else "has trailing bytes"
@@ -105,7 +115,10 @@ def parse_idx(raw: bytes, label: str) -> np.ndarray:
             f"{label}: IDX data {problem}: header says shape {shape} "
             f"({expected} bytes) but {found} bytes follow"
         )
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    try:
+        array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    except ValueError:  # e.g. (0, 10**5, 10**5, 10**5): no bytes, yet too big a shape
+        raise DataError(f"{label}: IDX header declares an impossible shape {shape}") from None
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
@@ -147,7 +160,7 @@ def read_emnist_zip(
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise DataError(f"{label}: file not found") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ZIP_ERRORS as exc:
         raise DataError(f"{label}: not a readable zip archive ({exc})") from None
     with archive:
         arrays, names = [], []
@@ -161,7 +174,7 @@ def read_emnist_zip(
             member = members[0]
             try:
                 raw = archive.read(member)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            except ZIP_ERRORS as exc:
                 raise DataError(f"{label}: member {member} is corrupt ({exc})") from None
             arrays.append(read_idx(raw, name=f"{label}:{member}"))
             names.append(member)
@@ -307,37 +320,58 @@ def _csv_diagnose(path: Path, width: int, label_col: int) -> str:
                     value = int(text)
                 except ValueError:
                     return f"non-numeric value {text!r} on line {line_no}, column {col}: every label and pixel must be an integer"
-                if value < 0 or (col - 1 != label_col and value > 255):
+                if value < 0 or value > (255 if col - 1 != label_col else _MAX_LABEL):
                     what = "label" if col - 1 == label_col else "pixel value"
-                    return f"line {line_no} has {what} {value} in column {col}; pixels must be 0..255 and labels >= 0"
+                    return f"line {line_no} has {what} {value} in column {col}; pixels must be 0..255 and labels 0..{_MAX_LABEL}"
     return "cannot parse as CSV"
 
 
 # -- NPZ ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_npz(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Open an NPZ file (without pickles); any problem reading it, also inside the
+    block, becomes a :class:`DataError` naming the file.
+
+    The file is opened here, not by ``np.load``, so that it is closed even when
+    it is not a valid archive.
+    """
+    label = str(path)
+    try:
+        with open(path, "rb") as stream:
+            data = np.load(stream, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise DataError(f"{label}: not an NPZ archive (a single .npy array?)")
+            with data:
+                yield data
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{label}: is a folder, expected an NPZ file") from None
+    except ZIP_ERRORS as exc:
+        raise DataError(f"{label}: not a readable NPZ file ({exc})") from None
+
+
 def read_npz(path: str | os.PathLike[str], part: str) -> tuple[np.ndarray, np.ndarray]:
     """Read ``x_<part>`` / ``y_<part>`` from an NPZ file (the Keras layout).
 
     Images may be (n, h, w) or (n, h, w, 1); they must hold integers 0..255.
     """
     label = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            x_key, y_key = f"x_{part}", f"y_{part}"
-            if x_key not in keys or y_key not in keys:
-                raise DataError(
-                    f"{label}: no arrays {x_key!r} and {y_key!r} (found {', '.join(sorted(keys))})"
-                )
-            images, labels = data[x_key], data[y_key]
-    except FileNotFoundError:
-        raise DataError(f"{label}: file not found") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{label}: not a readable NPZ file ({exc})") from None
+    with open_npz(path) as data:
+        keys = set(data.files)
+        x_key, y_key = f"x_{part}", f"y_{part}"
+        if x_key not in keys or y_key not in keys:
+            raise DataError(
+                f"{label}: no arrays {x_key!r} and {y_key!r} (found {', '.join(sorted(keys))})"
+            )
+        images, labels = data[x_key], data[y_key]
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    if images.ndim == 2 and len(labels) == len(images):
+    if images.ndim == 2 and labels.ndim == 1 and len(labels) == len(images):
         side = round(images.shape[1] ** 0.5)
         if side * side == images.shape[1]:
             images = images.reshape(len(images), side, side)
@@ -348,9 +382,8 @@ def read_npz(path: str | os.PathLike[str], part: str) -> tuple[np.ndarray, np.nd
 def _as_uint8(images: np.ndarray, label: str) -> np.ndarray:
     if images.dtype == np.uint8:
         return images
-    if not np.issubdtype(images.dtype, np.number) or (
-        images.size and (np.isnan(images).any() if images.dtype.kind == "f" else False)
-    ):
+    real = images.dtype.kind in "iuf"  # not bool, complex, strings, dates or records
+    if not real or (images.size and images.dtype.kind == "f" and np.isnan(images).any()):
         raise DataError(f"{label}: images must be numbers 0..255, got dtype {images.dtype}")
     if images.size and (
         images.min() < 0 or images.max() > 255 or (images != np.round(images)).any()
@@ -359,16 +392,22 @@ def _as_uint8(images: np.ndarray, label: str) -> np.ndarray:
     return images.astype(np.uint8)
 
 
+#: Labels are class indices; anything this large is a corrupt file, not a class.
+_MAX_LABEL = 2**31 - 1
+
+
 def _as_labels(labels: np.ndarray, label: str) -> np.ndarray:
-    integral = np.issubdtype(labels.dtype, np.integer) or (
-        np.issubdtype(labels.dtype, np.floating) and bool((labels == np.round(labels)).all())
+    kind = labels.dtype.kind
+    integral = kind in "iu" or (
+        kind == "f" and bool(np.isfinite(labels).all() and (labels == np.round(labels)).all())
     )
     if not integral:
         raise DataError(f"{label}: labels must be integers, got dtype {labels.dtype}")
-    labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise DataError(f"{label}: labels must be >= 0, found {labels.min()}")
-    return labels
+    # Compared as Python numbers: a float16 or uint64 array cannot hold the bound itself.
+    low, high = (float(labels.min()), float(labels.max())) if labels.size else (0.0, 0.0)
+    if low < 0 or high > _MAX_LABEL:
+        raise DataError(f"{label}: labels must be 0..{_MAX_LABEL:,}, found {low:g}..{high:g}")
+    return labels.astype(np.int64)
 
 
 # -- image folders --------------------------------------------------------------------------
@@ -423,23 +462,44 @@ def read_image_folder(
 
 
 def decode_image(
-    source: str | os.PathLike[str] | bytes, image_size: tuple[int, int] | None
+    source: str | os.PathLike[str] | bytes,
+    image_size: tuple[int, int] | None,
+    *,
+    name: str | None = None,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> np.ndarray:
-    """Decode one image file or its bytes into a (height, width) uint8 grayscale array."""
+    """Decode one image file or its bytes into a (height, width) uint8 grayscale array.
+
+    ``name`` is what error messages call the source (default: its path, or ``<upload>``);
+    an image whose header declares more than ``max_pixels`` pixels is refused before
+    its pixels are decoded; ``formats`` (Pillow names such as ``"PNG"``) limits the
+    formats tried.
+    """
     from PIL import Image, UnidentifiedImageError
 
-    label = "<upload>" if isinstance(source, bytes) else str(source)
+    label = name or ("<upload>" if isinstance(source, bytes) else str(source))
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+        with Image.open(stream, formats=formats) as img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise DataError(
+                    f"{label}: image is {img.width}x{img.height} pixels, more than the "
+                    f"{max_pixels:,} allowed"
+                )
             img.load()
             gray = _to_gray(img)
             if image_size is not None and gray.size != (image_size[1], image_size[0]):
                 gray = gray.resize((image_size[1], image_size[0]), Image.Resampling.LANCZOS)
             return np.asarray(gray, dtype=np.uint8)
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{label}: file not found") from None
+    except UnidentifiedImageError:
+        expected = "/".join(formats) if formats else "a format Pillow reads"
+        raise DataError(f"{label}: corrupt or unreadable image (not {expected})") from None
     except (
-        UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,

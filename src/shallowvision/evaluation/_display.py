@@ -48,6 +48,7 @@ from shallowvision.exceptions import DataError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
 __all__ = [
     "ConfusionDisplay",
@@ -59,6 +60,7 @@ __all__ = [
     "RiskCoverageDisplay",
     "RobustnessDisplay",
     "ThresholdDisplay",
+    "draw_tiles",
     "new_axes",
 ]
 
@@ -73,6 +75,58 @@ def new_axes(figsize: tuple[float, float] = (6.0, 4.5)) -> Axes:
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def draw_tiles(
+    ax: Axes,
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    n_cols: int,
+    caption_lines: int = 2,
+    row_labels: Sequence[str] | None = None,
+    cmap: str = "gray",
+    vmin: float = 0.0,
+    vmax: float = 255.0,
+) -> AxesImage | None:
+    """Draw ``images`` as one mosaic at their own height x width, row by row.
+
+    Each tile gets its caption underneath (room for ``caption_lines`` lines at the
+    tile's own scale), each row its label on the left; NaN pixels (and the gaps) are
+    drawn white. Returns the image artist (for a colour bar), None when there is nothing
+    to draw.
+
+    Parameters
+    ----------
+    ax : Axes
+    images : ndarray, shape (n, height, width)
+    captions : sequence of str, optional
+        One per image.
+    n_cols : int
+    caption_lines : int
+    row_labels : sequence of str, optional
+        One per row of tiles.
+    cmap : str
+        A matplotlib colour map name.
+    vmin, vmax : float
+        Pixel values at the two ends of the colour map.
+    """
+    import matplotlib as mpl
+
+    ax.set_axis_off()
+    if not len(images):
+        ax.text(0.5, 0.5, "no images", ha="center", va="center", transform=ax.transAxes)
+        return None
+    h = images.shape[1]
+    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
+    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
+    colormap = mpl.colormaps[cmap].with_extremes(bad="white")
+    image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    for (top, left), caption in zip(corners, captions or (), strict=False):
+        ax.text(left, top + h, caption, va="top", ha="left", fontsize=6.5, clip_on=False)
+    for row, label in enumerate(row_labels or ()):
+        ax.text(-gap, row * (h + gap) + h / 2, label, ha="right", va="center", fontsize="small")
+    return image
 
 
 def _diagonal(ax: Axes, label: str) -> None:
@@ -543,31 +597,12 @@ class GalleryDisplay(_Display):
         if ax is None:
             ax = new_axes((1.3 * cols + 0.4, 1.55 * rows + 0.6))
         ax = self._start(ax)
-        ax.set_axis_off()
         ax.set_title(f"{g.title} ({n} of {g.n_matching} images)", fontsize="medium")
-        if n == 0:
-            ax.text(0.5, 0.5, "no images", ha="center", va="center", transform=ax.transAxes)
-            return self
-        h = self.images.shape[1]
-        # Room under every tile for two lines of text, at the tile's own scale.
-        gap = max(1, round(0.6 * h))
-        canvas, corners = mosaic(self.images, g.indices, n_cols=cols, gap=gap)
-        import matplotlib as mpl
-
-        cmap = mpl.colormaps["gray"].with_extremes(bad="white")
-        ax.imshow(canvas, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
-        for (top, left), true, pred, conf in zip(
-            corners, g.true, g.predicted, g.confidence, strict=True
-        ):
-            ax.text(
-                left,
-                top + h,
-                f"true {true}\npred {pred} {conf:.2f}",
-                va="top",
-                ha="left",
-                fontsize=6.5,
-                clip_on=False,
-            )
+        captions = [
+            f"true {true}\npred {pred} {conf:.2f}"
+            for true, pred, conf in zip(g.true, g.predicted, g.confidence, strict=True)
+        ]
+        draw_tiles(ax, self.images[g.indices], captions, n_cols=cols)
         return self
 
 

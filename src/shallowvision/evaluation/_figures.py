@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
+    "add_tiles",
     "calibration_figure",
     "confusion_figure",
     "curves_figure",
@@ -196,10 +197,14 @@ def histogram_figure(histogram: CorrectWrongHistogram) -> go.Figure:
         yaxis2={
             "overlaying": "y",
             "side": "right",
-            "range": [0, 1],
+            "type": "linear",
+            "range": [0, 1.02],
+            "tickformat": ".0%",
+            "nticks": 6,
             "title": "error rate",
             "showgrid": False,
         },
+        legend={"orientation": "h", "y": -0.25},
     )
     return fig
 
@@ -283,41 +288,73 @@ def error_overlap_figure(overlap: ErrorOverlap) -> go.Figure:
 
 def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> go.Figure:
     """A gallery as one grey-level mosaic at the images' own size, labelled under each tile."""
-    import plotly.graph_objects as go
-
-    pixels = np.asarray(images)
     g = gallery
     fig = _figure(f"{g.title} ({len(g.indices)} of {g.n_matching} images)", "", "")
-    if not len(g.indices):
-        return fig
-    h = pixels.shape[1]
-    gap = max(1, round(0.6 * h))
-    canvas, corners = mosaic(pixels, g.indices, n_cols=n_cols, gap=gap)
+    captions = [
+        f"true {true}<br>pred {pred} {conf:.2f}"
+        for true, pred, conf in zip(g.true, g.predicted, g.confidence, strict=True)
+    ]
+    add_tiles(fig, np.asarray(images)[g.indices], captions, n_cols=n_cols)
+    return fig
+
+
+def add_tiles(
+    fig: go.Figure,
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    n_cols: int,
+    caption_lines: int = 2,
+    row_labels: Sequence[str] | None = None,
+    colorscale: str = "gray",
+    zmin: float = 0.0,
+    zmax: float = 255.0,
+    showscale: bool = False,
+) -> None:
+    """Add ``images`` to ``fig`` as one mosaic heat map at their own height x width.
+
+    Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
+    are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
+    pixels high. Nothing is added for no images.
+    """
+    import plotly.graph_objects as go
+
+    if not len(images):
+        return
+    h = images.shape[1]
+    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
+    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
     fig.add_trace(
         go.Heatmap(
-            z=jsonable(canvas),
-            colorscale="gray",
-            zmin=0,
-            zmax=255,
-            showscale=False,
+            # An array (not nested lists) is stored as one typed buffer: NaN gaps stay
+            # blank, and the figure builds and serialises in milliseconds.
+            z=canvas,
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            showscale=showscale,
             hoverinfo="skip",
         )
     )
-    for (top, left), true, pred, conf in zip(
-        corners, g.true, g.predicted, g.confidence, strict=True
-    ):
+    for (top, left), caption in zip(corners, captions or (), strict=False):
         fig.add_annotation(
             x=left,
             y=top + h,
-            text=f"true {true}<br>pred {pred} {conf:.2f}",
+            text=caption,
             showarrow=False,
             xanchor="left",
             yanchor="top",
             font={"size": 9},
         )
+    for row, label in enumerate(row_labels or ()):
+        fig.add_annotation(
+            x=-gap, y=row * (h + gap) + h / 2, text=label, showarrow=False, xanchor="right"
+        )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False)
-    return fig
+    # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
+    rows = -(-len(images) // n_cols)
+    fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
 
 
 def robustness_figure(result: RobustnessResult) -> go.Figure:

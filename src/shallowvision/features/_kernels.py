@@ -7,7 +7,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.kernel_approximation import Nystroem
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["RBFNystroem"]
+__all__ = ["RBFNystroem", "rbf_gamma"]
+
+
+def rbf_gamma(X: np.ndarray, gamma: str | float, gamma_scale: float = 1.0) -> float:
+    """The RBF width for ``X``: ``gamma`` itself, or for ``"scale"`` the rule of
+    :class:`sklearn.svm.SVC`, ``gamma_scale / (n_features * X.var())``."""
+    if gamma == "scale":
+        variance = float(X.var())
+        return gamma_scale / (X.shape[1] * variance) if variance > 0 else 1.0
+    if isinstance(gamma, int | float) and not isinstance(gamma, bool) and gamma > 0:
+        return float(gamma)
+    raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
 
 
 class RBFNystroem(TransformerMixin, BaseEstimator):
@@ -41,13 +52,7 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         X = validate_data(self, X, dtype=(np.float64, np.float32))
-        if self.gamma == "scale":
-            variance = float(X.var())
-            self.gamma_ = self.gamma_scale / (X.shape[1] * variance) if variance > 0 else 1.0
-        elif isinstance(self.gamma, int | float) and self.gamma > 0:
-            self.gamma_ = float(self.gamma)
-        else:
-            raise ValueError(f"gamma must be 'scale' or a positive number, got {self.gamma!r}")
+        self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)
         self.nystroem_ = Nystroem(
             kernel="rbf",
             gamma=self.gamma_,

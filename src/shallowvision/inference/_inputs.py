@@ -1,16 +1,28 @@
-"""Turn what users hand to ``predict`` (image files, folders, IDX and NPZ arrays) into uint8 images."""
+"""Turn what users hand to ``predict`` and ``serve`` into uint8 images, as training images are.
+
+Files, folders, IDX and NPZ arrays (``predict``), uploaded image bytes and pixel
+arrays sent as JSON (``serve``) all pass through here, so every way in converts
+images the same way.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from shallowvision.datasets._readers import IMAGE_SUFFIXES, _as_uint8, decode_image, read_idx
+from shallowvision.datasets._readers import (
+    IMAGE_SUFFIXES,
+    _as_uint8,
+    decode_image,
+    open_npz,
+    read_idx,
+)
 from shallowvision.exceptions import DataError
 
-__all__ = ["read_inputs"]
+__all__ = ["decode_upload", "images_from_pixels", "read_inputs"]
 
 _NPZ_KEYS = ("x_test", "x", "images", "x_train")
 
@@ -69,16 +81,11 @@ def read_inputs(
 
 def _read_array(path: Path) -> np.ndarray:
     if path.name.lower().endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                key = next((k for k in _NPZ_KEYS if k in data.files), None)
-                if key is None:
-                    raise DataError(f"{path}: no image array (looked for {', '.join(_NPZ_KEYS)})")
-                array = data[key]
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(f"{path}: not a readable NPZ file ({exc})") from None
+        with open_npz(path) as data:
+            key = next((k for k in _NPZ_KEYS if k in data.files), None)
+            if key is None:
+                raise DataError(f"{path}: no image array (looked for {', '.join(_NPZ_KEYS)})")
+            array = data[key]
     elif "idx" in path.name.lower() or "ubyte" in path.name.lower():
         array = read_idx(path)
     else:
@@ -90,3 +97,94 @@ def _read_array(path: Path) -> np.ndarray:
     if array.ndim != 3:
         raise DataError(f"{path}: expected images of shape (n, height, width), got {array.shape}")
     return _as_uint8(array, str(path))
+
+
+#: Largest image (in pixels, as its header declares) that an upload may decode to.
+MAX_UPLOAD_PIXELS = 4096 * 4096
+#: Formats an upload may be in: those of training image folders (IMAGE_SUFFIXES).
+UPLOAD_FORMATS = ("PNG", "JPEG", "BMP")
+
+
+def decode_upload(
+    data: bytes,
+    *,
+    image_shape: tuple[int, int],
+    name: str = "<upload>",
+    max_pixels: int = MAX_UPLOAD_PIXELS,
+) -> np.ndarray:
+    """Decode the bytes of one uploaded image file (PNG, JPEG, BMP) into a uint8 image.
+
+    The image is converted to grayscale and resized to ``image_shape`` exactly as
+    training image folders are (:func:`shallowvision.datasets.decode_image`).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    image_shape : (height, width)
+        The model's input size.
+    name : str
+        What error messages call the upload (e.g. its file name).
+    max_pixels : int
+        Images whose header declares more pixels are refused before decoding.
+
+    Returns
+    -------
+    uint8 array of shape (height, width)
+    """
+    if not data:
+        raise DataError(f"{name}: empty file")
+    return decode_image(data, image_shape, name=name, max_pixels=max_pixels, formats=UPLOAD_FORMATS)
+
+
+def images_from_pixels(
+    values: Any, *, image_shape: tuple[int, int], name: str = "pixels"
+) -> np.ndarray:
+    """Images given as (nested lists of) pixel values, e.g. parsed from JSON.
+
+    Accepted layouts for images of ``(h, w)`` pixels: one image ``(h, w)`` or
+    ``(h * w,)``, or a batch ``(n, h, w)`` or ``(n, h * w)``. Values must be
+    integers 0..255, as the training images are (floats with integral values pass).
+
+    Returns
+    -------
+    uint8 array of shape (n, h, w)
+    """
+    h, w = image_shape
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(
+            f"{name}: rows of different lengths; expected one image ({h}, {w}) or a batch (n, {h}, {w})"
+        ) from None
+    if array.dtype == object and {type(v) for v in array.ravel()} <= {int, float}:
+        raise DataError(f"{name}: pixel values must be integers 0..255")  # beyond int64
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise DataError(
+            f"{name}: every pixel must be a number 0..255 (got values of type {_kind(array)})"
+        )
+    if array.size == 0:
+        raise DataError(f"{name}: no images (the array is empty)")
+    if (array.ndim == 1 and array.size == h * w) or array.shape == (h, w):
+        array = array.reshape(1, h, w)
+    elif array.ndim == 2 and array.shape[1] == h * w:
+        array = array.reshape(len(array), h, w)
+    elif array.ndim != 3 or array.shape[1:] != (h, w):
+        raise DataError(
+            f"{name}: shape {array.shape} does not fit the model's {h}x{w} images; expected "
+            f"one image ({h}, {w}) or ({h * w},), or a batch (n, {h}, {w}) or (n, {h * w})"
+        )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise DataError(
+            f"{name}: pixel values must be finite numbers 0..255 (found NaN or infinity)"
+        )
+    return _as_uint8(array, name)
+
+
+def _kind(array: np.ndarray) -> str:
+    if array.dtype == object:
+        kinds = sorted({type(v).__name__ for v in array.ravel()[:1000]})
+        return ", ".join(kinds)
+    return {"U": "str", "b": "bool", "c": "complex"}.get(array.dtype.kind, str(array.dtype))

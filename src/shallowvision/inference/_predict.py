@@ -14,13 +14,18 @@ __all__ = ["Predictions", "predict_top_k"]
 
 @dataclass(frozen=True)
 class Predictions:
-    """Labels and the top-k classes with their scores for a batch of images."""
+    """Labels, every class's score and the top-k classes for a batch of images.
+
+    ``scores`` (n, n_classes) are probabilities when ``scores_kind`` is ``"proba"``,
+    else the model's decision scores (``"decision"``).
+    """
 
     labels: np.ndarray
     top_k: np.ndarray
     top_scores: np.ndarray
     class_names: list[str]
     scores_kind: str
+    scores: np.ndarray
 
     def records(self, names: list[str] | None = None) -> list[dict[str, Any]]:
         """One JSON-ready dict per image."""
@@ -53,4 +58,5 @@ def predict_top_k(model: SavedModel, images: np.ndarray, *, k: int = 3) -> Predi
         top_scores=np.take_along_axis(scores, order, axis=1),
         class_names=model.class_names,
         scores_kind=kind,
+        scores=scores,
     )

@@ -1,22 +1,11 @@
 """The model zoo: registered pipelines, their search spaces and capabilities."""
 
-from shallowvision.models._benchmark import (
-    BenchmarkConfig,
-    BenchmarkResult,
-    BenchmarkRow,
-    UnsupportedConfigError,
-    build_classifier,
-    fit_config,
-    get_benchmark_configs,
-    get_benchmark_grid_names,
-    read_benchmark_rows,
-    run_benchmark,
-)
 from shallowvision.models._compare import (
     Comparison,
     ModelScore,
     compare_models,
     fit_and_score,
+    score_fitted,
     score_rows,
 )
 from shallowvision.models._registry import (
@@ -38,6 +27,7 @@ __all__ = [
     "Comparison",
     "ModelScore",
     "ModelSpec",
+    "NystroemRidgeClassifier",
     "TuneResult",
     "UnsupportedConfigError",
     "build_classifier",
@@ -55,6 +45,37 @@ __all__ = [
     "predict_scores",
     "read_benchmark_rows",
     "run_benchmark",
+    "score_fitted",
     "score_rows",
     "tune_model",
 ]
+
+
+#: Names defined in modules that import scikit-learn (or the evaluation records), loaded
+#: on first use so the registry and the CLI stay light until then.
+_LAZY = {
+    "NystroemRidgeClassifier": "shallowvision.models._kernel_ridge",
+    **dict.fromkeys(
+        (
+            "BenchmarkConfig",
+            "BenchmarkResult",
+            "BenchmarkRow",
+            "UnsupportedConfigError",
+            "build_classifier",
+            "fit_config",
+            "get_benchmark_configs",
+            "get_benchmark_grid_names",
+            "read_benchmark_rows",
+            "run_benchmark",
+        ),
+        "shallowvision.models._benchmark",
+    ),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

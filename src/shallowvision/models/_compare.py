@@ -17,7 +17,14 @@ from shallowvision.exceptions import ConfigError
 from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import predict_scores
 
-__all__ = ["Comparison", "ModelScore", "compare_models", "fit_and_score", "score_rows"]
+__all__ = [
+    "Comparison",
+    "ModelScore",
+    "compare_models",
+    "fit_and_score",
+    "score_fitted",
+    "score_rows",
+]
 
 #: Columns of the comparison table, in order, with their display names.
 COLUMNS = {
@@ -119,6 +126,34 @@ def thread_limit(n_jobs: int | None) -> Iterator[None]:
         yield
 
 
+def score_fitted(
+    name: str,
+    estimator: Any,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    n_classes: int,
+    *,
+    fit_seconds: float | None = None,
+    params: dict[str, Any] | None = None,
+) -> ModelScore:
+    """The comparison row of an already-fitted model: metrics, predict time and size on disk."""
+    import skops.io as sio
+
+    start = time.perf_counter()
+    scores, kind = predict_scores(estimator, X_eval)
+    predict_seconds = time.perf_counter() - start
+    labels = np.asarray(estimator.predict(X_eval))
+    return ModelScore(
+        model=name,
+        fit_seconds=fit_seconds,
+        predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
+        size_bytes=len(sio.dumps(estimator)),
+        scores_kind=kind,
+        params=dict(params or {}),
+        **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
+    )
+
+
 def fit_and_score(
     model: str | tuple[str, Any],
     X_train: np.ndarray,
@@ -139,8 +174,6 @@ def fit_and_score(
     ``n_jobs`` also caps the BLAS and OpenMP threads of the fit and the predictions
     (see :func:`thread_limit`).
     """
-    import skops.io as sio
-
     if isinstance(model, str):
         name = model
         estimator = get_model_spec(name).make(
@@ -152,19 +185,9 @@ def fit_and_score(
         start = time.perf_counter()
         estimator.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        scores, kind = predict_scores(estimator, X_eval)
-        predict_seconds = time.perf_counter() - start
-        labels = np.asarray(estimator.predict(X_eval))
-    row = ModelScore(
-        model=name,
-        fit_seconds=fit_seconds,
-        predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
-        size_bytes=len(sio.dumps(estimator)),
-        scores_kind=kind,
-        params=dict(params or {}),
-        **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
-    )
+        row = score_fitted(
+            name, estimator, X_eval, y_eval, n_classes, fit_seconds=fit_seconds, params=params
+        )
     return row, (estimator if keep_model else None)
 
 

@@ -25,13 +25,7 @@ def predict_scores(estimator: Any, X: Any) -> tuple[np.ndarray, str]:
     decision vector ``d`` becomes the two columns ``(-d, d)`` so both kinds share one
     shape. Rankings (and so ROC and PR AUC) are the same for either kind.
     """
-    if has_proba(estimator):
-        return np.asarray(estimator.predict_proba(X), dtype=np.float64), "proba"
-    if not hasattr(estimator, "decision_function"):
-        raise TypeError(
-            f"{type(estimator).__name__} has neither predict_proba nor decision_function"
-        )
-    scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
-    if scores.ndim == 1:
-        scores = np.column_stack([-scores, scores])
-    return scores, "decision"
+    from shallowvision.evaluation._validation import predict_scores as scores_of
+
+    kind = "proba" if has_proba(estimator) else "decision"
+    return scores_of(estimator, X, response_method="auto"), kind

@@ -21,13 +21,14 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from shallowvision._optional import import_optional
-from shallowvision.features import ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.features import HOGTransformer, ImagePCA, PixelScaler, RBFNystroem
+from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
 from shallowvision.models._registry import ModelSpec, register
 
 __all__: list[str] = []
@@ -419,4 +420,88 @@ register(
         cost="medium",
         extra="boost",
     )
+)
+
+
+# -- the two tuned pipelines: hand-crafted features and an approximate RBF kernel -----------
+def _shape_features() -> FeatureUnion:
+    """HOG at two scales (4- and 7-pixel cells) beside the pixels themselves.
+
+    The pixels are weighted by 0.5, so that the HOG blocks, not the raw intensities,
+    dominate the variance the PCA step keeps (chosen on a Fashion-MNIST validation split).
+    """
+    return FeatureUnion(
+        [
+            ("hog4", HOGTransformer(pixels_per_cell=4, cells_per_block=2)),
+            ("hog7", HOGTransformer(pixels_per_cell=7, cells_per_block=2)),
+            ("pixels", "passthrough"),
+        ],
+        transformer_weights={"pixels": 0.5},
+    )
+
+
+def _kernel_ridge(rs: int, n_components: int, n_landmarks: int, alpha: float) -> Pipeline:
+    """Shape features, PCA, then RBF kernel ridge on Nystroem landmarks.
+
+    Kernel ridge on landmarks solves one linear system, so fitting costs a few matrix
+    products instead of an SVM's quadratic programme, and predicting is one kernel
+    block and one product (an exact SVC here predicted about 300 images per CPU second).
+    """
+    return _scaled(
+        ("deskew", "passthrough"),
+        ("features", _shape_features()),
+        ("pca", _pca(n_components, rs)),
+        (
+            "clf",
+            NystroemRidgeClassifier(
+                n_components=n_landmarks, gamma="scale", alpha=alpha, random_state=rs
+            ),
+        ),
+    )
+
+
+_KERNEL_RIDGE_GRID = {
+    "clf__alpha": [0.003, 0.01, 0.03],
+    "clf__gamma_scale": [0.5, 1.0, 2.0],
+    "pca__n_components": [50, 100, 200],
+}
+_KERNEL_RIDGE_DIST = {
+    "clf__alpha": loguniform(1e-3, 1.0),
+    "clf__gamma_scale": loguniform(0.3, 3.0),
+    "pca__n_components": randint(50, 300),
+}
+
+
+def _register_kernel_ridge(
+    name: str, description: str, pca: int, landmarks: int, cost: str
+) -> None:
+    register(
+        ModelSpec(
+            name=name,
+            description=description,
+            factory=lambda rs, nj: _kernel_ridge(
+                rs, n_components=pca, n_landmarks=landmarks, alpha=0.01
+            ),
+            grid=lambda: dict(_KERNEL_RIDGE_GRID),
+            distributions=lambda: dict(_KERNEL_RIDGE_DIST),
+            proba=False,
+            sample_weight=False,
+            cost=cost,
+        )
+    )
+
+
+_register_kernel_ridge(
+    "fast",
+    "HOG (two scales) + pixels, PCA 100, RBF kernel ridge on 2,000 landmarks: about 30 CPU seconds on Fashion-MNIST",
+    pca=100,
+    landmarks=2000,
+    cost="low",
+)
+_register_kernel_ridge(
+    "best",
+    "HOG (two scales) + pixels, PCA 200, RBF kernel ridge on 8,000 landmarks: the most accurate pipeline here",
+    pca=200,
+    landmarks=8000,
+    cost="medium",
 )

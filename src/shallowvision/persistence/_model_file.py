@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shallowvision import __version__
-from shallowvision._io import atomic_path
+from shallowvision._io import ZIP_ERRORS, atomic_path
 from shallowvision.exceptions import ShallowVisionError
 from shallowvision.persistence._trusted import TRUSTED_TYPES
 
@@ -140,9 +140,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{label}: model file not found") from None
     except IsADirectoryError:
         raise ModelFileError(f"{label}: is a folder, expected a model file") from None
-    except (zipfile.BadZipFile, OSError, ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
+    except ModelFileError:
+        raise
+    except ZIP_ERRORS as exc:  # UnicodeDecodeError and JSON errors are ValueErrors
         raise ModelFileError(f"{label}: not a readable model file ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "shallowvision-model":
         raise ModelFileError(f"{label}: not a shallowvision model file (unknown manifest)")
@@ -200,6 +200,14 @@ class SavedModel:
     def name(self) -> str:
         return str(self.manifest.get("name", "model"))
 
+    @property
+    def version(self) -> str:
+        """The manifest's ``version`` if one was saved, else ``sha256:`` and the first 12
+        hex digits of the payload's checksum, which name this exact fitted model."""
+        if self.manifest.get("version"):
+            return str(self.manifest["version"])
+        return f"sha256:{str(self.manifest.get('payload_sha256', ''))[:12]}"
+
     def _check(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim == 3:
@@ -249,11 +257,17 @@ def load_model(
     label = str(path)
     manifest = read_manifest(path)
     _check_compatible(label, manifest, allow_version_mismatch)
-    with zipfile.ZipFile(path) as archive:
-        if _payload_sha256(archive) != manifest.get("payload_sha256"):
-            raise ModelFileError(
-                f"{label}: the model was modified after it was saved (checksum mismatch); refusing to load it"
-            )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            payload = _payload_sha256(archive)
+    except ZIP_ERRORS as exc:
+        raise ModelFileError(
+            f"{label}: the model file is damaged ({exc}); refusing to load it"
+        ) from None
+    if payload != manifest.get("payload_sha256"):
+        raise ModelFileError(
+            f"{label}: the model was modified after it was saved (checksum mismatch); refusing to load it"
+        )
     allowed = {*TRUSTED_TYPES, *trusted}
     try:
         untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in allowed]

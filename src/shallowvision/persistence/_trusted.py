@@ -29,5 +29,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._scaling.PixelScaler",
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",
+    "shallowvision.features._hog.HOGTransformer",
+    "shallowvision.features._deskew.Deskewer",
+    "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
 )

@@ -47,6 +47,14 @@ class Section:
         self.blocks.append(f'<div class="chart">{figure_html(fig, name=name)}</div>')
         return self
 
+    def stored_charts(self, run: RunData, names: list[str], *, columns: int = 1) -> Section:
+        """Charts a stage stored, side by side in ``columns`` columns."""
+        cells = "".join(
+            f'<div class="chart">{figure_html(run.chart(n), name=n)}</div>' for n in names
+        )
+        self.blocks.append(f'<div class="grid cols-{columns}">{cells}</div>')
+        return self
+
     def image(self, uri: str, caption: str) -> Section:
         self.blocks.append(
             f'<figure><img src="{uri}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
@@ -118,6 +126,15 @@ class RunData:
         ) as data:
             return {k: (str(data[k]) if k == "kind" else data[k]) for k in data.files}
 
+    def chart(self, name: str) -> Any:
+        """A plotly figure a stage stored as ``figures/<name>.json``."""
+        import plotly.io
+
+        try:
+            return plotly.io.from_json((self.run_dir / "figures" / f"{name}.json").read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{self.run_dir}: missing figures/{name}.json") from None
+
     def scored(self, name: str, split: str, n_classes: int) -> dict[str, float | None]:
         """Metrics recomputed from the stored predictions."""
         from shallowvision.models import score_rows
@@ -127,13 +144,36 @@ class RunData:
 
 
 SectionBuilder = Callable[[RunData], Section | None]
-_SECTIONS: list[SectionBuilder] = []
+
+#: The report's sections, in reading order: the summary, then the stages as they ran.
+ORDER = (
+    "summary",
+    "data",
+    "eda",
+    "compare",
+    "tune",
+    "ensemble",
+    "select",
+    "explain",
+    "calibrate",
+    "robustness",
+    "errors",
+    "test",
+    "reproduce",
+)
+_SECTIONS: dict[str, SectionBuilder] = {}
 
 
-def section(builder: SectionBuilder) -> SectionBuilder:
-    """Register a section builder (in report order)."""
-    _SECTIONS.append(builder)
-    return builder
+def section(key: str) -> Callable[[SectionBuilder], SectionBuilder]:
+    """Register the builder of the section ``key`` (one of :data:`ORDER`)."""
+    if key not in ORDER:
+        raise ValueError(f"unknown report section {key!r}; add it to ORDER")
+
+    def register(builder: SectionBuilder) -> SectionBuilder:
+        _SECTIONS[key] = builder
+        return builder
+
+    return register
 
 
 def render_report(run_dir: str | Path) -> Path:
@@ -141,10 +181,12 @@ def render_report(run_dir: str | Path) -> Path:
     import jinja2
     from plotly.offline import get_plotlyjs
 
-    import shallowvision.report._sections  # noqa: F401  (registers the sections)
+    import shallowvision.report._analysis_sections
+    import shallowvision.report._sections  # noqa: F401  (they register the sections)
 
     run = RunData(run_dir)
-    sections = [s for s in (builder(run) for builder in _SECTIONS) if s is not None]
+    built = (_SECTIONS[key](run) for key in ORDER if key in _SECTIONS)
+    sections = [s for s in built if s is not None]
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("shallowvision.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),

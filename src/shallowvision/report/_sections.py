@@ -42,7 +42,7 @@ def _candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
     return rows
 
 
-@section
+@section("summary")
 def summary(run: RunData) -> Section | None:
     if not run.has("final"):
         return None
@@ -107,7 +107,7 @@ def _card(label: str, value: str) -> str:
     )
 
 
-@section
+@section("data")
 def data(run: RunData) -> Section | None:
     if not run.has("data"):
         return None
@@ -148,7 +148,24 @@ def data(run: RunData) -> Section | None:
     return s
 
 
-@section
+@section("eda")
+def eda(run: RunData) -> Section | None:
+    if not run.has("eda"):
+        return None
+    result = run.result("eda")
+    s = Section("eda", "Exploratory data analysis")
+    s.text(
+        "What the training images look like before any model sees them (the test split is "
+        "only counted and searched for duplicates of training images)."
+    )
+    s.blocks.append(
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in result["findings"]) + "</ul>"
+    )
+    s.stored_charts(run, result["charts"], columns=2)
+    return s
+
+
+@section("compare")
 def comparison(run: RunData) -> Section | None:
     if not run.has("compare"):
         return None
@@ -191,7 +208,7 @@ def comparison(run: RunData) -> Section | None:
     return s
 
 
-@section
+@section("tune")
 def tuning(run: RunData) -> Section | None:
     if not run.has("tune"):
         return None
@@ -241,7 +258,7 @@ def tuning(run: RunData) -> Section | None:
     return s
 
 
-@section
+@section("test")
 def final_test(run: RunData) -> Section | None:
     if not run.has("final"):
         return None
@@ -269,16 +286,51 @@ def final_test(run: RunData) -> Section | None:
         },
         highlight=final["recommended"],
     )
+    class_names = run.result("data")["class_names"]
+    auc_rows = [
+        {
+            "class": name,
+            **{e["name"]: e["roc_auc_per_class"]["per_class"][k] for e in final["evaluated"]},
+        }
+        for k, name in enumerate(class_names)
+    ]
+    auc_rows.append(
+        {
+            "class": "macro average",
+            **{e["name"]: e["roc_auc_per_class"]["macro"] for e in final["evaluated"]},
+        }
+    )
+    s.blocks.append("<h3>ROC AUC per class (one-vs-rest, from scores)</h3>")
+    s.table(
+        auc_rows,
+        {"class": "class", **{e["name"]: e["name"] for e in final["evaluated"]}},
+        key="class",
+        highlight="macro average",
+    )
+    evaluation = final.get("evaluation")
+    if evaluation:
+        h = evaluation["headline"]
+        s.text(
+            f"<b>{html.escape(final['recommended'])}</b> on test: accuracy {h['accuracy']:.4f} "
+            f"(bootstrap 95% interval {h['accuracy_low']:.4f} to {h['accuracy_high']:.4f}), macro F1 "
+            f"{h['macro_f1']:.4f}, ECE {h['ece']:.4f}. Everything measured is in "
+            f"<code>{html.escape(evaluation['file'])}</code>."
+        )
+        charts = evaluation["charts"]
+        s.stored_charts(run, [charts["roc"], charts["pr"]], columns=2)
+        s.stored_charts(run, [charts["reliability"], charts["confusion-normalized"]], columns=2)
     return s
 
 
-@section
+@section("reproduce")
 def reproducibility(run: RunData) -> Section | None:
     manifest = run.manifest
     s = Section("reproduce", "Reproducibility")
     stages = [
         {"stage": k, "status": v.get("status"), "seconds": v.get("seconds")}
         for k, v in manifest.get("stages", {}).items()
+        # The report cannot hold the time it takes to write itself.
+        if k != "report"
     ]
     s.table(stages, {"stage": "stage", "status": "status", "seconds": "seconds"}, key="stage")
     libs = ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())

@@ -1,9 +1,10 @@
 """The experiment runner: a validated config becomes stages that write a resumable run directory."""
 
+from shallowvision.run._candidates import best_candidates, rank_candidates
 from shallowvision.run._config import PRESETS, RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import Candidate, RunContext
 from shallowvision.run._runner import find_run, load_run_config, run_study
-from shallowvision.run._stages import STAGES, Stage, rank_candidates
+from shallowvision.run._stages import STAGES, Stage
 
 __all__ = [
     "PRESETS",
@@ -12,6 +13,7 @@ __all__ = [
     "RunConfig",
     "RunContext",
     "Stage",
+    "best_candidates",
     "build_config",
     "config_hash",
     "find_run",

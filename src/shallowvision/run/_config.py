@@ -122,6 +122,7 @@ class ExplainConfig(_Section):
 
 class CalibrateConfig(_Section):
     enabled: bool = True
+    top: int = Field(default=1, ge=1, description="Calibrate this many of the best models so far.")
     methods: list[Literal["temperature", "sigmoid", "isotonic"]] = ["temperature", "isotonic"]
     n_bins: int = Field(default=15, ge=2)
     target_accuracy: float = Field(
@@ -131,10 +132,35 @@ class CalibrateConfig(_Section):
 
 class RobustnessConfig(_Section):
     enabled: bool = True
-    corruptions: list[str] = ["shift", "rotate", "noise", "blur", "contrast", "invert"]
+    top: int = Field(default=2, ge=1, description="Corrupt the images of this many best models.")
+    corruptions: list[str] | None = Field(
+        default=None, description="Corruption names (None: every one the library has)."
+    )
     severities: list[int] = [1, 2, 3]
     n_images: int | None = Field(
         default=2000, ge=1, description="Validation images used (None: all)."
+    )
+
+    @field_validator("corruptions")
+    @classmethod
+    def _known_corruptions(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            from shallowvision.evaluation import get_corruption_names
+
+            known = get_corruption_names()
+            unknown = [name for name in value if name not in known]
+            if unknown:
+                raise ValueError(
+                    f"unknown corruption {unknown[0]!r}; choose from {', '.join(known)}"
+                )
+        return value
+
+
+class ErrorsConfig(_Section):
+    enabled: bool = True
+    n_pairs: int = Field(default=6, ge=1, description="Most confused class pairs with galleries.")
+    overlap_models: int = Field(
+        default=5, ge=2, description="Models whose shared errors are counted."
     )
 
 
@@ -165,6 +191,7 @@ class RunConfig(_Section):
     explain: ExplainConfig = ExplainConfig()
     calibrate: CalibrateConfig = CalibrateConfig()
     robustness: RobustnessConfig = RobustnessConfig()
+    errors: ErrorsConfig = ErrorsConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
 
     @field_validator("name")

@@ -75,6 +75,20 @@ class RunContext:
     def figure_path(self, name: str) -> Path:
         return self.path("figures", f"{name}.png")
 
+    def save_chart(self, name: str, fig: Any) -> str:
+        """Store a plotly figure as ``figures/<name>.json`` for the report; returns ``name``."""
+        from shallowvision._io import write_text
+
+        write_text(self.path("figures", f"{name}.json"), fig.to_json())
+        return name
+
+    def save_png(self, name: str, figure: Any) -> str:
+        """Store a matplotlib figure as ``figures/<name>.png`` (atomically); returns ``name``."""
+        from shallowvision.evaluation import save_png
+
+        save_png(figure, self.figure_path(name))
+        return name
+
     # -- data ------------------------------------------------------------------------------
     @cached_property
     def splits(self) -> Any:

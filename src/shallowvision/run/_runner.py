@@ -50,7 +50,10 @@ def find_run(out_dir: Path, run_id: str | None) -> Path:
     return max(runs, key=lambda p: p.stat().st_mtime).parent
 
 
-def _stage_key(stage: Stage, config: RunConfig, upstream: str) -> str:
+def _stage_key(stage: Stage, config: RunConfig, keys: dict[str, str]) -> str:
+    """A stage's own settings and the keys of the stages it reads: equal keys, equal result."""
+    needs = list(keys) if stage.needs is None else stage.needs
+    upstream = "|".join(keys[name] for name in needs)
     own = config_hash(config, "data", "seed", *stage.sections)
     return hashlib.sha256(f"{upstream}|{stage.name}|{own}".encode()).hexdigest()[:16]
 
@@ -142,10 +145,9 @@ def _run_stages(
     ctx: RunContext, resume: bool, timings: dict[str, Any], created: str, on_event: RunEvents | None
 ) -> None:
     config, run_dir = ctx.config, ctx.run_dir
-    upstream = ""
+    keys: dict[str, str] = {}
     for stage in STAGES:
-        key = _stage_key(stage, config, upstream)
-        upstream = key
+        key = keys[stage.name] = _stage_key(stage, config, keys)
         if not stage.enabled(config):
             timings[stage.name] = {"status": "disabled"}
             ctx.stage_file(stage.name).unlink(missing_ok=True)

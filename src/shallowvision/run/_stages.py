@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._analysis import (
+    evaluate_stored,
+    evaluation_charts,
+    stage_calibrate,
+    stage_errors,
+    stage_robustness,
+)
+from shallowvision.run._candidates import offer, rank_candidates
 from shallowvision.run._config import RunConfig
-from shallowvision.run._context import Candidate, RunContext
+from shallowvision.run._context import RunContext
 
-__all__ = ["STAGES", "Stage", "rank_candidates"]
-
-#: Metrics where lower is better.
-_LOWER_IS_BETTER = {"log_loss", "brier"}
+__all__ = ["STAGES", "Stage"]
 
 
 @dataclass(frozen=True)
@@ -21,51 +26,19 @@ class Stage:
     """One step of the study.
 
     ``sections`` are the config sections whose values the stage depends on (with the
-    data section and seed always included); ``weight`` is its typical share of the
-    run's time, for the progress ETA.
+    data section and seed always included); ``needs`` the earlier stages whose results
+    it reads (``None``: every earlier stage), so that changing one stage's settings
+    reruns only what depends on it; ``weight`` is its typical share of the run's time,
+    for the progress ETA.
     """
 
     name: str
     title: str
     run: Callable[[RunContext], dict[str, Any]]
     sections: tuple[str, ...] = ()
+    needs: tuple[str, ...] | None = ("data",)
     weight: float = 1.0
     enabled: Callable[[RunConfig], bool] = lambda config: True
-
-
-def _metric_value(metrics: dict[str, Any], metric: str) -> float:
-    value = metrics.get(metric)
-    if value is None:
-        return float("-inf")
-    return -float(value) if metric in _LOWER_IS_BETTER else float(value)
-
-
-def rank_candidates(
-    candidates: list[Candidate], config: RunConfig
-) -> list[tuple[Candidate, list[str]]]:
-    """Candidates best first by the objective; each with the constraints it breaks.
-
-    Models that meet every constraint rank before those that do not.
-    """
-    objective = config.objective
-    ranked = []
-    for c in candidates:
-        broken = []
-        # Seconds per 1,000 images is milliseconds per image.
-        per_image_ms = c.metrics.get("predict_seconds_per_1000")
-        limit = objective.max_predict_ms_per_image
-        if limit is not None and per_image_ms is not None and per_image_ms > limit:
-            broken.append(f"predicts in {per_image_ms:.2f} ms per image (limit {limit:g})")
-        size = c.metrics.get("size_bytes")
-        if (
-            objective.max_size_mb is not None
-            and size is not None
-            and size / 1e6 > objective.max_size_mb
-        ):
-            broken.append(f"is {size / 1e6:.1f} MB (limit {objective.max_size_mb:g})")
-        ranked.append((c, broken))
-    ranked.sort(key=lambda cb: (bool(cb[1]), -_metric_value(cb[0].metrics, objective.metric)))
-    return ranked
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -82,15 +55,26 @@ def stage_data(ctx: RunContext) -> dict[str, Any]:
     }
 
 
-# -- comparison -----------------------------------------------------------------------------
-def _candidate(ctx: RunContext, name: str, stage: str, estimator: Any, row: Any) -> Candidate:
+# -- exploratory data analysis ------------------------------------------------------------
+def stage_eda(ctx: RunContext) -> dict[str, Any]:
+    """What the images look like, before any model: statistics, findings and charts."""
+    from shallowvision.eda import analyze, eda_figures
+
     splits = ctx.splits
-    metrics = {k: v for k, v in row.to_dict().items() if k not in ("params", "error")}
-    path = ctx.save_model(name, estimator, metrics={"evaluated_on": "validation", **metrics})
-    ctx.save_predictions(name, "validation", estimator, splits.validation)
-    return Candidate(name, stage, path, metrics, gives_proba=hasattr(estimator, "predict_proba"))
+    compare_class = ctx.config.eda.compare_class
+    if compare_class is not None and ctx.config.data.task == "binary":
+        compare_class = None  # a binary task has only the class and the rest
+    result = analyze(
+        splits.train, splits.test, compare_class=compare_class, random_state=ctx.config.seed
+    )
+    return {
+        "findings": result.findings(),
+        "eda": result.to_dict(),
+        "charts": [ctx.save_chart(f"eda-{name}", fig) for name, fig in eda_figures(result)],
+    }
 
 
+# -- comparison -----------------------------------------------------------------------------
 def stage_compare(ctx: RunContext) -> dict[str, Any]:
     from shallowvision.models import compare_models
 
@@ -108,7 +92,7 @@ def stage_compare(ctx: RunContext) -> dict[str, Any]:
         on_progress=ctx.on_progress,
     )
     candidates = [
-        _candidate(ctx, row.model, "compare", comparison.models[row.model], row)
+        offer(ctx, row.model, "compare", comparison.models[row.model], row)
         for row in comparison.rows
         if row.status == "ok"
     ]
@@ -153,9 +137,7 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
             n_jobs=config.n_jobs,
         )
         results.append(result.to_dict())
-        candidates.append(
-            _candidate(ctx, f"{name}-tuned", "tune", result.best_estimator, result.tuned)
-        )
+        candidates.append(offer(ctx, f"{name}-tuned", "tune", result.best_estimator, result.tuned))
         if ctx.on_progress:
             ctx.on_progress(name, "ok")
     return {"searches": results, "candidates": [c.to_dict() for c in candidates]}
@@ -163,7 +145,12 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
 
 # -- the final test-set evaluation ----------------------------------------------------------
 def stage_final(ctx: RunContext) -> dict[str, Any]:
-    """Choose on validation, then score the chosen models once on the test split."""
+    """Choose on validation, then score the chosen models once on the test split.
+
+    The recommended model also gets the full evaluation (curves, calibration,
+    errors), written as ``evaluation.json`` and charts.
+    """
+    from shallowvision.evaluation import ranking_metrics
     from shallowvision.models import score_rows
 
     config = ctx.config
@@ -180,14 +167,32 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
         metrics = score_rows(
             test.y, stored["labels"], stored["scores"], stored["kind"], test.n_classes
         )
+        ranking = ranking_metrics(test.y, stored["scores"], class_names=test.class_names)
         evaluated.append(
             {
                 "name": candidate.name,
                 "stage": candidate.stage,
                 "test": metrics,
                 "validation": candidate.metrics,
+                "roc_auc_per_class": ranking.roc_auc.to_dict(),
+                "average_precision_per_class": ranking.average_precision.to_dict(),
             }
         )
+    evaluation = None
+    if recommended.metrics.get("scores_kind", "proba") == "proba":
+        full = evaluate_stored(
+            ctx,
+            recommended.name,
+            "test",
+            others=[c.name for c in chosen if c.name != recommended.name],
+            n_pairs=config.errors.n_pairs,
+        )
+        ctx.write_json("evaluation.json", full.to_dict())
+        evaluation = {
+            "file": "evaluation.json",
+            "headline": full.headline(),
+            "charts": evaluation_charts(ctx, full, "test"),
+        }
     return {
         "objective": config.objective.model_dump(mode="json"),
         "recommended": recommended.name,
@@ -202,6 +207,7 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
             for c, b in ranked
         ],
         "evaluated": evaluated,
+        "evaluation": evaluation,
         "n_test": len(test),
     }
 
@@ -218,8 +224,23 @@ def _enabled(section: str) -> Callable[[RunConfig], bool]:
 
 
 STAGES: list[Stage] = [
-    Stage("data", "Data", stage_data, sections=(), weight=0.5),
-    Stage("compare", "Baseline comparison", stage_compare, sections=("compare",), weight=6),
+    Stage("data", "Data", stage_data, sections=(), needs=(), weight=0.5),
+    Stage(
+        "eda",
+        "Exploratory data analysis",
+        stage_eda,
+        sections=("eda",),
+        weight=1,
+        enabled=_enabled("eda"),
+    ),
+    Stage(
+        "compare",
+        "Baseline comparison",
+        stage_compare,
+        sections=("compare",),
+        needs=("data",),
+        weight=6,
+    ),
     Stage(
         "tune",
         "Tuning of the best families",
@@ -227,7 +248,42 @@ STAGES: list[Stage] = [
         sections=("compare", "tune", "objective"),
         weight=6,
         enabled=_enabled("tune"),
+        needs=("compare",),
     ),
-    Stage("final", "Final test-set evaluation", stage_final, sections=("objective",), weight=1),
-    Stage("report", "Report", stage_report, weight=0.5),
+    Stage(
+        "calibrate",
+        "Calibration and uncertainty",
+        stage_calibrate,
+        sections=("compare", "tune", "calibrate", "objective"),
+        weight=1,
+        enabled=_enabled("calibrate"),
+        needs=("tune",),
+    ),
+    Stage(
+        "robustness",
+        "Robustness to corrupted images",
+        stage_robustness,
+        sections=("robustness", "objective"),
+        weight=1,
+        enabled=_enabled("robustness"),
+        needs=("calibrate",),
+    ),
+    Stage(
+        "errors",
+        "Error analysis",
+        stage_errors,
+        sections=("errors", "objective"),
+        weight=0.5,
+        enabled=_enabled("errors"),
+        needs=("calibrate",),
+    ),
+    Stage(
+        "final",
+        "Final test-set evaluation",
+        stage_final,
+        sections=("objective", "errors", "calibrate"),
+        weight=1,
+        needs=("calibrate",),
+    ),
+    Stage("report", "Report", stage_report, needs=None, weight=0.5),
 ]

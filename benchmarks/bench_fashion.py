@@ -1,0 +1,157 @@
+"""Fashion-MNIST test accuracy and cost: the dataset paper's best classical model against ours.
+
+Runs, in one process and on the same machine: scikit-learn's ``SVC(C=10, kernel="rbf")``
+on standardised pixels (89.7% in the Fashion-MNIST paper) and the zoo's ``fast`` and
+``best`` pipelines, each fitted on the 60,000 training images and scored once on the
+10,000 test images (every choice inside the pipelines was made on a validation split
+carved from train). Prints accuracy, wall and CPU seconds of fit and predict,
+prediction throughput and the ratios to the baseline; also times the HOG features
+with numpy and with OpenCV, when installed.
+
+    python benchmarks/bench_fashion.py [--threads 2] [--baseline-train 60000] [--models svc,fast,best]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from _harness import machine, table
+from threadpoolctl import threadpool_limits
+
+
+def _timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _load_average() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _hog_backends(images: np.ndarray) -> list[dict]:
+    from shallowvision._optional import has_module
+    from shallowvision.features import hog_images
+
+    rows = []
+    for backend in ("numpy", "opencv"):
+        if backend == "opencv" and not has_module("cv2"):
+            print("OpenCV not installed: its HOG backend is not measured")
+            continue
+        _, wall, cpu = _timed(lambda b=backend: hog_images(images, backend=b))
+        rows.append({"HOG backend": backend, "images": len(images), "wall s": wall, "cpu s": cpu})
+    if len(rows) == 2:
+        rows[1]["ratio"] = rows[1]["wall s"] / rows[0]["wall s"]
+    return rows
+
+
+def _measure(name: str, make, train, test) -> dict:
+    model = make()
+    _, fit_wall, fit_cpu = _timed(lambda: model.fit(train.X, train.y))
+    predicted, predict_wall, predict_cpu = _timed(lambda: model.predict(test.X))
+    row = {
+        "model": name,
+        "n_train": len(train),
+        "test accuracy": float((predicted == test.y).mean()),
+        "fit wall s": fit_wall,
+        "fit cpu s": fit_cpu,
+        "predict wall s": predict_wall,
+        "images/s": len(test) / predict_wall,
+        # On a shared machine the wall time includes waiting for a core; CPU time does not.
+        "images/cpu s": len(test) / max(predict_cpu, 1e-9),
+    }
+    print(table([row], list(row)), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads")
+    parser.add_argument(
+        "--baseline-train",
+        type=int,
+        default=60000,
+        help="training images for the SVC baseline (a stratified subset when below 60,000)",
+    )
+    parser.add_argument(
+        "--models", default="svc,fast,best", help="which of svc, fast, best to run (default all)"
+    )
+    args = parser.parse_args()
+    chosen = {m.strip() for m in args.models.split(",")}
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from shallowvision.datasets import load
+    from shallowvision.features import PixelScaler
+    from shallowvision.models import get_model
+
+    print(machine())
+    print(f"load average before: {_load_average()}")
+    with threadpool_limits(args.threads):
+        # fast, timed end to end: load, features, fit, predict.
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        (train, test), load_wall, _ = _timed(
+            lambda: (load("fashion-mnist", "train"), load("fashion-mnist", "test"))
+        )
+        rows = []
+        if "fast" in chosen:
+            fast = _measure("fast", lambda: get_model("fast", random_state=0), train, test)
+            fast["load wall s"] = load_wall
+            fast["end-to-end wall s"] = time.perf_counter() - start_wall
+            fast["end-to-end cpu s"] = time.process_time() - start_cpu
+            print(
+                f"fast end to end (load + features + fit + predict): {fast['end-to-end wall s']:.1f} s wall, "
+                f"{fast['end-to-end cpu s']:.1f} s CPU",
+                flush=True,
+            )
+            rows.append(fast)
+        if "best" in chosen:
+            rows.append(_measure("best", lambda: get_model("best", random_state=0), train, test))
+            hog_rows = _hog_backends(train.images)
+            print(
+                table(hog_rows, ["HOG backend", "images", "wall s", "cpu s", "ratio"]), flush=True
+            )
+        if "svc" in chosen:
+            baseline_train = train
+            if args.baseline_train < len(train):
+                baseline_train = load(
+                    "fashion-mnist", "train", n_per_class=args.baseline_train // 10, random_state=0
+                )
+            baseline = _measure(
+                'SVC(C=10, kernel="rbf"), standardised pixels',
+                lambda: make_pipeline(PixelScaler(), StandardScaler(), SVC(C=10, kernel="rbf")),
+                baseline_train,
+                test,
+            )
+            rows.insert(0, baseline)
+            for row in rows:
+                row["fit time ratio"] = row["fit wall s"] / baseline["fit wall s"]
+                row["predict time ratio"] = row["predict wall s"] / baseline["predict wall s"]
+    print()
+    print(
+        table(
+            rows,
+            [
+                "model",
+                "n_train",
+                "test accuracy",
+                "fit wall s",
+                "fit cpu s",
+                "predict wall s",
+                "images/s",
+                "images/cpu s",
+                "fit time ratio",
+                "predict time ratio",
+            ],
+        )
+    )
+    print(f"load average after: {_load_average()}")
+
+
+if __name__ == "__main__":
+    main()

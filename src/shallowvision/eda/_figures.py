@@ -1,0 +1,340 @@
+"""Plotly figure builders for the HTML report: one function per EDA record, each returning a
+``plotly.graph_objects.Figure`` (plotly is imported only when a figure is built), and
+:func:`eda_figures`, every figure of an :class:`EdaResult` under its name."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from shallowvision.eda._analyze import EdaResult
+from shallowvision.eda._duplicates import Duplicates
+from shallowvision.eda._stats import (
+    ClassBalance,
+    ClassDifferences,
+    ClassImages,
+    Distribution,
+    ImageGrid,
+    InkStatistics,
+    PCASummary,
+    PixelHistogram,
+)
+from shallowvision.evaluation._figures import _figure, add_tiles
+from shallowvision.evaluation._records import jsonable
+from shallowvision.exceptions import DataError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = [
+    "balance_figure",
+    "centre_of_mass_figure",
+    "class_images_figure",
+    "differences_figure",
+    "distribution_figure",
+    "duplicates_figure",
+    "eda_figures",
+    "explained_variance_figure",
+    "image_grid_figure",
+    "pixel_histogram_figure",
+    "projection_figure",
+]
+
+
+def balance_figure(balance: ClassBalance) -> go.Figure:
+    """Share of each split's images per class (train and test side by side), counts in the hover."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Images per class", "Class", "Share of the split's images")
+    names = list(balance.class_names)
+    for split, counts in (("train", balance.train_counts), ("test", balance.test_counts)):
+        if counts is None:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=counts / max(1, counts.sum()),
+                name=split,
+                customdata=counts,
+                hovertemplate="%{x}: %{customdata:,} images (%{y:.1%})",
+            )
+        )
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%")
+    return fig
+
+
+def distribution_figure(distribution: Distribution) -> go.Figure:
+    """Box plots of a per-image statistic per class and overall (whiskers: 5th-95th percentile)."""
+    import plotly.graph_objects as go
+
+    d = distribution
+    fig = _figure(f"{d.label} per image, by class", "Class", d.label)
+    names = [*d.class_names, "all"]
+    q = np.vstack([d.quantiles, d.overall_quantiles[None, :]])
+    means = np.r_[d.mean, d.overall_mean]
+    fig.add_trace(
+        go.Box(
+            x=names,
+            lowerfence=jsonable(q[:, 0]),
+            q1=jsonable(q[:, 1]),
+            median=jsonable(q[:, 2]),
+            q3=jsonable(q[:, 3]),
+            upperfence=jsonable(q[:, 4]),
+            mean=jsonable(means),
+            name=d.name,
+            showlegend=False,
+        )
+    )
+    return fig
+
+
+def centre_of_mass_figure(ink: InkStatistics, mean_image: np.ndarray) -> go.Figure:
+    """Each class's mean centre of mass (error bars: std of the centres) over the overall mean image."""
+    import plotly.graph_objects as go
+
+    h, w = ink.image_shape
+    fig = _figure(
+        "Centre of mass per class (± std of the images' centres)", "x (column, px)", "y (row, px)"
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=np.asarray(mean_image, dtype=np.float64),
+            colorscale="gray",
+            zmin=0,
+            zmax=255,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=jsonable(ink.centre_x.mean),
+            y=jsonable(ink.centre_y.mean),
+            mode="markers+text",
+            text=list(ink.class_names),
+            textposition="top right",
+            textfont={"size": 9, "color": "orange"},
+            marker={"color": "orange", "size": 7},
+            error_x={"array": jsonable(ink.centre_x.std), "color": "orange"},
+            error_y={"array": jsonable(ink.centre_y.std), "color": "orange"},
+            name="classes",
+        )
+    )
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x")
+    return fig
+
+
+def pixel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
+    """Share of pixels at each grey level, overall and per class (log scale)."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Pixel intensities", "Grey level", "Share of pixels")
+    levels = list(range(256))
+    total = histogram.total
+    fig.add_trace(
+        go.Scatter(
+            x=levels, y=total / max(1, total.sum()), mode="lines", name="all", line={"width": 3}
+        )
+    )
+    for name, counts in zip(histogram.class_names, histogram.counts, strict=True):
+        if counts.sum():
+            fig.add_trace(
+                go.Scatter(
+                    x=levels,
+                    y=counts / counts.sum(),
+                    mode="lines",
+                    name=name,
+                    line={"width": 1},
+                    visible="legendonly" if len(histogram.class_names) > 12 else True,
+                )
+            )
+    fig.update_yaxes(type="log")
+    return fig
+
+
+def _n_cols(k: int) -> int:
+    return min(k, max(5, math.ceil(math.sqrt(k))))
+
+
+def class_images_figure(
+    images: ClassImages, *, kind: Literal["mean", "variance"] = "mean"
+) -> go.Figure:
+    """The mean (or variance) image of every class, at the images' own size."""
+    if kind not in ("mean", "variance"):
+        raise DataError(f"kind must be 'mean' or 'variance', got {kind!r}")
+    tiles = images.mean if kind == "mean" else images.variance
+    fig = _figure(f"{kind.capitalize()} image of each class", "", "")
+    top = float(np.nanmax(tiles)) if kind == "variance" and np.isfinite(tiles).any() else 255.0
+    add_tiles(
+        fig,
+        tiles,
+        [f"{name} ({n:,})" for name, n in zip(images.class_names, images.counts, strict=True)],
+        n_cols=_n_cols(len(images.class_names)),
+        caption_lines=1,
+        colorscale="gray" if kind == "mean" else "magma",
+        zmax=max(top, 1e-9),
+        showscale=kind == "variance",
+    )
+    return fig
+
+
+def differences_figure(
+    differences: ClassDifferences, *, view: Literal["similar", "others"] = "similar"
+) -> go.Figure:
+    """Absolute differences of class mean images: the most similar pairs, or one class
+    against each other class."""
+    if view not in ("similar", "others"):
+        raise DataError(f"view must be 'similar' or 'others', got {view!r}")
+    d = differences
+    pairs = d.most_similar if view == "similar" else d.against_others
+    title = (
+        "Most similar class means: |difference|"
+        if view == "similar"
+        else f"{d.compare_class} against each other class: |difference of the means|"
+    )
+    fig = _figure(title, "", "")
+    if pairs:
+        vmax = max(float(p.image.max()) for p in (*d.most_similar, *d.against_others))
+        add_tiles(
+            fig,
+            np.stack([p.image for p in pairs]),
+            [f"{p.first} vs<br>{p.second}: {p.distance:.1f}" for p in pairs],
+            n_cols=min(len(pairs), 10),
+            colorscale="magma",
+            zmax=max(vmax, 1e-9),
+            showscale=True,
+        )
+    return fig
+
+
+def image_grid_figure(grid: ImageGrid) -> go.Figure:
+    """A few images of each class, one row per class (scores under the images, if any)."""
+    k, m = grid.indices.shape
+    fig = _figure(grid.title, "", "")
+    tiles = grid.images.reshape(k * m, *grid.images.shape[2:]).astype(np.float64)
+    tiles[grid.indices.ravel() < 0] = np.nan
+    captions = None
+    if grid.scores is not None:
+        captions = [
+            f"#{i} {s:.1f}x" if i >= 0 else ""
+            for i, s in zip(grid.indices.ravel(), grid.scores.ravel(), strict=True)
+        ]
+    add_tiles(fig, tiles, captions, n_cols=m, caption_lines=1, row_labels=grid.class_names)
+    return fig
+
+
+def explained_variance_figure(pca: PCASummary) -> go.Figure:
+    """Cumulative and per-component share of the pixel variance."""
+    import plotly.graph_objects as go
+
+    ratio = pca.explained_variance_ratio
+    components = list(range(1, len(ratio) + 1))
+    fig = _figure("PCA explained variance", "Principal components", "Share of the pixel variance")
+    fig.add_trace(go.Scatter(x=components, y=np.cumsum(ratio), mode="lines", name="cumulative"))
+    fig.add_trace(go.Bar(x=components, y=ratio, name="each component", opacity=0.5))
+    fig.add_trace(
+        go.Scatter(
+            x=pca.components_needed,
+            y=pca.variance_levels,
+            mode="markers+text",
+            text=[
+                f"{lv:.0%}: {n}"
+                for lv, n in zip(pca.variance_levels, pca.components_needed, strict=True)
+            ],
+            textposition="bottom right",
+            name="components needed",
+        )
+    )
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def projection_figure(pca: PCASummary) -> go.Figure:
+    """A sample of the training images on the first two principal components, by class."""
+    import plotly.graph_objects as go
+
+    ratio = pca.explained_variance_ratio
+    second = ratio[1] if len(ratio) > 1 else 0.0
+    fig = _figure(
+        f"{len(pca.labels):,} training images on the first two principal components",
+        f"PC 1 ({ratio[0]:.0%} of the variance)",
+        f"PC 2 ({second:.0%})",
+    )
+    for c, name in enumerate(pca.class_names):
+        chosen = pca.labels == c
+        if chosen.any():
+            # SVG, not WebGL: a few thousand points draw fast, and the report then
+            # renders in any browser, with or without a GPU.
+            fig.add_trace(
+                go.Scatter(
+                    x=pca.coordinates[chosen, 0],
+                    y=pca.coordinates[chosen, 1],
+                    mode="markers",
+                    marker={"size": 4, "opacity": 0.6},
+                    name=name,
+                    customdata=pca.indices[chosen],
+                    hovertemplate=f"{name} #%{{customdata}}<extra></extra>",
+                )
+            )
+    return fig
+
+
+def duplicates_figure(duplicates: Duplicates, *, pairs_per_row: int = 4) -> go.Figure:
+    """Example duplicate pairs side by side, with their indices, labels and distance."""
+    d = duplicates
+    fig = _figure(d.describe()[:1].upper() + d.describe()[1:], "", "")
+    m = len(d.first_index)
+    second = "train" if d.scope == "train" else "test"
+    captions = []
+    for i, j, a, b, dist in zip(
+        d.first_index, d.second_index, d.first_label, d.second_label, d.distance, strict=True
+    ):
+        near = f" ({dist:.1f})" if d.kind == "near" else ""
+        captions += [f"train #{i}<br>{a}", f"{second} #{j}<br>{b}{near}"]
+    add_tiles(
+        fig,
+        d.images.reshape(2 * m, *d.images.shape[2:]),
+        captions,
+        n_cols=2 * max(1, min(m, pairs_per_row)),
+    )
+    return fig
+
+
+def duplicates_name(duplicates: Duplicates) -> str:
+    """``duplicates_<kind>_<scope>``, e.g. ``duplicates_near_train_test``."""
+    return f"duplicates_{duplicates.kind}_{duplicates.scope.replace('-', '_')}"
+
+
+def eda_figures(result: EdaResult) -> list[tuple[str, go.Figure]]:
+    """Every plotly figure of an EDA, as ``(name, figure)`` in reading order.
+
+    The names are those of :func:`save_figures`'s PNG files. Duplicate figures appear
+    only for the kinds with examples; the class-against-others view only when a class
+    was compared.
+    """
+    r = result
+    figures: list[tuple[str, go.Figure]] = [
+        ("class_balance", balance_figure(r.balance)),
+        ("samples", image_grid_figure(r.samples)),
+        ("pixel_histogram", pixel_histogram_figure(r.pixels)),
+        *((f"ink_{d.name}", distribution_figure(d)) for d in r.ink.distributions()),
+        ("centre_of_mass", centre_of_mass_figure(r.ink, r.class_images.overall_mean)),
+        ("mean_images", class_images_figure(r.class_images, kind="mean")),
+        ("variance_images", class_images_figure(r.class_images, kind="variance")),
+        ("similar_pairs", differences_figure(r.differences, view="similar")),
+    ]
+    if r.differences.against_others:
+        figures.append(("against_others", differences_figure(r.differences, view="others")))
+    figures += [
+        ("pca_variance", explained_variance_figure(r.pca)),
+        ("pca_projection", projection_figure(r.pca)),
+        ("atypical", image_grid_figure(r.atypical)),
+    ]
+    figures += [
+        (duplicates_name(d), duplicates_figure(d)) for d in r.duplicates if len(d.first_index)
+    ]
+    return figures

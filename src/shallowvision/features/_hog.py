@@ -1,0 +1,260 @@
+"""Histograms of oriented gradients for a whole batch of flattened images at once.
+
+The numpy path follows :func:`skimage.feature.hog` (central differences, unsigned
+orientations, cell averages, overlapping blocks and its four block norms) and gives
+the same numbers, but works on every image of the batch in one pass of array
+operations. OpenCV, when installed, computes the gradients' magnitude and angle
+instead (``backend="opencv"``), on the whole batch stacked into one tall image,
+never in a loop over images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from shallowvision._optional import has_module, import_optional
+from shallowvision.features._base import ImageShapeMixin
+
+__all__ = ["HOGTransformer", "hog_images"]
+
+_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+_BACKENDS = ("auto", "numpy", "opencv")
+_EPS = 1e-5  # skimage's block-norm epsilon
+_CHUNK = 8192  # images per pass: bounds the (chunk, h, w) float32 temporaries
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if np.isscalar(value) else tuple(value)
+    if len(pair) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in pair
+    ):
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences along rows and columns; zero on the border, as skimage does."""
+    g_row = np.zeros_like(images)
+    g_col = np.zeros_like(images)
+    g_row[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
+    g_col[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
+    return g_row, g_col
+
+
+def _cell_histograms_numpy(
+    images: np.ndarray, orientations: int, cell: tuple[int, int], n_cells: tuple[int, int]
+) -> np.ndarray:
+    """``(n, cells_row, cells_col, orientations)`` mean gradient magnitude per orientation bin."""
+    (ch, cw), (nr, nc) = cell, n_cells
+    g_row, g_col = _gradients(images)
+    # Gradients first, then crop to whole cells: the last cell's edge pixels see beyond it.
+    g_row, g_col = g_row[:, : nr * ch, : nc * cw], g_col[:, : nr * ch, : nc * cw]
+    magnitude = np.hypot(g_row, g_col)
+    # Unsigned orientation in [0, 180) degrees, hard-assigned to equal-width bins.
+    angle = np.rad2deg(np.arctan2(g_row, g_col)) % 180.0
+    return _bin_and_pool(magnitude, angle, orientations, cell, n_cells)
+
+
+def _bin_and_pool(
+    magnitude: np.ndarray,
+    angle: np.ndarray,
+    orientations: int,
+    cell: tuple[int, int],
+    n_cells: tuple[int, int],
+) -> np.ndarray:
+    n = len(magnitude)
+    (ch, cw), (nr, nc) = cell, n_cells
+    bins = np.minimum((angle * (orientations / 180.0)).astype(np.intp), orientations - 1)
+    # One bincount over (image, cell row, cell col, bin) sums every cell of every image.
+    rows = np.arange(nr * ch) // ch
+    cols = np.arange(nc * cw) // cw
+    cell_index = (rows[:, None] * nc + cols[None, :]).astype(np.intp)
+    index = (np.arange(n, dtype=np.intp)[:, None, None] * (nr * nc) + cell_index) * orientations
+    index = index + bins
+    hist = np.bincount(
+        index.ravel(), weights=magnitude.ravel(), minlength=n * nr * nc * orientations
+    )
+    return (hist / (ch * cw)).reshape(n, nr, nc, orientations).astype(np.float32)
+
+
+def _cell_histograms_opencv(
+    images: np.ndarray, orientations: int, cell: tuple[int, int], n_cells: tuple[int, int]
+) -> np.ndarray:
+    """The same histograms, with OpenCV computing the gradients' polar form."""
+    cv2 = import_optional("cv2")
+    n = len(images)
+    (ch, cw), (nr, nc) = cell, n_cells
+    g_row, g_col = _gradients(images)
+    shape = (n * nr * ch, nc * cw)
+    # The batch stacked into one tall image: one call, no loop over images.
+    magnitude, angle = cv2.cartToPolar(
+        np.ascontiguousarray(g_col[:, : nr * ch, : nc * cw]).reshape(shape),
+        np.ascontiguousarray(g_row[:, : nr * ch, : nc * cw]).reshape(shape),
+        angleInDegrees=True,
+    )
+    angle = (angle % 180.0).reshape(n, nr * ch, nc * cw)
+    return _bin_and_pool(magnitude.reshape(angle.shape), angle, orientations, cell, n_cells)
+
+
+def _normalise_blocks(hist: np.ndarray, block: tuple[int, int], method: str) -> np.ndarray:
+    """Overlapping ``block`` windows of cells, each normalised; flattened as skimage orders them."""
+    n, nr, nc, _o = hist.shape
+    br, bc = block
+    windows = np.lib.stride_tricks.sliding_window_view(hist, (br, bc), axis=(1, 2))
+    # (n, blocks_row, blocks_col, o, br, bc) -> (n, blocks_row, blocks_col, br, bc, o)
+    blocks = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n, nr - br + 1, nc - bc + 1, -1)
+    if method in ("L1", "L1-sqrt"):
+        out = blocks / (np.abs(blocks).sum(axis=-1, keepdims=True) + _EPS)
+        if method == "L1-sqrt":
+            out = np.sqrt(out)
+    else:
+        out = blocks / np.sqrt((blocks**2).sum(axis=-1, keepdims=True) + _EPS**2)
+        if method == "L2-Hys":
+            out = np.minimum(out, 0.2)
+            out = out / np.sqrt((out**2).sum(axis=-1, keepdims=True) + _EPS**2)
+    return out.reshape(n, -1).astype(np.float32, copy=False)
+
+
+def _geometry(
+    image_shape: tuple[int, int], cell: tuple[int, int], block: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Cells and blocks clipped to the image, so one setting serves 8x8 and 28x28 images."""
+    h, w = image_shape
+    cell = (min(cell[0], h), min(cell[1], w))
+    n_cells = (h // cell[0], w // cell[1])
+    block = (min(block[0], n_cells[0]), min(block[1], n_cells[1]))
+    return cell, n_cells, block
+
+
+def hog_images(
+    images: np.ndarray,
+    *,
+    orientations: int = 9,
+    pixels_per_cell: int | tuple[int, int] = 4,
+    cells_per_block: int | tuple[int, int] = 2,
+    block_norm: str = "L2-Hys",
+    transform_sqrt: bool = False,
+    backend: str = "numpy",
+) -> np.ndarray:
+    """HOG descriptors of a batch of images ``(n, height, width)``, one row per image.
+
+    Cells larger than the image, and blocks larger than the grid of cells, are
+    clipped to it. With ``backend="numpy"`` the result equals
+    ``skimage.feature.hog(image, ..., feature_vector=True)`` for each image.
+    """
+    if backend not in ("numpy", "opencv"):
+        raise ValueError(f"backend must be 'numpy' or 'opencv', got {backend!r}")
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+    cell, n_cells, block = _geometry(
+        images.shape[1:],
+        _pair(pixels_per_cell, "pixels_per_cell"),
+        _pair(cells_per_block, "cells_per_block"),
+    )
+    cell_histograms = _cell_histograms_opencv if backend == "opencv" else _cell_histograms_numpy
+    parts = []
+    for start in range(0, max(len(images), 1), _CHUNK):
+        chunk = images[start : start + _CHUNK]
+        if transform_sqrt:
+            chunk = np.sqrt(np.maximum(chunk, 0.0))
+        hist = cell_histograms(chunk, orientations, cell, n_cells)
+        parts.append(_normalise_blocks(hist, block, block_norm))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+class HOGTransformer(
+    ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Histograms of oriented gradients of flattened images.
+
+    Parameters
+    ----------
+    orientations : int, default=9
+        Orientation bins over 0-180 degrees (gradient sign ignored).
+    pixels_per_cell : int or (int, int), default=4
+        Cell size; clipped to the image, so 8x8 and 28x28 images share a setting.
+    cells_per_block : int or (int, int), default=2
+        Block size in cells, clipped to the grid of cells. Blocks overlap by all but
+        one cell.
+    block_norm : {"L2-Hys", "L2", "L1", "L1-sqrt"}, default="L2-Hys"
+    transform_sqrt : bool, default=False
+        Square-root (gamma) compression of the intensities first.
+    backend : {"auto", "numpy", "opencv"}, default="auto"
+        ``"auto"`` uses OpenCV when it is installed, else numpy. The two agree up to
+        OpenCV's angle precision (about 0.3 degrees), which moves a few gradients
+        across bin edges.
+    image_shape : (height, width) or None
+        Shape the rows were flattened from; None means square images (a width that
+        is not a square is then read as one row of pixels, so pass the shape of
+        non-square images).
+
+    Attributes
+    ----------
+    backend_ : str
+        The backend used.
+    n_output_features_ : int
+    """
+
+    def __init__(
+        self,
+        orientations: int = 9,
+        pixels_per_cell: int | tuple[int, int] = 4,
+        cells_per_block: int | tuple[int, int] = 2,
+        block_norm: str = "L2-Hys",
+        transform_sqrt: bool = False,
+        backend: str = "auto",
+        image_shape: tuple[int, int] | None = None,
+    ) -> None:
+        self.orientations = orientations
+        self.pixels_per_cell = pixels_per_cell
+        self.cells_per_block = cells_per_block
+        self.block_norm = block_norm
+        self.transform_sqrt = transform_sqrt
+        self.backend = backend
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None):
+        if (
+            not isinstance(self.orientations, int | np.integer)
+            or isinstance(self.orientations, bool)
+            or self.orientations < 1
+        ):
+            raise ValueError(f"orientations must be a positive int, got {self.orientations!r}")
+        if self.block_norm not in _BLOCK_NORMS:
+            raise ValueError(
+                f"block_norm must be one of {', '.join(_BLOCK_NORMS)}, got {self.block_norm!r}"
+            )
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+        cell = _pair(self.pixels_per_cell, "pixels_per_cell")
+        block = _pair(self.cells_per_block, "cells_per_block")
+        self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
+        if self.backend == "auto":
+            self.backend_ = "opencv" if has_module("cv2") else "numpy"
+        else:
+            self.backend_ = self.backend
+        _, (nr, nc), (br, bc) = _geometry(self.image_shape_, cell, block)
+        self.n_output_features_ = (nr - br + 1) * (nc - bc + 1) * br * bc * self.orientations
+        self._n_features_out = self.n_output_features_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "backend_")
+        X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
+        return hog_images(
+            self._images(X),
+            orientations=self.orientations,
+            pixels_per_cell=self.pixels_per_cell,
+            cells_per_block=self.cells_per_block,
+            block_norm=self.block_norm,
+            transform_sqrt=self.transform_sqrt,
+            backend=self.backend_,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,230 @@
+"""Stages that study the best models so far: calibration and uncertainty, robustness, errors.
+
+Each works on the validation split (calibrators are fitted on the calibration split);
+the test split stays untouched until the final stage. Figures are stored as plotly JSON
+in ``figures/`` so the report re-renders them without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from shallowvision.exceptions import ConfigError
+from shallowvision.run._candidates import best_candidates, offer
+from shallowvision.run._context import RunContext
+
+__all__ = ["stage_calibrate", "stage_errors", "stage_robustness"]
+
+
+# -- calibration and uncertainty --------------------------------------------------------------
+def _uncertainty(ctx: RunContext, name: str) -> dict[str, Any]:
+    """Confidence, entropy and risk-coverage of a model's stored validation probabilities."""
+    from shallowvision.evaluation import (
+        confidence_histogram,
+        entropy_histogram,
+        histogram_figure,
+        risk_coverage,
+        risk_coverage_figure,
+    )
+
+    stored = ctx.predictions(name, "validation")
+    y, proba = stored["y_true"], stored["scores"]
+    confidence = confidence_histogram(y, proba)
+    entropy = entropy_histogram(y, proba)
+    coverage = risk_coverage(y, proba, target_accuracy=ctx.config.calibrate.target_accuracy)
+    slug = _slug(name)
+    return {
+        "model": name,
+        "confidence": confidence.to_dict(),
+        "entropy": entropy.to_dict(),
+        "risk_coverage": coverage.to_dict(),
+        "charts": [
+            ctx.save_chart(f"confidence-{slug}", histogram_figure(confidence)),
+            ctx.save_chart(f"entropy-{slug}", histogram_figure(entropy)),
+            ctx.save_chart(f"risk-coverage-{slug}", risk_coverage_figure(coverage)),
+        ],
+    }
+
+
+def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
+    """Fit each calibration method on the calibration split for the best models; compare on validation."""
+    from shallowvision.evaluation import calibration_figure, compare_calibration
+    from shallowvision.models import score_fitted
+
+    config = ctx.config.calibrate
+    splits = ctx.splits
+    validation = splits.validation
+    comparisons, candidates = [], []
+    bases = best_candidates(ctx, config.top, stages=("compare", "tune", "ensemble", "select"))
+    if not bases:
+        raise ConfigError("no model to calibrate: every candidate is the chance-level baseline")
+    for base in bases:
+        model = ctx.model(base.name)
+        for method in config.methods:
+            start = time.perf_counter()
+            comparison = compare_calibration(
+                model,
+                splits.calibration,
+                validation,
+                method=method,
+                class_names=validation.class_names,
+                n_bins=config.n_bins,
+            )
+            seconds = time.perf_counter() - start
+            name = f"{base.name}+{method}"
+            row = score_fitted(
+                name,
+                comparison.calibrator,
+                validation.X,
+                validation.y,
+                validation.n_classes,
+                fit_seconds=(base.metrics.get("fit_seconds") or 0.0) + seconds,
+            )
+            candidates.append(offer(ctx, name, "calibrate", comparison.calibrator, row))
+            comparisons.append(
+                {
+                    "model": base.name,
+                    **comparison.to_dict(),
+                    "chart": ctx.save_chart(
+                        f"calibration-{_slug(name)}", calibration_figure(comparison)
+                    ),
+                }
+            )
+    # Uncertainty of the best model before and after its best calibration (lowest ECE).
+    best = bases[0]
+    own = [c for c in comparisons if c["model"] == best.name]
+    calibrated = min(own, key=lambda c: c["table"]["ece"]["after"])
+    uncertainty = []
+    if best.metrics.get("scores_kind", "proba") == "proba":
+        uncertainty.append(_uncertainty(ctx, best.name))
+    uncertainty.append(_uncertainty(ctx, f"{best.name}+{calibrated['method']}"))
+    return {
+        "calibration_split": len(splits.calibration),
+        "evaluated_on": "validation",
+        "n_evaluated": len(validation),
+        "comparisons": comparisons,
+        "uncertainty": uncertainty,
+        "candidates": [c.to_dict() for c in candidates],
+    }
+
+
+# -- robustness -------------------------------------------------------------------------------
+def stage_robustness(ctx: RunContext) -> dict[str, Any]:
+    """Accuracy of the best models on corrupted validation images, per corruption and severity."""
+    from shallowvision.evaluation import evaluate_robustness, robustness_figure
+
+    config = ctx.config.robustness
+    validation = ctx.splits.validation
+    if config.n_images is not None and config.n_images < len(validation):
+        validation = validation.subsample(
+            fraction=config.n_images / len(validation), random_state=ctx.config.seed
+        )
+    results = []
+    for candidate in best_candidates(ctx, config.top):
+        result = evaluate_robustness(
+            ctx.model(candidate.name),
+            validation.images,
+            validation.labels,
+            corruptions=config.corruptions,
+            severities=config.severities,
+            random_state=ctx.config.seed,
+        )
+        results.append(
+            {
+                "model": candidate.name,
+                **result.to_dict(),
+                "chart": ctx.save_chart(
+                    f"robustness-{_slug(candidate.name)}", robustness_figure(result)
+                ),
+            }
+        )
+    return {"evaluated_on": "validation", "n_images": len(validation), "models": results}
+
+
+# -- error analysis ---------------------------------------------------------------------------
+def evaluation_charts(
+    ctx: RunContext, evaluation: Any, prefix: str, *, curves: bool = True
+) -> dict[str, str]:
+    """Store the charts of an :class:`~shallowvision.evaluation.Evaluation`; name -> chart.
+
+    Without ``curves``, only the error analysis: confusion, galleries, error overlap.
+    """
+    from shallowvision.evaluation import (
+        confusion_figure,
+        curves_figure,
+        error_overlap_figure,
+        gallery_figure,
+        reliability_figure,
+        threshold_figure,
+    )
+
+    ev = evaluation
+    charts = {}
+    if curves:
+        charts["roc"] = curves_figure(ev.roc)
+        charts["pr"] = curves_figure(ev.pr)
+        charts["thresholds"] = threshold_figure(ev.thresholds)
+        charts["reliability"] = reliability_figure([ev.calibration.top_label])
+    charts["confusion"] = confusion_figure(ev.confusion)
+    charts["confusion-normalized"] = confusion_figure(ev.confusion, normalize=True)
+    if ev.images is not None:
+        for i, gallery in enumerate(ev.galleries):
+            charts[f"gallery-{i}"] = gallery_figure(gallery, ev.images)
+        charts["confidently-wrong"] = gallery_figure(ev.confidently_wrong, ev.images)
+    if ev.error_overlap is not None:
+        charts["error-overlap"] = error_overlap_figure(ev.error_overlap)
+    return {key: ctx.save_chart(f"{prefix}-{key}", fig) for key, fig in charts.items()}
+
+
+def evaluate_stored(
+    ctx: RunContext, name: str, split: str, *, others: Sequence[str] = (), **options: Any
+) -> Any:
+    """:func:`~shallowvision.evaluation.evaluate_predictions` of a model's stored predictions."""
+    from shallowvision.evaluation import evaluate_predictions
+
+    data = getattr(ctx.splits, split)
+    stored = ctx.predictions(name, split)
+    if stored["kind"] != "proba":
+        raise ConfigError(f"{name} gives decision scores, not probabilities")
+    return evaluate_predictions(
+        stored["y_true"],
+        stored["scores"],
+        class_names=data.class_names,
+        images=data.images,
+        model_name=name,
+        other_predictions={o: ctx.predictions(o, split)["labels"] for o in others} or None,
+        random_state=ctx.config.seed,
+        target_accuracy=ctx.config.calibrate.target_accuracy,
+        **options,
+    )
+
+
+def stage_errors(ctx: RunContext) -> dict[str, Any]:
+    """Where the best model goes wrong on validation, and which images every model gets wrong."""
+    config = ctx.config.errors
+    best = best_candidates(ctx, 1, proba=True)
+    if not best:
+        raise ConfigError("no candidate gives probabilities, so there is no error analysis")
+    name = best[0].name
+    others = [c.name for c in best_candidates(ctx, config.overlap_models) if c.name != name]
+    evaluation = evaluate_stored(ctx, name, "validation", others=others, n_pairs=config.n_pairs)
+    charts = evaluation_charts(ctx, evaluation, f"errors-{_slug(name)}", curves=False)
+    result = evaluation.to_dict()
+    # Curves belong to the final evaluation; keep what this stage shows.
+    keep = ("model_name", "class_names", "n_samples", "metrics", "confusion", "confused_pairs")
+    return {
+        "model": name,
+        "evaluated_on": "validation",
+        **{k: result[k] for k in keep},
+        "galleries": result["galleries"],
+        "confidently_wrong": result["confidently_wrong"],
+        "error_overlap": result["error_overlap"],
+        "comparisons": result["comparisons"],
+        "charts": charts,
+    }
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)

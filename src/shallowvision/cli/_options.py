@@ -57,3 +57,19 @@ DaskOpt = Annotated[
         help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1) or tcp://host:port.",
     ),
 ]
+TaskOpt = Annotated[
+    str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
+]
+ValidationOpt = Annotated[
+    float,
+    typer.Option(
+        "--validation-size", min=0.01, max=0.9, help="Share of train held out for validation."
+    ),
+]
+NJobsOpt = Annotated[
+    int | None,
+    typer.Option("--n-jobs", help="Threads/processes per model (default: library default)."),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Also write the results to FILE (.json or .csv).")
+]

@@ -27,7 +27,19 @@ def test_version_and_module_entry_point():
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["datasets"], ["data"], ["data", "info"], ["models"], ["compare"], ["tune"], ["predict"]],
+    [
+        [],
+        ["datasets"],
+        ["data"],
+        ["data", "info"],
+        ["models"],
+        ["compare"],
+        ["tune"],
+        ["predict"],
+        ["ensemble"],
+        ["select"],
+        ["explain"],
+    ],
 )
 def test_help_on_every_command(command):
     out = cli(*command, "--help")

@@ -1,6 +1,11 @@
 """The ``shallowvision`` command line: a thin Typer layer over the library."""
 
-from shallowvision.cli import _datasets, _models, _run  # noqa: F401  (register commands)
+from shallowvision.cli import (  # noqa: F401  (register commands)
+    _datasets,
+    _ensemble,
+    _models,
+    _run,
+)
 from shallowvision.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -15,7 +15,7 @@ from shallowvision.models._registry import (
     get_search_space,
     list_models,
 )
-from shallowvision.models._scores import has_proba, predict_scores
+from shallowvision.models._scores import has_proba, has_scores, predict_scores
 from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "get_model_spec",
     "get_search_space",
     "has_proba",
+    "has_scores",
     "list_models",
     "predict_scores",
     "score_rows",

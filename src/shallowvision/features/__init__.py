@@ -4,5 +4,31 @@ from shallowvision.features._base import ImageShapeMixin, infer_image_shape
 from shallowvision.features._kernels import RBFNystroem
 from shallowvision.features._pca import ImagePCA
 from shallowvision.features._scaling import PixelScaler
+from shallowvision.features._select import (
+    ModelSelector,
+    MutualInfoSelector,
+    PixelSelectorMixin,
+    RFESelector,
+    ShapSelector,
+    VarianceSelector,
+    get_selection_method_names,
+    make_selector,
+    n_to_keep,
+)
 
-__all__ = ["ImagePCA", "ImageShapeMixin", "PixelScaler", "RBFNystroem", "infer_image_shape"]
+__all__ = [
+    "ImagePCA",
+    "ImageShapeMixin",
+    "ModelSelector",
+    "MutualInfoSelector",
+    "PixelScaler",
+    "PixelSelectorMixin",
+    "RBFNystroem",
+    "RFESelector",
+    "ShapSelector",
+    "VarianceSelector",
+    "get_selection_method_names",
+    "infer_image_shape",
+    "make_selector",
+    "n_to_keep",
+]

@@ -34,4 +34,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
+    "shallowvision.features._select.VarianceSelector",
+    "shallowvision.features._select.MutualInfoSelector",
+    "shallowvision.features._select.RFESelector",
+    "shallowvision.features._select.ModelSelector",
+    "shallowvision.features._select.ShapSelector",
 )

@@ -3,8 +3,10 @@
 from shallowvision.cli import (  # noqa: F401  (register commands)
     _datasets,
     _ensemble,
+    _explain,
     _models,
     _run,
+    _select,
 )
 from shallowvision.cli._app import app, main
 

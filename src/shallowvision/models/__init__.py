@@ -16,6 +16,12 @@ from shallowvision.models._registry import (
     list_models,
 )
 from shallowvision.models._scores import has_proba, has_scores, predict_scores
+from shallowvision.models._selection import (
+    SelectionResult,
+    evaluate_selection,
+    save_selection,
+    selection_figures,
+)
 from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
 
 __all__ = [
@@ -23,8 +29,10 @@ __all__ = [
     "Comparison",
     "ModelScore",
     "ModelSpec",
+    "SelectionResult",
     "TuneResult",
     "compare_models",
+    "evaluate_selection",
     "fit_and_score",
     "get_model",
     "get_model_names",
@@ -34,6 +42,8 @@ __all__ = [
     "has_scores",
     "list_models",
     "predict_scores",
+    "save_selection",
     "score_rows",
+    "selection_figures",
     "tune_model",
 ]

@@ -120,6 +120,25 @@ def test_impurity_importance_reaches_through_a_pipeline(split):
     np.testing.assert_allclose(lr.scores_, np.abs(lr.estimator_[-1].coef_).sum(axis=0), rtol=1e-6)
 
 
+def test_prefit_models_are_read_not_refitted(split):
+    train, _ = split
+    model = get_model("rf", n_estimators=10).fit(train.X, train.y)
+    trees = list(model[-1].estimators_)
+    selector = ModelSelector(model, keep=12, prefit=True).fit(train.X, train.y)
+    assert selector.estimator_ is model and model[-1].estimators_ == trees
+    np.testing.assert_allclose(selector.scores_, model[-1].feature_importances_)
+    shap_selector = ShapSelector(model, keep=12, n_explain=30, prefit=True).fit(train.X, train.y)
+    assert shap_selector.estimator_ is model
+    with pytest.raises(ConfigError, match="use prefit=False"):
+        ModelSelector(model, importance="permutation", prefit=True).fit(train.X, train.y)
+    with pytest.raises(ValueError, match="needs a fitted estimator"):
+        ShapSelector(prefit=True).fit(train.X, train.y)
+    with pytest.raises(
+        ValueError, match="X has 10 features, but the prefit estimator was fitted with 64"
+    ):
+        ModelSelector(model, keep=2, prefit=True).fit(train.X[:, :10], train.y)
+
+
 def test_batched_permutation_importance_equals_scikit_learns(split):
     train, validation = split
     model = forest().fit(train.X, train.y)
@@ -224,6 +243,8 @@ def test_evaluate_selection_retrains_on_the_kept_pixels(split):
     assert result.delta["accuracy"] == pytest.approx(
         result.kept_pixels.accuracy - result.all_pixels.accuracy
     )
+    # The pixels are scored by that same model, not by a second fit.
+    np.testing.assert_allclose(result.selector.scores_, full[-1].feature_importances_)
     assert result.kept_pixels.fit_seconds > 0 and result.all_pixels.predict_seconds_per_1000 > 0
     assert result.scorer == "RandomForestClassifier"
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))

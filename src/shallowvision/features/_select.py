@@ -72,6 +72,28 @@ def _default_forest(random_state: int | None) -> Any:
     return ExtraTreesClassifier(n_estimators=100, min_samples_leaf=2, random_state=random_state)
 
 
+def _scoring_model(selector: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """The selector's model fitted on ``(X, y)``: a fitted clone, or the estimator itself if prefit."""
+    if selector.prefit:
+        from sklearn.utils.validation import check_is_fitted
+
+        if selector.estimator is None:
+            raise ValueError(f"{type(selector).__name__}(prefit=True) needs a fitted estimator")
+        check_is_fitted(selector.estimator)
+        if getattr(selector.estimator, "n_features_in_", X.shape[1]) != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the prefit estimator was fitted with "
+                f"{selector.estimator.n_features_in_}"
+            )
+        return selector.estimator
+    estimator = (
+        clone(selector.estimator)
+        if selector.estimator is not None
+        else _default_forest(selector.random_state)
+    )
+    return estimator.fit(X, y)
+
+
 class PixelSelectorMixin(ImageShapeMixin, SelectorMixin):
     """What the selectors share: score every pixel in ``_score``, keep the ``keep`` best.
 
@@ -303,6 +325,9 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
     validation_fraction : float, default=0.25
         Share of the images held out for permutation importance (stratified).
     random_state : int, optional
+    prefit : bool, default=False
+        ``estimator`` is already fitted on the images ``fit`` gets: read its
+        importances without fitting it again (impurity importance only).
     image_shape : (height, width) or None
     """
 
@@ -314,6 +339,7 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
         n_repeats: int = 3,
         validation_fraction: float = 0.25,
         random_state: int | None = None,
+        prefit: bool = False,
         image_shape: tuple[int, int] | None = None,
     ) -> None:
         self.estimator = estimator
@@ -322,6 +348,7 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
         self.n_repeats = n_repeats
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.prefit = prefit
         self.image_shape = image_shape
 
     def _score(self, X, y, k):
@@ -331,13 +358,8 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
             raise ConfigError(
                 f"importance must be 'impurity' or 'permutation', got {self.importance!r}"
             )
-        estimator = (
-            clone(self.estimator)
-            if self.estimator is not None
-            else _default_forest(self.random_state)
-        )
         if self.importance == "impurity":
-            self.estimator_ = estimator.fit(X, y)
+            self.estimator_ = _scoring_model(self, X, y)
             found = pixel_importances(self.estimator_, X.shape[1])
             if found is None:
                 raise ConfigError(
@@ -346,6 +368,16 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
                     "importance='permutation' or the 'shap' method"
                 )
             return found[0], k
+        if self.prefit:
+            raise ConfigError(
+                "permutation importance is measured on images the model did not see, so it "
+                "fits its own model: use prefit=False"
+            )
+        estimator = (
+            clone(self.estimator)
+            if self.estimator is not None
+            else _default_forest(self.random_state)
+        )
         from sklearn.model_selection import train_test_split
 
         from shallowvision.features._pixels import pixel_permutation_importance
@@ -371,7 +403,8 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
 class ShapSelector(PixelSelectorMixin, BaseEstimator):
     """Keep the pixels with the largest mean |SHAP value| over a sample of training images.
 
-    The model is fitted on all of ``X``; SHAP values (averaged over images and classes)
+    The model is fitted on all of ``X`` (or taken as it is, ``prefit``); SHAP values
+    (averaged over images and classes)
     come from :func:`shallowvision.explain.shap_values`: exact tree SHAP for tree models,
     linear SHAP for linear ones, a model-agnostic explainer otherwise.
 
@@ -380,12 +413,15 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
     estimator : classifier, optional
         Default extremely randomised trees.
     keep : float, default=0.3
-    n_explain : int, default=200
-        Training images explained (a stratified sample).
+    n_explain : int, optional
+        Training images explained (a stratified sample); default 200, fewer for large
+        forests (as :func:`shallowvision.explain.explain_model` chooses).
     n_background : int, default=100
         Background images of the linear and model-agnostic explainers.
     random_state : int, optional
         Seed of the default estimator and the samples.
+    prefit : bool, default=False
+        ``estimator`` is already fitted on the images ``fit`` gets: explain it as it is.
     image_shape : (height, width) or None
     """
 
@@ -393,9 +429,10 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
         self,
         estimator: Any = None,
         keep: float = 0.3,
-        n_explain: int = 200,
+        n_explain: int | None = None,
         n_background: int = 100,
         random_state: int | None = None,
+        prefit: bool = False,
         image_shape: tuple[int, int] | None = None,
     ) -> None:
         self.estimator = estimator
@@ -403,20 +440,17 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
         self.n_explain = n_explain
         self.n_background = n_background
         self.random_state = random_state
+        self.prefit = prefit
         self.image_shape = image_shape
 
     def _score(self, X, y, k):
         from shallowvision.explain import shap_values
-        from shallowvision.explain._shap import stratified_sample
+        from shallowvision.explain._shap import auto_n_explain, stratified_sample
 
-        estimator = (
-            clone(self.estimator)
-            if self.estimator is not None
-            else _default_forest(self.random_state)
-        )
-        self.estimator_ = estimator.fit(X, y)
+        self.estimator_ = _scoring_model(self, X, y)
         seed = 0 if self.random_state is None else self.random_state
-        explained = stratified_sample(y, self.n_explain, random_state=seed)
+        n_explain = self.n_explain or auto_n_explain(self.estimator_)
+        explained = stratified_sample(y, n_explain, random_state=seed)
         background = stratified_sample(y, self.n_background, random_state=seed + 1)
         result = shap_values(
             self.estimator_,

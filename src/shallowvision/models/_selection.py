@@ -18,6 +18,8 @@ __all__ = ["SelectionResult", "evaluate_selection", "save_selection", "selection
 
 #: Methods that score pixels with a model (the one being retrained, by default).
 _MODEL_METHODS = ("rfe", "rfecv", "model", "permutation", "shap")
+#: Of those, the ones that read a model fitted on all the training images as it is.
+_PREFIT_METHODS = ("model", "shap")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -43,7 +45,9 @@ class SelectionResult(Record):
     delta : dict
         Kept minus all: accuracy, macro F1, fit and predict seconds.
     selection_seconds : float
-        Time to fit the selector (scoring the pixels) on the training images.
+        Time to fit the selector (scoring the pixels) on the training images; for the
+        ``model`` and ``shap`` methods it reads the model already fitted on all pixels
+        (whose fit time is in ``all_pixels``).
     selector, model : fitted estimators (not in :meth:`to_dict`)
         The selector and the model trained on the kept pixels.
     """
@@ -106,7 +110,7 @@ def evaluate_selection(
     train, validation : ImageSet
     scorer : estimator, optional
         The model that scores pixels for rfe, rfecv, model, permutation and shap;
-        default a fresh copy of ``model``.
+        default ``model`` itself (for model and shap, the very model fitted on all pixels).
     random_state : int
     n_jobs : int, optional
         Passed to zoo models.
@@ -121,7 +125,7 @@ def evaluate_selection(
     """
     from sklearn.base import clone
 
-    from shallowvision.features import make_selector
+    from shallowvision.features import make_selector, n_to_keep
 
     if isinstance(model, str):
         name = model
@@ -135,8 +139,10 @@ def evaluate_selection(
         raise ConfigError(
             f"train and {validation.split} differ in classes or image shape; load them with one load_splits call"
         )
-    by_model = method.strip().lower() in _MODEL_METHODS
+    key = method.strip().lower()
+    by_model = key in _MODEL_METHODS
     pixel_scorer = (clone(scorer) if scorer is not None else clone(fresh)) if by_model else None
+    # Built before any fit, so a bad method, option or keep fails at once.
     selector = make_selector(
         method,
         keep,
@@ -145,13 +151,20 @@ def evaluate_selection(
         image_shape=train.image_shape,
         **(options or {}),
     )
+    n_to_keep(keep, train.image_shape[0] * train.image_shape[1])
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(validation.X), validation.y
+    k = train.n_classes
+    all_row, all_model = fit_and_score(
+        (name, clone(fresh)), X_train, y_train, X_eval, y_eval, k, keep_model=True
+    )
+    if key in _PREFIT_METHODS and scorer is None:
+        # The model just fitted on all pixels is the one that scores them: no second fit.
+        pixel_scorer = all_model
+        selector.set_params(estimator=all_model, prefit=True)
     start = time.perf_counter()
     selector.fit(X_train, y_train)
     selection_seconds = time.perf_counter() - start
-    k = train.n_classes
-    all_row, _ = fit_and_score((name, clone(fresh)), X_train, y_train, X_eval, y_eval, k)
     kept_row, kept_model = fit_and_score(
         (f"{name} on {selector.n_features_kept_} pixels", clone(fresh)),
         selector.transform(X_train),

@@ -303,13 +303,23 @@ def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> g
             hoverinfo="skip",
         )
     )
-    for (top, left), true, pred, conf in zip(
-        corners, g.true, g.predicted, g.confidence, strict=True
-    ):
+    labels = [
+        f"true {true}<br>pred {pred} {conf:.2f}"
+        for true, pred, conf in zip(g.true, g.predicted, g.confidence, strict=True)
+    ]
+    label_tiles(fig, corners, labels, h)
+    return fig
+
+
+def label_tiles(
+    fig: go.Figure, corners: Sequence[tuple[int, int]], labels: Sequence[str], height: int
+) -> None:
+    """Write each label under its tile of a mosaic heat map, and show the mosaic as an image."""
+    for (top, left), text in zip(corners, labels, strict=True):
         fig.add_annotation(
             x=left,
-            y=top + h,
-            text=f"true {true}<br>pred {pred} {conf:.2f}",
+            y=top + height,
+            text=text,
             showarrow=False,
             xanchor="left",
             yanchor="top",
@@ -317,7 +327,6 @@ def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> g
         )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False)
-    return fig
 
 
 def robustness_figure(result: RobustnessResult) -> go.Figure:

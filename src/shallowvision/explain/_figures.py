@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from shallowvision._records import jsonable
 from shallowvision.evaluation._arrays import mosaic
-from shallowvision.evaluation._figures import _figure
+from shallowvision.evaluation._figures import _figure, label_tiles
 from shallowvision.explain._display import (
     OVERLAY_QUANTILE,
     _limit,
@@ -40,21 +40,6 @@ def _fading_scale(steps: int = 11) -> list[list[Any]]:
     ]
 
 
-def _tiles(fig: go.Figure, corners: list[tuple[int, int]], labels: Sequence[str], h: int) -> None:
-    for (top, left), text in zip(corners, labels, strict=True):
-        fig.add_annotation(
-            x=left,
-            y=top + h,
-            text=text,
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            font={"size": 9},
-        )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    fig.update_xaxes(visible=False)
-
-
 def pixel_map_figure(
     maps: ArrayLike, titles: Sequence[str], *, title: str = "", signed: bool = False
 ) -> go.Figure:
@@ -78,7 +63,7 @@ def pixel_map_figure(
             hovertemplate="%{z:.3g}<extra></extra>",
         )
     )
-    _tiles(fig, corners, titles, h)
+    label_tiles(fig, corners, titles, h)
     return fig
 
 
@@ -110,7 +95,7 @@ def overlay_figure(images: Sequence[ImageExplanation], *, title: str = "") -> go
             hovertemplate="SHAP %{z:.3g}<extra></extra>",
         )
     )
-    _tiles(fig, corners, labels, h)
+    label_tiles(fig, corners, labels, h)
     return fig
 
 

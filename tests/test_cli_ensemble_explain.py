@@ -113,6 +113,29 @@ def test_select_reports_the_kept_pixels_and_writes_the_mask(tmp_path):
     assert (tmp_path / "sel" / "mask.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_select_binary_task(tmp_path):
+    out = tmp_path / "sel"
+    run = cli(
+        "select",
+        "digits",
+        "--method",
+        "variance",
+        "--keep",
+        "10",
+        "--model",
+        "nb",
+        "--task",
+        "binary",
+        "--positive",
+        "8",
+        "--out",
+        str(out),
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads((out / "selection.json").read_text())
+    assert data["n_kept"] == 10 and data["kept_pixels"]["roc_auc"] > 0.5
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -78,16 +78,13 @@ def _fading_red_blue() -> Any:
     return ListedColormap(colors, name="fading_red_blue").with_extremes(bad=(0, 0, 0, 0))
 
 
-def _limit(values: np.ndarray, quantile: float = 100.0) -> float:
-    """The colour scale's end: the largest |value| (or a high ``quantile`` of them), 1 if all are 0."""
+# Colour scales end at the 99.5th percentile of |value|, so a few extreme pixels do not wash
+# out all the others (those beyond it show at full colour).
+def _limit(values: np.ndarray, quantile: float = 99.5) -> float:
+    """The colour scale's end: a high ``quantile`` of |value| (the largest if that is 0; 1 if all are)."""
     finite = np.abs(values[np.isfinite(values)])
     top = float(np.percentile(finite, quantile)) if finite.size else 0.0
     return top if top > 0 else (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
-
-
-#: SHAP overlays end their colour scale at this percentile of |value|, so a single extreme
-#: pixel does not wash out all the others (the few beyond it show at full colour).
-OVERLAY_QUANTILE = 99.5
 
 
 class PixelMapDisplay(_Display):
@@ -200,7 +197,7 @@ class OverlayDisplay(_Display):
         heat, _ = mosaic(values, np.arange(len(values)), n_cols=3, gap=gap)
         import matplotlib as mpl
 
-        limit = _limit(values, OVERLAY_QUANTILE)
+        limit = _limit(values)
         ax.imshow(
             gray,
             cmap=mpl.colormaps["gray"].with_extremes(bad="white"),

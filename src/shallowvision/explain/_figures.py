@@ -12,7 +12,6 @@ from shallowvision._records import jsonable
 from shallowvision.evaluation._arrays import mosaic
 from shallowvision.evaluation._figures import _figure, label_tiles
 from shallowvision.explain._display import (
-    OVERLAY_QUANTILE,
     _limit,
     fading_opacity,
     overlay_canvases,
@@ -79,7 +78,7 @@ def overlay_figure(images: Sequence[ImageExplanation], *, title: str = "") -> go
     gap = max(1, round(0.6 * h))
     gray, corners = mosaic(pixels, np.arange(len(pixels)), n_cols=3, gap=gap)
     heat, _ = mosaic(values, np.arange(len(values)), n_cols=3, gap=gap)
-    limit = _limit(values, OVERLAY_QUANTILE)
+    limit = _limit(values)
     fig.add_trace(
         go.Heatmap(
             z=jsonable(gray), colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"

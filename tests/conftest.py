@@ -128,6 +128,24 @@ def digits_model(digits):
     )
 
 
+def synthetic_47(n_per_class: int, *, seed: int, split: str = "train"):
+    """47 classes (as EMNIST-Balanced) of 8x8 images: a fixed random prototype per class plus noise."""
+    from shallowvision.datasets import ImageSet
+
+    prototypes = np.random.default_rng(47).integers(0, 256, size=(47, 8, 8))
+    labels = np.repeat(np.arange(47), n_per_class)
+    noise = np.random.default_rng(seed).normal(0, 40, size=(len(labels), 8, 8))
+    images = np.clip(prototypes[labels] + noise, 0, 255).astype(np.uint8)
+    names = tuple(f"c{i}" for i in range(47))
+    return ImageSet(images, labels, names, name="synthetic-47", split=split)
+
+
+@pytest.fixture(scope="session")
+def classes_47():
+    """Train (10 per class) and validation (4 per class) splits of 47 synthetic classes."""
+    return synthetic_47(10, seed=1), synthetic_47(4, seed=2, split="validation")
+
+
 @pytest.fixture
 def small_arrays() -> tuple[np.ndarray, np.ndarray]:
     """60 random 6x5 uint8 images in 3 classes (20 each)."""

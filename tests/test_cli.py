@@ -41,6 +41,9 @@ def test_version_and_module_entry_point():
         ["benchmark"],
         ["evaluate"],
         ["calibrate"],
+        ["ensemble"],
+        ["select"],
+        ["explain"],
     ],
 )
 def test_help_on_every_command(command):

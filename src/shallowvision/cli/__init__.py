@@ -4,9 +4,12 @@ from shallowvision.cli import (  # noqa: F401  (register commands)
     _benchmark,
     _datasets,
     _eda,
+    _ensemble,
     _evaluate,
+    _explain,
     _models,
     _run,
+    _select,
     _serve,
 )
 from shallowvision.cli._app import app, main

@@ -159,3 +159,33 @@ def fmt(value: Any, kind: str = "float") -> str:
     if kind == "seconds":
         return f"{value:.2f}" if value < 100 else f"{value:.0f}"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def comparison_table(rows: list[Any], title: str, highlight: str | None = None) -> Any:
+    """A rich table of comparison rows (``ModelScore``), ``highlight`` in bold green."""
+    from rich.table import Table
+
+    from shallowvision.models._compare import COLUMNS
+
+    table = Table(title=title, title_justify="left")
+    for key, label in COLUMNS.items():
+        table.add_column(label, justify="left" if key in ("model", "status") else "right")
+    for row in rows:
+        d = row.to_dict()
+        cells = []
+        for key in COLUMNS:
+            kind = (
+                "size"
+                if key == "size_bytes"
+                else "seconds"
+                if key.endswith(("seconds", "_1000"))
+                else "float"
+            )
+            cells.append(fmt(d[key], kind))
+        style = (
+            "bold green"
+            if highlight and row.model == highlight
+            else ("red" if row.status != "ok" else None)
+        )
+        table.add_row(*cells, style=style)
+    return table

@@ -12,7 +12,7 @@ from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
-    fmt,
+    comparison_table,
     load_task,
     model_progress,
     parse_params,
@@ -28,19 +28,15 @@ from shallowvision.cli._options import (
     ModelFileArg,
     NJobsOpt,
     NPerClassOpt,
+    OutOpt,
     PositiveOpt,
     SeedOpt,
+    TaskOpt,
     TimeLimitOpt,
     ValidationOpt,
 )
 from shallowvision.exceptions import ConfigError
 
-TaskOpt = Annotated[
-    str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
-]
-OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Also write the results to FILE (.json or .csv).")
-]
 _DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
 
 
@@ -84,35 +80,6 @@ def models_cli(as_json: JsonOpt = False) -> None:
             installed,
         )
     stdout_console().print(table)
-
-
-def _comparison_table(rows: list[Any], title: str, highlight: str | None = None) -> Any:
-    from rich.table import Table
-
-    from shallowvision.models._compare import COLUMNS
-
-    table = Table(title=title, title_justify="left")
-    for key, label in COLUMNS.items():
-        table.add_column(label, justify="left" if key in ("model", "status") else "right")
-    for row in rows:
-        d = row.to_dict()
-        cells = []
-        for key in COLUMNS:
-            kind = (
-                "size"
-                if key == "size_bytes"
-                else "seconds"
-                if key.endswith(("seconds", "_1000"))
-                else "float"
-            )
-            cells.append(fmt(d[key], kind))
-        style = (
-            "bold green"
-            if highlight and row.model == highlight
-            else ("red" if row.status != "ok" else None)
-        )
-        table.add_row(*cells, style=style)
-    return table
 
 
 @app.command("compare")
@@ -190,7 +157,7 @@ def compare_cli(
         f"{comparison.dataset}: trained on {comparison.n_train:,} images, scored on "
         f"{comparison.n_eval:,} {comparison.evaluated_on} images ({len(comparison.class_names)} classes)"
     )
-    stdout_console().print(_comparison_table(comparison.rows, title, highlight=best))
+    stdout_console().print(comparison_table(comparison.rows, title, highlight=best))
     if best:
         stdout_console().print(f"best macro F1: [bold]{best}[/bold]")
     if out is not None:
@@ -297,7 +264,7 @@ def tune_cli(
     for key, value in result.best_params.items():
         console.print(f"  {key} = {value}")
     console.print(
-        _comparison_table(
+        comparison_table(
             [
                 _renamed(result.baseline, f"{model} default"),
                 _renamed(result.tuned, f"{model} tuned"),

@@ -88,3 +88,9 @@ TimeLimitOpt = Annotated[
         "stopped in its worker process and its row marked 'timed out'.",
     ),
 ]
+TaskOpt = Annotated[
+    str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Also write the results to FILE (.json or .csv).")
+]

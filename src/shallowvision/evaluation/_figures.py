@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -310,17 +310,21 @@ def add_tiles(
     zmin: float = 0.0,
     zmax: float = 255.0,
     showscale: bool = False,
-) -> None:
+    hovertemplate: str | None = None,
+    colorbar: dict[str, Any] | None = None,
+) -> int:
     """Add ``images`` to ``fig`` as one mosaic heat map at their own height x width.
 
     Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
     are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
-    pixels high. Nothing is added for no images.
+    pixels high. Nothing is added for no images. Hovering shows nothing unless
+    ``hovertemplate`` says what. Returns the gap between tiles, so a second mosaic of the
+    same layout (an overlay) can be laid over this one.
     """
     import plotly.graph_objects as go
 
     if not len(images):
-        return
+        return 0
     h = images.shape[1]
     gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
     canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
@@ -333,7 +337,9 @@ def add_tiles(
             zmin=zmin,
             zmax=zmax,
             showscale=showscale,
-            hoverinfo="skip",
+            colorbar=colorbar,
+            hoverinfo="skip" if hovertemplate is None else None,
+            hovertemplate=hovertemplate,
         )
     )
     for (top, left), caption in zip(corners, captions or (), strict=False):
@@ -355,6 +361,7 @@ def add_tiles(
     # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
     rows = -(-len(images) // n_cols)
     fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
+    return gap
 
 
 def robustness_figure(result: RobustnessResult) -> go.Figure:

@@ -6,16 +6,36 @@ from shallowvision.features._hog import HOGTransformer, hog_images
 from shallowvision.features._kernels import RBFNystroem
 from shallowvision.features._pca import ImagePCA
 from shallowvision.features._scaling import PixelScaler
+from shallowvision.features._select import (
+    ModelSelector,
+    MutualInfoSelector,
+    PixelSelectorMixin,
+    RFESelector,
+    ShapSelector,
+    VarianceSelector,
+    get_selection_method_names,
+    make_selector,
+    n_to_keep,
+)
 
 __all__ = [
     "Deskewer",
     "HOGTransformer",
     "ImagePCA",
     "ImageShapeMixin",
+    "ModelSelector",
+    "MutualInfoSelector",
     "PixelScaler",
+    "PixelSelectorMixin",
     "RBFNystroem",
+    "RFESelector",
+    "ShapSelector",
+    "VarianceSelector",
     "deskew_images",
+    "get_selection_method_names",
     "hog_images",
     "infer_image_shape",
+    "make_selector",
+    "n_to_keep",
     "shear_images",
 ]

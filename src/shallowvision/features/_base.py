@@ -51,10 +51,17 @@ class ImageShapeMixin:
     def _validate_images(self, X, *, reset: bool, dtype=(np.float64, np.float32)) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=dtype)
         if reset:
-            self.image_shape_ = infer_image_shape(
-                X.shape[1], self.image_shape, strict=self._spatial
-            )
+            self._set_image_shape(X)
         return X
+
+    def _validate_labelled_images(self, X, y, *, dtype="numeric") -> tuple[np.ndarray, np.ndarray]:
+        """Validate training images and their class labels (supervised ``fit``)."""
+        X, y = validate_data(self, X, y, dtype=dtype)
+        self._set_image_shape(X)
+        return X, y
+
+    def _set_image_shape(self, X: np.ndarray) -> None:
+        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape, strict=self._spatial)
 
     def _images(self, X: np.ndarray) -> np.ndarray:
         """``X`` viewed as ``(n, height, width)``."""

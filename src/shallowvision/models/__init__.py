@@ -16,7 +16,13 @@ from shallowvision.models._registry import (
     get_search_space,
     list_models,
 )
-from shallowvision.models._scores import has_proba, predict_scores
+from shallowvision.models._scores import has_proba, has_scores, predict_scores
+from shallowvision.models._selection import (
+    SelectionResult,
+    evaluate_selection,
+    save_selection,
+    selection_figures,
+)
 from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
 
 __all__ = [
@@ -28,10 +34,12 @@ __all__ = [
     "ModelScore",
     "ModelSpec",
     "NystroemRidgeClassifier",
+    "SelectionResult",
     "TuneResult",
     "UnsupportedConfigError",
     "build_classifier",
     "compare_models",
+    "evaluate_selection",
     "fit_and_score",
     "fit_config",
     "get_benchmark_configs",
@@ -41,12 +49,15 @@ __all__ = [
     "get_model_spec",
     "get_search_space",
     "has_proba",
+    "has_scores",
     "list_models",
     "predict_scores",
     "read_benchmark_rows",
     "run_benchmark",
+    "save_selection",
     "score_fitted",
     "score_rows",
+    "selection_figures",
     "tune_model",
 ]
 

@@ -15,7 +15,7 @@ from shallowvision._dask import on_dask, replicated
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._registry import get_model_spec
-from shallowvision.models._scores import predict_scores
+from shallowvision.models._scores import has_scores, predict_scores
 
 __all__ = [
     "Comparison",
@@ -70,13 +70,14 @@ class ModelScore:
 
 
 def score_rows(
-    y_true: np.ndarray, labels: np.ndarray, scores: np.ndarray, kind: str, n_classes: int
+    y_true: np.ndarray, labels: np.ndarray, scores: np.ndarray | None, kind: str, n_classes: int
 ) -> dict[str, float | None]:
     """The comparison metrics of one model's predictions.
 
     ROC AUC is the macro average of one-vs-rest AUCs computed from ``scores``
     (probabilities or decision scores), never from hard labels; log loss and Brier
-    score need probabilities and are None for decision scores.
+    score need probabilities and are None for decision scores. A model that only
+    gives labels (``scores=None``, kind ``"labels"``, e.g. hard voting) has none of the three.
     """
     from sklearn import metrics
 
@@ -90,6 +91,9 @@ def score_rows(
         y_true, labels, labels=np.arange(n_classes), average="macro", zero_division=0
     )
     out.update(precision_macro=float(p), recall_macro=float(r), f1_macro=float(f))
+    if scores is None:
+        out["roc_auc"] = out["log_loss"] = out["brier"] = None
+        return {k: (None if v is None else float(v)) for k, v in out.items()}
     if n_classes == 2:
         auc = metrics.roc_auc_score(y_true, scores[:, 1]) if len(present) == 2 else None
     else:
@@ -139,10 +143,16 @@ def score_fitted(
     """The comparison row of an already-fitted model: metrics, predict time and size on disk."""
     import skops.io as sio
 
+    # The prediction time is that of one call: the scores when the model has them, else the labels.
+    scores, kind = None, "labels"
     start = time.perf_counter()
-    scores, kind = predict_scores(estimator, X_eval)
-    predict_seconds = time.perf_counter() - start
-    labels = np.asarray(estimator.predict(X_eval))
+    if has_scores(estimator):
+        scores, kind = predict_scores(estimator, X_eval)
+        predict_seconds = time.perf_counter() - start
+        labels = np.asarray(estimator.predict(X_eval))
+    else:
+        labels = np.asarray(estimator.predict(X_eval))
+        predict_seconds = time.perf_counter() - start
     return ModelScore(
         model=name,
         fit_seconds=fit_seconds,

@@ -6,13 +6,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["has_proba", "predict_scores"]
+__all__ = ["has_proba", "has_scores", "predict_scores"]
 
 
 def has_proba(estimator: Any) -> bool:
     """Whether a fitted classifier (or pipeline) offers ``predict_proba``."""
     try:
         return hasattr(estimator, "predict_proba")
+    except AttributeError:
+        return False
+
+
+def has_scores(estimator: Any) -> bool:
+    """Whether a classifier offers continuous scores: probabilities or a decision function."""
+    try:
+        return has_proba(estimator) or hasattr(estimator, "decision_function")
     except AttributeError:
         return False
 

@@ -14,6 +14,10 @@ __all__ = ["TRUSTED_TYPES"]
 TRUSTED_TYPES: tuple[str, ...] = (
     # Python containers skops does not trust by default.
     "collections.OrderedDict",
+    # scikit-learn's dict of named ensemble members, and the seeded folds stacking and
+    # RFECV keep as a parameter (a splitter holds no data).
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.model_selection._split.StratifiedKFold",
     # scikit-learn internals holding fitted trees.
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -33,4 +37,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._deskew.Deskewer",
     "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
+    "shallowvision.features._select.VarianceSelector",
+    "shallowvision.features._select.MutualInfoSelector",
+    "shallowvision.features._select.RFESelector",
+    "shallowvision.features._select.ModelSelector",
+    "shallowvision.features._select.ShapSelector",
 )

@@ -1,0 +1,171 @@
+"""``shallowvision explain``: SHAP and importance images of a saved model on a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shallowvision.cli._app import app
+from shallowvision.cli._common import fmt
+from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.exceptions import ConfigError, DataError
+
+
+def load_for_model(
+    saved: Any,
+    dataset: str,
+    *,
+    split: str = "test",
+    n_per_class: int | None = None,
+    validation_size: float = 0.1,
+    seed: int = 0,
+    data_dir: Path | None = None,
+) -> Any:
+    """A split of ``dataset`` labelled as the saved model's classes (one-vs-rest if it was trained so)."""
+    from shallowvision.datasets import load
+
+    if split not in ("train", "validation", "test"):
+        raise ConfigError(f"unknown split {split!r}; choose train, validation or test")
+    positive = saved.manifest.get("training_data", {}).get("positive")
+    data = load(
+        dataset,
+        split,
+        data_dir=data_dir,
+        validation_size=validation_size if split == "validation" else None,
+        n_per_class=n_per_class,
+        positive=positive,
+        random_state=seed,
+    )
+    if list(data.class_names) != saved.class_names:
+        raise DataError(
+            f"{saved.path}: the model knows the classes {', '.join(saved.class_names)} but "
+            f"{data.name} has {', '.join(data.class_names)}"
+        )
+    if data.image_shape != saved.image_shape:
+        h, w = saved.image_shape
+        raise DataError(
+            f"{data.name} has {data.image_shape[0]}x{data.image_shape[1]} images but the model "
+            f"was trained on {h}x{w}"
+        )
+    return data
+
+
+@app.command("explain")
+def explain_cli(
+    model: Annotated[Path, typer.Argument(help="A model file (.skops) saved by shallowvision.")],
+    dataset: DatasetArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for explanation.json and the PNG figures.")
+    ],
+    split: Annotated[
+        str, typer.Option("--split", help="Images to explain: test, validation or train.")
+    ] = "test",
+    n_per_class: NPerClassOpt = None,
+    n_explain: Annotated[
+        int | None,
+        typer.Option(
+            "--n-explain",
+            min=1,
+            help="Images whose SHAP values are averaged (default 200, fewer for large forests).",
+        ),
+    ] = None,
+    n_background: Annotated[
+        int,
+        typer.Option(
+            "--n-background",
+            min=1,
+            help="Background images (linear and model-agnostic explainers).",
+        ),
+    ] = 100,
+    index: Annotated[
+        list[int] | None,
+        typer.Option("--index", help="An image to explain and draw, by index; repeatable."),
+    ] = None,
+    n_misclassified: Annotated[
+        int,
+        typer.Option(
+            "--n-misclassified", min=0, help="Most confidently misclassified images drawn."
+        ),
+    ] = 8,
+    permutation: Annotated[
+        bool,
+        typer.Option("--permutation/--no-permutation", help="Compute permutation importance."),
+    ] = True,
+    n_permutation: Annotated[
+        int, typer.Option("--n-permutation", min=1, help="Images of permutation importance.")
+    ] = 500,
+    n_repeats: Annotated[
+        int, typer.Option("--n-repeats", min=1, help="Shuffles per pixel (permutation).")
+    ] = 1,
+    max_evals: Annotated[
+        int,
+        typer.Option(
+            "--max-evals", min=10, help="Model calls per image (model-agnostic explainer)."
+        ),
+    ] = 500,
+    validation_size: Annotated[
+        float,
+        typer.Option(
+            "--validation-size",
+            min=0.01,
+            max=0.9,
+            help="With --split validation: its share of train.",
+        ),
+    ] = 0.1,
+    seed: SeedOpt = 0,
+    allow_version_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-version-mismatch", help="Load a model saved with other library versions."
+        ),
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Explain a saved model on a dataset, in pixel space.
+
+    Writes explanation.json and PNGs into --out: mean |SHAP| per class, SHAP overlays of
+    chosen and misclassified images, permutation and impurity importance images.
+    """
+    from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.explain import explain_model, save_explanation
+    from shallowvision.persistence import load_model
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: --out must be a folder")
+    saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
+    data = load_for_model(
+        saved,
+        dataset,
+        split=split,
+        n_per_class=n_per_class,
+        validation_size=validation_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
+    with stderr_console().status(f"explaining {saved.name} on {len(data):,} {data.split} images"):
+        explanation = explain_model(
+            saved,
+            data,
+            name=saved.name,
+            n_explain=n_explain,
+            n_background=n_background,
+            indices=index or (),
+            n_misclassified=n_misclassified,
+            permutation=permutation,
+            n_permutation=n_permutation,
+            n_repeats=n_repeats,
+            max_evals=max_evals,
+            random_state=seed,
+        )
+        written = save_explanation(explanation, out)
+    e = explanation
+    seconds = ", ".join(f"{k} {fmt(v, 'seconds')} s" for k, v in e.seconds.items())
+    stdout_console().print(
+        f"[bold]{e.model}[/bold] on {e.n_images:,} {e.dataset} {e.split} images: "
+        f"{e.explainer} SHAP ({e.output_space}) on {e.n_explain} images + "
+        f"{len(e.images)} drawn; base value + contributions = model output within "
+        f"{e.additivity_error:.1e}\n{seconds}\nwrote {len(written)} files to {out}: "
+        + ", ".join(p.name for p in written.values())
+    )

@@ -1,0 +1,255 @@
+"""Voting and stacking ensembles of zoo models or fitted models, as scikit-learn estimators."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from shallowvision.exceptions import ConfigError
+
+__all__ = [
+    "ENSEMBLE_METHODS",
+    "Member",
+    "get_final_estimator",
+    "get_final_estimator_names",
+    "is_fitted",
+    "make_ensemble",
+    "member_names",
+    "resolve_members",
+]
+
+#: The ways members are combined: averaged probabilities, majority vote, a learned combiner.
+ENSEMBLE_METHODS = ("soft", "hard", "stack")
+
+#: A member: a zoo name, ``(name, estimator)``, or an estimator (named after its class).
+Member = str | tuple[str, Any] | Any
+
+
+def _logistic(random_state: int, n_jobs: int | None) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000, random_state=random_state)
+
+
+def _forest(random_state: int, n_jobs: int | None) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=200, min_samples_leaf=5, n_jobs=n_jobs, random_state=random_state
+    )
+
+
+def _boosting(random_state: int, n_jobs: int | None) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=100, random_state=random_state)
+
+
+# Final estimators learn from the members' probabilities (not from pixels), so they are
+# not zoo pipelines, whose first step scales 0..255 intensities.
+_FINAL: dict[str, Callable[[int, int | None], Any]] = {
+    "lr": _logistic,
+    "rf": _forest,
+    "hgb": _boosting,
+}
+
+
+def get_final_estimator_names() -> list[str]:
+    """Names of the final estimators stacking can learn with."""
+    return list(_FINAL)
+
+
+def get_final_estimator(name: str, *, random_state: int = 0, n_jobs: int | None = None) -> Any:
+    """A fresh final estimator for stacking; an unknown name lists the valid ones.
+
+    Parameters
+    ----------
+    name : {"lr", "rf", "hgb"}
+        Logistic regression, a random forest or histogram gradient boosting, each
+        fitted on the members' out-of-fold probabilities.
+    random_state : int
+    n_jobs : int, optional
+    """
+    key = name.strip().lower()
+    if key not in _FINAL:
+        close = difflib.get_close_matches(key, _FINAL, n=2, cutoff=0.5)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise ConfigError(
+            f"unknown final estimator {name!r}: {hint}choose one of {', '.join(_FINAL)}"
+        )
+    return _FINAL[key](random_state, n_jobs)
+
+
+def is_fitted(estimator: Any) -> bool:
+    """Whether ``estimator`` (a pipeline included) has been fitted."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    except TypeError:  # not an estimator at all
+        return False
+    return True
+
+
+def _estimator_name(estimator: Any) -> str:
+    from sklearn.pipeline import Pipeline
+
+    last = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return type(last).__name__.lower()
+
+
+def member_names(members: Sequence[Member]) -> list[str]:
+    """The name of each member, made unique with ``-2``, ``-3`` suffixes where repeated."""
+    names = []
+    for m in members:
+        if isinstance(m, str):
+            names.append(m.strip().lower())
+        elif isinstance(m, tuple):
+            names.append(str(m[0]))
+        else:
+            names.append(_estimator_name(m))
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return unique
+
+
+def resolve_members(
+    members: Sequence[Member],
+    *,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> list[tuple[str, Any]]:
+    """``(name, estimator)`` for each member: zoo names become fresh pipelines, estimators stay as given."""
+    from shallowvision.models import get_model
+
+    if isinstance(members, str):
+        raise ConfigError(f"members must be a list, got the string {members!r}")
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least two members, got {len(members)}")
+    resolved = []
+    for name, m in zip(member_names(members), members, strict=True):
+        if isinstance(m, str):
+            est = get_model(
+                m, random_state=random_state, n_jobs=n_jobs, **(params or {}).get(m, {})
+            )
+        else:
+            est = m[1] if isinstance(m, tuple) else m
+            if not hasattr(est, "fit") or not hasattr(est, "predict"):
+                raise ConfigError(f"member {name!r} is not a classifier (it has no fit/predict)")
+        resolved.append((name, est))
+    return resolved
+
+
+def _check_weights(weights: Sequence[float] | None, n_members: int) -> list[float] | None:
+    if weights is None:
+        return None
+    w = [float(v) for v in weights]
+    if len(w) != n_members:
+        raise ConfigError(f"{len(w)} weights for {n_members} members; give one weight per member")
+    if any(not np.isfinite(v) or v < 0 for v in w) or sum(w) == 0:
+        raise ConfigError(f"weights must be finite, non-negative and not all zero, got {w}")
+    return w
+
+
+def make_ensemble(
+    members: Sequence[Member],
+    method: str = "soft",
+    *,
+    weights: Sequence[float] | None = None,
+    final: str | Any = "lr",
+    cv: int = 5,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> Any:
+    """A voting or stacking ensemble of zoo models or fitted models, ready to ``fit``.
+
+    Members are never refitted in place: scikit-learn fits clones. A fitted member of a
+    voting ensemble is wrapped in :class:`sklearn.frozen.FrozenEstimator`, so fitting
+    the ensemble reuses it as it is. Stacking learns its final estimator from
+    out-of-fold predictions (seeded, shuffled :class:`~sklearn.model_selection.StratifiedKFold`),
+    which needs every member refitted on each fold: a fitted member only lends its
+    parameters to those clones (and to the clone fitted on all the training images),
+    so the final estimator never sees a member's predictions on images it was trained on.
+
+    Parameters
+    ----------
+    members : sequence of str, (name, estimator) or estimator
+        Zoo names (see :func:`shallowvision.models.get_model_names`) or classifiers
+        that take flattened images, fitted or not.
+    method : {"soft", "hard", "stack"}
+        ``"soft"`` averages the members' probabilities (each must have ``predict_proba``),
+        ``"hard"`` takes a majority vote of their labels, ``"stack"`` fits ``final`` on
+        their out-of-fold probabilities (decision scores for members without them).
+    weights : sequence of float, optional
+        One non-negative weight per member, for voting (stacking learns its own).
+    final : str or estimator
+        Final estimator of stacking: a name from :func:`get_final_estimator_names` or
+        an unfitted classifier.
+    cv : int
+        Folds of the stratified cross-validation behind stacking's out-of-fold predictions.
+    random_state : int
+        Seed of zoo members, the fold assignment and the final estimator.
+    n_jobs : int, optional
+        Members fitted in parallel.
+    params : dict, optional
+        Per-member zoo parameters, ``{"rf": {"n_estimators": 50}}``.
+
+    Returns
+    -------
+    sklearn.ensemble.VotingClassifier or sklearn.ensemble.StackingClassifier
+    """
+    from sklearn.base import clone
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import StratifiedKFold
+
+    from shallowvision.models import has_proba
+
+    if method not in ENSEMBLE_METHODS:
+        raise ConfigError(
+            f"unknown ensemble method {method!r}; choose one of {', '.join(ENSEMBLE_METHODS)}"
+        )
+    resolved = resolve_members(members, random_state=random_state, n_jobs=n_jobs, params=params)
+    if method == "stack":
+        if weights is not None:
+            raise ConfigError("weights apply to voting; stacking learns how to combine its members")
+        if isinstance(cv, bool) or not isinstance(cv, int | np.integer) or cv < 2:
+            raise ConfigError(f"cv must be a whole number of folds >= 2, got {cv!r}")
+        final_estimator = (
+            get_final_estimator(final, random_state=random_state, n_jobs=n_jobs)
+            if isinstance(final, str)
+            else clone(final)
+        )
+        return StackingClassifier(
+            # Unfitted copies: stacking fits its own on every fold and on all the images.
+            estimators=[(name, clone(est)) for name, est in resolved],
+            final_estimator=final_estimator,
+            cv=StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state),
+            stack_method="auto",
+            n_jobs=n_jobs,
+        )
+    if method == "soft":
+        lacking = [name for name, est in resolved if not has_proba(est)]
+        if lacking:
+            raise ConfigError(
+                f"soft voting averages probabilities, but {', '.join(lacking)} gives decision "
+                "scores only; use hard voting or stacking, or leave it out"
+            )
+    frozen = [(name, FrozenEstimator(est) if is_fitted(est) else est) for name, est in resolved]
+    return VotingClassifier(
+        estimators=frozen,
+        voting=method,
+        weights=_check_weights(weights, len(frozen)),
+        n_jobs=n_jobs,
+    )

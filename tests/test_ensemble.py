@@ -151,6 +151,25 @@ def test_compare_ensembles_scores_members_and_ensembles_on_the_same_images(split
     assert data["weights"] == [1.0, 1.0, 2.0] and "models" not in data
 
 
+def test_compare_ensembles_uses_fitted_members_as_they_are(split, fitted):
+    train, validation = split
+    before = [m.predict_proba(validation.X) for _, m in fitted]
+    result = compare_ensembles(
+        fitted, train, validation, methods=("soft",), fit_seconds={"lr": 2.0, "nb": 1.0}
+    )
+    by_name = {r.model: r for r in result.rows}
+    # Not refitted: the same objects, the same probabilities, the fit times given.
+    for (name, member), proba in zip(fitted, before, strict=True):
+        assert result.models[name] is member
+        np.testing.assert_array_equal(member.predict_proba(validation.X), proba)
+    assert (by_name["lr"].fit_seconds, by_name["nb"].fit_seconds) == (2.0, 1.0)
+    assert by_name["rf"].fit_seconds is None
+    mean = np.mean(before, axis=0)
+    expected = np.mean(result.models["soft voting"].classes_[mean.argmax(1)] == validation.y)
+    assert by_name["soft voting"].accuracy == pytest.approx(expected)
+    assert by_name["soft voting"].fit_seconds >= 3.0
+
+
 def test_compare_ensembles_one_vs_rest(split):
     train, validation = split
     result = compare_ensembles(

@@ -32,6 +32,23 @@ def test_report_is_one_self_contained_file(run_dir):
     assert not re.search(r'(src|href)="https?://', markup)
     assert "<script src=" not in page
     assert "The test split (359 images) was used once" in page
+    # One section per stage, in the order of the study.
+    sections = re.findall(r'<section id="([a-z]+)"', page)
+    assert sections == [
+        "summary",
+        "data",
+        "eda",
+        "compare",
+        "tune",
+        "ensemble",
+        "select",
+        "explain",
+        "calibrate",
+        "robustness",
+        "errors",
+        "test",
+        "reproduce",
+    ]
 
 
 def test_report_numbers_come_from_stored_predictions(run_dir, tmp_path):

@@ -25,6 +25,9 @@ def test_presets_file_and_overrides_merge_in_order(tmp_path):
     assert config.compare.params == {"rf": {"n_estimators": 50}}
     assert build_config(preset="quick", file=tmp_path / "run.toml").preset == "quick"
     assert len(build_config(preset="full").compare.models) >= 14
+    for pipeline in ("fast", "best"):
+        config = build_config(preset=pipeline)
+        assert config.compare.models == ["dummy", "lr", pipeline] and not config.tune.enabled
 
 
 @pytest.mark.parametrize(
@@ -46,9 +49,9 @@ def test_bad_toml_and_preset(tmp_path):
     (tmp_path / "bad.toml").write_text("[compare\nmodels = 1")
     with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
         build_config(file=tmp_path / "bad.toml")
-    with pytest.raises(ConfigError, match="unknown preset 'fast'"):
-        build_config(preset="fast")
-    assert set(PRESETS) == {"quick", "standard", "full"}
+    with pytest.raises(ConfigError, match="unknown preset 'fastest'"):
+        build_config(preset="fastest")
+    assert set(PRESETS) == {"quick", "standard", "full", "fast", "best"}
 
 
 def test_toml_round_trip_keeps_every_value(tmp_path):
@@ -78,6 +81,9 @@ def test_run_directory_layout_and_manifest(digits_run):
         "eda",
         "compare",
         "tune",
+        "ensemble",
+        "select",
+        "explain",
         "calibrate",
         "robustness",
         "errors",
@@ -255,3 +261,48 @@ def test_eda_stage_findings_and_charts(digits_run):
         115,
     ]
     assert all((run_dir / "figures" / f"{c}.json").is_file() for c in eda["charts"])
+
+
+def test_ensemble_stage_votes_with_the_fitted_members(digits_run):
+    import numpy as np
+
+    _, _, run_dir, _ = digits_run
+    result = json.loads((run_dir / "stages" / "ensemble.json").read_text())["result"]
+    members = result["comparison"]["members"]
+    # One model per family, each giving probabilities (soft voting averages them).
+    assert len(members) == 2 and {m.removesuffix("-tuned") for m in members} == {"lr", "nb"}
+    assert [c["name"] for c in result["candidates"]] == ["soft-voting"]
+    # Voting reuses the members as they were fitted: its probabilities are their mean.
+    voted = _stored(run_dir, "soft-voting", "validation")
+    mean = np.mean([_stored(run_dir, m, "validation")["scores"] for m in members], axis=0)
+    np.testing.assert_allclose(voted["scores"], mean, rtol=1e-6)
+    assert all((run_dir / "figures" / f"{c}.json").is_file() for c in result["charts"])
+
+
+def test_select_stage_keeps_the_share_asked_and_offers_the_model(digits_run):
+    import numpy as np
+
+    config, _, run_dir, _ = digits_run
+    result = json.loads((run_dir / "stages" / "select.json").read_text())["result"]
+    selection = result["selection"]
+    assert selection["method"] == config.select.method == "model"
+    assert selection["n_kept"] == round(config.select.keep * 64) == np.sum(selection["mask"])
+    assert selection["evaluated_on"] == "validation"
+    # The offered pipeline (selector + model) gives the accuracy the selection reports.
+    stored = _stored(run_dir, result["candidate_name"], "validation")
+    assert selection["kept_pixels"]["accuracy"] == pytest.approx(
+        float(np.mean(stored["labels"] == stored["y_true"]))
+    )
+
+
+def test_explain_stage_explains_validation_images_exactly(digits_run):
+    _, _, run_dir, _ = digits_run
+    result = json.loads((run_dir / "stages" / "explain.json").read_text())["result"]
+    explanation = json.loads((run_dir / "explanation.json").read_text())
+    # The zoo's logistic regression: exact linear SHAP, contributions add up to the output.
+    assert result["model"].removesuffix("-tuned") == "lr" and result["explainer"] == "linear"
+    assert result["evaluated_on"] == explanation["split"] == "validation"
+    assert result["additivity_error"] < 1e-6
+    assert len(explanation["class_mean_abs"]) == 10 and len(explanation["class_mean_abs"][0]) == 8
+    assert {"shap_classes", "importance"} <= set(result["charts"])
+    assert all((run_dir / "figures" / f"{c}.json").is_file() for c in result["charts"].values())

@@ -99,7 +99,11 @@ def run_cli(
         typer.Argument(help="Dataset name or path (default: the config's, else fashion-mnist)."),
     ] = None,
     preset: Annotated[
-        str | None, typer.Option("--preset", help="quick (minutes), standard (< 30 min) or full.")
+        str | None,
+        typer.Option(
+            "--preset",
+            help="quick (minutes), standard (< 30 min), full, or fast / best (that pipeline on all images).",
+        ),
     ] = None,
     config: Annotated[
         Path | None,

@@ -7,7 +7,7 @@ from shallowvision.ensemble._build import (
     get_final_estimator_names,
     make_ensemble,
 )
-from shallowvision.ensemble._compare import EnsembleComparison, compare_ensembles
+from shallowvision.ensemble._compare import EnsembleComparison, compare_ensembles, ensemble_label
 from shallowvision.ensemble._display import EnsembleDisplay
 from shallowvision.ensemble._figures import (
     ensemble_cost_figure,
@@ -22,6 +22,7 @@ __all__ = [
     "compare_ensembles",
     "ensemble_cost_figure",
     "ensemble_figures",
+    "ensemble_label",
     "ensemble_scores_figure",
     "get_final_estimator",
     "get_final_estimator_names",

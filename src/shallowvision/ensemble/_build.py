@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from shallowvision.exceptions import ConfigError
+from shallowvision.models._scores import is_fitted
 
 __all__ = [
     "ENSEMBLE_METHODS",
     "Member",
     "get_final_estimator",
     "get_final_estimator_names",
-    "is_fitted",
     "make_ensemble",
     "member_names",
     "resolve_members",
@@ -81,20 +81,6 @@ def get_final_estimator(name: str, *, random_state: int = 0, n_jobs: int | None 
             f"unknown final estimator {name!r}: {hint}choose one of {', '.join(_FINAL)}"
         )
     return _FINAL[key](random_state, n_jobs)
-
-
-def is_fitted(estimator: Any) -> bool:
-    """Whether ``estimator`` (a pipeline included) has been fitted."""
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    except TypeError:  # not an estimator at all
-        return False
-    return True
 
 
 def _estimator_name(estimator: Any) -> str:

@@ -18,7 +18,8 @@ from shallowvision.ensemble._build import (
     resolve_members,
 )
 from shallowvision.exceptions import ConfigError
-from shallowvision.models import ModelScore, fit_and_score
+from shallowvision.models import ModelScore, fit_and_score, score_fitted
+from shallowvision.models._scores import is_fitted
 
 __all__ = ["EnsembleComparison", "compare_ensembles", "ensemble_label"]
 
@@ -97,13 +98,15 @@ def compare_ensembles(
     n_jobs: int | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     on_progress: Callable[[str, str], None] | None = None,
+    fit_seconds: dict[str, float] | None = None,
 ) -> EnsembleComparison:
     """Fit each member once on ``train``, build each ensemble, and score all on ``validation``.
 
     Voting ensembles reuse the fitted members (a fresh fit would give the very same
     members: the same images and seeds), so only stacking, which needs out-of-fold
     predictions, fits the members again: on each of ``cv`` stratified folds and on
-    all of ``train``.
+    all of ``train``. A member handed in already fitted (on ``train``) is not fitted
+    again.
 
     Parameters
     ----------
@@ -126,6 +129,8 @@ def compare_ensembles(
         Per-member zoo parameters, ``{"rf": {"n_estimators": 50}}``.
     on_progress : callable, optional
         Called with ``(row_name, stage)`` as each member and ensemble starts and ends.
+    fit_seconds : dict, optional
+        Fit time of members handed in fitted, by name, counted in voting's fit time.
 
     Returns
     -------
@@ -165,20 +170,22 @@ def compare_ensembles(
         if on_progress:
             on_progress(name, stage)
 
-    # Clones, so estimators handed in are never fitted in place.
-    resolved = [
-        (name, clone(est))
-        for name, est in resolve_members(
-            members, random_state=random_state, n_jobs=n_jobs, params=params
-        )
-    ]
+    resolved = resolve_members(members, random_state=random_state, n_jobs=n_jobs, params=params)
     names = [name for name, _ in resolved]
     member_rows, fitted = [], {}
     for name, estimator in resolved:
         step(name, "start")
-        row, model = fit_and_score(
-            (name, estimator), X_train, y_train, X_eval, y_eval, k, keep_model=True
-        )
+        if is_fitted(estimator):
+            # A fitted member (trained on these training images) is scored as it is:
+            # voting reuses it, stacking refits clones of it per fold.
+            seconds = (fit_seconds or {}).get(name)
+            row = score_fitted(name, estimator, X_eval, y_eval, k, fit_seconds=seconds)
+            model = estimator
+        else:
+            # A clone, so an estimator handed in is never fitted in place.
+            row, model = fit_and_score(
+                (name, clone(estimator)), X_train, y_train, X_eval, y_eval, k, keep_model=True
+            )
         member_rows.append(row)
         fitted[name] = model
         step(name, "ok")

@@ -6,7 +6,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["has_proba", "has_scores", "predict_scores"]
+__all__ = ["has_proba", "has_scores", "is_fitted", "predict_scores"]
+
+
+def is_fitted(estimator: Any) -> bool:
+    """Whether ``estimator`` (a pipeline included) has been fitted."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    except TypeError:  # not an estimator at all
+        return False
+    return True
 
 
 def has_proba(estimator: Any) -> bool:

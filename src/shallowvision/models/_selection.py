@@ -11,8 +11,9 @@ import numpy as np
 from shallowvision._records import NOT_JSON, Record
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
-from shallowvision.models._compare import ModelScore, fit_and_score
+from shallowvision.models._compare import ModelScore, fit_and_score, score_fitted
 from shallowvision.models._registry import get_model_spec
+from shallowvision.models._scores import is_fitted
 
 __all__ = ["SelectionResult", "evaluate_selection", "save_selection", "selection_figures"]
 
@@ -93,6 +94,7 @@ def evaluate_selection(
     n_jobs: int | None = None,
     params: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    fit_seconds: float | None = None,
 ) -> SelectionResult:
     """Select pixels on ``train``, retrain ``model`` on them, and compare it with ``model`` on all pixels.
 
@@ -106,7 +108,9 @@ def evaluate_selection(
     keep : float
         Share (< 1) or count (>= 1) of pixels kept.
     model : str or (name, estimator)
-        Zoo name or unfitted classifier retrained on the kept pixels.
+        Zoo name or classifier retrained on the kept pixels. A classifier already
+        fitted on ``train`` is the all-pixels model as it is (not fitted again), and a
+        clone of it is fitted on the kept pixels.
     train, validation : ImageSet
     scorer : estimator, optional
         The model that scores pixels for rfe, rfecv, model, permutation and shap;
@@ -118,6 +122,8 @@ def evaluate_selection(
         Zoo parameters of ``model`` (``{"n_estimators": 50}``).
     options : dict, optional
         Further selector parameters (``{"n_explain": 100}``, ``{"importance": ...}``).
+    fit_seconds : float, optional
+        Fit time of a ``model`` handed in fitted, reported for the all-pixels model.
 
     Returns
     -------
@@ -155,9 +161,13 @@ def evaluate_selection(
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(validation.X), validation.y
     k = train.n_classes
-    all_row, all_model = fit_and_score(
-        (name, clone(fresh)), X_train, y_train, X_eval, y_eval, k, keep_model=True
-    )
+    if not isinstance(model, str) and is_fitted(model[1]):
+        all_model = model[1]
+        all_row = score_fitted(name, all_model, X_eval, y_eval, k, fit_seconds=fit_seconds)
+    else:
+        all_row, all_model = fit_and_score(
+            (name, clone(fresh)), X_train, y_train, X_eval, y_eval, k, keep_model=True
+        )
     if key in _PREFIT_METHODS and scorer is None:
         # The model just fitted on all pixels is the one that scores them: no second fit.
         pixel_scorer = all_model

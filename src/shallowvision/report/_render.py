@@ -182,6 +182,7 @@ def render_report(run_dir: str | Path) -> Path:
     from plotly.offline import get_plotlyjs
 
     import shallowvision.report._analysis_sections
+    import shallowvision.report._improve_sections
     import shallowvision.report._sections  # noqa: F401  (they register the sections)
 
     run = RunData(run_dir)

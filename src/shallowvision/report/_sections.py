@@ -9,7 +9,7 @@ from typing import Any
 from shallowvision.report._figures import cost_chart, metric_bars
 from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
 
-_COMPARE_COLUMNS = {
+COMPARE_COLUMNS = {
     "model": "model",
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced acc.",
@@ -27,7 +27,7 @@ def _n_classes(run: RunData) -> int:
     return len(run.result("data")["class_names"])
 
 
-def _candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
+def candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
     """A stage's candidates with quality recomputed from stored predictions and measured costs."""
     n_classes = _n_classes(run)
     rows = []
@@ -170,7 +170,7 @@ def comparison(run: RunData) -> Section | None:
     if not run.has("compare"):
         return None
     result = run.result("compare")["comparison"]
-    rows = _candidate_rows(run, "compare")
+    rows = candidate_rows(run, "compare")
     s = Section("compare", "Baseline comparison")
     s.text(
         f"Each model was fitted on {result['n_train']:,} training images and scored on {result['n_eval']:,} "
@@ -188,7 +188,7 @@ def comparison(run: RunData) -> Section | None:
         )
     metric = run.config.get("objective", {}).get("metric", "f1_macro")
     best = max(rows, key=lambda r: r.get(metric) or -1)["model"] if rows else None
-    s.table(rows, _COMPARE_COLUMNS, highlight=best)
+    s.table(rows, COMPARE_COLUMNS, highlight=best)
     s.chart(
         metric_bars(
             rows,
@@ -198,7 +198,13 @@ def comparison(run: RunData) -> Section | None:
         ),
         "compare-metrics",
     )
-    all_rows = rows + (_candidate_rows(run, "tune") if run.has("tune") else [])
+    # Every model of the run, whichever stage made it.
+    all_rows = rows + [
+        row
+        for stage in ("tune", "ensemble", "select", "calibrate")
+        if run.has(stage)
+        for row in candidate_rows(run, stage)
+    ]
     s.chart(
         cost_chart(all_rows, metric=metric, metric_label=METRIC_LABELS.get(metric, metric)), "cost"
     )
@@ -228,7 +234,7 @@ def tuning(run: RunData) -> Section | None:
                     "model": f"{search['model']} ({'default' if kind == 'baseline' else 'tuned'})",
                 }
             )
-    s.table(rows, {k: v for k, v in _COMPARE_COLUMNS.items() if k != "size_mb"})
+    s.table(rows, {k: v for k, v in COMPARE_COLUMNS.items() if k != "size_mb"})
     for search in searches:
         params = ", ".join(
             f"{html.escape(k)} = {html.escape(str(v))}" for k, v in search["best_params"].items()
@@ -282,7 +288,7 @@ def final_test(run: RunData) -> Section | None:
         {
             "model": "model",
             "chosen in": "stage",
-            **{k: v for k, v in _COMPARE_COLUMNS.items() if k in METRIC_LABELS},
+            **{k: v for k, v in COMPARE_COLUMNS.items() if k in METRIC_LABELS},
         },
         highlight=final["recommended"],
     )

@@ -117,7 +117,14 @@ class ExplainConfig(_Section):
     enabled: bool = True
     model: str | None = None
     n_background: int = Field(default=100, ge=1)
-    n_explain: int = Field(default=200, ge=1)
+    n_explain: int | None = Field(
+        default=None,
+        ge=1,
+        description="Images whose SHAP values are averaged; default 200, fewer for large forests.",
+    )
+    n_permutation: int = Field(
+        default=500, ge=10, description="Images shuffled per pixel for permutation importance."
+    )
 
 
 class CalibrateConfig(_Section):
@@ -178,9 +185,12 @@ class RunConfig(_Section):
     """Every choice a run makes; see :data:`PRESETS` for the three starting points."""
 
     name: str = ""
-    preset: Literal["quick", "standard", "full"] = "quick"
+    preset: Literal["quick", "standard", "full", "fast", "best"] = "quick"
     seed: int = 0
-    n_jobs: int | None = None
+    n_jobs: int | None = Field(
+        default=-1,
+        description="Threads/processes per fit: -1 uses every core, None the library default.",
+    )
     dask: str | None = Field(default=None, description="'local', 'local:N' or tcp://host:port.")
     data: DataConfig = DataConfig()
     eda: EdaConfig = EdaConfig()
@@ -207,11 +217,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Full Fashion-MNIST in a few minutes on two cores: fewer images for the slow stages.
     "quick": {
         "data": {"n_per_class": 2000},
-        "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "lgbm"]},
-        "tune": {"top": 1, "search": "halving-random", "n_candidates": 6, "cv": 3},
+        "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "fast"]},
+        "tune": {"top": 1, "search": "halving-random", "n_candidates": 4, "cv": 2},
         "ensemble": {"methods": ["soft"], "size": 3},
         "select": {"method": "model"},
-        "explain": {"n_background": 50, "n_explain": 100},
+        "explain": {"n_background": 50, "n_permutation": 200},
         "calibrate": {"methods": ["temperature", "isotonic"]},
         "robustness": {"severities": [1, 2], "n_images": 1000},
     },
@@ -228,13 +238,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "rf",
                 "et",
                 "hgb",
-                "xgb",
                 "lgbm",
                 "svm-rbf-approx",
+                "fast",
             ]
         },
-        "tune": {"top": 2, "search": "halving-random", "n_candidates": 12},
-        "ensemble": {"methods": ["soft", "stack"], "size": 3},
+        "tune": {"top": 2, "search": "halving-random", "n_candidates": 8, "cv": 3},
+        "ensemble": {"methods": ["soft", "stack"], "size": 3, "cv": 3},
         "select": {"method": "shap"},
     },
     "full": {
@@ -243,11 +253,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune": {"top": 3, "search": "halving-grid"},
         "ensemble": {"methods": ["soft", "hard", "stack"], "size": 4},
         "select": {"method": "shap"},
-        "explain": {"n_background": 200, "n_explain": 500},
+        "explain": {"n_background": 200, "n_explain": 500, "n_permutation": 1000},
         "calibrate": {"methods": ["temperature", "sigmoid", "isotonic"]},
         "robustness": {"n_images": None},
     },
 }
+
+
+def _pipeline_preset(model: str) -> dict[str, Any]:
+    """One of the zoo's HOG + kernel pipelines on all training images, against the linear
+    baseline, with the analysis stages but no tuning, ensembles or selection."""
+    return {
+        "data": {"n_per_class": None},
+        "compare": {"models": ["dummy", "lr", model]},
+        "tune": {"enabled": False},
+        "ensemble": {"enabled": False},
+        "select": {"enabled": False},
+        "robustness": {"n_images": 2000},
+        "objective": {"max_predict_ms_per_image": None},
+    }
+
+
+PRESETS["fast"] = _pipeline_preset("fast")
+PRESETS["best"] = _pipeline_preset("best")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from shallowvision.run._analysis import (
 from shallowvision.run._candidates import offer, rank_candidates
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext
+from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
 
 __all__ = ["STAGES", "Stage"]
 
@@ -251,13 +252,40 @@ STAGES: list[Stage] = [
         needs=("compare",),
     ),
     Stage(
+        "ensemble",
+        "Ensembles",
+        stage_ensemble,
+        sections=("ensemble", "objective"),
+        weight=3,
+        enabled=_enabled("ensemble"),
+        needs=("tune",),
+    ),
+    Stage(
+        "select",
+        "Pixel selection",
+        stage_select,
+        sections=("select", "objective"),
+        weight=2,
+        enabled=_enabled("select"),
+        needs=("ensemble",),
+    ),
+    Stage(
+        "explain",
+        "Explanations",
+        stage_explain,
+        sections=("explain", "objective"),
+        weight=1,
+        enabled=_enabled("explain"),
+        needs=("select",),
+    ),
+    Stage(
         "calibrate",
         "Calibration and uncertainty",
         stage_calibrate,
-        sections=("compare", "tune", "calibrate", "objective"),
+        sections=("calibrate", "objective"),
         weight=1,
         enabled=_enabled("calibrate"),
-        needs=("tune",),
+        needs=("select",),
     ),
     Stage(
         "robustness",

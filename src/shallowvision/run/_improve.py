@@ -1,0 +1,212 @@
+"""Stages that build on the compared and tuned models: ensembles, pixel selection, explanations.
+
+Each works on the training and validation splits only; the models they make are offered
+as candidates like any other, so the final choice weighs them on the same terms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shallowvision.exceptions import ConfigError
+from shallowvision.run._candidates import best_candidates, offer
+from shallowvision.run._context import Candidate, RunContext
+
+__all__ = ["stage_ensemble", "stage_explain", "stage_select"]
+
+#: Stages whose candidates are single models (not ensembles, selections or calibrations).
+_SINGLE = ("compare", "tune")
+#: Candidate names of the ensembles, by method.
+_ENSEMBLE_NAMES = {"soft": "soft-voting", "hard": "hard-voting", "stack": "stacking"}
+
+
+def _named(ctx: RunContext, names: list[str], what: str) -> list[Candidate]:
+    """The candidates called ``names``, or an error listing those there are."""
+    by_name = {c.name: c for c in ctx.candidates()}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(
+            f"{what}: no model {', '.join(map(repr, missing))} in this run; "
+            f"the run has {', '.join(sorted(by_name))}"
+        )
+    return [by_name[n] for n in names]
+
+
+def _family(name: str) -> str:
+    return name.removesuffix("-tuned")
+
+
+def _best_single(ctx: RunContext, n: int, *, proba: bool = False) -> list[Candidate]:
+    """The ``n`` best single models, one per family (a tuned model stands for its family)."""
+    seen, out = set(), []
+    for c in best_candidates(ctx, len(ctx.candidates()), stages=_SINGLE, proba=proba):
+        if _family(c.name) not in seen:
+            seen.add(_family(c.name))
+            out.append(c)
+    return out[:n]
+
+
+def _final_step(estimator: Any) -> Any:
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
+# -- ensembles --------------------------------------------------------------------------------
+def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
+    """Voting and stacking of the best models (fitted on train), scored on validation."""
+    from shallowvision.ensemble import compare_ensembles, ensemble_figures, ensemble_label
+
+    config = ctx.config.ensemble
+    if config.members is not None:
+        members = _named(ctx, config.members, "ensemble.members")
+    else:
+        # Soft voting averages probabilities: then every member must give them.
+        members = _best_single(ctx, config.size, proba="soft" in config.methods)
+    if len(members) < 2:
+        raise ConfigError(
+            f"an ensemble needs two models, the run has {len(members)} to offer; "
+            "set ensemble.members or compare more models"
+        )
+    splits = ctx.splits
+    result = compare_ensembles(
+        [(c.name, ctx.model(c.name)) for c in members],
+        splits.train,
+        splits.validation,
+        methods=config.methods,
+        weights=config.weights,
+        final=config.final,
+        cv=config.cv,
+        random_state=ctx.config.seed,
+        n_jobs=ctx.config.n_jobs,
+        on_progress=ctx.on_progress,
+        fit_seconds={c.name: c.metrics.get("fit_seconds") or 0.0 for c in members},
+    )
+    candidates = []
+    for method, row in zip(result.methods, result.ensemble_rows, strict=True):
+        label = ensemble_label(method, result.final)
+        candidates.append(
+            offer(ctx, _ENSEMBLE_NAMES[method], "ensemble", result.models[label], row)
+        )
+    return {
+        "comparison": result.to_dict(),
+        "names": {ensemble_label(m, result.final): _ENSEMBLE_NAMES[m] for m in result.methods},
+        "charts": [
+            ctx.save_chart(f"ensemble-{name}", fig)
+            for name, fig in ensemble_figures(result).items()
+        ],
+        "candidates": [c.to_dict() for c in candidates],
+    }
+
+
+# -- pixel selection --------------------------------------------------------------------------
+def _can_score_pixels(estimator: Any, method: str) -> bool:
+    """Whether the model can rank pixels by ``method`` without a model-agnostic fallback."""
+    from shallowvision.explain import choose_explainer
+
+    final = _final_step(estimator)
+    if method == "model":
+        return hasattr(final, "feature_importances_") or hasattr(final, "coef_")
+    if method == "shap":
+        return choose_explainer(estimator) in ("tree", "linear")
+    return True
+
+
+def stage_select(ctx: RunContext) -> dict[str, Any]:
+    """Keep the most useful pixels, retrain on them, and compare with all pixels on validation."""
+    from shallowvision.models import evaluate_selection, selection_figures
+
+    config = ctx.config.select
+    by_name = {c.name: c for c in ctx.candidates()}
+    if config.model is not None and config.model not in by_name:
+        model: Any = config.model  # a zoo name, fitted afresh
+    elif config.model is not None:
+        # A model of this run is the all-pixels model as fitted; a clone learns the kept pixels.
+        model = (config.model, ctx.model(config.model))
+    else:
+        usable = [
+            c
+            for c in _best_single(ctx, len(ctx.candidates()))
+            if _can_score_pixels(ctx.model(c.name), config.method)
+        ]
+        if not usable:
+            raise ConfigError(
+                f"select.method = {config.method!r} needs a tree or linear model; "
+                "set select.model or compare one"
+            )
+        model = (usable[0].name, ctx.model(usable[0].name))
+    splits = ctx.splits
+    name = model if isinstance(model, str) else model[0]
+    if ctx.on_progress:
+        ctx.on_progress(name, "start")
+    result = evaluate_selection(
+        config.method,
+        config.keep,
+        model,
+        splits.train,
+        splits.validation,
+        random_state=ctx.config.seed,
+        n_jobs=ctx.config.n_jobs,
+        fit_seconds=by_name[name].metrics.get("fit_seconds") if name in by_name else None,
+    )
+    if ctx.on_progress:
+        ctx.on_progress(name, "ok")
+    # The selector and the model on the kept pixels, as one pipeline that takes whole images.
+    from sklearn.pipeline import Pipeline
+
+    selected = Pipeline([("select", result.selector), ("model", result.model)])
+    kept_name = f"{name}-{result.n_kept}px"
+    candidate = offer(ctx, kept_name, "select", selected, result.kept_pixels)
+    return {
+        "selection": result.to_dict(),
+        "candidate_name": kept_name,
+        "charts": [
+            ctx.save_chart(f"select-{key}", fig) for key, fig in selection_figures(result).items()
+        ],
+        "candidates": [candidate.to_dict()],
+    }
+
+
+# -- explanations -----------------------------------------------------------------------------
+def stage_explain(ctx: RunContext) -> dict[str, Any]:
+    """SHAP and importance images of one model on validation images, drawn at the images' size."""
+    from shallowvision.explain import choose_explainer, explain_model, explanation_figures
+
+    config = ctx.config.explain
+    if config.model is not None:
+        name = _named(ctx, [config.model], "explain.model")[0].name
+    else:
+        # The best single model that tree or linear SHAP explains exactly, else the best.
+        singles = _best_single(ctx, len(ctx.candidates()))
+        if not singles:
+            raise ConfigError("no model to explain; set explain.model")
+        exact = [c for c in singles if choose_explainer(ctx.model(c.name)) != "partition"]
+        name = (exact or singles)[0].name
+    if ctx.on_progress:
+        ctx.on_progress(name, "start")
+    explanation = explain_model(
+        ctx.model(name),
+        ctx.splits.validation,
+        name=name,
+        n_explain=config.n_explain,
+        n_background=config.n_background,
+        n_permutation=config.n_permutation,
+        random_state=ctx.config.seed,
+    )
+    if ctx.on_progress:
+        ctx.on_progress(name, "ok")
+    ctx.write_json("explanation.json", explanation.to_dict())
+    return {
+        "model": name,
+        "file": "explanation.json",
+        "explainer": explanation.explainer,
+        "output_space": explanation.output_space,
+        "evaluated_on": explanation.split,
+        "n_explain": explanation.n_explain,
+        "n_images": explanation.n_images,
+        "n_background": explanation.n_background,
+        "additivity_error": explanation.additivity_error,
+        "seconds": explanation.seconds,
+        "charts": {
+            key: ctx.save_chart(f"explain-{key}", fig)
+            for key, fig in explanation_figures(explanation).items()
+        },
+    }

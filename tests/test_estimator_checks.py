@@ -9,7 +9,7 @@ from __future__ import annotations
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from shallowvision.features import Deskewer, HOGTransformer, ImagePCA, PixelScaler, RBFNystroem
-from shallowvision.models import NystroemRidgeClassifier
+from shallowvision.models import BlockRBFSVC, NystroemRidgeClassifier
 
 
 def _estimators() -> list:
@@ -20,8 +20,10 @@ def _estimators() -> list:
         RBFNystroem(n_components=20, random_state=0),
         HOGTransformer(backend="numpy"),
         HOGTransformer(backend="opencv"),
+        HOGTransformer(backend="numpy", signed=True, n_jobs=2),
         Deskewer(),
         NystroemRidgeClassifier(n_components=30, random_state=0),
+        BlockRBFSVC(),
     ]
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "BenchmarkConfig",
     "BenchmarkResult",
     "BenchmarkRow",
+    "BlockRBFSVC",
     "Comparison",
     "ModelScore",
     "ModelSpec",
@@ -55,6 +56,7 @@ __all__ = [
 #: on first use so the registry and the CLI stay light until then.
 _LAZY = {
     "NystroemRidgeClassifier": "shallowvision.models._kernel_ridge",
+    "BlockRBFSVC": "shallowvision.models._svc",
     **dict.fromkeys(
         (
             "BenchmarkConfig",

@@ -32,5 +32,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._hog.HOGTransformer",
     "shallowvision.features._deskew.Deskewer",
     "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
+    "shallowvision.models._svc.BlockRBFSVC",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
 )

@@ -100,7 +100,9 @@ def main() -> None:
         )
         rows = []
         if "fast" in chosen:
-            fast = _measure("fast", lambda: get_model("fast", random_state=0), train, test)
+            fast = _measure(
+                "fast", lambda: get_model("fast", random_state=0, n_jobs=args.threads), train, test
+            )
             fast["load wall s"] = load_wall
             fast["end-to-end wall s"] = time.perf_counter() - start_wall
             fast["end-to-end cpu s"] = time.process_time() - start_cpu
@@ -111,7 +113,14 @@ def main() -> None:
             )
             rows.append(fast)
         if "best" in chosen:
-            rows.append(_measure("best", lambda: get_model("best", random_state=0), train, test))
+            rows.append(
+                _measure(
+                    "best",
+                    lambda: get_model("best", random_state=0, n_jobs=args.threads),
+                    train,
+                    test,
+                )
+            )
             hog_rows = _hog_backends(train.images)
             print(
                 table(hog_rows, ["HOG backend", "images", "wall s", "cpu s", "ratio"]), flush=True

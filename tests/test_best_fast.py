@@ -53,6 +53,24 @@ def test_fits_are_deterministic_and_survive_a_round_trip(digits, tmp_path):
     np.testing.assert_allclose(loaded.predict_scores(digits.X)[0], a.decision_function(digits.X))
 
 
+def test_best_survives_a_round_trip_with_its_threads(digits, tmp_path):
+    model = get_model("best", n_jobs=2).fit(digits.X, digits.y)
+    assert [h.n_jobs for _, h in model.named_steps["features"].transformer_list[:-1]] == [2] * 4
+    path = save_model(
+        model,
+        tmp_path / "best.skops",
+        class_names=digits.class_names,
+        image_shape=digits.image_shape,
+        name="best",
+        training_data=training_provenance(digits),
+    )
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(digits.images), model.predict(digits.X))
+    np.testing.assert_array_equal(
+        loaded.predict_scores(digits.X)[0], model.decision_function(digits.X)
+    )
+
+
 @pytest.mark.fashion
 def test_fast_and_best_on_a_fashion_mnist_subset():
     from shallowvision.datasets import load

@@ -22,7 +22,7 @@ from shallowvision.features import (
     ShapSelector,
     VarianceSelector,
 )
-from shallowvision.models import NystroemRidgeClassifier
+from shallowvision.models import BlockRBFSVC, NystroemRidgeClassifier
 
 
 def _trees():
@@ -37,6 +37,7 @@ def _estimators() -> list:
         RBFNystroem(n_components=20, random_state=0),
         HOGTransformer(backend="numpy"),
         HOGTransformer(backend="opencv"),
+        HOGTransformer(backend="numpy", signed=True, n_jobs=2),
         Deskewer(),
         NystroemRidgeClassifier(n_components=30, random_state=0),
         VarianceSelector(keep=0.5),
@@ -50,6 +51,7 @@ def _estimators() -> list:
         make_ensemble(["lr", "nb"], "soft", weights=[2, 1]),
         make_ensemble(["lr", "nb", "dt"], "hard"),
         make_ensemble(["lr", "nb"], "stack", cv=2),
+        BlockRBFSVC(),
     ]
 
 

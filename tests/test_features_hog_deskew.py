@@ -59,6 +59,35 @@ def test_hog_of_a_vertical_edge_by_hand():
     np.testing.assert_allclose(cells.reshape(2, 2, 9)[..., 4], 0.25, rtol=1e-4)
 
 
+def test_signed_hog_tells_the_two_sides_of_an_edge_apart():
+    # Dark-to-light (left to right) is 0 degrees; light-to-dark is 180 degrees, which
+    # unsigned HOG folds onto 0. Signed HOG with 18 bins of 20 degrees: bins 0 and 9.
+    rising = np.zeros((1, 8, 8), dtype=np.float32)
+    rising[:, :, 4:] = 1.0
+    falling = 1.0 - rising
+    unsigned = [hog_images(i, orientations=9, block_norm="L1") for i in (rising, falling)]
+    np.testing.assert_array_equal(unsigned[0], unsigned[1])
+    for image, bin_ in ((rising, 0), (falling, 9)):
+        cells = hog_images(image, orientations=18, signed=True, block_norm="L1").reshape(2, 2, 18)
+        np.testing.assert_allclose(cells[..., bin_], 0.25, rtol=1e-4)
+        assert cells.sum() == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "opencv"])
+def test_hog_in_threads_equals_one_pass(digits, backend):
+    if backend == "opencv":
+        pytest.importorskip("cv2")
+    images = np.tile(digits.images.astype(np.float32) / 16, (3, 1, 1))[:3000]
+    one = hog_images(images, backend=backend, signed=True, orientations=12)
+    # 3,000 images in two threads: chunks of 1,500, the last one shorter.
+    two = hog_images(images, backend=backend, signed=True, orientations=12, n_jobs=2)
+    np.testing.assert_array_equal(one, two)
+    hog = HOGTransformer(backend=backend, n_jobs=2).fit(images.reshape(3000, -1))
+    np.testing.assert_array_equal(
+        hog.transform(images.reshape(3000, -1)), hog_images(images, backend=backend)
+    )
+
+
 @pytest.mark.fashion
 def test_opencv_backend_agrees_with_numpy(garments):
     pytest.importorskip("cv2")

@@ -11,6 +11,7 @@ never in a loop over images.
 from __future__ import annotations
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -44,7 +45,11 @@ def _gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cell_histograms_numpy(
-    images: np.ndarray, orientations: int, cell: tuple[int, int], n_cells: tuple[int, int]
+    images: np.ndarray,
+    orientations: int,
+    cell: tuple[int, int],
+    n_cells: tuple[int, int],
+    span: float = 180.0,
 ) -> np.ndarray:
     """``(n, cells_row, cells_col, orientations)`` mean gradient magnitude per orientation bin."""
     (ch, cw), (nr, nc) = cell, n_cells
@@ -52,9 +57,9 @@ def _cell_histograms_numpy(
     # Gradients first, then crop to whole cells: the last cell's edge pixels see beyond it.
     g_row, g_col = g_row[:, : nr * ch, : nc * cw], g_col[:, : nr * ch, : nc * cw]
     magnitude = np.hypot(g_row, g_col)
-    # Unsigned orientation in [0, 180) degrees, hard-assigned to equal-width bins.
-    angle = np.rad2deg(np.arctan2(g_row, g_col)) % 180.0
-    return _bin_and_pool(magnitude, angle, orientations, cell, n_cells)
+    # Orientation in [0, span) degrees (180: unsigned), hard-assigned to equal-width bins.
+    angle = np.rad2deg(np.arctan2(g_row, g_col)) % span
+    return _bin_and_pool(magnitude, angle, orientations, cell, n_cells, span)
 
 
 def _bin_and_pool(
@@ -63,10 +68,11 @@ def _bin_and_pool(
     orientations: int,
     cell: tuple[int, int],
     n_cells: tuple[int, int],
+    span: float,
 ) -> np.ndarray:
     n = len(magnitude)
     (ch, cw), (nr, nc) = cell, n_cells
-    bins = np.minimum((angle * (orientations / 180.0)).astype(np.intp), orientations - 1)
+    bins = np.minimum((angle * (orientations / span)).astype(np.intp), orientations - 1)
     # One bincount over (image, cell row, cell col, bin) sums every cell of every image.
     rows = np.arange(nr * ch) // ch
     cols = np.arange(nc * cw) // cw
@@ -80,7 +86,11 @@ def _bin_and_pool(
 
 
 def _cell_histograms_opencv(
-    images: np.ndarray, orientations: int, cell: tuple[int, int], n_cells: tuple[int, int]
+    images: np.ndarray,
+    orientations: int,
+    cell: tuple[int, int],
+    n_cells: tuple[int, int],
+    span: float = 180.0,
 ) -> np.ndarray:
     """The same histograms, with OpenCV computing the gradients' polar form."""
     cv2 = import_optional("cv2")
@@ -94,8 +104,8 @@ def _cell_histograms_opencv(
         np.ascontiguousarray(g_row[:, : nr * ch, : nc * cw]).reshape(shape),
         angleInDegrees=True,
     )
-    angle = (angle % 180.0).reshape(n, nr * ch, nc * cw)
-    return _bin_and_pool(magnitude.reshape(angle.shape), angle, orientations, cell, n_cells)
+    angle = (angle % span).reshape(n, nr * ch, nc * cw)
+    return _bin_and_pool(magnitude.reshape(angle.shape), angle, orientations, cell, n_cells, span)
 
 
 def _normalise_blocks(hist: np.ndarray, block: tuple[int, int], method: str) -> np.ndarray:
@@ -136,13 +146,18 @@ def hog_images(
     cells_per_block: int | tuple[int, int] = 2,
     block_norm: str = "L2-Hys",
     transform_sqrt: bool = False,
+    signed: bool = False,
     backend: str = "numpy",
+    n_jobs: int | None = None,
 ) -> np.ndarray:
     """HOG descriptors of a batch of images ``(n, height, width)``, one row per image.
 
     Cells larger than the image, and blocks larger than the grid of cells, are
-    clipped to it. With ``backend="numpy"`` the result equals
+    clipped to it. With ``backend="numpy"`` and ``signed=False`` the result equals
     ``skimage.feature.hog(image, ..., feature_vector=True)`` for each image.
+    ``signed=True`` spreads the bins over 0-360 degrees, telling a dark-to-light
+    edge from a light-to-dark one. ``n_jobs`` threads share the chunks of the
+    batch (joblib's convention: None is one, -1 is every core).
     """
     if backend not in ("numpy", "opencv"):
         raise ValueError(f"backend must be 'numpy' or 'opencv', got {backend!r}")
@@ -155,13 +170,23 @@ def hog_images(
         _pair(cells_per_block, "cells_per_block"),
     )
     cell_histograms = _cell_histograms_opencv if backend == "opencv" else _cell_histograms_numpy
-    parts = []
-    for start in range(0, max(len(images), 1), _CHUNK):
-        chunk = images[start : start + _CHUNK]
+    span = 360.0 if signed else 180.0
+
+    def describe(chunk: np.ndarray) -> np.ndarray:
         if transform_sqrt:
             chunk = np.sqrt(np.maximum(chunk, 0.0))
-        hist = cell_histograms(chunk, orientations, cell, n_cells)
-        parts.append(_normalise_blocks(hist, block, block_norm))
+        hist = cell_histograms(chunk, orientations, cell, n_cells, span)
+        return _normalise_blocks(hist, block, block_norm)
+
+    workers = effective_n_jobs(n_jobs)
+    # Chunks small enough that every worker gets some, large enough to amortise the calls.
+    size = min(_CHUNK, max(256, -(-len(images) // workers)))
+    chunks = [images[start : start + size] for start in range(0, max(len(images), 1), size)]
+    if workers > 1 and len(chunks) > 1:
+        # numpy and OpenCV release the GIL in the heavy loops: threads need no copies.
+        parts = Parallel(n_jobs=workers, prefer="threads")(delayed(describe)(c) for c in chunks)
+    else:
+        parts = [describe(c) for c in chunks]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
@@ -182,6 +207,8 @@ class HOGTransformer(
     block_norm : {"L2-Hys", "L2", "L1", "L1-sqrt"}, default="L2-Hys"
     transform_sqrt : bool, default=False
         Square-root (gamma) compression of the intensities first.
+    signed : bool, default=False
+        Orientation bins over 0-360 degrees, keeping the gradient's sign.
     backend : {"auto", "numpy", "opencv"}, default="auto"
         ``"auto"`` uses OpenCV when it is installed, else numpy. The two agree up to
         OpenCV's angle precision (about 0.3 degrees), which moves a few gradients
@@ -190,6 +217,9 @@ class HOGTransformer(
         Shape the rows were flattened from; None means square images (a width that
         is not a square is then read as one row of pixels, so pass the shape of
         non-square images).
+    n_jobs : int, optional
+        Threads computing chunks of the batch in :meth:`transform` (None: one, -1:
+        every core).
 
     Attributes
     ----------
@@ -205,16 +235,20 @@ class HOGTransformer(
         cells_per_block: int | tuple[int, int] = 2,
         block_norm: str = "L2-Hys",
         transform_sqrt: bool = False,
+        signed: bool = False,
         backend: str = "auto",
         image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.orientations = orientations
         self.pixels_per_cell = pixels_per_cell
         self.cells_per_block = cells_per_block
         self.block_norm = block_norm
         self.transform_sqrt = transform_sqrt
+        self.signed = signed
         self.backend = backend
         self.image_shape = image_shape
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         if (
@@ -251,7 +285,9 @@ class HOGTransformer(
             cells_per_block=self.cells_per_block,
             block_norm=self.block_norm,
             transform_sqrt=self.transform_sqrt,
+            signed=self.signed,
             backend=self.backend_,
+            n_jobs=self.n_jobs,
         )
 
     def __sklearn_tags__(self):

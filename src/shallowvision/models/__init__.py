@@ -30,6 +30,7 @@ __all__ = [
     "BenchmarkConfig",
     "BenchmarkResult",
     "BenchmarkRow",
+    "BlockRBFSVC",
     "Comparison",
     "ModelScore",
     "ModelSpec",
@@ -66,6 +67,7 @@ __all__ = [
 #: on first use so the registry and the CLI stay light until then.
 _LAZY = {
     "NystroemRidgeClassifier": "shallowvision.models._kernel_ridge",
+    "BlockRBFSVC": "shallowvision.models._svc",
     **dict.fromkeys(
         (
             "BenchmarkConfig",

@@ -36,6 +36,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._hog.HOGTransformer",
     "shallowvision.features._deskew.Deskewer",
     "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
+    "shallowvision.models._svc.BlockRBFSVC",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
     "shallowvision.features._select.VarianceSelector",
     "shallowvision.features._select.MutualInfoSelector",

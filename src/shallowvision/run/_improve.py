@@ -80,9 +80,13 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         on_progress=ctx.on_progress,
         fit_seconds={c.name: c.metrics.get("fit_seconds") or 0.0 for c in members},
     )
-    candidates = []
+    candidates, not_offered = [], []
     for method, row in zip(result.methods, result.ensemble_rows, strict=True):
         label = ensemble_label(method, result.final)
+        if row.scores_kind == "labels":
+            # Hard voting gives labels only: no AUC, calibration or risk-coverage to judge it by.
+            not_offered.append(_ENSEMBLE_NAMES[method])
+            continue
         candidates.append(
             offer(ctx, _ENSEMBLE_NAMES[method], "ensemble", result.models[label], row)
         )
@@ -94,6 +98,7 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
             for name, fig in ensemble_figures(result).items()
         ],
         "candidates": [c.to_dict() for c in candidates],
+        "not_offered": not_offered,
     }
 
 

@@ -42,6 +42,11 @@ def ensembles(run: RunData) -> Section | None:
             + f". The members agree on {100 * c['agreement']:.1f}% of the images; at least one of them "
             f"is right on {100 * c['oracle_accuracy']:.1f}% (the most any combination could reach)."
         )
+    if result.get("not_offered"):
+        s.text(
+            f"{', '.join(html.escape(n) for n in result['not_offered'])} gives labels only, without "
+            "scores to rank, calibrate or abstain with: shown here, but not a candidate."
+        )
     s.stored_charts(run, result["charts"], columns=2)
     return s
 

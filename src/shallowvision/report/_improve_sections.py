@@ -17,12 +17,16 @@ def ensembles(run: RunData) -> Section | None:
     c = result["comparison"]
     s = Section("ensemble", "Ensembles")
     members = ", ".join(html.escape(m) for m in c["members"])
+    stacking = (
+        f"; stacking learns its final estimator ({html.escape(c['final'])}) from {c['cv']}-fold "
+        "out-of-fold probabilities, refitting each member on every fold"
+        if "stack" in c["methods"]
+        else ""
+    )
     s.text(
         f"The members ({members}) as they were fitted on the {c['n_train']:,} training images, "
         f"combined and scored on the same {c['n_eval']:,} {c['evaluated_on']} images. Voting reuses "
-        "the fitted members (its fit time includes theirs); stacking learns its final estimator "
-        f"({html.escape(c['final'])}) from {c['cv']}-fold out-of-fold probabilities, refitting "
-        "each member on every fold."
+        f"the fitted members (its fit time includes theirs){stacking}."
     )
     names = result["names"]
     member_rows = [{"model": r["model"], **r} for r in c["member_rows"]]
@@ -44,8 +48,8 @@ def ensembles(run: RunData) -> Section | None:
         )
     if result.get("not_offered"):
         s.text(
-            f"{', '.join(html.escape(n) for n in result['not_offered'])} gives labels only, without "
-            "scores to rank, calibrate or abstain with: shown here, but not a candidate."
+            f"The {' and '.join(html.escape(n) for n in result['not_offered'])} ensemble gives labels "
+            "only, without scores to rank, calibrate or abstain with: shown here, but not a candidate."
         )
     s.stored_charts(run, result["charts"], columns=2)
     return s

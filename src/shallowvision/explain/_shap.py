@@ -13,7 +13,6 @@ explainer, which works on the pixels themselves. Either way the values are per p
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -50,11 +49,8 @@ _TREES = {
 
 
 def _shap() -> ModuleType:
-    """``shap``, imported without the deprecation warnings its plotting module raises on import."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"shap\.")
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"shap\.")
-        return import_optional("shap")
+    """``shap``, the optional dependency behind every explanation."""
+    return import_optional("shap")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

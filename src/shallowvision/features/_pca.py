@@ -75,6 +75,10 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 random_state=self.random_state,
             )
         self.pca_ = pca.fit(X)
+        # The solver may leave the components in Fortran order, a saved file stores them
+        # in C order, and float32 products can round differently on each: fixing the
+        # order here makes a loaded model score exactly as the one that was saved.
+        self.pca_.components_ = np.ascontiguousarray(self.pca_.components_)
         self.n_components_ = int(self.pca_.n_components_)
         self._n_features_out = self.n_components_
         return self

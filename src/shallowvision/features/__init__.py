@@ -4,6 +4,7 @@ from shallowvision.features._base import ImageShapeMixin, infer_image_shape
 from shallowvision.features._deskew import Deskewer, deskew_images, shear_images
 from shallowvision.features._hog import HOGTransformer, hog_images
 from shallowvision.features._kernels import RBFNystroem
+from shallowvision.features._patches import PatchKMeansTransformer
 from shallowvision.features._pca import ImagePCA
 from shallowvision.features._scaling import PixelScaler
 from shallowvision.features._select import (
@@ -25,6 +26,7 @@ __all__ = [
     "ImageShapeMixin",
     "ModelSelector",
     "MutualInfoSelector",
+    "PatchKMeansTransformer",
     "PixelScaler",
     "PixelSelectorMixin",
     "RBFNystroem",

@@ -34,6 +34,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",
     "shallowvision.features._hog.HOGTransformer",
+    "shallowvision.features._patches.PatchKMeansTransformer",
     "shallowvision.features._deskew.Deskewer",
     "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
     "shallowvision.models._svc.BlockRBFSVC",

@@ -1,0 +1,228 @@
+"""Patch features learnt by k-means, as Coates, Lee and Ng (2011) describe them.
+
+Small patches of the training images are normalised for brightness and contrast,
+whitened (ZCA) and clustered by k-means. An image is then described, at every patch
+position, by the "triangle" activation of each centroid (how much closer the patch is
+to it than to the average centroid), summed over a coarse grid of regions. Nothing is
+learnt from the labels: the dictionary is a k-means clustering, the encoding a fixed
+formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from shallowvision.features._base import ImageShapeMixin
+
+__all__ = ["PatchKMeansTransformer"]
+
+_CHUNK = (
+    8  # images encoded at once: (8 * 576 positions, 400 centroids) float32 is 7 MB, cache-sized
+)
+
+
+def _positive_int(value, name: str) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _normalise(patches: np.ndarray, eps: float | np.floating) -> np.ndarray:
+    """Each patch (a row) less its mean, over its standard deviation softened by ``eps``."""
+    patches = patches - patches.mean(axis=1, keepdims=True)
+    patches /= np.sqrt((patches * patches).mean(axis=1, keepdims=True) + eps)
+    return patches
+
+
+def _pool_regions(activations: np.ndarray, pool: int) -> np.ndarray:
+    """Sums of ``(n, rows, cols, k)`` activations over a ``pool x pool`` grid of regions.
+
+    Band by band: a band's rows summed first, then its columns, region by region
+    (faster than ``np.add.reduceat`` on these shapes).
+    """
+    n, rows, cols, k = activations.shape
+    # Position r falls in region r * pool // rows: region i starts at ceil(i * rows / pool).
+    row_edges = -(-np.arange(pool + 1) * rows // pool)
+    col_edges = -(-np.arange(pool + 1) * cols // pool)
+    out = np.empty((n, pool, pool, k), dtype=activations.dtype)
+    for i in range(pool):
+        band = activations[:, row_edges[i] : row_edges[i + 1]].sum(axis=1)
+        for j in range(pool):
+            out[:, i, j] = band[:, col_edges[j] : col_edges[j + 1]].sum(axis=1)
+    return out
+
+
+class PatchKMeansTransformer(
+    ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Pooled k-means patch activations of flattened images (Coates, Lee and Ng, 2011).
+
+    Parameters
+    ----------
+    n_clusters : int, default=400
+        Centroids of the patch dictionary; each gives ``pool * pool`` features.
+    patch_size : int, default=5
+        Side of the square patches (clipped to the image).
+    pool : int, default=3
+        The activations are summed over a ``pool x pool`` grid of regions.
+    n_patches : int, default=100_000
+        Random training patches the dictionary is learnt from.
+    contrast_eps : float, default=0.01
+        Added to each patch's variance before its contrast is normalised, so that flat
+        background patches are not blown up into noise (pixels in [0, 1]).
+    whiten_eps : float, default=0.1
+        Regularisation of the ZCA whitening's eigenvalues.
+    max_iter : int, default=50
+        Iterations of k-means.
+    random_state : int, optional
+    image_shape : (height, width) or None
+        Shape the rows were flattened from; None means square images.
+    n_jobs : int, optional
+        Threads encoding chunks of the batch in :meth:`transform` (None: one, -1: every core).
+
+    Attributes
+    ----------
+    centroids_ : ndarray of shape (n_clusters, patch_size ** 2)
+        The dictionary, in whitened patch space.
+    whitening_ : ndarray of shape (patch_size ** 2, patch_size ** 2)
+    patch_mean_ : ndarray of shape (patch_size ** 2,)
+    n_iter_ : int
+        Iterations k-means ran.
+    n_output_features_ : int
+
+    Notes
+    -----
+    The features are the square roots of the pooled sums, which evens out their
+    scale across regions with much and little texture.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 400,
+        patch_size: int = 5,
+        pool: int = 3,
+        n_patches: int = 100_000,
+        contrast_eps: float = 0.01,
+        whiten_eps: float = 0.1,
+        max_iter: int = 50,
+        random_state: int | None = None,
+        image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.patch_size = patch_size
+        self.pool = pool
+        self.n_patches = n_patches
+        self.contrast_eps = contrast_eps
+        self.whiten_eps = whiten_eps
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y=None):
+        n_clusters = _positive_int(self.n_clusters, "n_clusters")
+        patch_size = _positive_int(self.patch_size, "patch_size")
+        pool = _positive_int(self.pool, "pool")
+        n_patches = _positive_int(self.n_patches, "n_patches")
+        for name in ("contrast_eps", "whiten_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        X = self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
+        images = self._images(X)
+        h, w = self.image_shape_
+        self.patch_size_ = min(patch_size, h, w)
+        p = self.patch_size_
+        grid = (h - p + 1, w - p + 1)
+        self.pool_ = min(pool, *grid)
+        rng = check_random_state(self.random_state)
+        count = min(n_patches, len(images) * grid[0] * grid[1])
+        which = rng.randint(len(images), size=count)
+        top = rng.randint(grid[0], size=count)
+        left = rng.randint(grid[1], size=count)
+        offsets = np.arange(p)
+        patches = images[
+            which[:, None, None],
+            top[:, None, None] + offsets[None, :, None],
+            left[:, None, None] + offsets[None, None, :],
+        ].reshape(count, p * p)
+        patches = _normalise(patches.astype(np.float64), self.contrast_eps)
+        self.patch_mean_ = patches.mean(axis=0)
+        covariance = np.atleast_2d(np.cov(patches - self.patch_mean_, rowvar=False))
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        self.whitening_ = (eigenvectors / np.sqrt(eigenvalues + self.whiten_eps)) @ eigenvectors.T
+        whitened = (patches - self.patch_mean_) @ self.whitening_
+        # No more centroids than distinct patches (flat images have few).
+        distinct = len(np.unique(whitened.round(6), axis=0))
+        kmeans = KMeans(
+            n_clusters=min(n_clusters, distinct),
+            n_init=1,
+            max_iter=self.max_iter,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        ).fit(whitened)
+        self.centroids_ = kmeans.cluster_centers_
+        self.n_iter_ = kmeans.n_iter_
+        self.n_output_features_ = len(self.centroids_) * self.pool_ * self.pool_
+        self._n_features_out = self.n_output_features_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "centroids_")
+        X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
+        images = self._images(X).astype(np.float32, copy=False)
+        p = self.patch_size_
+        h, w = self.image_shape_
+        grid = (h - p + 1, w - p + 1)
+        mean = self.patch_mean_.astype(np.float32)
+        whitening = self.whitening_.astype(np.float32)
+        centroids = self.centroids_
+        d, k = centroids.shape[1], len(centroids)
+        # ||z - c||^2 = [z, 1, ||z||^2] . [-2c, ||c||^2, 1]: one product, no passes after it.
+        extended = np.hstack(
+            [-2.0 * centroids, (centroids * centroids).sum(axis=1, keepdims=True), np.ones((k, 1))]
+        ).T.astype(np.float32)
+        mean_weights = np.full(k, 1.0 / k, dtype=np.float32)
+
+        def encode(chunk: np.ndarray) -> np.ndarray:
+            n = len(chunk)
+            windows = np.lib.stride_tricks.sliding_window_view(chunk, (p, p), axis=(1, 2))
+            patches = _normalise(windows.reshape(-1, p * p), np.float32(self.contrast_eps))
+            patches -= mean
+            points = np.ones((len(patches), d + 2), dtype=np.float32)
+            np.matmul(patches, whitening, out=points[:, :d])
+            points[:, d + 1] = (points[:, :d] ** 2).sum(axis=1)
+            # Squared distances to the centroids, then distances; clipped against cancellation.
+            dist = points @ extended
+            np.maximum(dist, np.float32(0.0), out=dist)
+            np.sqrt(dist, out=dist)
+            # Triangle activation: max(0, mean distance - distance).
+            np.subtract((dist @ mean_weights)[:, None], dist, out=dist)
+            np.maximum(dist, np.float32(0.0), out=dist)
+            pooled = _pool_regions(dist.reshape(n, *grid, -1), self.pool_)
+            return np.sqrt(pooled, out=pooled).reshape(n, -1)
+
+        chunks = [images[s : s + _CHUNK] for s in range(0, max(len(images), 1), _CHUNK)]
+        workers = effective_n_jobs(self.n_jobs)
+        if workers > 1 and len(chunks) > 1:
+            # numpy releases the GIL in its products and ufuncs: threads need no copies.
+            # Single-threaded BLAS in each makes the sums' order, and so the result, fixed.
+            with threadpool_limits(1, user_api="blas"):
+                parts = Parallel(n_jobs=workers, prefer="threads", batch_size=32)(
+                    delayed(encode)(c) for c in chunks
+                )
+        else:
+            parts = [encode(c) for c in chunks]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

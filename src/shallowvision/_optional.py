@@ -15,7 +15,7 @@ _OPTIONAL = {
     "fastapi": ("fastapi", "serve"),
     "uvicorn": ("uvicorn", "serve"),
     "cv2": ("opencv-python-headless", "cv"),
-    "sklearnex": ("scikit-learn-intelex", None),
+    "sklearnex": ("scikit-learn-intelex", "accel"),
 }
 
 

@@ -11,11 +11,12 @@ never in a loop over images.
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._optional import has_module, import_optional
+from shallowvision._threads import map_in_threads
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["HOGTransformer", "hog_images"]
@@ -182,11 +183,7 @@ def hog_images(
     # Chunks small enough that every worker gets some, large enough to amortise the calls.
     size = min(_CHUNK, max(256, -(-len(images) // workers)))
     chunks = [images[start : start + size] for start in range(0, max(len(images), 1), size)]
-    if workers > 1 and len(chunks) > 1:
-        # numpy and OpenCV release the GIL in the heavy loops: threads need no copies.
-        parts = Parallel(n_jobs=workers, prefer="threads")(delayed(describe)(c) for c in chunks)
-    else:
-        parts = [describe(c) for c in chunks]
+    parts = map_in_threads(describe, chunks, n_jobs)
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 

@@ -11,13 +11,12 @@ formula.
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
+from shallowvision._threads import map_in_threads
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["PatchKMeansTransformer"]
@@ -210,16 +209,9 @@ class PatchKMeansTransformer(
             return np.sqrt(pooled, out=pooled).reshape(n, -1)
 
         chunks = [images[s : s + _CHUNK] for s in range(0, max(len(images), 1), _CHUNK)]
-        workers = effective_n_jobs(self.n_jobs)
-        if workers > 1 and len(chunks) > 1:
-            # numpy releases the GIL in its products and ufuncs: threads need no copies.
-            # Single-threaded BLAS in each makes the sums' order, and so the result, fixed.
-            with threadpool_limits(1, user_api="blas"):
-                parts = Parallel(n_jobs=workers, prefer="threads", batch_size=32)(
-                    delayed(encode)(c) for c in chunks
-                )
-        else:
-            parts = [encode(c) for c in chunks]
+        parts = map_in_threads(
+            encode, chunks, self.n_jobs, single_threaded_blas=True, batch_size=32
+        )
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def __sklearn_tags__(self):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from importlib import import_module
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import _ovr_decision_function, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from shallowvision._optional import has_module, import_optional
+from shallowvision._threads import map_in_threads
 from shallowvision.features._kernels import rbf_gamma
 
 __all__ = ["BlockRBFSVC"]
@@ -148,15 +147,7 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
             np.matmul(kernel, self.pair_coef_, out=out[start : start + rows])
             out[start : start + rows] += self.intercept_
 
-        starts = range(0, len(X), rows)
-        workers = min(effective_n_jobs(self.n_jobs), len(starts))
-        if workers > 1:
-            # Each thread runs its own single-threaded products; numpy releases the GIL.
-            with threadpool_limits(1, user_api="blas"):
-                Parallel(n_jobs=workers, prefer="threads")(delayed(block)(s) for s in starts)
-        else:
-            for start in starts:
-                block(start)
+        map_in_threads(block, range(0, len(X), rows), self.n_jobs, single_threaded_blas=True)
         return out
 
     def decision_function(self, X) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
 import struct
 from pathlib import Path
 
@@ -194,3 +195,12 @@ def http_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child the test interrupts: SIGINT back to its default.
+
+    A suite started in the background by a non-interactive shell runs with SIGINT
+    ignored, and children inherit that, so Python would not raise KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

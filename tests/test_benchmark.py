@@ -13,6 +13,7 @@ from sklearn.linear_model import Perceptron
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
 
+from conftest import default_sigint
 from shallowvision import ConfigError, DataError
 from shallowvision.datasets import load
 from shallowvision.models import (
@@ -252,7 +253,12 @@ def test_cli_interrupted_then_resumed(tmp_path):
     ]
     env = {**os.environ, "COLUMNS": "300"}
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 120
     while not out.exists() or len(out.read_text().splitlines()) < 2:

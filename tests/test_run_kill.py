@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import default_sigint
 from test_cli import EXE
 
 ARGS = [
@@ -58,6 +59,7 @@ def test_stopped_mid_stage_then_resumed_gives_the_same_metrics(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     # Stop it while tuning: the comparison has finished, the tuning stage has not.
     deadline = time.monotonic() + 300

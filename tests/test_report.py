@@ -120,3 +120,20 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
     assert errors == [] and external == []
     assert n_charts >= 3 and rendered == n_charts and interactive
     assert shot.stat().st_size > 50_000
+
+
+def test_long_chart_titles_are_broken_into_lines():
+    import plotly.graph_objects as go
+
+    from shallowvision.report._figures import TITLE_LINE, figure_html
+
+    title = "What the ensembles cost (voting fits include their members') on 6,000 images"
+    fig = go.Figure(layout={"title": title})
+    html = figure_html(fig, name="cost")
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) == 2 and all(len(line) <= TITLE_LINE for line in lines)
+    assert " ".join(lines) == title and "chart-cost" in html
+    assert fig.layout.margin.t == 74  # room for the second line
+    short = go.Figure(layout={"title": "Accuracy by model"})
+    figure_html(short, name="short")
+    assert short.layout.title.text == "Accuracy by model" and short.layout.margin.t == 50

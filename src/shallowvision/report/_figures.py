@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -39,10 +40,25 @@ def model_colours(names: list[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
+#: Characters of a chart title per line: plotly does not wrap titles, and a longer line
+#: is cut off in the report's half-width grid cells.
+TITLE_LINE = 50
+
+
 def figure_html(fig: Any, *, name: str) -> FigureHTML:
-    """A chart as an HTML fragment that uses the report's single embedded plotly.js."""
+    """A chart as an HTML fragment that uses the report's single embedded plotly.js.
+
+    A long title is broken into lines of at most :data:`TITLE_LINE` characters, with the
+    top margin grown to hold them.
+    """
+    title = fig.layout.title.text or ""
+    lines = textwrap.wrap(title, TITLE_LINE) if "<br>" not in title else title.split("<br>")
+    if len(lines) > 1:
+        fig.update_layout(title_text="<br>".join(lines))
     fig.update_layout(
-        template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50}, font={"size": 12}
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 50 + 24 * (max(len(lines), 1) - 1), "b": 50},
+        font={"size": 12},
     )
     return FigureHTML(
         fig.to_html(

@@ -7,7 +7,14 @@ import math
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-__all__ = ["ImageShapeMixin", "infer_image_shape"]
+__all__ = ["ImageShapeMixin", "check_positive_int", "infer_image_shape"]
+
+
+def check_positive_int(value, name: str) -> int:
+    """``value`` as an int, or a ValueError naming the parameter when it is not a positive one."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def infer_image_shape(

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._optional import has_module, import_optional
 from shallowvision._threads import map_in_threads
-from shallowvision.features._base import ImageShapeMixin
+from shallowvision.features._base import ImageShapeMixin, check_positive_int
 
 __all__ = ["HOGTransformer", "hog_images"]
 
@@ -248,12 +248,7 @@ class HOGTransformer(
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
-        if (
-            not isinstance(self.orientations, int | np.integer)
-            or isinstance(self.orientations, bool)
-            or self.orientations < 1
-        ):
-            raise ValueError(f"orientations must be a positive int, got {self.orientations!r}")
+        check_positive_int(self.orientations, "orientations")
         if self.block_norm not in _BLOCK_NORMS:
             raise ValueError(
                 f"block_norm must be one of {', '.join(_BLOCK_NORMS)}, got {self.block_norm!r}"

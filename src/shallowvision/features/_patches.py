@@ -17,19 +17,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._threads import map_in_threads
-from shallowvision.features._base import ImageShapeMixin
+from shallowvision.features._base import ImageShapeMixin, check_positive_int
 
 __all__ = ["PatchKMeansTransformer"]
 
-_CHUNK = (
-    8  # images encoded at once: (8 * 576 positions, 400 centroids) float32 is 7 MB, cache-sized
-)
-
-
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+# Images encoded at once: (8 * 576 positions, 400 centroids) in float32 is 7 MB, cache-sized.
+_CHUNK = 8
 
 
 def _normalise(patches: np.ndarray, eps: float | np.floating) -> np.ndarray:
@@ -126,10 +119,10 @@ class PatchKMeansTransformer(
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
-        n_clusters = _positive_int(self.n_clusters, "n_clusters")
-        patch_size = _positive_int(self.patch_size, "patch_size")
-        pool = _positive_int(self.pool, "pool")
-        n_patches = _positive_int(self.n_patches, "n_patches")
+        n_clusters = check_positive_int(self.n_clusters, "n_clusters")
+        patch_size = check_positive_int(self.patch_size, "patch_size")
+        pool = check_positive_int(self.pool, "pool")
+        n_patches = check_positive_int(self.n_patches, "n_patches")
         for name in ("contrast_eps", "whiten_eps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:

@@ -119,21 +119,23 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         )
         self.pair_coef_ = self.pair_coef_.astype(X.dtype)
         self.intercept_ = self.intercept_.astype(X.dtype)
-        self._sv_norms = (self.support_vectors_.astype(np.float64) ** 2).sum(axis=1).astype(X.dtype)
+        # -gamma ||x - s||^2 = [x, 1, ||x||^2] . [2 gamma s, -gamma ||s||^2, -gamma]: these
+        # weights give the kernel's exponent in one product; computed once, not per call.
+        sv = self.support_vectors_.astype(np.float64)
+        self._exponent_weights = np.vstack(
+            [
+                2.0 * self.gamma_ * sv.T,
+                -self.gamma_ * (sv**2).sum(axis=1),
+                -self.gamma_ * np.ones(len(sv)),
+            ]
+        ).astype(X.dtype)
         return self
 
     def _pairwise(self, X: np.ndarray) -> np.ndarray:
         """The one-vs-one decisions ``(n, n_pairs)``; positive favours the pair's first class."""
         sv = self.support_vectors_
         X = X.astype(sv.dtype, copy=False)
-        d = X.shape[1]
-        # -gamma ||x - s||^2 = [x, 1, ||x||^2] . [2 gamma s, -gamma ||s||^2, -gamma]:
-        # one product gives the kernel's exponent, then a clip and an exp in place.
-        gamma = sv.dtype.type(self.gamma_)
-        extended = np.empty((d + 2, len(sv)), dtype=sv.dtype)
-        extended[:d] = 2.0 * gamma * sv.T
-        extended[d] = -gamma * self._sv_norms
-        extended[d + 1] = -gamma
+        d, extended = X.shape[1], self._exponent_weights
         out = np.empty((len(X), self.pair_coef_.shape[1]), dtype=sv.dtype)
         rows = max(1, _BLOCK_ENTRIES // max(len(sv), 1))
 
@@ -141,7 +143,7 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
             points = np.ones((min(rows, len(X) - start), d + 2), dtype=sv.dtype)
             points[:, :d] = X[start : start + rows]
             points[:, d + 1] = (points[:, :d] ** 2).sum(axis=1)
-            kernel = points @ extended
+            kernel = points @ extended  # the kernel's exponent
             np.minimum(kernel, 0.0, out=kernel)  # a distance is never negative
             np.exp(kernel, out=kernel)
             np.matmul(kernel, self.pair_coef_, out=out[start : start + rows])

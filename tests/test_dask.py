@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from shallowvision import ConfigError
@@ -34,11 +35,18 @@ def splits():
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def local_cluster():
     # The client only: each test turns joblib's Dask backend on where it wants it, so
     # the reference runs in the same test stay local.
     with dask_client("local:2") as client:
         yield client
+
+
+@pytest.fixture
+def cluster(local_cluster):
+    # Both workers, also after a test that killed some (their nannies restart them).
+    local_cluster.wait_for_workers(2, timeout=60)
+    return local_cluster
 
 
 def test_local_cluster_gives_the_local_results(splits, cluster):
@@ -101,6 +109,35 @@ def test_a_killed_worker_does_not_lose_the_search(splits, cluster):
     assert result.best_params == reference.best_params
     assert result.best_cv_score == reference.best_cv_score
     assert result.candidates == reference.candidates
+
+
+def test_shared_data_outlives_every_worker_that_held_it(splits, cluster):
+    import joblib
+    from distributed import wait
+
+    from shallowvision._dask import shared_on_cluster
+
+    X, y = splits.train.X, splits.train.y
+    with dask_backend_reuse(cluster), shared_on_cluster(X, y):
+        futures = list(joblib.parallel.get_active_backend()[0].data_futures.values())
+        wait(futures)
+        holders = {w for ws in cluster.who_has(futures).values() for w in ws}
+        for pid in cluster.run(os.getpid, workers=list(holders)).values():
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while holders & set(cluster.scheduler_info()["workers"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not holders & set(cluster.scheduler_info()["workers"])
+        # Scattered data would be gone for good (its futures cancelled); these are rebuilt.
+        X_back, y_back = cluster.gather(futures)
+        np.testing.assert_array_equal(X_back, X)
+        np.testing.assert_array_equal(y_back, y)
+        sums = joblib.Parallel(n_jobs=-1)(joblib.delayed(_weighted_sum)(X, y, k) for k in range(4))
+    assert sums == [_weighted_sum(X, y, k) for k in range(4)]
+
+
+def _weighted_sum(X, y, k):
+    return int(X.astype(np.int64).sum(axis=1) @ (y == k))
 
 
 def test_benchmark_on_the_cluster_streams_the_local_rows(splits, cluster, tmp_path):

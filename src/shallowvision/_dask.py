@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 from typing import Any
 
 from shallowvision._optional import import_optional
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["dask_backend", "dask_client", "on_dask", "parse_dask", "replicated"]
+__all__ = ["dask_backend", "dask_client", "on_dask", "parse_dask", "shared_on_cluster"]
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 
@@ -89,35 +89,57 @@ def on_dask() -> bool:
     return "dask" in type(backend).__name__.lower()
 
 
-#: Attempts at copying the data to every worker when one dies during the copy.
-_SCATTER_ATTEMPTS = 5
+#: Arrays up to this size may travel inside a task without dask's large-graph warning:
+#: :func:`shared_on_cluster` sends each of its arrays that way, once.
+_LARGE_GRAPH = "4GiB"
 
 
-def replicated(*arrays: Any) -> Any:
-    """On a Dask cluster, copy ``arrays`` to every worker before the enclosed work.
+def shared_on_cluster(*arrays: Any) -> Any:
+    """On a Dask cluster, share ``arrays`` with the enclosed joblib work, safe from lost workers.
 
-    joblib otherwise scatters large arguments to a single worker; data scattered
-    by the client has no lineage to rebuild it from, so losing that worker would
-    lose every task depending on it. Replicated, a worker's death costs only its
-    running tasks, which the scheduler reruns elsewhere. A worker that dies during
-    the copy itself is waited for (its nanny restarts it) and the copy retried.
-    Locally, does nothing.
+    joblib scatters every argument over 1 kB (the data, and each CV split's index
+    arrays) to a worker. Scattered data has no lineage, and the scheduler's memory
+    manager trims even broadcast copies back to one, so killing the worker that held
+    the last copy cancelled every task that needed it. Here each array is instead the
+    result of a task that carries it, which the scheduler reruns wherever that result
+    is lost, and the other arguments travel inside their tasks: a worker's death
+    costs only its running tasks, rerun elsewhere. Locally, does nothing.
     """
     if not on_dask():
         return nullcontext()
+    import dask
     import joblib
     from distributed import get_client
-    from distributed.comm import CommClosedError
-    from joblib._dask import DaskDistributedBackend
 
     client = get_client()
-    for attempt in range(_SCATTER_ATTEMPTS):
-        try:
-            backend = DaskDistributedBackend(client=client, scatter=list(arrays))
-            break
-        except (CommClosedError, OSError):
-            if attempt == _SCATTER_ATTEMPTS - 1:
-                raise
-            client.wait_for_workers(1, timeout=60)
-            time.sleep(0.5 * (attempt + 1))
-    return joblib.parallel_config(backend=backend)
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": _LARGE_GRAPH}):
+        futures = [client.submit(_same, array) for array in arrays]
+    return joblib.parallel_config(backend=_shared_data_backend()(client, arrays, futures))
+
+
+def _same(array: Any) -> Any:
+    return array
+
+
+@cache
+def _shared_data_backend() -> type:
+    """joblib's Dask backend given futures for its shared arrays, and scattering nothing."""
+    from joblib._dask import DaskDistributedBackend
+
+    class SharedDataBackend(DaskDistributedBackend):
+        def __init__(self, client: Any, arrays: tuple[Any, ...], futures: list[Any]) -> None:
+            super().__init__(client=client)
+            # joblib finds an argument's future by the argument's id: keep the arrays alive.
+            self._scatter = list(arrays)
+            self.data_futures = {id(a): f for a, f in zip(arrays, futures, strict=True)}
+
+        # joblib scatters other large arguments only while this per-call cache exists.
+        def start_call(self) -> None:
+            super().start_call()
+            self.call_data_futures: dict[Any, Any] | None = None
+
+        def stop_call(self) -> None:
+            self.call_data_futures = {}
+            super().stop_call()
+
+    return SharedDataBackend

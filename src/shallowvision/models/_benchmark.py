@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._dask import on_dask, replicated
+from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision.datasets import ImageSet
 from shallowvision.evaluation import Record
 from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
@@ -626,7 +626,7 @@ def _run(
             )
         from joblib import Parallel, delayed
 
-        with replicated(X_train, y_train, X_test, y_test):
+        with shared_on_cluster(X_train, y_train, X_test, y_test):
             results = Parallel(n_jobs=-1, return_as="generator_unordered")(
                 delayed(fit_config)(c, X_train, y_train, X_test, y_test, **kwargs) for c in todo
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._dask import on_dask, replicated
+from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._registry import get_model_spec
@@ -390,7 +390,7 @@ def _compare_on_cluster(
         for model, name in zip(models, names, strict=True)
     )
     results = {}
-    with replicated(X_train, train.y, X_eval, evaluate_on.y):
+    with shared_on_cluster(X_train, train.y, X_eval, evaluate_on.y):
         outputs = Parallel(n_jobs=-1)(tasks)
     for name, (row, estimator) in zip(names, outputs, strict=True):
         results[name] = (row, estimator)

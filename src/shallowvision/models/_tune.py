@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._dask import on_dask, replicated
+from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._compare import ModelScore, fit_and_score
@@ -129,7 +129,7 @@ def tune_model(
         )
     X, y = np.ascontiguousarray(train.X), train.y
     start = time.perf_counter()
-    with replicated(X, y):
+    with shared_on_cluster(X, y):
         searcher.fit(X, y)
     seconds = time.perf_counter() - start
 

@@ -113,6 +113,9 @@ def test_kernel_ridge_rejects_bad_parameters():
         NystroemRidgeClassifier(gamma="auto").fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         NystroemRidgeClassifier().fit(X, np.zeros(20))
+    for bad in (0, True, 2.5):
+        with pytest.raises(ValueError, match="n_components must be a positive int"):
+            NystroemRidgeClassifier(n_components=bad).fit(X, y)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

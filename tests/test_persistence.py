@@ -107,6 +107,11 @@ def test_incompatible_versions_are_refused(tiny, tmp_path):
     with pytest.raises(ModelFileError, match=r"saved with scikit-learn 0.24.2 but .* is installed"):
         load_model(old)
     assert load_model(old, allow_version_mismatch=True).predict(tiny.X).shape == (120,)
+    ours = rewrite_manifest(
+        path, tmp_path / "ours.skops", libraries={**libs, "shallowvision": "0.0.9"}
+    )
+    with pytest.raises(ModelFileError, match=r"saved with shallowvision 0.0.9 but .* is installed"):
+        load_model(ours)
     newer = rewrite_manifest(path, tmp_path / "new.skops", format_version=99)
     with pytest.raises(ModelFileError, match="model format 99, which this version"):
         load_model(newer)

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from shallowvision.features._base import check_positive_int
 from shallowvision.features._kernels import rbf_gamma
 
 __all__ = ["NystroemRidgeClassifier"]
@@ -70,8 +71,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
         check_classification_targets(y)
-        if not (isinstance(self.n_components, int | np.integer) and self.n_components >= 1):
-            raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
+        check_positive_int(self.n_components, "n_components")
         if not self.alpha > 0:
             raise ValueError(f"alpha must be positive, got {self.alpha!r}")
         self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)

@@ -149,6 +149,10 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
+#: Other libraries whose fitted objects a model file holds (see :func:`_check_compatible`).
+_MODEL_LIBRARIES = ("scikit-learn", "xgboost", "xgboost-cpu", "lightgbm")
+
+
 def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
@@ -165,8 +169,10 @@ def _check_compatible(
     if allow_version_mismatch:
         return
     saved = manifest.get("libraries", {})
-    current = library_versions(("scikit-learn", "xgboost", "xgboost-cpu", "lightgbm"))
-    for lib in ("scikit-learn", "xgboost", "xgboost-cpu", "lightgbm"):
+    # A file loads only within the minor versions that wrote it, shallowvision's own
+    # included: its estimators' fitted attributes change between them too.
+    current = library_versions(_MODEL_LIBRARIES)
+    for lib in ("shallowvision", *_MODEL_LIBRARIES):
         if lib in saved and lib in current and _minor(saved[lib]) != _minor(current[lib]):
             raise ModelFileError(
                 f"{label}: saved with {lib} {saved[lib]} but {current[lib]} is installed; models are "

@@ -122,7 +122,7 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
     assert shot.stat().st_size > 50_000
 
 
-def test_long_chart_titles_are_broken_into_lines():
+def test_chart_titles_are_broken_into_lines_and_heights_kept():
     import plotly.graph_objects as go
 
     from shallowvision.report._figures import TITLE_LINE, figure_html
@@ -133,7 +133,9 @@ def test_long_chart_titles_are_broken_into_lines():
     lines = fig.layout.title.text.split("<br>")
     assert len(lines) == 2 and all(len(line) <= TITLE_LINE for line in lines)
     assert " ".join(lines) == title and "chart-cost" in html
-    assert fig.layout.margin.t == 74  # room for the second line
-    short = go.Figure(layout={"title": "Accuracy by model"})
-    figure_html(short, name="short")
+    assert fig.layout.margin.t == 74 and fig.layout.height == 450 + 24  # room for line two
+    short = go.Figure(layout={"title": "Accuracy by model", "height": 210})
+    html = figure_html(short, name="short")
     assert short.layout.title.text == "Accuracy by model" and short.layout.margin.t == 50
+    # The chart's box is the figure's own height, with no empty space reserved below it.
+    assert short.layout.height == 210 and "height:210px" in html

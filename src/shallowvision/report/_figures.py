@@ -45,20 +45,28 @@ def model_colours(names: list[str]) -> dict[str, str]:
 TITLE_LINE = 50
 
 
+#: A chart's height when its figure sets none (plotly's own default).
+DEFAULT_HEIGHT = 450
+
+
 def figure_html(fig: Any, *, name: str) -> FigureHTML:
     """A chart as an HTML fragment that uses the report's single embedded plotly.js.
 
     A long title is broken into lines of at most :data:`TITLE_LINE` characters, with the
-    top margin grown to hold them.
+    top margin and the height grown to hold them.
     """
     title = fig.layout.title.text or ""
     lines = textwrap.wrap(title, TITLE_LINE) if "<br>" not in title else title.split("<br>")
     if len(lines) > 1:
         fig.update_layout(title_text="<br>".join(lines))
+    extra_title = 24 * (max(len(lines), 1) - 1)
     fig.update_layout(
         template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 50 + 24 * (max(len(lines), 1) - 1), "b": 50},
+        margin={"l": 60, "r": 20, "t": 50 + extra_title, "b": 50},
         font={"size": 12},
+        # An explicit height sizes the chart's box before plotly draws it, so a short
+        # figure (one row of pixel maps) leaves no empty space below it.
+        height=(fig.layout.height or DEFAULT_HEIGHT) + extra_title,
     )
     return FigureHTML(
         fig.to_html(

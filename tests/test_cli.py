@@ -138,14 +138,36 @@ def test_eda_out_must_be_a_folder(tmp_path):
     assert target.read_text() == "keep me"
 
 
-def test_idle_threads_sleep_unless_the_user_says_otherwise(monkeypatch):
+@pytest.mark.parametrize("cores_in_use", [0.0, 0.4, 0.6, 2.0])
+def test_idle_threads_sleep_when_other_work_uses_the_cores(monkeypatch, cores_in_use):
     import os
+
+    import psutil
 
     from shallowvision.cli import main
 
+    samples = []
+    monkeypatch.setattr(psutil, "cpu_count", lambda: 2)
+    monkeypatch.setattr(
+        psutil, "cpu_percent", lambda interval: samples.append(interval) or cores_in_use * 50
+    )
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
     assert main(["--version"]) == 0
-    assert (
-        os.environ["OMP_WAIT_POLICY"] == "passive" and os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
-    )
+    assert samples == [0.15]
+    # From half a core's worth of other work on, idle threads sleep at once; the user's own
+    # value is kept either way.
+    expected = "passive" if cores_in_use >= 0.5 else None
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
+
+
+def test_thread_waiting_the_user_set_is_not_sampled(monkeypatch):
+    import psutil
+
+    from shallowvision.cli._app import sleep_idle_threads_when_busy
+
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: pytest.fail("sampled"))
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "0")
+    assert sleep_idle_threads_when_busy() is False

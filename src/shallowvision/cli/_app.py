@@ -10,12 +10,22 @@ import typer
 
 from shallowvision import __version__
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USER_ERROR", "app", "main"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_USER_ERROR",
+    "SLEEPING_THREADS",
+    "app",
+    "main",
+    "sleep_idle_threads_when_busy",
+]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-#: How idle worker threads wait: sleep at once rather than spin (see :func:`main`).
-_THREAD_WAITING = {"OMP_WAIT_POLICY": "passive", "OPENBLAS_THREAD_TIMEOUT": "4"}
+#: Idle OpenMP and OpenBLAS worker threads sleep at once rather than spin first
+#: (set by :func:`sleep_idle_threads_when_busy`).
+SLEEPING_THREADS = {"OMP_WAIT_POLICY": "passive", "OPENBLAS_THREAD_TIMEOUT": "4"}
+#: Cores' worth of other work from which idle threads should sleep rather than spin.
+_BUSY_CORES = 0.5
 
 app = typer.Typer(
     name="shallowvision",
@@ -53,6 +63,30 @@ def _one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
+def sleep_idle_threads_when_busy(sample_seconds: float = 0.15) -> bool:
+    """Make idle OpenMP and OpenBLAS threads sleep at once if other work is using the cores now.
+
+    Idle threads of OpenMP (HistGradientBoosting, XGBoost, LightGBM) and OpenBLAS spin
+    for a while before they sleep. Next to other work, that spinning takes its cores and
+    fits run slower than with :data:`SLEEPING_THREADS`; on idle cores, sleeping at once
+    is what makes them slower, several times over (benchmarks/RESULTS.md). So the cores'
+    use is sampled for ``sample_seconds``, and the threads sleep at once only from
+    :data:`_BUSY_CORES` of other work on. The runtimes read these settings when they
+    load, so this runs before any of them does; values the user set are kept. Returns
+    whether the threads were made to sleep.
+    """
+    import psutil
+
+    if all(name in os.environ for name in SLEEPING_THREADS):
+        return False
+    busy_cores = psutil.cpu_percent(interval=sample_seconds) / 100 * (psutil.cpu_count() or 1)
+    if busy_cores < _BUSY_CORES:
+        return False
+    for name, value in SLEEPING_THREADS.items():
+        os.environ.setdefault(name, value)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code.
 
@@ -67,13 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    # Idle OpenMP threads (HistGradientBoosting, XGBoost, LightGBM) and OpenBLAS threads
-    # spin before they sleep; on cores shared with other work that spinning made fits
-    # 3-25x slower (benchmarks/RESULTS.md), while sleeping at once costs little on idle
-    # cores. Read when those runtimes load, so set before any of them does; values the
-    # user set are kept.
-    for name, value in _THREAD_WAITING.items():
-        os.environ.setdefault(name, value)
+    sleep_idle_threads_when_busy()
     try:
         app(args=args, prog_name="shallowvision")
     except SystemExit as exc:

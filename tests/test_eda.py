@@ -437,6 +437,12 @@ def test_plotly_figures_and_pngs(result, tmp_path):
     assert list(box.x)[-1] == "all" and box.median[0] == pytest.approx(
         result.ink.mean_intensity.quantiles[0, 2]
     )
+    # Each level's marker sits on the cumulative curve at the components that reach it.
+    cumulative, _, levels = figures["pca_variance"].data
+    assert list(levels.x) == list(result.pca.components_needed)
+    np.testing.assert_allclose(levels.y, np.asarray(cumulative.y)[np.asarray(levels.x) - 1])
+    assert all(y >= level for y, level in zip(levels.y, result.pca.variance_levels, strict=True))
+    assert max(figures["pca_variance"].layout.xaxis.tickvals) <= len(cumulative.y)
     for fig in figures.values():
         json.loads(fig.to_json())
     written = write_eda(result, tmp_path / "eda")

@@ -409,19 +409,23 @@ class ExplainedVarianceDisplay(_Display):
         ratio = p.explained_variance_ratio
         components = np.arange(1, len(ratio) + 1)
         ax.plot(components, np.cumsum(ratio), lw=1.8, label="cumulative")
-        ax.bar(components, ratio, width=1.0, color="tab:grey", alpha=0.5, label="each component")
-        for level, n in zip(p.variance_levels, p.components_needed, strict=True):
-            ax.plot([n], [level], "o", ms=4, color="black")
+        # Filled, not bars: bars on a log axis have uneven widths.
+        ax.fill_between(components, ratio, color="tab:grey", alpha=0.5, label="each component")
+        levels = zip(p.variance_levels, p.components_needed, p.shares_reached, strict=True)
+        for level, n, reached in levels:
+            ax.plot([n], [reached], "o", ms=4, color="black")
             ax.annotate(
                 f"{level:.0%}: {n}",
-                (n, level),
-                xytext=(4, -10),
+                (n, reached),
+                xytext=(-4, 4),
                 textcoords="offset points",
+                ha="right",
                 fontsize="x-small",
             )
         ax.set_xscale("log")
         ax.set(
-            ylim=(0, 1.02),
+            xlim=(1, max(len(ratio), 2)),
+            ylim=(0, 1.05),
             xlabel="Principal components",
             ylabel="Share of the pixel variance",
             title="PCA explained variance",

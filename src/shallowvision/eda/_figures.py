@@ -227,29 +227,41 @@ def image_grid_figure(grid: ImageGrid) -> go.Figure:
 
 
 def explained_variance_figure(pca: PCASummary) -> go.Figure:
-    """Cumulative and per-component share of the pixel variance."""
+    """Cumulative and per-component share of the pixel variance, on a log scale of components.
+
+    Each marked level sits on the cumulative curve, at the fewest components that reach it.
+    """
     import plotly.graph_objects as go
 
     ratio = pca.explained_variance_ratio
-    components = list(range(1, len(ratio) + 1))
+    cumulative = np.cumsum(ratio)
+    components = np.arange(1, len(ratio) + 1)
     fig = _figure("PCA explained variance", "Principal components", "Share of the pixel variance")
-    fig.add_trace(go.Scatter(x=components, y=np.cumsum(ratio), mode="lines", name="cumulative"))
-    fig.add_trace(go.Bar(x=components, y=ratio, name="each component", opacity=0.5))
+    fig.add_trace(go.Scatter(x=components, y=cumulative, mode="lines", name="cumulative"))
+    # A line, not bars: bars on a log axis have uneven widths and hang off its left end.
+    fig.add_trace(
+        go.Scatter(x=components, y=ratio, mode="lines", name="each component", fill="tozeroy")
+    )
     fig.add_trace(
         go.Scatter(
             x=pca.components_needed,
-            y=pca.variance_levels,
+            y=pca.shares_reached,
             mode="markers+text",
             text=[
                 f"{lv:.0%}: {n}"
                 for lv, n in zip(pca.variance_levels, pca.components_needed, strict=True)
             ],
-            textposition="bottom right",
+            # Up and to the left of a rising curve, where there is room (the right edge
+            # would cut the last one off).
+            textposition="top left",
             name="components needed",
         )
     )
-    fig.update_xaxes(type="log")
-    fig.update_yaxes(range=[0, 1.02])
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t <= len(ratio)]
+    fig.update_xaxes(
+        type="log", range=[0, np.log10(max(len(ratio), 2))], tickvals=ticks, ticktext=ticks
+    )
+    fig.update_yaxes(range=[0, 1.05])
     return fig
 
 

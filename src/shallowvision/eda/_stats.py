@@ -493,6 +493,12 @@ class PCASummary(EdaRecord):
         """Components needed to explain the share ``level`` of the variance."""
         return _components_for(self.explained_variance_ratio, level)
 
+    @property
+    def shares_reached(self) -> np.ndarray:
+        """The share of the variance the first ``components_needed`` components explain."""
+        cumulative = np.cumsum(self.explained_variance_ratio)
+        return cumulative[np.clip(self.components_needed, 1, len(cumulative)) - 1]
+
 
 def _components_for(ratio: np.ndarray, level: float) -> int:
     cumulative = np.cumsum(ratio)

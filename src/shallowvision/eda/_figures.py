@@ -202,7 +202,9 @@ def differences_figure(
             fig,
             np.stack([p.image for p in pairs]),
             [f"{p.first} vs<br>{p.second}: {p.distance:.1f}" for p in pairs],
-            n_cols=min(len(pairs), 10),
+            # Five a row, as the class means: nine tiles in a row of a half-width cell
+            # came out a few pixels each.
+            n_cols=min(len(pairs), 5),
             colorscale="magma",
             zmax=max(vmax, 1e-9),
             showscale=True,

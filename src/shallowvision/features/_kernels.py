@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.kernel_approximation import Nystroem
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["RBFNystroem", "rbf_gamma"]
+__all__ = ["RBFNystroem", "distance_weights", "rbf_gamma", "with_norms"]
 
 
 def rbf_gamma(X: np.ndarray, gamma: str | float, gamma_scale: float = 1.0) -> float:
@@ -19,6 +19,26 @@ def rbf_gamma(X: np.ndarray, gamma: str | float, gamma_scale: float = 1.0) -> fl
     if isinstance(gamma, int | float) and not isinstance(gamma, bool) and gamma > 0:
         return float(gamma)
     raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
+
+
+def with_norms(X: np.ndarray) -> np.ndarray:
+    """The rows ``[x, 1, ||x||^2]`` of ``X``, in its dtype, for :func:`distance_weights`."""
+    n, d = X.shape
+    points = np.ones((n, d + 2), dtype=X.dtype)
+    points[:, :d] = X
+    points[:, d + 1] = (X * X).sum(axis=1)
+    return points
+
+
+def distance_weights(centres: np.ndarray, scale: float, dtype: type) -> np.ndarray:
+    """Weights ``W``, ``(d + 2, k)``, with ``with_norms(X) @ W`` equal to ``scale`` times the
+    squared distances from each row of ``X`` to each of the ``k`` centres: all of them in
+    one product, ``||x - c||^2 = [x, 1, ||x||^2] . [-2c, ||c||^2, 1]``. Clip the result
+    against cancellation (a distance is never negative)."""
+    c = np.asarray(centres, dtype=np.float64)
+    return np.vstack(
+        [-2.0 * scale * c.T, scale * (c * c).sum(axis=1), np.full(len(c), scale)]
+    ).astype(dtype)
 
 
 class RBFNystroem(TransformerMixin, BaseEstimator):

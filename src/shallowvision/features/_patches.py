@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._threads import map_in_threads
 from shallowvision.features._base import ImageShapeMixin, check_positive_int
+from shallowvision.features._kernels import distance_weights, with_norms
 
 __all__ = ["PatchKMeansTransformer"]
 
@@ -175,12 +176,9 @@ class PatchKMeansTransformer(
         grid = (h - p + 1, w - p + 1)
         mean = self.patch_mean_.astype(np.float32)
         whitening = self.whitening_.astype(np.float32)
-        centroids = self.centroids_
-        d, k = centroids.shape[1], len(centroids)
-        # ||z - c||^2 = [z, 1, ||z||^2] . [-2c, ||c||^2, 1]: one product, no passes after it.
-        extended = np.hstack(
-            [-2.0 * centroids, (centroids * centroids).sum(axis=1, keepdims=True), np.ones((k, 1))]
-        ).T.astype(np.float32)
+        # Squared distances to the centroids in one product, no passes after it.
+        weights = distance_weights(self.centroids_, 1.0, np.float32)
+        k = len(self.centroids_)
         mean_weights = np.full(k, 1.0 / k, dtype=np.float32)
 
         def encode(chunk: np.ndarray) -> np.ndarray:
@@ -188,11 +186,8 @@ class PatchKMeansTransformer(
             windows = np.lib.stride_tricks.sliding_window_view(chunk, (p, p), axis=(1, 2))
             patches = _normalise(windows.reshape(-1, p * p), np.float32(self.contrast_eps))
             patches -= mean
-            points = np.ones((len(patches), d + 2), dtype=np.float32)
-            np.matmul(patches, whitening, out=points[:, :d])
-            points[:, d + 1] = (points[:, :d] ** 2).sum(axis=1)
             # Squared distances to the centroids, then distances; clipped against cancellation.
-            dist = points @ extended
+            dist = with_norms(patches @ whitening) @ weights
             np.maximum(dist, np.float32(0.0), out=dist)
             np.sqrt(dist, out=dist)
             # Triangle activation: max(0, mean distance - distance).

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from shallowvision._optional import has_module, import_optional
 from shallowvision._threads import map_in_threads
-from shallowvision.features._kernels import rbf_gamma
+from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
 __all__ = ["BlockRBFSVC"]
 
@@ -119,31 +119,19 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         )
         self.pair_coef_ = self.pair_coef_.astype(X.dtype)
         self.intercept_ = self.intercept_.astype(X.dtype)
-        # -gamma ||x - s||^2 = [x, 1, ||x||^2] . [2 gamma s, -gamma ||s||^2, -gamma]: these
-        # weights give the kernel's exponent in one product; computed once, not per call.
-        sv = self.support_vectors_.astype(np.float64)
-        self._exponent_weights = np.vstack(
-            [
-                2.0 * self.gamma_ * sv.T,
-                -self.gamma_ * (sv**2).sum(axis=1),
-                -self.gamma_ * np.ones(len(sv)),
-            ]
-        ).astype(X.dtype)
+        # The kernel's exponent, -gamma ||x - s||^2, in one product; computed once, not per call.
+        self._exponent_weights = distance_weights(self.support_vectors_, -self.gamma_, X.dtype)
         return self
 
     def _pairwise(self, X: np.ndarray) -> np.ndarray:
         """The one-vs-one decisions ``(n, n_pairs)``; positive favours the pair's first class."""
         sv = self.support_vectors_
         X = X.astype(sv.dtype, copy=False)
-        d, extended = X.shape[1], self._exponent_weights
         out = np.empty((len(X), self.pair_coef_.shape[1]), dtype=sv.dtype)
         rows = max(1, _BLOCK_ENTRIES // max(len(sv), 1))
 
         def block(start: int) -> None:
-            points = np.ones((min(rows, len(X) - start), d + 2), dtype=sv.dtype)
-            points[:, :d] = X[start : start + rows]
-            points[:, d + 1] = (points[:, :d] ** 2).sum(axis=1)
-            kernel = points @ extended  # the kernel's exponent
+            kernel = with_norms(X[start : start + rows]) @ self._exponent_weights
             np.minimum(kernel, 0.0, out=kernel)  # a distance is never negative
             np.exp(kernel, out=kernel)
             np.matmul(kernel, self.pair_coef_, out=out[start : start + rows])

@@ -35,7 +35,7 @@ from shallowvision.cli._options import (
     TimeLimitOpt,
     ValidationOpt,
 )
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, ShallowVisionError
 
 _DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
 
@@ -157,13 +157,21 @@ def compare_cli(
         f"{comparison.dataset}: trained on {comparison.n_train:,} images, scored on "
         f"{comparison.n_eval:,} {comparison.evaluated_on} images ({len(comparison.class_names)} classes)"
     )
-    stdout_console().print(comparison_table(comparison.rows, title, highlight=best))
+    console = stdout_console()
+    console.print(comparison_table(comparison.rows, title, highlight=best))
+    for row in comparison.rows:
+        if row.status != "ok":
+            console.print(f"{row.model} {row.status}: {row.error}", style="red", markup=False)
     if best:
-        stdout_console().print(f"best macro F1: [bold]{best}[/bold]")
+        console.print(f"best macro F1: [bold]{best}[/bold]")
     if out is not None:
         write_table(out, comparison.to_dict(), [r.to_dict() for r in comparison.rows])
     if save_models is not None:
         _save_all(comparison, splits.train, save_models)
+    if not finished:
+        raise ShallowVisionError(
+            f"no model finished: {', '.join(f'{r.model} {r.status}' for r in comparison.rows)}"
+        )
 
 
 def _save_all(comparison: Any, train: Any, folder: Path) -> None:

@@ -13,11 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["PRESETS", "RunConfig", "build_config", "config_hash"]
+__all__ = ["MAX_SEED", "PRESETS", "RunConfig", "build_config", "config_hash"]
+
+#: Seeds are NumPy's: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: TOML and --set give typed values, and `seed = true` or `top = "3"` is a
+    # mistake to name, not a value to convert.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataConfig(_Section):
@@ -186,7 +191,7 @@ class RunConfig(_Section):
 
     name: str = ""
     preset: Literal["quick", "standard", "full", "fast", "best"] = "quick"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="NumPy's range: 0 to 2**32 - 1.")
     n_jobs: int | None = Field(
         default=-1,
         description="Threads/processes per fit: -1 uses every core, None the library default.",
@@ -203,6 +208,13 @@ class RunConfig(_Section):
     robustness: RobustnessConfig = RobustnessConfig()
     errors: ErrorsConfig = ErrorsConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_workers(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError("0 workers cannot fit anything; give 1 or more, or -1 for every core")
+        return value
 
     @field_validator("name")
     @classmethod

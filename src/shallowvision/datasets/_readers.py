@@ -6,6 +6,7 @@ the problem for anything malformed: no other exception escapes for bad bytes.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import math
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "image_suffixes",
+    "is_image_file",
     "read_csv",
     "read_emnist_zip",
     "read_idx",
@@ -52,7 +55,26 @@ _MAX_IDX_DIMS = 32
 # Decompression errors that mean "this gzip stream is damaged".
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
+#: The suffixes of the formats every Pillow build reads; see :func:`image_suffixes` for all.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@functools.cache
+def image_suffixes() -> frozenset[str]:
+    """Suffixes of every image format the installed Pillow can open (PNG, JPEG, BMP, TIFF,
+    WebP, GIF, PPM ...), lower case with the dot."""
+    from PIL import Image
+
+    return frozenset(
+        ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN
+    )
+
+
+def is_image_file(path: Path) -> bool:
+    """A visible file with the suffix of a format Pillow opens."""
+    return (
+        path.suffix.lower() in image_suffixes() and not path.name.startswith(".") and path.is_file()
+    )
 
 
 # -- IDX ------------------------------------------------------------------------------------
@@ -275,9 +297,10 @@ def read_csv(
 
 
 def _open_text(path: Path) -> IO[str]:
+    # utf-8-sig: spreadsheet programs start their CSV files with a byte-order mark.
     if _is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _is_gzip(path: Path) -> bool:
@@ -291,7 +314,7 @@ def _csv_header_and_lines(path: Path) -> tuple[str, int]:
     count, last = 0, b"\n"
     try:
         with opener(path, "rb") as stream:
-            header = stream.readline().decode("utf-8", errors="replace").strip()
+            header = stream.readline().decode("utf-8-sig", errors="replace").strip()
             while block := stream.read(1 << 22):
                 count += block.count(b"\n")
                 last = block[-1:]
@@ -416,7 +439,8 @@ def read_image_folder(
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read a folder with one sub-folder of images per class.
 
-    Images (PNG, JPEG, BMP) are converted to 8-bit grayscale and resized to
+    Images (any format Pillow opens: PNG, JPEG, BMP, TIFF, WebP, GIF ...; see
+    :func:`image_suffixes`) are converted to 8-bit grayscale and resized to
     ``image_size`` = (height, width); with ``image_size=None`` they keep their size,
     which must then be the same for all.
 
@@ -434,12 +458,11 @@ def read_image_folder(
         )
     files: list[list[Path]] = []
     for cls in classes:
-        members = sorted(
-            p for p in (root / cls).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        members = sorted(p for p in (root / cls).iterdir() if is_image_file(p))
         if not members:
             raise DataError(
-                f"{root / cls}: class {cls!r} has no images ({'/'.join(IMAGE_SUFFIXES)})"
+                f"{root / cls}: class {cls!r} has no images (in any format Pillow reads: "
+                "PNG, JPEG, BMP, TIFF, WebP, GIF ...)"
             )
         files.append(members)
     if len(classes) < 2:

@@ -114,10 +114,8 @@ def check_out_path(path: Path | None) -> None:
     try:
         with tempfile.TemporaryFile(dir=path.parent):
             pass
-    except OSError as exc:
-        raise ConfigError(
-            f"{path.parent}: cannot write --out there ({exc.strerror or exc})"
-        ) from None
+    except OSError:
+        raise ConfigError(f"{path.parent}: folder is not writable") from None
 
 
 @contextmanager

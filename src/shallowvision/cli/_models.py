@@ -24,6 +24,7 @@ from shallowvision.cli._options import (
     DaskOpt,
     DataDirOpt,
     DatasetArg,
+    ExpectSha256Opt,
     JsonOpt,
     ModelFileArg,
     NJobsOpt,
@@ -321,7 +322,9 @@ def predict_cli(
     model: ModelFileArg,
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Image files (PNG/JPEG/BMP), folders of them, IDX or NPZ files."),
+        typer.Argument(
+            help="Image files (PNG, JPEG, BMP, TIFF, WebP, GIF ...), folders of them, IDX or NPZ files."
+        ),
     ],
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to report per image.")] = 3,
     out: Annotated[
@@ -331,6 +334,7 @@ def predict_cli(
         ),
     ] = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
+    expect_sha256: ExpectSha256Opt = None,
 ) -> None:
     """Predict the class of new images with a saved model."""
     from rich.table import Table
@@ -340,7 +344,9 @@ def predict_cli(
     from shallowvision.persistence import load_model
 
     check_out_path(out)
-    saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
+    saved = load_model(
+        model, allow_version_mismatch=allow_version_mismatch, expect_sha256=expect_sha256
+    )
     names, images = read_inputs(list(inputs), image_shape=saved.image_shape)
     predictions = predict_top_k(saved, images, k=top_k)
     records = predictions.records(names)

@@ -99,6 +99,13 @@ AllowVersionMismatchOpt = Annotated[
         "--allow-version-mismatch", help="Load a model saved with other library versions."
     ),
 ]
+ExpectSha256Opt = Annotated[
+    str | None,
+    typer.Option(
+        "--expect-sha256",
+        help="Load the model file only if its SHA-256 (as sha256sum prints it) is this one.",
+    ),
+]
 TimeLimitOpt = Annotated[
     float | None,
     typer.Option(

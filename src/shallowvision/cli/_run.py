@@ -165,12 +165,15 @@ def run_cli(
     from shallowvision.run import (
         STAGES,
         build_config,
+        check_run_id,
         find_run,
         load_run_config,
         run_study,
         to_toml,
     )
 
+    if run_id is not None:
+        check_run_id(run_id)
     overrides = parse_set(set_)
     flags: dict[str, Any] = {
         "seed": seed,
@@ -190,7 +193,7 @@ def run_cli(
     }
     overrides = _merge_flags(overrides, flags)
     if resume:
-        run_dir = find_run(out, run_id)
+        run_dir = find_run(out, run_id, overrides)
         effective = load_run_config(run_dir, overrides)
         run_id = run_dir.name
     else:

@@ -63,12 +63,27 @@ class EdaConfig(_Section):
     )
 
 
+def _zoo_names(names: list[str] | None) -> list[str] | None:
+    """Every name a zoo model (an unknown one is named, with close matches), before any work."""
+    if names is not None:
+        from shallowvision.models import get_model_spec
+
+        if not names:
+            raise ValueError("give at least one model")
+        for name in names:
+            if name != "all" or len(names) > 1:
+                get_model_spec(name)  # raises "unknown model ...: did you mean ...?"
+    return names
+
+
 class CompareConfig(_Section):
     models: list[str] = ["dummy", "lr", "nb", "knn", "rf", "xgb"]
     time_limit: float | None = Field(
         default=None, gt=0, description="Seconds per model before it is stopped."
     )
     params: dict[str, dict[str, Any]] = {}
+
+    _known_models = field_validator("models")(_zoo_names)
 
 
 class TuneConfig(_Section):
@@ -82,6 +97,7 @@ class TuneConfig(_Section):
         default=None, description="Tune these instead of the best of the comparison."
     )
     search: Literal["halving-grid", "halving-random"] = "halving-random"
+    _known_models = field_validator("models")(_zoo_names)
     grids: dict[str, str] = Field(
         default={}, description="Named grid per model, e.g. {rf = 'emnist'}."
     )
@@ -330,6 +346,13 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files are UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a TOML file") from None
 
 
 def build_config(

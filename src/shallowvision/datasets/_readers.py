@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "ImageTooLargeError",
+    "image_pixels",
     "image_suffixes",
     "is_image_file",
     "read_csv",
@@ -506,7 +508,7 @@ def decode_image(
     try:
         with Image.open(stream, formats=formats) as img:
             if max_pixels is not None and img.width * img.height > max_pixels:
-                raise DataError(
+                raise ImageTooLargeError(
                     f"{label}: image is {img.width}x{img.height} pixels, more than the "
                     f"{max_pixels:,} allowed"
                 )
@@ -522,13 +524,41 @@ def decode_image(
     except UnidentifiedImageError:
         expected = "/".join(formats) if formats else "a format Pillow reads"
         raise DataError(f"{label}: corrupt or unreadable image (not {expected})") from None
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise DataError(f"{label}: corrupt or unreadable image ({exc})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _unreadable(label, exc) from None
+
+
+def _unreadable(label: str, exc: Exception) -> DataError:
+    """The error for an image Pillow could not read: a bomb (too many pixels, or compressed
+    chunks beyond Pillow's limits) or a corrupt file."""
+    from PIL import Image
+
+    text = str(exc)
+    if isinstance(exc, Image.DecompressionBombError) or any(
+        words in text.lower() for words in ("too large", "too much memory")
+    ):
+        return ImageTooLargeError(f"{label}: decompression bomb refused ({text})")
+    return DataError(f"{label}: corrupt or unreadable image ({text})")
+
+
+class ImageTooLargeError(DataError):
+    """An image whose pixels, or whose compressed chunks, would decode to more than allowed."""
+
+
+def image_pixels(
+    data: bytes, *, formats: tuple[str, ...] | None = None, name: str = "<upload>"
+) -> int:
+    """The pixels an image file's header declares (width x height), read without decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as img:
+            return int(img.width) * int(img.height)
+    except UnidentifiedImageError:
+        expected = "/".join(formats) if formats else "a format Pillow reads"
+        raise DataError(f"{name}: corrupt or unreadable image (not {expected})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _unreadable(name, exc) from None
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
@@ -540,7 +570,17 @@ def _to_gray(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         img = Image.alpha_composite(background, rgba)
     if img.mode in ("I", "I;16", "I;16B", "F"):
-        array = np.asarray(img, dtype=np.float64)
-        top = array.max() or 1.0
-        return Image.fromarray(np.round(array / top * 255).astype(np.uint8))
+        # Stretched to 0..255 by the image's maximum, in float64 as always, a band of rows
+        # at a time: a 4096x4096 16-bit image no longer needs four float64 copies (0.5 GB).
+        array = np.asarray(img)
+        top = float(array.max()) or 1.0
+        gray = np.empty(array.shape, dtype=np.uint8)
+        for start in range(0, len(array), _ROWS_PER_BAND):
+            band = array[start : start + _ROWS_PER_BAND].astype(np.float64)
+            gray[start : start + _ROWS_PER_BAND] = np.round(band / top * 255).astype(np.uint8)
+        return Image.fromarray(gray)
     return img.convert("L")
+
+
+#: Rows converted at once from 16- and 32-bit images (a few MB of float64).
+_ROWS_PER_BAND = 128

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from shallowvision.datasets._readers import (
+    ImageTooLargeError,
     _as_uint8,
     decode_image,
+    image_pixels,
     image_suffixes,
     is_image_file,
     open_npz,
@@ -23,7 +25,13 @@ from shallowvision.datasets._readers import (
 )
 from shallowvision.exceptions import DataError
 
-__all__ = ["decode_upload", "images_from_pixels", "read_inputs"]
+__all__ = [
+    "ImageTooLargeError",
+    "decode_upload",
+    "images_from_pixels",
+    "read_inputs",
+    "upload_pixels",
+]
 
 _NPZ_KEYS = ("x_test", "x", "images", "x_train")
 
@@ -138,6 +146,18 @@ def decode_upload(
     if not data:
         raise DataError(f"{name}: empty file")
     return decode_image(data, image_shape, name=name, max_pixels=max_pixels, formats=UPLOAD_FORMATS)
+
+
+def upload_pixels(data: bytes, *, name: str = "<upload>") -> int:
+    """The pixels an uploaded image's header declares, without decoding it (to refuse a
+    request whose images would decode to too many pixels before decoding any).
+
+    Raises :class:`DataError` for bytes that are not a PNG, JPEG or BMP image and
+    :class:`ImageTooLargeError` for a decompression bomb.
+    """
+    if not data:
+        raise DataError(f"{name}: empty file")
+    return image_pixels(data, formats=UPLOAD_FORMATS, name=name)
 
 
 def images_from_pixels(

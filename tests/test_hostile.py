@@ -112,3 +112,36 @@ def test_compare_checks_out_before_fitting(tmp_path, where):
     line = one_error_line(run)
     assert str(target.parent if where != "folder" else target) in line
     assert "lr" not in run.stdout  # nothing was fitted
+
+
+# -- eda into a folder that holds an earlier one ----------------------------------------------
+def test_eda_into_an_existing_folder_keeps_nothing_of_the_earlier_one(tmp_path):
+    out = tmp_path / "eda"
+    out.mkdir()
+    (out / "eda.json").write_text('{"earlier": true}')
+    (out / "summary.txt").write_text("- earlier\n")
+    for name in ("class_balance", "duplicates_exact_train", "against_others"):
+        (out / f"{name}.png").write_bytes(b"earlier")
+    (out / "notes.txt").write_text("mine")  # not an EDA file: kept
+    run = cli("eda", "digits", "--out", str(out), "--n-per-class", "10", "--no-figures")
+    assert run.returncode == 0, run.stderr
+    assert "earlier" not in (out / "eda.json").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["eda.json", "notes.txt", "summary.txt"]
+
+
+def test_an_interrupted_eda_leaves_no_completion_mark(tmp_path, monkeypatch, digits):
+    import shallowvision.eda._save as save
+    from shallowvision.eda import analyze
+
+    out = tmp_path / "eda"
+    out.mkdir()
+    (out / "eda.json").write_text('{"earlier": true}')
+    result = analyze(digits.subsample(n_per_class=5, random_state=0))
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(save, "save_figures", fail)
+    with pytest.raises(KeyboardInterrupt):
+        save.write_eda(result, out)
+    assert not (out / "eda.json").exists()

@@ -106,11 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     from rich.markup import escape
 
     from shallowvision._console import stderr_console
+    from shallowvision._workers import workers_die_with_this_process
     from shallowvision.exceptions import ShallowVisionError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     sleep_idle_threads_when_busy()
+    # A command killed (even by SIGKILL) takes its worker processes with it.
+    workers_die_with_this_process()
     try:
         result = app(args=args, prog_name="shallowvision", standalone_mode=False)
     except SystemExit as exc:

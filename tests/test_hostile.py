@@ -1,7 +1,11 @@
 """Hostile and careless input through the installed console script: one line, exit code 2.
 
 Each case is what a careless user or an attacker would type; the promise is a clear
-one-line error, exit code 2, no traceback and nothing half-written.
+one-line error, exit code 2, no traceback and nothing half-written. The console-script
+cases of other parts sit beside their library tests, with :func:`one_error_line`:
+``test_load_cache.py`` (stale caches, an empty name), ``test_model_integrity.py``
+(pinning, forged manifests), ``test_run_hostile.py`` (resuming another study, run ids,
+damaged files) and ``test_serve_hostile.py`` (busy ports, slow and vanishing clients).
 """
 
 from __future__ import annotations
@@ -145,3 +149,47 @@ def test_an_interrupted_eda_leaves_no_completion_mark(tmp_path, monkeypatch, dig
     with pytest.raises(KeyboardInterrupt):
         save.write_eda(result, out)
     assert not (out / "eda.json").exists()
+
+
+# -- model files --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(digits, tmp_path_factory):
+    from PIL import Image
+
+    from shallowvision.models import get_model
+    from shallowvision.persistence import save_model
+
+    folder = tmp_path_factory.mktemp("model")
+    model = get_model("nb").fit(digits.X, digits.y)
+    path = save_model(
+        model, folder / "nb.skops", class_names=digits.class_names, image_shape=(8, 8)
+    )
+    Image.fromarray(digits.images[0]).save(folder / "0.png")
+    return path, folder / "0.png"
+
+
+def test_predict_refuses_a_model_whose_manifest_was_edited(saved, tmp_path):
+    import zipfile
+
+    path, image = saved
+    edited = tmp_path / "edited.skops"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(edited, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "shallowvision-manifest.json":
+                data = data.replace(b'"0"', b'"zero-TAMPERED"', 1)
+            dst.writestr(item, data)
+    line = one_error_line(cli("predict", str(edited), str(image)))
+    assert line == (
+        f"error: {edited}: the model was modified after it was saved (checksum mismatch); "
+        "refusing to load it"
+    )
+
+
+def test_with_a_key_set_an_unsigned_model_is_refused(saved):
+    path, image = saved
+    run = cli("predict", str(path), str(image), env={"SHALLOWVISION_MODEL_KEY": "s" * 32})
+    assert one_error_line(run) == (
+        f"error: {path}: the file is not signed, and SHALLOWVISION_MODEL_KEY is set: only "
+        "files signed with that key load"
+    )

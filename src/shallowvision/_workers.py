@@ -42,16 +42,21 @@ def workers_die_with_this_process() -> None:
     joblib's default backend, so ``prefer="threads"`` still chooses threads; meant for
     the command line's process, not called on import.
     """
-    import functools
+    import threading
 
     from joblib.parallel import BACKENDS, register_parallel_backend
 
     loky = BACKENDS["loky"]
-    register_parallel_backend(
-        "loky-bound",
-        functools.partial(loky, initializer=die_with_parent, initargs=(os.getpid(),)),
-        make_default=True,
-    )
+    parent = os.getpid()
+
+    def backend(**options: Any) -> Any:
+        # The kernel's signal follows the thread that started the worker: only workers
+        # started from the main thread, which lives as long as the process, ask for it.
+        if threading.current_thread() is threading.main_thread():
+            options |= {"initializer": die_with_parent, "initargs": (parent,)}
+        return loky(**options)
+
+    register_parallel_backend("loky-bound", backend, make_default=True)
 
 
 @dataclass(frozen=True)

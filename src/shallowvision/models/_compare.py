@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ __all__ = [
     "score_fitted",
     "score_rows",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Columns of the comparison table, in order, with their display names.
 COLUMNS = {
@@ -334,6 +337,8 @@ def compare_models(
             if outcome.status == "ok":
                 row, estimator = outcome.value
             else:
+                if outcome.value:
+                    _log.debug("%s %s:\n%s", name, outcome.status, outcome.value)
                 row, estimator = (
                     ModelScore(model=name, status=outcome.status, error=outcome.error),
                     None,
@@ -426,4 +431,5 @@ def _fit_and_score_safely(
     try:
         return fit_and_score(model, *args, **kwargs)
     except Exception as exc:  # one failing model must not lose the others' results
+        _log.debug("%s failed", name, exc_info=True)  # the traceback, for --debug
         return ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"), None

@@ -153,3 +153,108 @@ def test_kernel_ridge_rejects_bad_solver_settings(digits):
     ]:
         with pytest.raises(ValueError, match=message):
             NystroemRidgeClassifier(**params).fit(X, y)
+
+
+# -- an exact SVM on a working set ------------------------------------------------------------
+def test_svm_on_a_working_set_refined_by_margin_violators_matches_the_full_svm(digits):
+    from shallowvision.datasets import load
+    from shallowvision.models import BlockRBFSVC
+
+    test = load("digits", "test")
+    pca = ImagePCA(n_components=30, random_state=0).fit(digits.X / 255.0)
+    X, Xt = (pca.transform(s.X / 255.0).astype(np.float32) for s in (digits, test))
+    full = BlockRBFSVC(C=5).fit(X, digits.y)
+    sampled = BlockRBFSVC(C=5, max_train=400, refine=0, random_state=0).fit(X, digits.y)
+    refined = BlockRBFSVC(C=5, max_train=400, refine=2, random_state=0).fit(X, digits.y)
+    assert (full.n_train_, full.n_refined_) == (len(X), 0)
+    assert sampled.n_train_ <= 400 and refined.n_train_ <= 400 and refined.n_refined_ == 2
+    # Every class is in the first sample, in proportion.
+    assert np.array_equal(sampled.classes_, full.classes_)
+    accuracy = {
+        k: (m.predict(Xt) == test.y).mean()
+        for k, m in [("full", full), ("sampled", sampled), ("refined", refined)]
+    }
+    assert accuracy["refined"] >= accuracy["full"] - 0.003, accuracy
+    assert accuracy["refined"] > accuracy["sampled"], accuracy
+    # A row's margin is its class's worst pairwise decision: negative when it is misclassified.
+    margins = refined._margins(X, digits.y)
+    wrong = refined.predict(X) != digits.y
+    assert np.all(margins[wrong] < 0)
+
+
+def test_svm_working_set_rejects_bad_settings(digits):
+    from shallowvision.models import BlockRBFSVC
+
+    X = digits.X[:200] / 255.0
+    with pytest.raises(ValueError, match="max_train must be a positive int"):
+        BlockRBFSVC(max_train=0).fit(X, digits.y[:200])
+    with pytest.raises(ValueError, match="refine must be an int of at least 0"):
+        BlockRBFSVC(max_train=100, refine=-1).fit(X, digits.y[:200])
+
+
+# -- memory estimated before a fit, refused when it would not fit -----------------------------
+def test_every_zoo_model_estimates_its_memory_from_images_pixels_and_classes():
+    from shallowvision.models import list_models
+
+    for spec in list_models():
+        small, large = (spec.memory.estimate(n, 784, 10) for n in (10_000, 840_000))
+        assert 0 < small <= large, spec.name
+        assert spec.memory.estimate(10_000, 784, 62) >= small, spec.name
+    lr = {
+        n: spec.memory.estimate(n, 784, 10)
+        for spec in list_models()
+        if spec.name == "lr"
+        for n in (10**5, 2 * 10**5)
+    }
+    # lr holds one float32 copy of the pixels: 4 bytes a pixel, and a little per class.
+    assert 4 * 784 <= (lr[2 * 10**5] - lr[10**5]) / 10**5 < 5 * 784
+
+
+def test_compare_refuses_a_model_that_would_not_fit_and_says_how_to_fit_it(digits, monkeypatch):
+    from shallowvision.datasets import load
+    from shallowvision.models import compare_models, get_model_spec
+
+    test = load("digits", "test")
+    rf = get_model_spec("rf").memory
+    budget = rf.estimate(500, 64, 10)  # enough for 50 images per class
+    assert get_model_spec("nb").memory.estimate(len(digits), 64, 10) < budget
+    monkeypatch.setenv("SHALLOWVISION_MEMORY", str(budget))
+    result = compare_models(["nb", "rf"], digits, test)
+    rows = {r.model: r for r in result.rows}
+    assert rows["nb"].status == "ok" and rows["rf"].status == "refused"
+    message = rows["rf"].error
+    assert "\n" not in message and message.startswith("rf would need about ")
+    assert "1,438 images of 8x8 in 10 classes" in message and "is free" in message
+    # The way out is the largest subsample whose estimate fits.
+    assert "subsample to 50 images per class (n_per_class=50" in message, message
+    assert rf.estimate(510, 64, 10) > budget
+
+
+def test_compare_on_the_command_line_refuses_in_one_line_and_exits_2(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "SHALLOWVISION_MEMORY": "1MB"}
+    out = subprocess.run(
+        [sys.executable, "-m", "shallowvision", "compare", "digits", "-m", "lr"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2
+    lines = (out.stdout + out.stderr).splitlines()
+    refusal = [line for line in lines if line.startswith("lr refused: lr would need about")]
+    assert len(refusal) == 1 and "1 MB is free" in refusal[0], lines
+
+
+def test_memory_sizes_are_read_as_people_write_them():
+    from shallowvision import ShallowVisionError
+    from shallowvision.models._memory import format_bytes, parse_bytes
+
+    assert parse_bytes("8GB") == 8 * 10**9 and parse_bytes("512MiB") == 512 * 2**20
+    assert parse_bytes("2.5g") == 2_500_000_000 and parse_bytes("1000") == 1000
+    assert format_bytes(13.24e9) == "13.2 GB" and format_bytes(850e6) == "850 MB"
+    for bad in ("", "lots", "-1GB", "0"):
+        with pytest.raises(ShallowVisionError, match="memory size"):
+            parse_bytes(bad)

@@ -163,6 +163,8 @@ def compare_cli(
     for row in comparison.rows:
         if row.status != "ok":
             console.print(f"{row.model} {row.status}: {row.error}", style="red", markup=False)
+        elif row.notes:
+            console.print(f"{row.model}: {row.notes}", markup=False)
     if best:
         console.print(f"best macro F1: [bold]{best}[/bold]")
     if out is not None:

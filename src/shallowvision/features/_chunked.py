@@ -13,6 +13,8 @@ from shallowvision.features._base import check_positive_int
 
 __all__ = ["ChunkedPipeline", "chunk_rows"]
 
+#: Default most rows the transforms are fitted on.
+FIT_SAMPLE = 65536
 #: Default memory for one chunk's intermediate arrays (all transform steps together).
 CHUNK_BYTES = 256 * 2**20
 #: Intermediates alive at once per row of the widest step: its input, its output and
@@ -74,6 +76,8 @@ class ChunkedPipeline(Pipeline):
     ----------
     n_fit_sample_ : int
         Rows the transform steps were fitted on.
+    n_fit_rows_ : int
+        Rows the pipeline was fitted on (the final estimator saw them all).
     chunk_rows_ : int
         Rows per chunk.
     """
@@ -82,7 +86,7 @@ class ChunkedPipeline(Pipeline):
         self,
         steps,
         *,
-        fit_sample: int | None = 65536,
+        fit_sample: int | None = FIT_SAMPLE,
         chunk_bytes: int = CHUNK_BYTES,
         random_state: int | None = None,
         memory=None,
@@ -99,6 +103,7 @@ class ChunkedPipeline(Pipeline):
             check_positive_int(self.fit_sample, "fit_sample")
         check_positive_int(self.chunk_bytes, "chunk_bytes")
         n = len(X) if isinstance(X, np.ndarray) else None
+        self.n_fit_rows_ = _num_samples(X)
         if n is None or self.fit_sample is None or n <= self.fit_sample:
             Xt = super()._fit(X, y, routed_params, raw_params, callback_ctx)
             self.n_fit_sample_ = _num_samples(X)

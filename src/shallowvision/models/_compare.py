@@ -15,6 +15,7 @@ import numpy as np
 from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
+from shallowvision.models._memory import MemoryBudgetError
 from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import has_scores, predict_scores
 
@@ -66,6 +67,8 @@ class ModelScore:
     size_bytes: int | None = None
     scores_kind: str | None = None
     error: str = ""
+    #: What the model chose from the size of its data (landmarks, fitting sample).
+    notes: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +119,27 @@ def score_rows(
     return {k: (None if v is None else float(v)) for k, v in out.items()}
 
 
+def capacity_notes(estimator: Any) -> str:
+    """What a fitted model chose from the size of its data, in a few words (or "")."""
+    notes = []
+    steps = [step for _, step in getattr(estimator, "steps", [("", estimator)])]
+    for step in steps:
+        if hasattr(step, "landmarks_"):
+            how = (
+                "solved directly"
+                if step.solver_ == "direct"
+                else f"conjugate gradients, {step.n_iter_} iterations"
+            )
+            notes.append(f"{step.n_components_:,} landmarks ({how})")
+    sample, rows = (
+        getattr(estimator, "n_fit_sample_", None),
+        getattr(estimator, "n_fit_rows_", None),
+    )
+    if sample and rows and sample < rows:
+        notes.append(f"features learnt on a sample of {sample:,} of {rows:,} images")
+    return "; ".join(notes)
+
+
 @contextmanager
 def thread_limit(n_jobs: int | None) -> Iterator[None]:
     """Cap the BLAS and OpenMP threads of the enclosed work at ``n_jobs`` (None: no cap).
@@ -162,6 +186,7 @@ def score_fitted(
         predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
         size_bytes=len(sio.dumps(estimator)),
         scores_kind=kind,
+        notes=capacity_notes(estimator),
         params=dict(params or {}),
         **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
     )
@@ -317,6 +342,12 @@ def compare_models(
         name = model if isinstance(model, str) else model[0]
         if on_progress:
             on_progress(name, "start")
+        refusal = _memory_refusal(model, train)
+        if refusal is not None:
+            rows.append(refusal)
+            if on_progress:
+                on_progress(name, refusal.status)
+            continue
         args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
         kwargs = {
             "random_state": random_state,
@@ -413,6 +444,17 @@ def _compare_on_cluster(
         random_state=random_state,
         models=fitted,
     )
+
+
+def _memory_refusal(model: str | tuple[str, Any], train: ImageSet) -> ModelScore | None:
+    """A "refused" row when a zoo model's estimated peak memory exceeds what is free."""
+    if not isinstance(model, str):
+        return None  # an estimator of the caller's: its memory is not known
+    try:
+        get_model_spec(model).check_memory(len(train), train.image_shape, train.n_classes)
+    except MemoryBudgetError as exc:
+        return ModelScore(model=model, status="refused", error=str(exc))
+    return None
 
 
 def _warm_up(model: str | tuple[str, Any]) -> None:

@@ -19,7 +19,8 @@ from shallowvision.features._kernels import distance_weights, rbf_gamma, with_no
 
 __all__ = ["NystroemRidgeClassifier", "auto_landmarks"]
 
-_BATCH = 4096  # rows of the (batch, n_landmarks) kernel block held at once, per thread
+#: Kernel entries of one (rows, landmarks) block, per thread: 64 MB in float32.
+_BLOCK_ENTRIES = 1 << 24
 _SOLVERS = ("auto", "direct", "cg")
 #: Landmarks up to which the direct solve is the cheaper one: it costs n * m^2, an
 #: iteration of conjugate gradients n * m * (2 * features + 4 * classes).
@@ -39,13 +40,18 @@ def auto_landmarks(n_samples: int) -> int:
 
 
 def _cholesky_with_jitter(matrix: np.ndarray) -> np.ndarray:
-    """The upper Cholesky factor of ``matrix`` plus the smallest diagonal jitter that makes
-    it positive definite: a float32 Gram matrix loses its smallest eigenvalues."""
+    """The upper Cholesky factor of ``matrix`` (read from its upper triangle) plus the
+    smallest diagonal jitter that makes it positive definite when landmarks nearly
+    coincide; the jitter is added to ``matrix`` in place."""
+    diagonal = np.diag_indices_from(matrix)
     scale = float(np.trace(matrix)) / len(matrix)
+    added = 0.0
     for exponent in range(-13, 0, 2):
+        jitter = 10.0**exponent * scale
+        matrix[diagonal] += jitter - added
+        added = jitter
         try:
-            shifted = matrix + (10.0**exponent * scale) * np.eye(len(matrix))
-            return linalg.cholesky(shifted, lower=False, overwrite_a=True, check_finite=False)
+            return linalg.cholesky(matrix, lower=False, check_finite=False)
         except linalg.LinAlgError:
             continue
     raise linalg.LinAlgError("the preconditioner is not positive definite")
@@ -168,9 +174,9 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         # Centred kernel columns and targets leave the intercept unpenalised.
         mean_y = Y.mean(axis=0)
         cross -= n * np.outer(mean_k, mean_y)
-        kernel_mm = self._kernel(self.landmarks_).astype(np.float64)
+        kernel_mm = self._kernel(self.landmarks_)
         if self.solver_ == "direct":
-            coef = self._solve_direct(X, mean_k, cross, kernel_mm)
+            coef = self._solve_direct(X, mean_k, cross, kernel_mm.astype(np.float64))
             self.n_iter_ = 1
         else:
             # The preconditioner's sample holds the landmarks and three times as many rows.
@@ -187,19 +193,24 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         np.minimum(block, 0.0, out=block)  # a distance is never negative
         return np.exp(block, out=block)
 
+    def _batch(self) -> int:
+        """Rows of a kernel block: at most ``_BLOCK_ENTRIES`` entries."""
+        return int(np.clip(_BLOCK_ENTRIES // max(len(self.landmarks_), 1), 256, 4096))
+
     def _over_batches(self, fn, X: np.ndarray):
         """``fn(kernel_block, rows)`` summed over every batch of ``X``.
 
-        Each thread sums its own share of the batches, so the memory is one running
-        total per thread whatever the number of rows.
+        Each thread sums its own share of the batches (single-threaded BLAS), so the
+        memory is one running total per thread whatever the number of rows.
         """
-        starts = list(range(0, len(X), _BATCH))
-        shares = np.array_split(np.asarray(starts), min(effective_n_jobs(self.n_jobs), len(starts)))
+        batch = self._batch()
+        starts = np.arange(0, len(X), batch)
+        workers = min(effective_n_jobs(self.n_jobs), len(starts))
 
         def share(batch_starts: np.ndarray):
             total = None
             for start in batch_starts:
-                rows = slice(int(start), int(start) + _BATCH)
+                rows = slice(int(start), int(start) + batch)
                 part = fn(self._kernel(X[rows]), rows)
                 if total is None:
                     total = part
@@ -208,6 +219,9 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                         t += p
             return total
 
+        if workers <= 1:
+            return share(starts)
+        shares = np.array_split(starts, workers)
         parts = [
             p for p in map_in_threads(share, shares, self.n_jobs, single_threaded_blas=True) if p
         ]
@@ -259,17 +273,25 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, int]:
         """Conjugate gradients on ``H a = cross``, ``H = K_c' K_c + alpha K_mm``, each
         output column its own system, preconditioned by ``H`` on a sample of rows."""
-        n, sample = len(X), len(rows)
-
-        def gram(block: np.ndarray, _rows: slice):
-            block = block.astype(np.float64)
-            return (block.T @ block, block.sum(axis=0))
-
-        sample_gram, sample_sums = self._over_batches(gram, X[rows])
+        n, sample, m = len(X), len(rows), len(kernel_mm)
+        # The sample's Gram matrix, upper triangle only (all Cholesky reads), in float64:
+        # in float32 the small eigenvalues the preconditioner must capture are lost.
+        # One m x m total, so the batches run in turn with BLAS on every core.
+        sample_gram = np.zeros((m, m), order="F")
+        sample_sums = np.zeros(m)
+        batch = self._batch()
+        for start in range(0, sample, batch):
+            block = self._kernel(X[rows[start : start + batch]]).astype(np.float64)
+            # block' block added to the upper triangle (block.T is Fortran-ordered: no copy).
+            linalg.blas.dsyrk(1.0, block.T, beta=1.0, c=sample_gram, overwrite_c=True)
+            sample_sums += block.sum(axis=0)
         sample_mean = sample_sums / sample
-        sample_gram -= sample * np.outer(sample_mean, sample_mean)
-        sample_gram *= n / sample
-        sample_gram += self.alpha * kernel_mm
+        scale = n / sample
+        for start in range(0, m, batch):  # the rest, a band of rows at a time
+            band = slice(start, start + batch)
+            sample_gram[band] -= sample * np.outer(sample_mean[band], sample_mean)
+            sample_gram[band] *= scale
+            sample_gram[band] += self.alpha * kernel_mm[band]
         factor = _cholesky_with_jitter(sample_gram)
         del sample_gram
 
@@ -285,7 +307,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
             (out,) = self._over_batches(product, X)
             out -= n * np.outer(mean_k, mean_k @ V)
-            out += self.alpha * (kernel_mm @ V)
+            out += self.alpha * (kernel_mm @ V32)
             return out
 
         coef = np.zeros_like(cross)
@@ -315,12 +337,14 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         scores = np.empty((len(X), self.dual_coef_.shape[1]), dtype=self.dual_coef_.dtype)
 
+        batch = self._batch()
+
         def block(start: int) -> None:
-            rows = slice(start, start + _BATCH)
+            rows = slice(start, start + batch)
             np.matmul(self._kernel(X[rows]), self.dual_coef_, out=scores[rows])
             scores[rows] += self.intercept_
 
-        map_in_threads(block, range(0, len(X), _BATCH), self.n_jobs, single_threaded_blas=True)
+        map_in_threads(block, range(0, len(X), batch), self.n_jobs, single_threaded_blas=True)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X) -> np.ndarray:

@@ -35,13 +35,29 @@ from shallowvision.features import (
     PixelScaler,
     RBFNystroem,
 )
-from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
+from shallowvision.models._kernel_ridge import NystroemRidgeClassifier, auto_landmarks
+from shallowvision.models._memory import MemoryProfile
 from shallowvision.models._registry import ModelSpec, register
 from shallowvision.models._svc import BlockRBFSVC
 
 __all__: list[str] = []
 
 Steps = list[tuple[str, Any]]
+MIB = 2**20
+
+
+def _landmark_memory(n: int, n_pixels: int, n_classes: int) -> float:
+    """Kernel ridge's landmark matrices (Gram, its Cholesky factor and the kernel among
+    landmarks, float64), and a kernel block per thread."""
+    m = auto_landmarks(n)
+    return 2.5 * 8 * m * m + 2 * 64 * MIB
+
+
+def _working_set_memory(n: int, n_pixels: int, n_classes: int) -> float:
+    """The exact SVM's working set in float64 with libsvm's copies, its kernel cache, and
+    the pairwise decisions held while margins are measured."""
+    rows = min(n, _BEST_MAX_TRAIN)
+    return 3 * 8 * rows * _BEST_PCA + 1000 * MIB + 128 * MIB
 
 
 def _scaled(*steps: tuple[str, Any], random_state: int) -> ChunkedPipeline:
@@ -64,6 +80,7 @@ register(
         grid=lambda: {"clf__strategy": ["prior", "stratified"]},
         distributions=lambda: {"clf__strategy": ["prior", "stratified"]},
         sample_weight=True,
+        memory=MemoryProfile(per_pixel=0.0, fixed=200 * MIB),
     )
 )
 
@@ -85,6 +102,7 @@ register(
                 "clf__C": [0.01, 0.1, 1.0],
             },
         },
+        memory=MemoryProfile(per_pixel=4.0, per_class=48.0, fixed=230 * MIB),
     )
 )
 
@@ -110,6 +128,7 @@ register(
             "clf__alpha": loguniform(1e-6, 1e-1),
             "clf__loss": ["log_loss", "modified_huber"],
         },
+        memory=MemoryProfile(per_pixel=12.0, fixed=230 * MIB),
     )
 )
 
@@ -123,6 +142,9 @@ register(
         grid=lambda: {"pca__n_components": [0.8, 0.9, 0.95, 0.99]},
         distributions=lambda: {"pca__n_components": uniform(0.7, 0.29)},
         sample_weight=False,
+        memory=MemoryProfile(
+            per_pixel=0.0, per_sampled_pixel=16.0, per_image=2048.0, fixed=260 * MIB
+        ),
     )
 )
 
@@ -139,6 +161,7 @@ register(
         distributions=lambda: {"clf__C": loguniform(1e-5, 1.0)},
         proba=False,
         sparse=True,
+        memory=MemoryProfile(per_pixel=25.0, fixed=250 * MIB),
     )
 )
 
@@ -164,6 +187,9 @@ register(
         },
         proba=False,
         cost="high",
+        memory=MemoryProfile(
+            per_pixel=0.0, per_sampled_pixel=9.0, per_image=1024.0, fixed=1300 * MIB
+        ),
     )
 )
 
@@ -184,6 +210,9 @@ register(
             "rbf__gamma_scale": loguniform(0.3, 3.0),
         },
         cost="medium",
+        memory=MemoryProfile(
+            per_pixel=0.0, per_sampled_pixel=9.0, per_image=17_000.0, fixed=350 * MIB
+        ),
     )
 )
 
@@ -207,6 +236,9 @@ register(
             "pca__n_components": randint(20, 150),
         },
         sample_weight=False,
+        memory=MemoryProfile(
+            per_pixel=0.0, per_sampled_pixel=9.0, per_image=1024.0, fixed=230 * MIB
+        ),
     )
 )
 
@@ -217,6 +249,7 @@ register(
         factory=lambda rs, nj: _scaled(("clf", GaussianNB(var_smoothing=1e-2)), random_state=rs),
         grid=lambda: {"clf__var_smoothing": [1e-9, 1e-3, 1e-2, 1e-1]},
         distributions=lambda: {"clf__var_smoothing": loguniform(1e-9, 1.0)},
+        memory=MemoryProfile(per_pixel=4.0, per_class=8.0, fixed=230 * MIB),
     )
 )
 
@@ -241,6 +274,7 @@ register(
             "clf__min_samples_leaf": randint(1, 30),
             "clf__criterion": ["gini", "entropy"],
         },
+        memory=MemoryProfile(per_pixel=4.0, per_image=256.0, fixed=220 * MIB),
     )
 )
 
@@ -275,6 +309,7 @@ register(
             },
         },
         cost="medium",
+        memory=MemoryProfile(per_pixel=4.0, per_image=14_000.0, fixed=300 * MIB),
     )
 )
 
@@ -288,6 +323,7 @@ register(
         grid=lambda: dict(_FOREST_GRID),
         distributions=lambda: dict(_FOREST_DIST),
         cost="medium",
+        memory=MemoryProfile(per_pixel=4.0, per_image=37_000.0, fixed=350 * MIB),
     )
 )
 
@@ -322,6 +358,7 @@ register(
             },
         },
         cost="medium",
+        memory=MemoryProfile(per_pixel=4.5, per_image=64.0, fixed=250 * MIB),
     )
 )
 
@@ -345,6 +382,7 @@ register(
             "clf__l2_regularization": loguniform(1e-3, 10.0),
         },
         cost="medium",
+        memory=MemoryProfile(per_pixel=9.0, per_class=24.0, fixed=300 * MIB),
     )
 )
 
@@ -396,6 +434,7 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        memory=MemoryProfile(per_pixel=5.0, per_class=16.0, fixed=350 * MIB),
     )
 )
 
@@ -435,6 +474,7 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        memory=MemoryProfile(per_pixel=6.0, per_class=16.0, fixed=350 * MIB),
     )
 )
 
@@ -495,7 +535,14 @@ def _block_svc(rs: int, nj: int | None) -> Pipeline:
         ("pca", _pca(_BEST_PCA, rs)),
         (
             "clf",
-            BlockRBFSVC(C=_BEST_C, gamma="scale", gamma_scale=_BEST_GAMMA_SCALE, n_jobs=nj),
+            BlockRBFSVC(
+                C=_BEST_C,
+                gamma="scale",
+                gamma_scale=_BEST_GAMMA_SCALE,
+                max_train=_BEST_MAX_TRAIN,
+                random_state=rs,
+                n_jobs=nj,
+            ),
         ),
         random_state=rs,
     )
@@ -510,6 +557,8 @@ _BEST_PCA = 200
 _BEST_CLUSTERS = 200
 _PATCH_WEIGHT = 0.19
 _BEST_C = 5.0
+#: Rows best's exact SVM sees at once; above, a working set refined by margin violators.
+_BEST_MAX_TRAIN = 80_000
 _BEST_GAMMA_SCALE = 2.0
 
 _KERNEL_RIDGE_GRID = {
@@ -536,6 +585,13 @@ register(
         proba=False,
         sample_weight=False,
         cost="low",
+        memory=MemoryProfile(
+            per_pixel=0.0,
+            per_sampled_pixel=10.0,
+            per_image=600.0,
+            fixed=750 * MIB,
+            extra=_landmark_memory,
+        ),
     )
 )
 register(
@@ -556,5 +612,12 @@ register(
         proba=False,
         sample_weight=False,
         cost="medium",
+        memory=MemoryProfile(
+            per_pixel=0.0,
+            per_sampled_pixel=62.0,
+            per_image=1200.0,
+            fixed=900 * MIB,
+            extra=_working_set_memory,
+        ),
     )
 )

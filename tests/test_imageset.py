@@ -46,6 +46,38 @@ def test_subsample_is_seeded_and_stratified(small_arrays):
         s.subsample()
 
 
+def test_subsample_of_n_images_keeps_class_shares_and_nests():
+    rng = np.random.default_rng(0)
+    labels = rng.choice(3, size=1000, p=[0.6, 0.3, 0.1])
+    # Each image's first pixel is its index: the draws can be compared image by image.
+    images = np.zeros((1000, 2, 2), np.uint8)
+    images[:, 0, 0], images[:, 0, 1] = np.arange(1000) % 256, np.arange(1000) // 256
+    s = make(images, labels)
+
+    def kept(subset):
+        return set((subset.images[:, 0, 0] + 256 * subset.images[:, 0, 1].astype(int)).tolist())
+
+    counts = s.class_counts()
+    previous: set[int] = set()
+    for n in (10, 77, 200, 513, 999):
+        subset = s.subsample(n_images=n, random_state=4)
+        assert len(subset) == n
+        assert np.all(np.abs(subset.class_counts() - counts * n / 1000) <= 1.5)
+        assert previous <= kept(subset)  # smaller draws are subsets of larger ones
+        previous = kept(subset)
+    assert kept(s.subsample(n_images=200, random_state=4)) == kept(
+        s.subsample(n_images=200, random_state=4)
+    )
+    assert kept(s.subsample(n_images=200, random_state=5)) != kept(
+        s.subsample(n_images=200, random_state=4)
+    )
+    assert s.subsample(n_images=1000) is s and s.subsample(n_images=5000) is s
+    with pytest.raises(DataError, match="exactly one of n_per_class, fraction or n_images"):
+        s.subsample(n_images=10, fraction=0.5)
+    with pytest.raises(DataError, match="n_images must be at least 1, got 0"):
+        s.subsample(n_images=0)
+
+
 def test_split_off_is_disjoint_stratified_and_complete(small_arrays):
     images, labels = small_arrays
     s = make(images, labels)

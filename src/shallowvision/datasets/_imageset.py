@@ -131,6 +131,7 @@ class ImageSet:
         *,
         n_per_class: int | None = None,
         fraction: float | None = None,
+        n_images: int | None = None,
         random_state: int = 0,
     ) -> ImageSet:
         """A seeded, stratified subsample.
@@ -141,15 +142,26 @@ class ImageSet:
             Keep at most this many images of each class.
         fraction : float, optional
             Keep this share (0 < fraction <= 1) of each class, at least one image.
+        n_images : int, optional
+            Keep this many images in all (every image if there are fewer), each class
+            in proportion to its share, within one image. For one seed the draws are
+            nested: a smaller ``n_images`` keeps a subset of a larger one's images.
         random_state : int
             Seed of the draw; the same seed gives the same images.
         """
-        if (n_per_class is None) == (fraction is None):
-            raise DataError("subsample needs exactly one of n_per_class or fraction")
+        if sum(option is not None for option in (n_per_class, fraction, n_images)) != 1:
+            raise DataError("subsample needs exactly one of n_per_class, fraction or n_images")
         if n_per_class is not None and n_per_class < 1:
             raise DataError(f"n_per_class must be at least 1, got {n_per_class}")
         if fraction is not None and not 0 < fraction <= 1:
             raise DataError(f"fraction must be in (0, 1], got {fraction}")
+        if n_images is not None:
+            if n_images < 1:
+                raise DataError(f"n_images must be at least 1, got {n_images}")
+            if n_images >= len(self):
+                return self
+            order = stratified_order(self.labels, self.n_classes, random_state=random_state)
+            return self.take(np.sort(order[:n_images]))
         rng = np.random.default_rng(random_state)
         keep = []
         for cls in range(self.n_classes):
@@ -228,6 +240,25 @@ class ImageSet:
                 f"{self.name} ({self.split}) has a single class "
                 f"({self.class_names[present[0]]!r}); a classifier needs at least two"
             )
+
+
+def stratified_order(labels: np.ndarray, n_classes: int, *, random_state: int = 0) -> np.ndarray:
+    """Every index of ``labels``, in a seeded order whose every prefix holds each class in
+    proportion to its share, within one image.
+
+    Each class's images are shuffled and spread evenly over (0, 1): the j-th of a class of
+    ``k`` images sits at ``(j + u) / k``, with one random offset ``u`` per class, and the
+    order sorts by that position (ties at random). A prefix is thus a stratified sample,
+    and the prefixes of one order are nested.
+    """
+    rng = np.random.default_rng(random_state)
+    position = np.empty(len(labels))
+    for cls in range(n_classes):
+        members = np.flatnonzero(labels == cls)
+        if len(members):
+            spread = (np.arange(len(members)) + rng.random()) / len(members)
+            position[rng.permutation(members)] = spread
+    return np.lexsort((rng.random(len(labels)), position))
 
 
 def resolve_class(class_names: Sequence[str], positive: int | str) -> int:

@@ -14,9 +14,16 @@ DIGITS = {
 
 
 def test_presets_file_and_overrides_merge_in_order(tmp_path):
-    assert build_config().preset == "quick" and build_config().data.n_per_class == 2000
+    quick = build_config()
+    assert quick.preset == "quick" and quick.data.n_per_class is None
+    assert (quick.scale.max_images, quick.scale.finalists, quick.data.max_held_out) == (
+        20000,
+        1,
+        20000,
+    )
     standard = build_config(preset="standard")
     assert standard.data.n_per_class is None and "svm-rbf-approx" in standard.compare.models
+    assert (standard.scale.max_images, standard.scale.finalists) == (60000, 2)
     (tmp_path / "run.toml").write_text(
         'preset = "standard"\nseed = 7\n[tune]\ntop = 4\n[compare.params.rf]\nn_estimators = 50\n'
     )
@@ -84,6 +91,7 @@ def test_run_directory_layout_and_manifest(digits_run):
         "ensemble",
         "select",
         "explain",
+        "finalists",
         "calibrate",
         "robustness",
         "errors",

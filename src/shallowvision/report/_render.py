@@ -170,6 +170,7 @@ ORDER = (
     "ensemble",
     "select",
     "explain",
+    "finalists",
     "calibrate",
     "robustness",
     "errors",
@@ -184,6 +185,7 @@ _SKIPPED_TITLES = {
     "ensemble": "Ensembles",
     "select": "Pixel selection",
     "explain": "Explanations",
+    "finalists": "Finalists on all training images",
     "calibrate": "Calibration and uncertainty",
     "robustness": "Robustness to corrupted images",
     "errors": "Error analysis",
@@ -210,6 +212,7 @@ def render_report(run_dir: str | Path) -> Path:
 
     import shallowvision.report._analysis_sections
     import shallowvision.report._improve_sections
+    import shallowvision.report._scale_sections
     import shallowvision.report._sections  # noqa: F401  (they register the sections)
 
     run = RunData(run_dir)

@@ -145,7 +145,35 @@ def data(run: RunData) -> Section | None:
     s.text(
         "<span class=\"note\">Validation and calibration images are carved from the training split with the run's seed; the test split is the dataset's own.</span>"
     )
+    taken = run.manifest.get("subsamples", [])
+    if taken:
+        s.blocks.append("<h3>Data and subsamples</h3>")
+        s.text(
+            "Every subsample the run took, each drawn with the run's seed, so the same "
+            "configuration takes the same images; all are stratified by class except the "
+            "fitting samples of chunked pipelines, drawn uniformly. The manifest lists them too."
+        )
+        s.table(
+            [
+                {
+                    "subsample": t["name"],
+                    "split": t["split"],
+                    "images": _images(t["n_images"]),
+                    "of": t["of"],
+                    "seed": t["seed"],
+                    "used for": t["used_for"],
+                }
+                for t in taken
+            ],
+            {k: k for k in ("subsample", "split", "images", "of", "seed", "used for")},
+            key="subsample",
+        )
     return s
+
+
+def _images(n: int | list[int] | None) -> int | str | None:
+    """An image count, or nested sizes as ``20,000 / 60,000 / 180,000``."""
+    return " / ".join(f"{size:,}" for size in n) if isinstance(n, list) else n
 
 
 @section("eda")
@@ -172,8 +200,15 @@ def comparison(run: RunData) -> Section | None:
     result = run.result("compare")["comparison"]
     rows = candidate_rows(run, "compare")
     s = Section("compare", "Baseline comparison")
+    subsample = run.result("compare").get("subsample")
+    of = (
+        f" (a seeded stratified subsample of the {subsample['of']:,}; the finalists are refitted "
+        "on all of them)"
+        if subsample
+        else ""
+    )
     s.text(
-        f"Each model was fitted on {result['n_train']:,} training images and scored on {result['n_eval']:,} "
+        f"Each model was fitted on {result['n_train']:,} training images{of} and scored on {result['n_eval']:,} "
         f"{result['evaluated_on']} images. ROC AUC is the macro average of one-vs-rest AUCs computed from "
         "probabilities or decision scores; log loss and Brier score need probabilities."
     )
@@ -201,7 +236,7 @@ def comparison(run: RunData) -> Section | None:
     # Every model of the run, whichever stage made it.
     all_rows = rows + [
         row
-        for stage in ("tune", "ensemble", "select", "calibrate")
+        for stage in ("tune", "ensemble", "select", "finalists", "calibrate")
         if run.has(stage)
         for row in candidate_rows(run, stage)
     ]

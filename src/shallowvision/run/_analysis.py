@@ -57,7 +57,9 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
     splits = ctx.splits
     validation = splits.validation
     comparisons, candidates = [], []
-    bases = best_candidates(ctx, config.top, stages=("compare", "tune", "ensemble", "select"))
+    bases = best_candidates(
+        ctx, config.top, stages=("compare", "tune", "ensemble", "select", "finalists")
+    )
     if not bases:
         raise ConfigError("no model to calibrate: every candidate is the chance-level baseline")
     skipped: list[dict[str, str]] = []
@@ -87,7 +89,16 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
                 validation.n_classes,
                 fit_seconds=(base.metrics.get("fit_seconds") or 0.0) + seconds,
             )
-            candidates.append(offer(ctx, name, "calibrate", comparison.calibrator, row))
+            candidates.append(
+                offer(
+                    ctx,
+                    name,
+                    "calibrate",
+                    comparison.calibrator,
+                    row,
+                    trained_on=ctx.trained_on(base.stage),
+                )
+            )
             comparisons.append(
                 {
                     "model": base.name,

@@ -7,7 +7,7 @@ from typing import Any
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import Candidate, RunContext
 
-__all__ = ["best_candidates", "offer", "rank_candidates"]
+__all__ = ["SINGLE", "best_candidates", "best_single", "family", "offer", "rank_candidates"]
 
 #: Metrics where lower is better.
 _LOWER_IS_BETTER = {"log_loss", "brier"}
@@ -64,13 +64,58 @@ def best_candidates(
     return ranked[:n]
 
 
-def offer(ctx: RunContext, name: str, stage: str, estimator: Any, row: Any) -> Candidate:
+#: Stages whose candidates are single models (not ensembles, selections or calibrations).
+SINGLE = ("compare", "tune")
+
+
+def family(name: str) -> str:
+    """The zoo model a single candidate is an instance of (``fast-tuned`` -> ``fast``)."""
+    return name.removesuffix("-tuned")
+
+
+def best_single(ctx: RunContext, n: int, *, proba: bool = False) -> list[Candidate]:
+    """The ``n`` best single models, one per family (a tuned model stands for its family)."""
+    seen, out = set(), []
+    for c in best_candidates(ctx, len(ctx.candidates()), stages=SINGLE, proba=proba):
+        if family(c.name) not in seen:
+            seen.add(family(c.name))
+            out.append(c)
+    return out[:n]
+
+
+def offer(
+    ctx: RunContext,
+    name: str,
+    stage: str,
+    estimator: Any,
+    row: Any,
+    *,
+    trained_on: Any = None,
+) -> Candidate:
     """Save a fitted model and its validation predictions; return it as a candidate.
 
-    ``row`` is its :class:`~shallowvision.models.ModelScore` on the validation split.
+    ``row`` is its :class:`~shallowvision.models.ModelScore` on the validation split;
+    ``trained_on`` the images it was fitted on (default: those of the stage's models).
     """
     splits = ctx.splits
     metrics = {k: v for k, v in row.to_dict().items() if k not in ("params", "error")}
-    path = ctx.save_model(name, estimator, metrics={"evaluated_on": "validation", **metrics})
+    sample = _fitting_sample(estimator)
+    if sample is not None:
+        metrics["fitting_sample"] = sample
+    path = ctx.save_model(
+        name,
+        estimator,
+        metrics={"evaluated_on": "validation", **metrics},
+        trained_on=ctx.trained_on(stage) if trained_on is None else trained_on,
+    )
     ctx.save_predictions(name, "validation", estimator, splits.validation)
     return Candidate(name, stage, path, metrics, gives_proba=hasattr(estimator, "predict_proba"))
+
+
+def _fitting_sample(estimator: Any) -> dict[str, int] | None:
+    """The seeded sample a chunked pipeline fitted its transforms on, when it took one."""
+    sample = getattr(estimator, "n_fit_sample_", None)
+    rows = getattr(estimator, "n_fit_rows_", None)
+    if sample and rows and sample < rows:
+        return {"n_images": int(sample), "of": int(rows)}
+    return None

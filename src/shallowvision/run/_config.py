@@ -46,6 +46,12 @@ class DataConfig(_Section):
     calibration_size: float = Field(
         default=0.1, gt=0, lt=0.5, description="Share of train held out to fit calibrators."
     )
+    max_held_out: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most images of the validation split and of the calibration split, each "
+        "(a seeded stratified subsample; None: all). Scoring and calibrating stay cheap at scale.",
+    )
 
     @model_validator(mode="after")
     def _binary_needs_positive(self) -> DataConfig:
@@ -192,6 +198,49 @@ class ErrorsConfig(_Section):
     )
 
 
+class ScaleConfig(_Section):
+    """Data-rich runs: compare on a subsample, refit the finalists on every training image.
+
+    When the training split holds more than ``max_images`` images, the comparison and
+    the stages built on it (tuning, ensembles, pixel selection, explanations) fit their
+    models on a seeded stratified subsample of that size; the ``finalists`` best single
+    models are then refitted on every training image and offered as candidates, and
+    each is scored on validation at ``curve_points`` training sizes from the subsample
+    up to all images. With fewer training images nothing changes, unless ``curve`` is
+    ``"always"``: the best models' curves then halve down from all the images.
+    """
+
+    max_images: int | None = Field(
+        default=None,
+        ge=2,
+        description="Most training images the comparison, tuning, ensembles and pixel "
+        "selection fit on: a seeded stratified subsample of the training split (None: all).",
+    )
+    finalists: int = Field(
+        default=1,
+        ge=0,
+        description="Best single models of the comparison and tuning (one per family) "
+        "refitted on every training image when the comparison used a subsample.",
+    )
+    curve: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Learning curves of the finalists: 'auto' when the comparison used a "
+        "subsample, 'always' also without one, 'never'.",
+    )
+    curve_points: int = Field(
+        default=3,
+        ge=2,
+        description="Training sizes of a learning curve, geometric from the compared "
+        "subsample to all training images, nested.",
+    )
+    budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds the finalists stage may take: a fit expected (from the fit "
+        "times at smaller sizes) to end later is not started (None: no limit).",
+    )
+
+
 class ObjectiveConfig(_Section):
     """What 'best' means when the report recommends a model."""
 
@@ -223,6 +272,7 @@ class RunConfig(_Section):
     calibrate: CalibrateConfig = CalibrateConfig()
     robustness: RobustnessConfig = RobustnessConfig()
     errors: ErrorsConfig = ErrorsConfig()
+    scale: ScaleConfig = ScaleConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
 
     @field_validator("n_jobs")
@@ -242,9 +292,11 @@ class RunConfig(_Section):
 
 #: Starting points; a TOML file and CLI flags override them key by key.
 PRESETS: dict[str, dict[str, Any]] = {
-    # Full Fashion-MNIST in a few minutes on two cores: fewer images for the slow stages.
+    # Full Fashion-MNIST in a few minutes on two cores: the models are compared on 20,000
+    # training images (on data-rich sets too), the best one is refitted on all of them.
     "quick": {
-        "data": {"n_per_class": 2000},
+        "data": {"n_per_class": None, "max_held_out": 20000},
+        "scale": {"max_images": 20000, "finalists": 1, "curve_points": 3, "budget_seconds": 600},
         "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "fast"]},
         "tune": {"top": 1, "search": "halving-random", "n_candidates": 4, "cv": 2},
         "ensemble": {"methods": ["soft"], "size": 3},
@@ -255,8 +307,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # All training images in under 30 minutes on two cores: the families that are
     # expensive to refit (forests, boosting) are compared but not tuned or stacked.
+    # Above 60,000 training images the comparison takes a subsample and the two best
+    # models are refitted on everything, within half an hour.
     "standard": {
-        "data": {"n_per_class": None},
+        "data": {"n_per_class": None, "max_held_out": 40000},
+        "scale": {
+            "max_images": 60000,
+            "finalists": 2,
+            "curve_points": 4,
+            "budget_seconds": 1800,
+        },
         "compare": {
             "models": [
                 "dummy",
@@ -281,8 +341,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ensemble": {"methods": ["soft", "hard"], "size": 3},
         "select": {"method": "shap"},
     },
+    # Everything on every image, however long it takes; learning curves of the three best.
     "full": {
         "data": {"n_per_class": None},
+        "scale": {"finalists": 3, "curve": "always", "curve_points": 4},
         "compare": {"models": ["all"]},
         "tune": {"top": 3, "search": "halving-grid"},
         "ensemble": {"methods": ["soft", "hard", "stack"], "size": 4},
@@ -296,9 +358,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _pipeline_preset(model: str) -> dict[str, Any]:
     """One of the zoo's HOG + kernel pipelines on all training images, against the linear
-    baseline, with the analysis stages but no tuning, ensembles or selection."""
+    baseline, with the analysis stages but no tuning, ensembles or selection (and no
+    learning curve, which would cost as much again)."""
     return {
-        "data": {"n_per_class": None},
+        "data": {"n_per_class": None, "max_held_out": 40000},
         "compare": {"models": ["dummy", "lr", model]},
         "tune": {"enabled": False},
         "ensemble": {"enabled": False},
@@ -400,11 +463,20 @@ def _expand_all(config: RunConfig) -> RunConfig:
 
 
 def config_hash(config: RunConfig, *sections: str) -> str:
-    """A short hash of the given sections (default: all), to tell whether a stage is still current."""
+    """A short hash of the given sections (default: all), to tell whether a stage is still current.
+
+    A section may be narrowed to one of its keys: ``"scale.max_images"``.
+    """
     data = config.model_dump(mode="json")
-    chosen = {k: data[k] for k in sections} if sections else data
+    chosen = {k: _pick(data, k) for k in sections} if sections else data
     text = json.dumps(chosen, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _pick(data: dict[str, Any], key: str) -> Any:
+    """A section (``"tune"``) or one key of it (``"scale.max_images"``)."""
+    section, _, leaf = key.partition(".")
+    return data[section][leaf] if leaf else data[section]
 
 
 def to_toml(config: RunConfig) -> str:

@@ -96,35 +96,81 @@ class RunContext:
     # -- data ------------------------------------------------------------------------------
     @cached_property
     def splits(self) -> Any:
-        """Train, calibration, validation and test ImageSets (deterministic for the config)."""
+        """Train, calibration, validation and test ImageSets (deterministic for the config),
+        the subsample of train that models are compared on, and every subsample taken."""
         from shallowvision.datasets import load_splits
 
-        data = self.config.data
+        data, seed = self.config.data, self.config.seed
         held = data.validation_size + data.calibration_size
         pool = load_splits(
             data.dataset,
             validation_size=held,
             data_dir=data.data_dir,
             positive=data.positive,
-            random_state=self.config.seed,
+            random_state=seed,
         )
         assert pool.validation is not None  # validation_size was given
         share = data.validation_size / held
-        calibration, validation = pool.validation.split_off(share, random_state=self.config.seed)
+        calibration, validation = pool.validation.split_off(share, random_state=seed)
         calibration = _renamed(calibration, "calibration")
+        whole = {"train": pool.train, "calibration": calibration, "validation": validation}
+        why = {}
         train = pool.train
         if data.n_per_class is not None:
-            train = train.subsample(n_per_class=data.n_per_class, random_state=self.config.seed)
+            train = train.subsample(n_per_class=data.n_per_class, random_state=seed)
+            why["train"] = f"at most {data.n_per_class:,} per class (data.n_per_class)"
             # The held-out splits shrink in proportion, so a quick run stays quick.
             ratio = len(train) / len(pool.train)
-            calibration = _shrink(calibration, ratio, self.config.seed)
-            validation = _shrink(validation, ratio, self.config.seed)
+            calibration = _shrink(calibration, ratio, seed)
+            validation = _shrink(validation, ratio, seed)
+            why["calibration"] = why["validation"] = "in proportion to data.n_per_class"
+        if data.max_held_out is not None:
+            # Scoring every model and fitting calibrators stay cheap on data-rich sets.
+            cap = data.max_held_out
+            for name, split in (("calibration", calibration), ("validation", validation)):
+                if len(split) > cap:
+                    capped = f"at most {cap:,} images (data.max_held_out)"
+                    why[name] = f"{why[name]}, then {capped}" if name in why else capped
+            calibration = calibration.subsample(n_images=cap, random_state=seed)
+            validation = validation.subsample(n_images=cap, random_state=seed)
         test = pool.test
+        whole["test"] = test
         if data.test_n_per_class is not None:
-            test = test.subsample(n_per_class=data.test_n_per_class, random_state=self.config.seed)
+            test = test.subsample(n_per_class=data.test_n_per_class, random_state=seed)
+            why["test"] = f"at most {data.test_n_per_class:,} per class (data.test_n_per_class)"
         for split in (train, calibration, validation):
             split.check_trainable()
-        return _Splits(train=train, calibration=calibration, validation=validation, test=test)
+        compared = train
+        scale = self.config.scale
+        if scale.max_images is not None and len(train) > scale.max_images:
+            compared = train.subsample(n_images=scale.max_images, random_state=seed)
+            compared.check_trainable()
+        kept = {"train": train, "calibration": calibration, "validation": validation, "test": test}
+        taken = [
+            {
+                "name": f"{name} split",
+                "split": name,
+                "n_images": len(kept[name]),
+                "of": len(whole[name]),
+                "seed": seed,
+                "used_for": why[name],
+            }
+            for name in ("train", "validation", "calibration", "test")
+            if name in why and len(kept[name]) < len(whole[name])
+        ]
+        return _Splits(
+            train=train,
+            calibration=calibration,
+            validation=validation,
+            test=test,
+            compared=compared,
+            subsamples=taken,
+        )
+
+    def trained_on(self, stage: str) -> Any:
+        """The training images of the models a stage offers: every one for the finalists,
+        the compared subsample for the others."""
+        return self.splits.train if stage == "finalists" else self.splits.compared
 
     # -- stage results ---------------------------------------------------------------------
     def record(self, stage: str) -> dict[str, Any] | None:
@@ -151,11 +197,20 @@ class RunContext:
         *,
         metrics: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        trained_on: Any = None,
     ) -> str:
-        """Save a fitted model under ``models/<name>.skops``; returns the path relative to the run."""
+        """Save a fitted model under ``models/<name>.skops``; returns the path relative to the run.
+
+        ``trained_on`` is the ImageSet it was fitted on (default: the compared subsample,
+        which is all training images unless ``scale.max_images`` cut it down).
+        """
         from shallowvision.persistence import save_model, training_provenance
 
-        train = self.splits.train
+        train = self.splits.compared if trained_on is None else trained_on
+        provenance = training_provenance(train)
+        if len(train) < len(self.splits.train):
+            provenance["subsample_of"] = len(self.splits.train)
+            provenance["subsample_seed"] = self.config.seed
         relative = f"models/{name}.skops"
         save_model(
             estimator,
@@ -163,7 +218,7 @@ class RunContext:
             class_names=train.class_names,
             image_shape=train.image_shape,
             name=name,
-            training_data=training_provenance(train),
+            training_data=provenance,
             metrics=metrics,
             extra={"run": self.run_dir.name, **(extra or {})},
         )
@@ -216,7 +271,7 @@ class RunContext:
     def candidates(self) -> list[Candidate]:
         """Every model the finished stages offered for choice, in stage order."""
         out = []
-        for stage in ("compare", "tune", "ensemble", "select", "calibrate"):
+        for stage in ("compare", "tune", "ensemble", "select", "finalists", "calibrate"):
             if self.has_result(stage):
                 out += [Candidate(**c) for c in self.result(stage).get("candidates", [])]
         return out
@@ -252,6 +307,10 @@ class _Splits:
     calibration: Any
     validation: Any
     test: Any
+    #: The images the comparison and the stages built on it fit on (train, or a subsample).
+    compared: Any
+    #: What :attr:`RunContext.splits` cut down, and why: JSON-ready records.
+    subsamples: list[dict[str, Any]]
 
     def describe(self) -> dict[str, Any]:
         return {

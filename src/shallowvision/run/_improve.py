@@ -10,13 +10,11 @@ from typing import Any
 
 from shallowvision._folds import fold_count
 from shallowvision.exceptions import ConfigError, DataError
-from shallowvision.run._candidates import best_candidates, offer
+from shallowvision.run._candidates import best_single, offer
 from shallowvision.run._context import Candidate, RunContext, StageSkipped
 
 __all__ = ["stage_ensemble", "stage_explain", "stage_select"]
 
-#: Stages whose candidates are single models (not ensembles, selections or calibrations).
-_SINGLE = ("compare", "tune")
 #: Candidate names of the ensembles, by method.
 _ENSEMBLE_NAMES = {"soft": "soft-voting", "hard": "hard-voting", "stack": "stacking"}
 
@@ -33,20 +31,6 @@ def _named(ctx: RunContext, names: list[str], what: str) -> list[Candidate]:
     return [by_name[n] for n in names]
 
 
-def _family(name: str) -> str:
-    return name.removesuffix("-tuned")
-
-
-def _best_single(ctx: RunContext, n: int, *, proba: bool = False) -> list[Candidate]:
-    """The ``n`` best single models, one per family (a tuned model stands for its family)."""
-    seen, out = set(), []
-    for c in best_candidates(ctx, len(ctx.candidates()), stages=_SINGLE, proba=proba):
-        if _family(c.name) not in seen:
-            seen.add(_family(c.name))
-            out.append(c)
-    return out[:n]
-
-
 def _final_step(estimator: Any) -> Any:
     return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
 
@@ -61,7 +45,7 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         members = _named(ctx, config.members, "ensemble.members")
     else:
         # Soft voting averages probabilities: then every member must give them.
-        members = _best_single(ctx, config.size, proba="soft" in config.methods)
+        members = best_single(ctx, config.size, proba="soft" in config.methods)
     if len(members) < 2:
         raise ConfigError(
             f"an ensemble needs two models, the run has {len(members)} to offer; "
@@ -74,7 +58,10 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         # Stacking's out-of-fold probabilities: as many folds as the smallest class allows.
         try:
             cv = fold_count(
-                splits.train.y, config.cv, what="stacking", class_names=splits.train.class_names
+                splits.compared.y,
+                config.cv,
+                what="stacking",
+                class_names=splits.compared.class_names,
             )
         except DataError as exc:
             methods.remove("stack")
@@ -83,7 +70,7 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         raise StageSkipped(skipped[0]["reason"])
     result = compare_ensembles(
         [(c.name, ctx.model(c.name)) for c in members],
-        splits.train,
+        splits.compared,
         splits.validation,
         methods=methods,
         weights=config.weights,
@@ -144,7 +131,7 @@ def stage_select(ctx: RunContext) -> dict[str, Any]:
     else:
         usable = [
             c
-            for c in _best_single(ctx, len(ctx.candidates()))
+            for c in best_single(ctx, len(ctx.candidates()))
             if _can_score_pixels(ctx.model(c.name), config.method)
         ]
         if not usable:
@@ -161,7 +148,7 @@ def stage_select(ctx: RunContext) -> dict[str, Any]:
         config.method,
         config.keep,
         model,
-        splits.train,
+        splits.compared,
         splits.validation,
         random_state=ctx.config.seed,
         n_jobs=ctx.config.n_jobs,
@@ -195,7 +182,7 @@ def stage_explain(ctx: RunContext) -> dict[str, Any]:
         name = _named(ctx, [config.model], "explain.model")[0].name
     else:
         # The best single model that tree or linear SHAP explains exactly, else the best.
-        singles = _best_single(ctx, len(ctx.candidates()))
+        singles = best_single(ctx, len(ctx.candidates()))
         if not singles:
             raise ConfigError("no model to explain; set explain.model")
         exact = [c for c in singles if choose_explainer(ctx.model(c.name)) != "partition"]

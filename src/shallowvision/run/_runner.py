@@ -17,6 +17,7 @@ from shallowvision._io import write_json, write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import RunContext, StageSkipped
+from shallowvision.run._scale import subsamples
 from shallowvision.run._stages import STAGES, Stage
 
 __all__ = ["RunEvents", "find_run", "load_run_config", "run_study"]
@@ -143,6 +144,7 @@ def _manifest(ctx: RunContext, timings: dict[str, Any], created: str) -> dict[st
             name: {k: split.get(k) for k in ("n_images", "sha256", "fingerprint", "source")}
             for name, split in data.get("splits", {}).items()
         },
+        "subsamples": subsamples(ctx),
         "stages": timings,
     }
 

@@ -19,6 +19,7 @@ from shallowvision.run._candidates import offer, rank_candidates
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
+from shallowvision.run._scale import stage_finalists
 
 __all__ = ["STAGES", "Stage"]
 
@@ -54,6 +55,7 @@ def stage_data(ctx: RunContext) -> dict[str, Any]:
         "task": ctx.config.data.task,
         "positive": ctx.config.data.positive,
         "splits": described,
+        "subsamples": splits.subsamples,
     }
 
 
@@ -84,7 +86,7 @@ def stage_compare(ctx: RunContext) -> dict[str, Any]:
     splits = ctx.splits
     comparison = compare_models(
         config.compare.models,
-        splits.train,
+        splits.compared,
         splits.validation,
         random_state=config.seed,
         n_jobs=config.n_jobs,
@@ -100,7 +102,28 @@ def stage_compare(ctx: RunContext) -> dict[str, Any]:
     ]
     if not candidates:
         raise ConfigError("no model finished the comparison; see the errors in stages/compare.json")
-    return {"comparison": comparison.to_dict(), "candidates": [c.to_dict() for c in candidates]}
+    return {
+        "comparison": comparison.to_dict(),
+        "candidates": [c.to_dict() for c in candidates],
+        "subsample": _compared_subsample(ctx),
+    }
+
+
+def _compared_subsample(ctx: RunContext) -> dict[str, Any] | None:
+    """The subsample of train the comparison and the stages built on it fit on, if any."""
+    splits = ctx.splits
+    if len(splits.compared) == len(splits.train):
+        return None
+    return {
+        "name": "compared subsample",
+        "split": "train",
+        "n_images": len(splits.compared),
+        "of": len(splits.train),
+        "seed": ctx.config.seed,
+        "fingerprint": splits.compared.fingerprint(),
+        "used_for": "fitting the models of the comparison, tuning, ensembles and pixel "
+        f"selection (at most {ctx.config.scale.max_images:,} images: scale.max_images)",
+    }
 
 
 # -- tuning ---------------------------------------------------------------------------------
@@ -124,7 +147,10 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
     try:
         # As many folds as the smallest class allows, up to tune.cv.
         cv = fold_count(
-            splits.train.y, config.tune.cv, what="tuning", class_names=splits.train.class_names
+            splits.compared.y,
+            config.tune.cv,
+            what="tuning",
+            class_names=splits.compared.class_names,
         )
     except DataError as exc:
         raise StageSkipped(str(exc)) from None
@@ -135,7 +161,7 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
         try:
             result = tune_model(
                 name,
-                splits.train,
+                splits.compared,
                 splits.validation,
                 search=config.tune.search,
                 grid=config.tune.grids.get(name),
@@ -244,6 +270,13 @@ def _enabled(section: str) -> Callable[[RunConfig], bool]:
     return lambda config: bool(getattr(config, section).enabled)
 
 
+def _finalists_enabled(config: RunConfig) -> bool:
+    """Finalists are asked for, and a subsample or a curve may call for them (the stage
+    finds out from the data whether they do)."""
+    scale = config.scale
+    return scale.finalists > 0 and (scale.max_images is not None or scale.curve == "always")
+
+
 STAGES: list[Stage] = [
     Stage("data", "Data", stage_data, sections=(), needs=(), weight=0.5),
     Stage(
@@ -258,7 +291,8 @@ STAGES: list[Stage] = [
         "compare",
         "Baseline comparison",
         stage_compare,
-        sections=("compare",),
+        # The compared subsample: the other scale settings act after the comparison.
+        sections=("compare", "scale.max_images"),
         needs=("data",),
         weight=6,
     ),
@@ -299,13 +333,22 @@ STAGES: list[Stage] = [
         needs=("select",),
     ),
     Stage(
+        "finalists",
+        "Finalists on all training images",
+        stage_finalists,
+        sections=("scale", "objective"),
+        weight=2,
+        enabled=_finalists_enabled,
+        needs=("tune",),
+    ),
+    Stage(
         "calibrate",
         "Calibration and uncertainty",
         stage_calibrate,
         sections=("calibrate", "objective"),
         weight=1,
         enabled=_enabled("calibrate"),
-        needs=("select",),
+        needs=("select", "finalists"),
     ),
     Stage(
         "robustness",

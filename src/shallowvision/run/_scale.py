@@ -1,0 +1,284 @@
+"""Data-rich runs: the finalists refitted on every training image, their learning curves,
+and the record of every subsample a run takes.
+
+The comparison and the stages built on it fit on a seeded stratified subsample of the
+training split (``scale.max_images``); the finalists stage refits the best single models
+on all of it and scores each on validation at nested training sizes, so the report shows
+whether more images still help. The curve's smallest set is the compared subsample
+itself and its largest the refit, so neither is fitted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from shallowvision.exceptions import ConfigError
+from shallowvision.run._candidates import best_single, family, offer
+from shallowvision.run._context import Candidate, RunContext
+
+__all__ = ["stage_finalists", "subsamples"]
+
+_log = logging.getLogger(__name__)
+
+
+def _curve_sizes(ctx: RunContext, n_train: int, n_compared: int, points: int) -> list[int]:
+    from shallowvision.models._curve import curve_sizes
+
+    if n_compared < n_train:
+        return curve_sizes(n_compared, n_train, points)
+    # Without a subsample the curve halves down from all the images, while each class
+    # can still have a couple of them.
+    smallest = max(round(n_train / 2 ** (points - 1)), 2 * ctx.splits.train.n_classes)
+    return curve_sizes(min(smallest, n_train), n_train, points)
+
+
+def _scores(y_true: Any, labels: Any, n_classes: int) -> dict[str, float | None]:
+    from shallowvision.models import score_rows
+
+    scored = score_rows(y_true, labels, None, "labels", n_classes)
+    return {"accuracy": scored["accuracy"], "f1_macro": scored["f1_macro"]}
+
+
+def stage_finalists(ctx: RunContext) -> dict[str, Any]:
+    """Refit the best single models on every training image; score their learning curves."""
+    from shallowvision.models._curve import last_doubling, learning_curve_figure
+
+    config = ctx.config.scale
+    splits = ctx.splits
+    n_train, n_compared = len(splits.train), len(splits.compared)
+    subsampled = n_compared < n_train
+    curve = config.curve == "always" or (config.curve == "auto" and subsampled)
+    result: dict[str, Any] = {
+        "n_train": n_train,
+        "n_compared": n_compared,
+        "seed": ctx.config.seed,
+        "curve": curve,
+        "budget_seconds": config.budget_seconds,
+        "sizes": [],
+        "finalists": [],
+        "candidates": [],
+        "charts": [],
+    }
+    if not subsampled and not curve:
+        return result  # the comparison already used every training image
+    sizes = _curve_sizes(ctx, n_train, n_compared, config.curve_points if curve else 2)
+    result["sizes"] = sizes
+    started = time.perf_counter()
+    for finalist in best_single(ctx, config.finalists):
+        record, candidate = _finalist(ctx, finalist, sizes, started)
+        record["last_doubling"] = last_doubling(record["curve"])
+        result["finalists"].append(record)
+        if candidate is not None:
+            result["candidates"].append(candidate.to_dict())
+    if curve and result["finalists"]:
+        result["charts"] = [
+            ctx.save_chart("learning-curve", learning_curve_figure(result["finalists"]))
+        ]
+    return result
+
+
+def _finalist(
+    ctx: RunContext, finalist: Candidate, sizes: list[int], started: float
+) -> tuple[dict[str, Any], Candidate | None]:
+    """One finalist's curve, ascending, ending with its refit on every training image."""
+    from sklearn.base import clone
+
+    from shallowvision.models import get_model_spec
+
+    train, compared = ctx.splits.train, ctx.splits.compared
+    spec = get_model_spec(family(finalist.name))
+    template = clone(ctx.model(finalist.name))
+    refit_name = f"{finalist.name}-all"
+    measured: list[tuple[int, float]] = []
+    points: list[dict[str, Any]] = []
+    candidate: Candidate | None = None
+    refit: Any = None  # the refit's ModelScore
+    for size in sizes:
+        point: dict[str, Any] = {"n_images": size, "status": "ok", "reason": ""}
+        points.append(point)
+        if size == len(compared):
+            # The finalist itself: fitted on exactly these images by the comparison or tuning.
+            stored = ctx.predictions(finalist.name, "validation")
+            point.update(
+                _scores(stored["y_true"], stored["labels"], train.n_classes),
+                fit_seconds=finalist.metrics.get("fit_seconds"),
+                model=finalist.name,
+            )
+            if point["fit_seconds"]:
+                measured.append((size, point["fit_seconds"]))
+            continue
+        label = f"{finalist.name} on {size:,}"
+        refusal = _refusal(ctx, spec, size, measured, started)
+        if refusal is None:
+            _progress(ctx, label, "start")
+            try:
+                estimator, seconds, row, scores = _fit_at(ctx, clone(template), size, refit_name)
+            except Exception as exc:  # one failing fit must not lose the others' results
+                _log.debug("%s failed", label, exc_info=True)
+                refusal = ("failed", f"{type(exc).__name__}: {exc}")
+        if refusal is not None:
+            point.update(status=refusal[0], reason=refusal[1])
+            _progress(ctx, label, refusal[0])
+            continue
+        measured.append((size, seconds))
+        point.update(scores, fit_seconds=seconds)
+        if row is not None:
+            refit, candidate = row, offer(ctx, refit_name, "finalists", estimator, row)
+            point["model"] = refit_name
+        _progress(ctx, label, "ok")
+    top = points[-1]
+    subsampled = len(compared) < len(train)
+    record = {
+        "model": finalist.name,
+        "stage": finalist.stage,
+        "family": family(finalist.name),
+        "refit": refit_name if candidate is not None else None,
+        # Without a subsample the finalist already saw every training image.
+        "status": top["status"] if subsampled else "compared on all",
+        "reason": top["reason"] if subsampled else "",
+        "n_images": len(train),
+        "fit_seconds": top.get("fit_seconds") if top["status"] == "ok" else None,
+        "notes": refit.notes if refit is not None else finalist.metrics.get("notes", ""),
+        "curve": points,
+    }
+    return record, candidate
+
+
+def _refusal(
+    ctx: RunContext, spec: Any, size: int, measured: list[tuple[int, float]], started: float
+) -> tuple[str, str] | None:
+    """Why a fit on ``size`` images is not started (status, one-line reason), or None:
+    its estimated memory exceeds what is free, or it would overrun the stage's budget."""
+    from shallowvision.models._curve import expected_fit_seconds
+    from shallowvision.models._memory import MemoryBudgetError
+
+    try:
+        spec.check_memory(size, ctx.splits.train.image_shape, ctx.splits.train.n_classes)
+    except MemoryBudgetError as exc:
+        return "refused", str(exc)
+    budget = ctx.config.scale.budget_seconds
+    expected = expected_fit_seconds(measured, size)
+    spent = time.perf_counter() - started
+    if budget is not None and expected is not None and spent + expected > budget:
+        return "over budget", (
+            f"a fit on {size:,} images is expected to take about {expected:,.0f} s (from its "
+            f"fit times on fewer images), and {max(budget - spent, 0):,.0f} s of "
+            f"scale.budget_seconds = {budget:g} are left"
+        )
+    return None
+
+
+def _fit_at(
+    ctx: RunContext, estimator: Any, size: int, refit_name: str
+) -> tuple[Any, float, Any, dict[str, float | None]]:
+    """Fit on the nested subset of ``size`` training images and score on validation: the
+    fitted model, its fit seconds, its full row when it is the refit on every image (else
+    None), and its accuracy and macro F1."""
+    from shallowvision.models import score_fitted
+    from shallowvision.models._compare import thread_limit
+
+    train, validation = ctx.splits.train, ctx.splits.validation
+    subset = train.subsample(n_images=size, random_state=ctx.config.seed)
+    with thread_limit(ctx.config.n_jobs):
+        start = time.perf_counter()
+        estimator.fit(subset.X, subset.y)
+        seconds = time.perf_counter() - start
+        if size < len(train):  # a point of the curve only
+            labels = estimator.predict(validation.X)
+            return estimator, seconds, None, _scores(validation.y, labels, train.n_classes)
+        # The refit on every image is scored like any candidate.
+        row = score_fitted(
+            refit_name, estimator, validation.X, validation.y, train.n_classes, fit_seconds=seconds
+        )
+    return estimator, seconds, row, {"accuracy": row.accuracy, "f1_macro": row.f1_macro}
+
+
+def _progress(ctx: RunContext, label: str, status: str) -> None:
+    if ctx.on_progress:
+        ctx.on_progress(label, status)
+
+
+# -- the subsamples of a run --------------------------------------------------------------------
+def _stored(ctx: RunContext, stage: str) -> dict[str, Any] | None:
+    """A stage's stored result; None if it has not run, was skipped, or its file is damaged
+    (a resumed run redoes it, and the manifest is written again after it)."""
+    try:
+        return ctx.result(stage) if ctx.has_result(stage) else None
+    except ConfigError:
+        return None
+
+
+def subsamples(ctx: RunContext) -> list[dict[str, Any]]:
+    """Every subsample the run took, from its stored results, for the manifest and the report.
+
+    Each is ``{"name", "split", "n_images", "of", "seed", "used_for"}``, ``n_images`` a
+    list for nested sets.
+    """
+    seed = ctx.config.seed
+    data = _stored(ctx, "data") or {}
+    out: list[dict[str, Any]] = list(data.get("subsamples", []))
+    compare = _stored(ctx, "compare") or {}
+    if compare.get("subsample"):
+        out.append(compare["subsample"])
+    finalists = _stored(ctx, "finalists")
+    if finalists and finalists["curve"] and finalists["finalists"] and len(finalists["sizes"]) > 1:
+        out.append(
+            {
+                "name": "learning-curve sets",
+                "split": "train",
+                "n_images": finalists["sizes"],
+                "of": finalists["n_train"],
+                "seed": finalists["seed"],
+                "used_for": "nested training sets of the learning curves of "
+                + ", ".join(f["model"] for f in finalists["finalists"]),
+            }
+        )
+    for stage in ("compare", "tune", "ensemble", "select", "finalists", "calibrate"):
+        for candidate in (_stored(ctx, stage) or {}).get("candidates", []):
+            sample = candidate["metrics"].get("fitting_sample")
+            if sample:
+                out.append(
+                    {
+                        "name": f"fitting sample of {candidate['name']}",
+                        "split": "train",
+                        "n_images": sample["n_images"],
+                        "of": sample["of"],
+                        "seed": seed,
+                        "used_for": "the features its pipeline learns (HOG, patches, PCA); "
+                        "every image then goes through them",
+                    }
+                )
+    n_validation = data.get("splits", {}).get("validation", {}).get("n_images")
+    robustness = _stored(ctx, "robustness")
+    if robustness and n_validation is not None and robustness["n_images"] < n_validation:
+        out.append(
+            {
+                "name": "robustness images",
+                "split": "validation",
+                "n_images": robustness["n_images"],
+                "of": n_validation,
+                "seed": seed,
+                "used_for": "accuracy under corruptions (robustness.n_images)",
+            }
+        )
+    explained = _stored(ctx, "explain")
+    if explained and explained["n_explain"] < explained["n_images"]:
+        out.append(
+            {
+                "name": "explained images",
+                "split": "validation",
+                "n_images": explained["n_explain"],
+                "of": explained["n_images"],
+                "seed": seed,
+                "used_for": f"SHAP values of {explained['model']}"
+                + (
+                    f", against a background of {explained['n_background']:,} images"
+                    if explained["n_background"]
+                    else ""
+                )
+                + " (explain.n_explain)",
+            }
+        )
+    return out

@@ -81,15 +81,22 @@ def finalists(run: RunData) -> Section | None:
     if subsampled:
         s.text(
             f"The models were compared on a seeded stratified subsample of {m:,} of the {n:,} "
-            f"training images. The {len(records)} best single models by the objective (one per "
-            f"family, ensembles excluded) are refitted on all {n:,} and offered as candidates, "
-            f"named <code>MODEL-all</code>{curve}. The smallest of these fits is the compared "
-            "model itself and the largest the refit: neither is fitted twice."
+            f"training images. {_best(records)} by the objective (one per family, ensembles "
+            f"excluded) {'is' if len(records) == 1 else 'are'} refitted on all {n:,} and "
+            f"offered as a candidate named <code>MODEL-all</code>{curve}."
+            + (
+                " The smallest of these fits is the compared model itself and the largest the "
+                "refit: neither is fitted twice."
+                if result["curve"]
+                else ""
+            )
         )
     else:
         s.text(
-            f"The comparison used all {n:,} training images. The learning curves of the "
-            f"{len(records)} best single models show what fewer would have given{curve}."
+            f"The comparison used all {n:,} training images. The learning "
+            f"{'curve' if len(records) == 1 else 'curves'} of {_best(records).lower()} "
+            f"{'shows' if len(records) == 1 else 'show'} "
+            f"what fewer would have given{curve}."
         )
     if result.get("budget_seconds") is not None:
         s.text(
@@ -119,6 +126,12 @@ def finalists(run: RunData) -> Section | None:
             if noise:
                 s.text(noise)
     return s
+
+
+def _best(records: list[dict[str, Any]]) -> str:
+    return (
+        "The best single model" if len(records) == 1 else f"The {len(records)} best single models"
+    )
 
 
 def _columns(m: int, n: int, subsampled: bool) -> dict[str, str]:

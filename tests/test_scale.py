@@ -108,11 +108,11 @@ def test_zoo_pipelines_are_chunked(digits):
 
 
 # -- kernel ridge: landmarks from the data, conjugate gradients ------------------------------
-def test_auto_landmarks_grow_with_the_square_root_of_the_rows():
+def test_auto_landmarks_grow_with_the_rows():
     assert auto_landmarks(1000) == 1000  # never more than the rows
     assert auto_landmarks(20_000) == auto_landmarks(60_000) == 2000
-    assert auto_landmarks(240_000) == 4000
-    assert auto_landmarks(840_000) == 7500
+    assert auto_landmarks(252_000) == 5200
+    assert auto_landmarks(756_000) == 10_800
     assert auto_landmarks(10**8) == 12_000
 
 

@@ -266,9 +266,17 @@ def _cache_read(slot: Path, root: Path | None = None) -> _Decoded | None:
 def _cache_write(
     slot: Path, decoded: _Decoded, definition: list[list[object]] | None = None
 ) -> None:
-    """Store a decoded split; a cache that cannot be written is simply skipped."""
+    """Store a decoded split; a cache that cannot be written is simply skipped.
+
+    ``meta.json`` is what makes a slot valid: it is removed before the arrays are
+    replaced and written after them, so a decode killed at any point leaves a slot that
+    is decoded again, never one whose files disagree. Each array is written to a
+    temporary file first; those left by killed processes are removed here.
+    """
     try:
         slot.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(slot)
+        (slot / "meta.json").unlink(missing_ok=True)
         for fname, array in (("images.npy", decoded.images), ("labels.npy", decoded.labels)):
             with atomic_path(slot / fname) as tmp, open(tmp, "wb") as out:
                 np.save(out, np.ascontiguousarray(array))
@@ -287,6 +295,24 @@ def _cache_write(
         )
     except OSError:
         return
+
+
+def _remove_orphans(slot: Path) -> None:
+    """Delete temporary files in ``slot`` whose writing process no longer runs."""
+    for tmp in slot.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _cached(
@@ -322,6 +348,7 @@ def _read_verified(path: Path, remote: RemoteFile, verify: bool) -> tuple[bytes,
     re-compressed or decompressed copy, when its payload hashes to the published
     payload hash.
     """
+    _readers.check_idx_fits(path, str(path))
     raw = path.read_bytes()
     file_sha = hashlib.sha256(raw).hexdigest()
     payload = _readers._gunzip(raw, str(path)) if raw[:2] == _readers._GZIP_MAGIC else raw

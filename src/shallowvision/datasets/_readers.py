@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from shallowvision._io import ZIP_ERRORS
+from shallowvision._memory import check_fits
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ def read_idx(source: str | os.PathLike[str] | bytes, *, name: str | None = None)
     if isinstance(source, bytes):
         raw = source
     else:
+        check_idx_fits(Path(source), label)
         try:
             raw = Path(source).read_bytes()
         except FileNotFoundError:
@@ -103,6 +105,41 @@ def read_idx(source: str | os.PathLike[str] | bytes, *, name: str | None = None)
     if raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(raw, label)
     return parse_idx(raw, label)
+
+
+def check_idx_fits(path: Path, label: str) -> None:
+    """Refuse, with the numbers, an IDX file whose data would not fit in the free memory
+    (read from its header, before anything is read whole); unreadable headers pass, for
+    the full read to name the problem."""
+    try:
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as stream:
+            magic = stream.read(4)
+            if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES:
+                return
+            ndim = magic[3]
+            if not 0 < ndim <= _MAX_IDX_DIMS:
+                return
+            dims = stream.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                return
+    except (OSError, *_GZIP_ERRORS):
+        return
+    shape = struct.unpack(f">{ndim}I", dims)
+    payload = math.prod(shape) * _IDX_DTYPES[magic[2]].itemsize
+    # The file is read whole; a compressed one is held beside its decompressed bytes.
+    on_disk = path.stat().st_size if opener is gzip.open else 0
+    what = (
+        f"{label}: {shape[0]:,} images of {'x'.join(str(d) for d in shape[1:])} pixels"
+        if len(shape) >= 3
+        else f"{label}: {math.prod(shape):,} values"
+    )
+    check_fits(
+        payload + on_disk,
+        what,
+        "read a subsample of the files, use a machine with more memory, or train on a Dask "
+        "cluster, which reads the file in chunks",
+    )
 
 
 def _gunzip(raw: bytes, label: str) -> bytes:

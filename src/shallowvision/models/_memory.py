@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+from shallowvision._memory import format_bytes, free_memory
 from shallowvision.exceptions import ShallowVisionError
 
-__all__ = [
-    "MemoryBudgetError",
-    "MemoryProfile",
-    "check_memory",
-    "format_bytes",
-    "free_memory",
-]
+__all__ = ["MemoryBudgetError", "MemoryProfile", "check_memory"]
 
 _MIB = 2**20
 
@@ -88,53 +80,6 @@ class MemoryProfile:
         if self.extra is not None:
             total += self.extra(n_images, n_pixels, n_classes)
         return math.ceil(total)
-
-
-def _cgroup_free() -> int | None:
-    """Memory left under this process's cgroup (v2) limit, if it has one."""
-    base = Path("/sys/fs/cgroup")
-    try:
-        limit = (base / "memory.max").read_text().strip()
-        if limit == "max":
-            return None
-        return int(limit) - int((base / "memory.current").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def free_memory() -> int:
-    """Bytes this process may still use: ``$SHALLOWVISION_MEMORY`` (e.g. ``8GB``) if set,
-    else what the machine has available, capped by a container's limit."""
-    configured = os.environ.get("SHALLOWVISION_MEMORY")
-    if configured:
-        return parse_bytes(configured)
-    import psutil
-
-    free = int(psutil.virtual_memory().available)
-    cgroup = _cgroup_free()
-    return free if cgroup is None else min(free, cgroup)
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(I?)B?\s*$", re.IGNORECASE)
-
-
-def parse_bytes(text: str) -> int:
-    """``"8GB"``, ``"512MiB"``, ``"2.5G"`` or a plain byte count, as bytes."""
-    match = _SIZE.match(text)
-    if not match or float(match[1]) <= 0:
-        raise ShallowVisionError(
-            f"memory size {text!r} is not understood; write it like 8GB, 512MiB or 2.5G"
-        )
-    unit = match[2].upper()
-    power = "KMGT".index(unit) + 1 if unit else 0
-    return int(float(match[1]) * (1024 if match[3] else 1000) ** power)
-
-
-def format_bytes(n: float) -> str:
-    """``13.2 GB``, ``850 MB``: decimal units, as memory is sold."""
-    if n >= 10**9:
-        return f"{n / 10**9:.1f} GB"
-    return f"{n / 10**6:.0f} MB"
 
 
 def check_memory(

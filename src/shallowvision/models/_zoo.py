@@ -518,7 +518,12 @@ def _kernel_ridge(
         (
             "clf",
             NystroemRidgeClassifier(
-                n_components=n_landmarks, gamma="scale", alpha=alpha, random_state=rs, n_jobs=nj
+                n_components=n_landmarks,
+                gamma="scale",
+                alpha=alpha,
+                tol=_FAST_TOL,
+                random_state=rs,
+                n_jobs=nj,
             ),
         ),
         random_state=rs,
@@ -552,6 +557,9 @@ def _block_svc(rs: int, nj: int | None) -> Pipeline:
 # benchmarks/RESULTS.md): four HOG scales gained 0.6 points over two for the SVM, and
 # 200 k-means patch features per region another 0.7.
 _FAST_CELLS = (4, 7)
+#: Conjugate gradients stop there on many landmarks: on 756,000 shifted Fashion-MNIST
+#: images, validation accuracy moved by 0.0003 from 6 to 9 iterations.
+_FAST_TOL = 3e-3
 _BEST_CELLS = (3, 4, 5, 7)
 _BEST_PCA = 200
 _BEST_CLUSTERS = 200
@@ -576,7 +584,7 @@ _KERNEL_RIDGE_DIST = {
 register(
     ModelSpec(
         name="fast",
-        description="HOG (two scales) + pixels, PCA 100, RBF kernel ridge on landmarks that grow with the data (2,000 up to 60,000 images): about 30 CPU seconds on Fashion-MNIST",
+        description="HOG (two scales) + pixels, PCA 100, RBF kernel ridge on landmarks that grow with the data (2,000 up to 60,000 images, 10,800 at 756,000): about 30 CPU seconds on Fashion-MNIST",
         factory=lambda rs, nj: _kernel_ridge(
             rs, nj, n_components=100, n_landmarks="auto", alpha=0.01
         ),

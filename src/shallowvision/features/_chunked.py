@@ -154,6 +154,7 @@ class ChunkedPipeline(Pipeline):
             if out is None:
                 out = np.empty((n, chunk.shape[1]), dtype=chunk.dtype)
             out[start : start + len(chunk)] = chunk
+        assert out is not None  # at least one chunk: n > rows
         return out
 
     def _final_input(self, X, params) -> np.ndarray:

@@ -30,7 +30,7 @@ def with_norms(X: np.ndarray) -> np.ndarray:
     return points
 
 
-def distance_weights(centres: np.ndarray, scale: float, dtype: type) -> np.ndarray:
+def distance_weights(centres: np.ndarray, scale: float, dtype: np.typing.DTypeLike) -> np.ndarray:
     """Weights ``W``, ``(d + 2, k)``, with ``with_norms(X) @ W`` equal to ``scale`` times the
     squared distances from each row of ``X`` to each of the ``k`` centres: all of them in
     one product, ``||x - c||^2 = [x, 1, ||x||^2] . [-2c, ||c||^2, 1]``. Clip the result

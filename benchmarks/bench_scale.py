@@ -154,6 +154,7 @@ def run_one(subject: str, folder: Path, src: Path, cache: Path, cap: float) -> d
                 fit_s=row.get("fit_seconds"),
                 model_status=row.get("status"),
                 notes=row.get("notes", ""),
+                estimate_gib=(row.get("memory_estimate_bytes") or 0) / 2**30 or None,
             )
             if row.get("status") != "ok":
                 result["status"] = row.get("status") or result["status"]
@@ -320,6 +321,7 @@ def main() -> None:
         "wall_s",
         "cpu_s",
         "peak_gib",
+        "estimate_gib",
         "fit_s",
         "accuracy",
     ]

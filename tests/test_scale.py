@@ -222,6 +222,9 @@ def test_compare_refuses_a_model_that_would_not_fit_and_says_how_to_fit_it(digit
     result = compare_models(["nb", "rf"], digits, test)
     rows = {r.model: r for r in result.rows}
     assert rows["nb"].status == "ok" and rows["rf"].status == "refused"
+    # The estimate a fitted row was allowed on is kept with it, for the benchmark to check.
+    expected = get_model_spec("nb").memory.estimate(len(digits), 64, 10)
+    assert rows["nb"].memory_estimate_bytes == expected
     message = rows["rf"].error
     assert "\n" not in message and message.startswith("rf would need about ")
     assert "1,438 images of 8x8 in 10 classes" in message and "is free" in message

@@ -69,6 +69,8 @@ class ModelScore:
     error: str = ""
     #: What the model chose from the size of its data (landmarks, fitting sample).
     notes: str = ""
+    #: The peak memory estimated before the fit (zoo models), in bytes.
+    memory_estimate_bytes: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -342,11 +344,11 @@ def compare_models(
         name = model if isinstance(model, str) else model[0]
         if on_progress:
             on_progress(name, "start")
-        refusal = _memory_refusal(model, train)
-        if refusal is not None:
-            rows.append(refusal)
+        estimate = _memory_estimate(model, train)
+        if isinstance(estimate, ModelScore):
+            rows.append(estimate)
             if on_progress:
-                on_progress(name, refusal.status)
+                on_progress(name, estimate.status)
             continue
         args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
         kwargs = {
@@ -374,6 +376,7 @@ def compare_models(
                     ModelScore(model=name, status=outcome.status, error=outcome.error),
                     None,
                 )
+        row.memory_estimate_bytes = estimate
         rows.append(row)
         if estimator is not None:
             fitted[name] = estimator
@@ -446,15 +449,14 @@ def _compare_on_cluster(
     )
 
 
-def _memory_refusal(model: str | tuple[str, Any], train: ImageSet) -> ModelScore | None:
-    """A "refused" row when a zoo model's estimated peak memory exceeds what is free."""
+def _memory_estimate(model: str | tuple[str, Any], train: ImageSet) -> int | ModelScore | None:
+    """A zoo model's estimated peak bytes, or a "refused" row when that exceeds what is free."""
     if not isinstance(model, str):
         return None  # an estimator of the caller's: its memory is not known
     try:
-        get_model_spec(model).check_memory(len(train), train.image_shape, train.n_classes)
+        return get_model_spec(model).check_memory(len(train), train.image_shape, train.n_classes)
     except MemoryBudgetError as exc:
         return ModelScore(model=model, status="refused", error=str(exc))
-    return None
 
 
 def _warm_up(model: str | tuple[str, Any]) -> None:

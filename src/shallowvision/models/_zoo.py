@@ -382,7 +382,7 @@ register(
             "clf__l2_regularization": loguniform(1e-3, 10.0),
         },
         cost="medium",
-        memory=MemoryProfile(per_pixel=9.0, per_class=24.0, fixed=300 * MIB),
+        memory=MemoryProfile(per_pixel=20.0, per_class=24.0, fixed=300 * MIB),
     )
 )
 

@@ -182,6 +182,19 @@ def test_svm_on_a_working_set_refined_by_margin_violators_matches_the_full_svm(d
     assert np.all(margins[wrong] < 0)
 
 
+def test_compare_notes_say_when_the_svm_saw_a_sample(digits):
+    from shallowvision.models import BlockRBFSVC
+    from shallowvision.models._compare import capacity_notes
+
+    model = ChunkedPipeline(
+        [("scale", PixelScaler()), ("clf", BlockRBFSVC(max_train=400, refine=0, random_state=0))]
+    ).fit(digits.X, digits.y)
+    # 400 drawn in proportion to the classes, rounded down in each of the ten.
+    assert 390 <= model[-1].n_train_ <= 400
+    expected = f"SVM fitted on a sample of {model[-1].n_train_} of {len(digits):,} images"
+    assert capacity_notes(model) == expected
+
+
 def test_svm_working_set_rejects_bad_settings(digits):
     from shallowvision.models import BlockRBFSVC
 

@@ -133,6 +133,10 @@ def capacity_notes(estimator: Any) -> str:
                 else f"conjugate gradients, {step.n_iter_} iterations"
             )
             notes.append(f"{step.n_components_:,} landmarks ({how})")
+        if getattr(step, "max_train", None) and hasattr(step, "n_train_"):
+            n_seen = getattr(estimator, "n_fit_rows_", None)
+            if n_seen and step.n_train_ < n_seen:
+                notes.append(f"SVM fitted on a sample of {step.n_train_:,} of {n_seen:,} images")
     sample, rows = (
         getattr(estimator, "n_fit_sample_", None),
         getattr(estimator, "n_fit_rows_", None),

@@ -26,7 +26,11 @@ from shallowvision import OutputError
 from shallowvision._io import atomic_path
 from shallowvision.models import get_model
 from shallowvision.persistence import ModelFileError, load_model, save_model
-from shallowvision.persistence._model_file import MANIFEST_MEMBER, _payload_sha256
+from shallowvision.persistence._model_file import (
+    MANIFEST_MEMBER,
+    _payload_sha256,
+    seal_manifest,
+)
 from test_cli import EXE
 from test_fuzz_readers import FUZZ, damaged, tried
 
@@ -59,7 +63,7 @@ def forge(source, target, edit_schema):
         manifest = json.loads(src.read(MANIFEST_MEMBER))
     manifest["payload_sha256"] = checksum
     with zipfile.ZipFile(target, "a") as dst:
-        dst.writestr(MANIFEST_MEMBER, json.dumps(manifest))
+        dst.writestr(MANIFEST_MEMBER, json.dumps(seal_manifest(manifest)))
     return target
 
 

@@ -13,6 +13,7 @@ from shallowvision.persistence import (
     load_model,
     read_manifest,
     save_model,
+    seal_manifest,
     training_provenance,
 )
 
@@ -51,7 +52,7 @@ def test_manifest_contents(tiny, tmp_path):
         get_model("nb").fit(tiny.X, tiny.y), tmp_path / "nb.skops", tiny, metrics={"accuracy": 0.9}
     )
     manifest = read_manifest(path)
-    assert manifest["format_version"] == 1 and manifest["n_features"] == 64
+    assert manifest["format_version"] == 2 and manifest["n_features"] == 64
     assert manifest["training_data"]["fingerprint"] == tiny.fingerprint()
     assert manifest["training_data"]["class_counts"] == [12] * 10
     assert manifest["metrics"] == {"accuracy": 0.9}
@@ -93,7 +94,8 @@ def rewrite_manifest(path, target, **changes):
                 manifest = json.loads(data)
                 for key, value in changes.items():
                     manifest[key] = value
-                data = json.dumps(manifest).encode()
+                # As that version would have written it: sealed.
+                data = json.dumps(seal_manifest(manifest)).encode()
             dst.writestr(item, data)
     return target
 

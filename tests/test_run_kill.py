@@ -1,5 +1,7 @@
-"""A run stopped in the middle of a stage (SIGKILL, or Ctrl-C) resumes and finishes with the same metrics."""
+"""A run stopped in the middle of a stage (SIGKILL, or Ctrl-C) resumes and finishes with the same metrics;
+a killed command takes its worker processes with it."""
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -93,3 +95,41 @@ def test_stopped_mid_stage_then_resumed_gives_the_same_metrics(
     assert quality(run_dir) == quality(reference)
     assert (run_dir / "report.html").is_file()
     assert not list(run_dir.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tune", "digits", "-m", "rf", "--n-jobs", "2", "--search", "halving-random"],
+        ["compare", "digits", "-m", "rf,et", "--time-limit", "120"],
+    ],
+    ids=["loky workers", "time-limited worker"],
+)
+def test_workers_die_with_a_killed_command(command):
+    import psutil
+
+    process = subprocess.Popen(
+        [EXE, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        parent = psutil.Process(process.pid)
+        deadline = time.monotonic() + 120
+        workers: list[psutil.Process] = []
+        while not any(
+            "loky" in " ".join(w.cmdline()) or "spawn" in " ".join(w.cmdline()) for w in workers
+        ):
+            assert process.poll() is None and time.monotonic() < deadline, "no worker started"
+            time.sleep(0.2)
+            try:
+                workers = parent.children(recursive=True)
+            except psutil.NoSuchProcess:
+                workers = []
+        process.kill()
+        process.wait()
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, [" ".join(p.cmdline())[:100] for p in alive]
+    finally:
+        process.kill()
+        for worker in workers:  # whatever outlived the test
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()

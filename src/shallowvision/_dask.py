@@ -82,7 +82,9 @@ def dask_client(spec: str) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                # The scheduler serves HTTP even without a dashboard, on 8787 unless told
+                # otherwise; another cluster may hold that port, so take a free one.
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
                 memory_limit="auto" if memory is None else memory,
             )

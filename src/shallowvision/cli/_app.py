@@ -57,6 +57,14 @@ def _root(
     ] = False,
 ) -> None:
     """Classical image classification that is explained, calibrated and benchmarked."""
+    if debug:
+        # What the library logs at debug level (a failed model's traceback) goes to stderr.
+        import logging
+
+        logger = logging.getLogger("shallowvision")
+        logger.setLevel(logging.DEBUG)
+        if not logger.handlers:
+            logger.addHandler(logging.StreamHandler())
 
 
 def _one_line(message: object) -> str:
@@ -92,21 +100,39 @@ def main(argv: list[str] | None = None) -> int:
 
     A library error (:class:`~shallowvision.ShallowVisionError`) or an operating-system
     error prints one red line and returns 2; ``--debug`` re-raises it with its traceback.
-    Usage errors are reported by Typer (exit code 2).
+    A usage error (an unknown option, a value out of its range) is one line too, with
+    exit code 2.
     """
     from rich.markup import escape
 
     from shallowvision._console import stderr_console
+    from shallowvision._workers import workers_die_with_this_process
     from shallowvision.exceptions import ShallowVisionError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     sleep_idle_threads_when_busy()
+    # A command killed (even by SIGKILL) takes its worker processes with it.
+    workers_die_with_this_process()
     try:
-        app(args=args, prog_name="shallowvision")
+        result = app(args=args, prog_name="shallowvision", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except typer.TyperException as exc:
+        code = int(getattr(exc, "exit_code", EXIT_USER_ERROR))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help is shown
+            return code
+        # A usage error (unknown option, value out of range) in one line, as library errors.
+        text = _one_line(exc.format_message())
+        context = getattr(exc, "ctx", None)
+        if context is not None:
+            text += f" (see {context.command_path} --help)"
+        stderr_console().print(f"[red]error:[/red] {escape(text)}", soft_wrap=True)
+        return code
+    except typer.Abort:
+        stderr_console().print("[yellow]aborted[/yellow]")
+        return 1
     except KeyboardInterrupt:
         stderr_console().print("[yellow]interrupted[/yellow]")
         return EXIT_INTERRUPTED
@@ -121,4 +147,4 @@ def main(argv: list[str] | None = None) -> int:
             text = str(exc)
         stderr_console().print(f"[red]error:[/red] {escape(_one_line(text))}", soft_wrap=True)
         return EXIT_USER_ERROR
-    return 0
+    return result if isinstance(result, int) else 0

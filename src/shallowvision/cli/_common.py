@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,15 +96,26 @@ def write_table(path: Path, data: dict[str, Any], rows: list[dict[str, Any]]) ->
 
 
 def check_out_path(path: Path | None) -> None:
-    """Fail before any work if an output file cannot be written where asked."""
+    """Fail before any work if an output file cannot be written where asked.
+
+    The folder is tried with a real (removed) file: permissions, a read-only file
+    system or a full quota show up here rather than after the fitting.
+    """
+    import tempfile
+
     if path is None:
         return
     if path.suffix.lower() not in (".json", ".csv"):
         raise ConfigError(f"{path}: --out must end in .json or .csv")
-    if not path.parent.exists():
+    if path.is_dir():
+        raise ConfigError(f"{path}: --out is a folder; give a file name ending in .json or .csv")
+    if not path.parent.is_dir():
         raise ConfigError(f"{path.parent}: folder does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise ConfigError(f"{path.parent}: folder is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError:
+        raise ConfigError(f"{path.parent}: folder is not writable") from None
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from shallowvision.cli._options import (
     AllowVersionMismatchOpt,
     DataDirOpt,
     DatasetArg,
+    ExpectSha256Opt,
     ModelFileArg,
     NPerClassOpt,
     SeedOpt,
@@ -105,6 +106,7 @@ def evaluate_cli(
     seed: SeedOpt = 0,
     data_dir: DataDirOpt = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
+    expect_sha256: ExpectSha256Opt = None,
 ) -> None:
     """Evaluate a saved model on a dataset split: metrics with confidence intervals, curves,
     operating points, calibration, uncertainty and error analysis, as evaluation.json and figures."""
@@ -120,7 +122,9 @@ def evaluate_cli(
     from shallowvision.inference import load_for_model
     from shallowvision.persistence import load_model
 
-    saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
+    saved = load_model(
+        model, allow_version_mismatch=allow_version_mismatch, expect_sha256=expect_sha256
+    )
     others = {
         Path(p).stem: load_model(p, allow_version_mismatch=allow_version_mismatch)
         for p in compare_with or []

@@ -24,6 +24,7 @@ from shallowvision.cli._options import (
     DaskOpt,
     DataDirOpt,
     DatasetArg,
+    ExpectSha256Opt,
     JsonOpt,
     ModelFileArg,
     NJobsOpt,
@@ -35,7 +36,7 @@ from shallowvision.cli._options import (
     TimeLimitOpt,
     ValidationOpt,
 )
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, ShallowVisionError
 
 _DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
 
@@ -190,13 +191,23 @@ def _report_comparison(
         f"{comparison.dataset}: trained on {comparison.n_train:,} images, scored on "
         f"{comparison.n_eval:,} {comparison.evaluated_on} images ({len(comparison.class_names)} classes)"
     )
-    stdout_console().print(comparison_table(comparison.rows, title, highlight=best))
+    console = stdout_console()
+    console.print(comparison_table(comparison.rows, title, highlight=best))
+    for row in comparison.rows:
+        if row.status != "ok":
+            console.print(f"{row.model} {row.status}: {row.error}", style="red", markup=False)
+        elif row.notes:
+            console.print(f"{row.model}: {row.notes}", markup=False)
     if best:
-        stdout_console().print(f"best macro F1: [bold]{best}[/bold]")
+        console.print(f"best macro F1: [bold]{best}[/bold]")
     if out is not None:
         write_table(out, comparison.to_dict(), [r.to_dict() for r in comparison.rows])
     if save_models is not None:
         _save_all(comparison, train, save_models)
+    if not finished:
+        raise ShallowVisionError(
+            f"no model finished: {', '.join(f'{r.model} {r.status}' for r in comparison.rows)}"
+        )
 
 
 def _check_data_parallel(
@@ -432,7 +443,9 @@ def predict_cli(
     model: ModelFileArg,
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Image files (PNG/JPEG/BMP), folders of them, IDX or NPZ files."),
+        typer.Argument(
+            help="Image files (PNG, JPEG, BMP, TIFF, WebP, GIF ...), folders of them, IDX or NPZ files."
+        ),
     ],
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to report per image.")] = 3,
     out: Annotated[
@@ -442,6 +455,7 @@ def predict_cli(
         ),
     ] = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
+    expect_sha256: ExpectSha256Opt = None,
 ) -> None:
     """Predict the class of new images with a saved model."""
     from rich.table import Table
@@ -451,7 +465,9 @@ def predict_cli(
     from shallowvision.persistence import load_model
 
     check_out_path(out)
-    saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
+    saved = load_model(
+        model, allow_version_mismatch=allow_version_mismatch, expect_sha256=expect_sha256
+    )
     names, images = read_inputs(list(inputs), image_shape=saved.image_shape)
     predictions = predict_top_k(saved, images, k=top_k)
     records = predictions.records(names)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from shallowvision.run._config import MAX_SEED
+
 DatasetArg = Annotated[
     str,
     typer.Argument(
@@ -23,7 +25,10 @@ DataDirOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Random seed for every split, sample and model.")
+    int,
+    typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Random seed for every split, sample and model."
+    ),
 ]
 NPerClassOpt = Annotated[
     int | None,
@@ -66,9 +71,24 @@ ValidationOpt = Annotated[
         help="Share of train held out for validation (for a saved model: the value it was trained with).",
     ),
 ]
+
+
+def check_n_jobs(value: int | None) -> int | None:
+    """``--n-jobs``: a count of workers, or -1 (every core), -2 (all but one) ...; never 0."""
+    if value == 0:
+        raise typer.BadParameter(
+            "0 workers cannot fit anything; give 1 or more, or -1 for every core"
+        )
+    return value
+
+
 NJobsOpt = Annotated[
     int | None,
-    typer.Option("--n-jobs", help="Threads/processes per model (default: library default)."),
+    typer.Option(
+        "--n-jobs",
+        callback=check_n_jobs,
+        help="Threads/processes per model, -1 for every core (default: library default).",
+    ),
 ]
 ModelFileArg = Annotated[
     Path, typer.Argument(help="A model file (.skops) saved by shallowvision (compare, tune).")
@@ -77,6 +97,13 @@ AllowVersionMismatchOpt = Annotated[
     bool,
     typer.Option(
         "--allow-version-mismatch", help="Load a model saved with other library versions."
+    ),
+]
+ExpectSha256Opt = Annotated[
+    str | None,
+    typer.Option(
+        "--expect-sha256",
+        help="Load the model file only if its SHA-256 (as sha256sum prints it) is this one.",
     ),
 ]
 TimeLimitOpt = Annotated[

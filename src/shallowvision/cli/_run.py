@@ -10,6 +10,7 @@ import typer
 
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
 from shallowvision.cli._common import split_names
+from shallowvision.cli._options import MAX_SEED, check_n_jobs
 from shallowvision.exceptions import ConfigError
 
 
@@ -127,7 +128,10 @@ def run_cli(
         bool,
         typer.Option("--print-config", help="Print the effective configuration as TOML and exit."),
     ] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="The run's one random seed.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", min=0, max=MAX_SEED, help="The run's one random seed."),
+    ] = None,
     models: Annotated[
         str | None,
         typer.Option(
@@ -142,7 +146,10 @@ def run_cli(
         typer.Option("--positive", help="Binary one-vs-rest task with this positive class."),
     ] = None,
     n_jobs: Annotated[
-        int | None, typer.Option("--n-jobs", help="Threads/processes per model.")
+        int | None,
+        typer.Option(
+            "--n-jobs", callback=check_n_jobs, help="Threads/processes per model, -1 every core."
+        ),
     ] = None,
     dask: Annotated[
         str | None, typer.Option("--dask", help="local, local:N, or tcp://host:port.")
@@ -158,12 +165,15 @@ def run_cli(
     from shallowvision.run import (
         STAGES,
         build_config,
+        check_run_id,
         find_run,
         load_run_config,
         run_study,
         to_toml,
     )
 
+    if run_id is not None:
+        check_run_id(run_id)
     overrides = parse_set(set_)
     flags: dict[str, Any] = {
         "seed": seed,
@@ -183,7 +193,7 @@ def run_cli(
     }
     overrides = _merge_flags(overrides, flags)
     if resume:
-        run_dir = find_run(out, run_id)
+        run_dir = find_run(out, run_id, overrides)
         effective = load_run_config(run_dir, overrides)
         run_id = run_dir.name
     else:

@@ -6,6 +6,7 @@ the problem for anything malformed: no other exception escapes for bad bytes.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import math
@@ -23,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from shallowvision._io import ZIP_ERRORS
+from shallowvision._memory import check_fits
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "ImageTooLargeError",
+    "image_pixels",
+    "image_suffixes",
+    "is_image_file",
     "read_csv",
     "read_emnist_zip",
     "read_idx",
@@ -52,7 +58,26 @@ _MAX_IDX_DIMS = 32
 # Decompression errors that mean "this gzip stream is damaged".
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
+#: The suffixes of the formats every Pillow build reads; see :func:`image_suffixes` for all.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@functools.cache
+def image_suffixes() -> frozenset[str]:
+    """Suffixes of every image format the installed Pillow can open (PNG, JPEG, BMP, TIFF,
+    WebP, GIF, PPM ...), lower case with the dot."""
+    from PIL import Image
+
+    return frozenset(
+        ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN
+    )
+
+
+def is_image_file(path: Path) -> bool:
+    """A visible file with the suffix of a format Pillow opens."""
+    return (
+        path.suffix.lower() in image_suffixes() and not path.name.startswith(".") and path.is_file()
+    )
 
 
 # -- IDX ------------------------------------------------------------------------------------
@@ -70,6 +95,7 @@ def read_idx(source: str | os.PathLike[str] | bytes, *, name: str | None = None)
     if isinstance(source, bytes):
         raw = source
     else:
+        check_idx_fits(Path(source), label)
         try:
             raw = Path(source).read_bytes()
         except FileNotFoundError:
@@ -79,6 +105,41 @@ def read_idx(source: str | os.PathLike[str] | bytes, *, name: str | None = None)
     if raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(raw, label)
     return parse_idx(raw, label)
+
+
+def check_idx_fits(path: Path, label: str) -> None:
+    """Refuse, with the numbers, an IDX file whose data would not fit in the free memory
+    (read from its header, before anything is read whole); unreadable headers pass, for
+    the full read to name the problem."""
+    try:
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as stream:
+            magic = stream.read(4)
+            if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES:
+                return
+            ndim = magic[3]
+            if not 0 < ndim <= _MAX_IDX_DIMS:
+                return
+            dims = stream.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                return
+    except (OSError, *_GZIP_ERRORS):
+        return
+    shape = struct.unpack(f">{ndim}I", dims)
+    payload = math.prod(shape) * _IDX_DTYPES[magic[2]].itemsize
+    # The file is read whole; a compressed one is held beside its decompressed bytes.
+    on_disk = path.stat().st_size if opener is gzip.open else 0
+    what = (
+        f"{label}: {shape[0]:,} images of {'x'.join(str(d) for d in shape[1:])} pixels"
+        if len(shape) >= 3
+        else f"{label}: {math.prod(shape):,} values"
+    )
+    check_fits(
+        payload + on_disk,
+        what,
+        "read a subsample of the files, use a machine with more memory, or train on a Dask "
+        "cluster, which reads the file in chunks",
+    )
 
 
 def _gunzip(raw: bytes, label: str) -> bytes:
@@ -275,9 +336,10 @@ def read_csv(
 
 
 def _open_text(path: Path) -> IO[str]:
+    # utf-8-sig: spreadsheet programs start their CSV files with a byte-order mark.
     if _is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _is_gzip(path: Path) -> bool:
@@ -291,7 +353,7 @@ def _csv_header_and_lines(path: Path) -> tuple[str, int]:
     count, last = 0, b"\n"
     try:
         with opener(path, "rb") as stream:
-            header = stream.readline().decode("utf-8", errors="replace").strip()
+            header = stream.readline().decode("utf-8-sig", errors="replace").strip()
             while block := stream.read(1 << 22):
                 count += block.count(b"\n")
                 last = block[-1:]
@@ -416,7 +478,8 @@ def read_image_folder(
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read a folder with one sub-folder of images per class.
 
-    Images (PNG, JPEG, BMP) are converted to 8-bit grayscale and resized to
+    Images (any format Pillow opens: PNG, JPEG, BMP, TIFF, WebP, GIF ...; see
+    :func:`image_suffixes`) are converted to 8-bit grayscale and resized to
     ``image_size`` = (height, width); with ``image_size=None`` they keep their size,
     which must then be the same for all.
 
@@ -434,12 +497,11 @@ def read_image_folder(
         )
     files: list[list[Path]] = []
     for cls in classes:
-        members = sorted(
-            p for p in (root / cls).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        members = sorted(p for p in (root / cls).iterdir() if is_image_file(p))
         if not members:
             raise DataError(
-                f"{root / cls}: class {cls!r} has no images ({'/'.join(IMAGE_SUFFIXES)})"
+                f"{root / cls}: class {cls!r} has no images (in any format Pillow reads: "
+                "PNG, JPEG, BMP, TIFF, WebP, GIF ...)"
             )
         files.append(members)
     if len(classes) < 2:
@@ -483,7 +545,7 @@ def decode_image(
     try:
         with Image.open(stream, formats=formats) as img:
             if max_pixels is not None and img.width * img.height > max_pixels:
-                raise DataError(
+                raise ImageTooLargeError(
                     f"{label}: image is {img.width}x{img.height} pixels, more than the "
                     f"{max_pixels:,} allowed"
                 )
@@ -499,13 +561,41 @@ def decode_image(
     except UnidentifiedImageError:
         expected = "/".join(formats) if formats else "a format Pillow reads"
         raise DataError(f"{label}: corrupt or unreadable image (not {expected})") from None
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise DataError(f"{label}: corrupt or unreadable image ({exc})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _unreadable(label, exc) from None
+
+
+def _unreadable(label: str, exc: Exception) -> DataError:
+    """The error for an image Pillow could not read: a bomb (too many pixels, or compressed
+    chunks beyond Pillow's limits) or a corrupt file."""
+    from PIL import Image
+
+    text = str(exc)
+    if isinstance(exc, Image.DecompressionBombError) or any(
+        words in text.lower() for words in ("too large", "too much memory")
+    ):
+        return ImageTooLargeError(f"{label}: decompression bomb refused ({text})")
+    return DataError(f"{label}: corrupt or unreadable image ({text})")
+
+
+class ImageTooLargeError(DataError):
+    """An image whose pixels, or whose compressed chunks, would decode to more than allowed."""
+
+
+def image_pixels(
+    data: bytes, *, formats: tuple[str, ...] | None = None, name: str = "<upload>"
+) -> int:
+    """The pixels an image file's header declares (width x height), read without decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as img:
+            return int(img.width) * int(img.height)
+    except UnidentifiedImageError:
+        expected = "/".join(formats) if formats else "a format Pillow reads"
+        raise DataError(f"{name}: corrupt or unreadable image (not {expected})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _unreadable(name, exc) from None
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
@@ -517,7 +607,17 @@ def _to_gray(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         img = Image.alpha_composite(background, rgba)
     if img.mode in ("I", "I;16", "I;16B", "F"):
-        array = np.asarray(img, dtype=np.float64)
-        top = array.max() or 1.0
-        return Image.fromarray(np.round(array / top * 255).astype(np.uint8))
+        # Stretched to 0..255 by the image's maximum, in float64 as always, a band of rows
+        # at a time: a 4096x4096 16-bit image no longer needs four float64 copies (0.5 GB).
+        array = np.asarray(img)
+        top = float(array.max()) or 1.0
+        gray = np.empty(array.shape, dtype=np.uint8)
+        for start in range(0, len(array), _ROWS_PER_BAND):
+            band = array[start : start + _ROWS_PER_BAND].astype(np.float64)
+            gray[start : start + _ROWS_PER_BAND] = np.round(band / top * 255).astype(np.uint8)
+        return Image.fromarray(gray)
     return img.convert("L")
+
+
+#: Rows converted at once from 16- and 32-bit images (a few MB of float64).
+_ROWS_PER_BAND = 128

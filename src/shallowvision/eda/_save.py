@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ def write_eda(
     """Write an EDA into ``out_dir``: the PNG figures, ``summary.txt`` and ``eda.json``.
 
     Every file is written atomically, and ``eda.json`` last: once it is there, the
-    rest is complete.
+    rest is complete. A previous EDA in the folder is removed first (``eda.json``
+    before anything else), so its files never stand next to the new ones.
 
     Parameters
     ----------
@@ -118,11 +120,29 @@ def write_eda(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_previous(out)
     written = save_figures(result, out, dpi=dpi) if figures else {}
     written["summary"] = write_text(out / "summary.txt", summary_text(result))
     # Compact: the images in it would take four times the room indented.
     written["eda"] = write_json(out / "eda.json", result.to_dict(), compact=True)
     return written
+
+
+#: The files an EDA writes: its JSON and summary, and its figures' names.
+_FIGURE_NAMES = re.compile(
+    r"^(class_balance|samples|pixel_histogram|ink_\w+|centre_of_mass|mean_images|"
+    r"variance_images|similar_pairs|against_others|pca_variance|pca_projection|atypical|"
+    r"duplicates_\w+)\.png$"
+)
+
+
+def _remove_previous(out: Path) -> None:
+    """Remove what an earlier EDA wrote into ``out``, its completion mark first."""
+    for name in ("eda.json", "summary.txt"):
+        (out / name).unlink(missing_ok=True)
+    for path in out.iterdir():
+        if _FIGURE_NAMES.match(path.name) and path.is_file():
+            path.unlink()
 
 
 def explore_dataset(

@@ -23,6 +23,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision._folds import fold_count
 from shallowvision.datasets import ImageSet
 from shallowvision.evaluation._calibration import (
     ReliabilityDiagram,
@@ -167,10 +168,17 @@ def _columns_of(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return idx
 
 
-_METHODS: dict[str, Callable[[Any], Any]] = {
-    "temperature": lambda est: TemperatureScaling(est),
-    "sigmoid": lambda est: CalibratedClassifierCV(FrozenEstimator(est), method="sigmoid"),
-    "isotonic": lambda est: CalibratedClassifierCV(FrozenEstimator(est), method="isotonic"),
+#: Folds of scikit-learn's sigmoid and isotonic calibration (its default), fewer on small data.
+_CV_FOLDS = 5
+
+_METHODS: dict[str, Callable[[Any, int], Any]] = {
+    "temperature": lambda est, folds: TemperatureScaling(est),
+    "sigmoid": lambda est, folds: CalibratedClassifierCV(
+        FrozenEstimator(est), method="sigmoid", cv=folds
+    ),
+    "isotonic": lambda est, folds: CalibratedClassifierCV(
+        FrozenEstimator(est), method="isotonic", cv=folds
+    ),
 }
 
 
@@ -201,7 +209,14 @@ def calibrate(
         raise DataError(
             f"unknown calibration method {method!r}; choose one of {', '.join(get_calibration_method_names())}"
         )
-    return _METHODS[method](estimator).fit(X_cal, y_cal)
+    # Sigmoid and isotonic calibrators are fitted on stratified folds of the split: as many
+    # as its smallest class allows, up to scikit-learn's 5.
+    folds = (
+        _CV_FOLDS
+        if method == "temperature"
+        else fold_count(y_cal, _CV_FOLDS, what=f"{method} calibration")
+    )
+    return _METHODS[method](estimator, folds).fit(X_cal, y_cal)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

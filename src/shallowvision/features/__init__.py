@@ -1,6 +1,7 @@
 """Feature transformers for flattened images; each knows the image shape it works on."""
 
 from shallowvision.features._base import ImageShapeMixin, infer_image_shape
+from shallowvision.features._chunked import ChunkedPipeline
 from shallowvision.features._deskew import Deskewer, deskew_images, shear_images
 from shallowvision.features._hog import HOGTransformer, hog_images
 from shallowvision.features._kernels import RBFNystroem
@@ -20,6 +21,7 @@ from shallowvision.features._select import (
 )
 
 __all__ = [
+    "ChunkedPipeline",
     "Deskewer",
     "HOGTransformer",
     "ImagePCA",

@@ -10,10 +10,12 @@ from sklearn.utils.validation import validate_data
 __all__ = ["ImageShapeMixin", "check_positive_int", "infer_image_shape"]
 
 
-def check_positive_int(value, name: str) -> int:
-    """``value`` as an int, or a ValueError naming the parameter when it is not a positive one."""
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an int, or a ValueError naming the parameter when it is not an int of
+    at least ``minimum`` (1: a positive one)."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int of at least {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 
 

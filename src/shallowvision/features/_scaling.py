@@ -39,8 +39,11 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
 
     def transform(self, X):
         check_is_fitted(self, "image_shape_")
-        X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
-        return (X / self.max_value).astype(np.float32, copy=False)
+        X = self._validate_images(X, reset=False, dtype="numeric")
+        if X.dtype == np.float64:
+            return (X / self.max_value).astype(np.float32)
+        # Straight from the integer pixels into one float32 array: no float copy first.
+        return np.divide(X, np.float32(self.max_value), dtype=np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

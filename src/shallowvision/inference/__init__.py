@@ -1,10 +1,17 @@
 """Inference on new images with a saved model: input decoding and top-k predictions."""
 
 from shallowvision.inference._data import held_out_for_model, load_for_model
-from shallowvision.inference._inputs import decode_upload, images_from_pixels, read_inputs
+from shallowvision.inference._inputs import (
+    ImageTooLargeError,
+    decode_upload,
+    images_from_pixels,
+    read_inputs,
+    upload_pixels,
+)
 from shallowvision.inference._predict import Predictions, predict_top_k
 
 __all__ = [
+    "ImageTooLargeError",
     "Predictions",
     "decode_upload",
     "held_out_for_model",
@@ -12,4 +19,5 @@ __all__ = [
     "load_for_model",
     "predict_top_k",
     "read_inputs",
+    "upload_pixels",
 ]

@@ -14,15 +14,24 @@ from typing import Any
 import numpy as np
 
 from shallowvision.datasets._readers import (
-    IMAGE_SUFFIXES,
+    ImageTooLargeError,
     _as_uint8,
     decode_image,
+    image_pixels,
+    image_suffixes,
+    is_image_file,
     open_npz,
     read_idx,
 )
 from shallowvision.exceptions import DataError
 
-__all__ = ["decode_upload", "images_from_pixels", "read_inputs"]
+__all__ = [
+    "ImageTooLargeError",
+    "decode_upload",
+    "images_from_pixels",
+    "read_inputs",
+    "upload_pixels",
+]
 
 _NPZ_KEYS = ("x_test", "x", "images", "x_train")
 
@@ -35,7 +44,8 @@ def read_inputs(
     Parameters
     ----------
     paths : list of path
-        PNG/JPEG/BMP files, folders of them (searched recursively, sorted), IDX
+        Image files (any format Pillow opens), folders of them (searched recursively,
+        sorted), IDX
         image files, or NPZ files (array ``x_test``, ``x``, ``images`` or ``x_train``).
     image_shape : (height, width)
         The model's input size; image files are converted to grayscale and resized to
@@ -52,17 +62,18 @@ def read_inputs(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            files = sorted(p for p in path.rglob("*") if is_image_file(p))
             if not files:
-                raise DataError(f"{path}: no images ({'/'.join(IMAGE_SUFFIXES)}) in this folder")
+                raise DataError(
+                    f"{path}: no images in this folder (in any format Pillow reads: PNG, JPEG, "
+                    "BMP, TIFF, WebP, GIF ...)"
+                )
             for file in files:
                 names.append(str(file))
                 batches.append(decode_image(file, image_shape)[None])
         elif not path.exists():
             raise DataError(f"{path}: file not found")
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
+        elif path.suffix.lower() in image_suffixes():
             names.append(str(path))
             batches.append(decode_image(path, image_shape)[None])
         else:
@@ -101,7 +112,7 @@ def _read_array(path: Path) -> np.ndarray:
 
 #: Largest image (in pixels, as its header declares) that an upload may decode to.
 MAX_UPLOAD_PIXELS = 4096 * 4096
-#: Formats an upload may be in: those of training image folders (IMAGE_SUFFIXES).
+#: Formats an upload may be in (a short list: each decoder is attack surface).
 UPLOAD_FORMATS = ("PNG", "JPEG", "BMP")
 
 
@@ -135,6 +146,18 @@ def decode_upload(
     if not data:
         raise DataError(f"{name}: empty file")
     return decode_image(data, image_shape, name=name, max_pixels=max_pixels, formats=UPLOAD_FORMATS)
+
+
+def upload_pixels(data: bytes, *, name: str = "<upload>") -> int:
+    """The pixels an uploaded image's header declares, without decoding it (to refuse a
+    request whose images would decode to too many pixels before decoding any).
+
+    Raises :class:`DataError` for bytes that are not a PNG, JPEG or BMP image and
+    :class:`ImageTooLargeError` for a decompression bomb.
+    """
+    if not data:
+        raise DataError(f"{name}: empty file")
+    return image_pixels(data, formats=UPLOAD_FORMATS, name=name)
 
 
 def images_from_pixels(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import numpy as np
 from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
+from shallowvision.models._memory import MemoryBudgetError
 from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import has_scores, predict_scores
 
@@ -25,6 +27,8 @@ __all__ = [
     "score_fitted",
     "score_rows",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Columns of the comparison table, in order, with their display names.
 COLUMNS = {
@@ -63,6 +67,8 @@ class ModelScore:
     size_bytes: int | None = None
     scores_kind: str | None = None
     error: str = ""
+    #: What the model chose from the size of its data (landmarks, fitting sample).
+    notes: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +119,27 @@ def score_rows(
     return {k: (None if v is None else float(v)) for k, v in out.items()}
 
 
+def capacity_notes(estimator: Any) -> str:
+    """What a fitted model chose from the size of its data, in a few words (or "")."""
+    notes = []
+    steps = [step for _, step in getattr(estimator, "steps", [("", estimator)])]
+    for step in steps:
+        if hasattr(step, "landmarks_"):
+            how = (
+                "solved directly"
+                if step.solver_ == "direct"
+                else f"conjugate gradients, {step.n_iter_} iterations"
+            )
+            notes.append(f"{step.n_components_:,} landmarks ({how})")
+    sample, rows = (
+        getattr(estimator, "n_fit_sample_", None),
+        getattr(estimator, "n_fit_rows_", None),
+    )
+    if sample and rows and sample < rows:
+        notes.append(f"features learnt on a sample of {sample:,} of {rows:,} images")
+    return "; ".join(notes)
+
+
 @contextmanager
 def thread_limit(n_jobs: int | None) -> Iterator[None]:
     """Cap the BLAS and OpenMP threads of the enclosed work at ``n_jobs`` (None: no cap).
@@ -159,6 +186,7 @@ def score_fitted(
         predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
         size_bytes=len(sio.dumps(estimator)),
         scores_kind=kind,
+        notes=capacity_notes(estimator),
         params=dict(params or {}),
         **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
     )
@@ -314,6 +342,12 @@ def compare_models(
         name = model if isinstance(model, str) else model[0]
         if on_progress:
             on_progress(name, "start")
+        refusal = _memory_refusal(model, train)
+        if refusal is not None:
+            rows.append(refusal)
+            if on_progress:
+                on_progress(name, refusal.status)
+            continue
         args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
         kwargs = {
             "random_state": random_state,
@@ -334,6 +368,8 @@ def compare_models(
             if outcome.status == "ok":
                 row, estimator = outcome.value
             else:
+                if outcome.value:
+                    _log.debug("%s %s:\n%s", name, outcome.status, outcome.value)
                 row, estimator = (
                     ModelScore(model=name, status=outcome.status, error=outcome.error),
                     None,
@@ -410,6 +446,17 @@ def _compare_on_cluster(
     )
 
 
+def _memory_refusal(model: str | tuple[str, Any], train: ImageSet) -> ModelScore | None:
+    """A "refused" row when a zoo model's estimated peak memory exceeds what is free."""
+    if not isinstance(model, str):
+        return None  # an estimator of the caller's: its memory is not known
+    try:
+        get_model_spec(model).check_memory(len(train), train.image_shape, train.n_classes)
+    except MemoryBudgetError as exc:
+        return ModelScore(model=model, status="refused", error=str(exc))
+    return None
+
+
 def _warm_up(model: str | tuple[str, Any]) -> None:
     """Import what :func:`fit_and_score` needs, so a time limit measures the work, not imports."""
     import sklearn.metrics  # noqa: F401
@@ -426,4 +473,5 @@ def _fit_and_score_safely(
     try:
         return fit_and_score(model, *args, **kwargs)
     except Exception as exc:  # one failing model must not lose the others' results
+        _log.debug("%s failed", name, exc_info=True)  # the traceback, for --debug
         return ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"), None

@@ -1,40 +1,90 @@
-"""Kernel ridge classification on Nystroem landmarks: an RBF machine solved by one linear system."""
+"""Kernel ridge classification on Nystroem landmarks: an RBF machine whose size follows the data."""
 
 from __future__ import annotations
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from shallowvision._threads import map_in_threads
 from shallowvision.features._base import check_positive_int
-from shallowvision.features._kernels import rbf_gamma
+from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
-__all__ = ["NystroemRidgeClassifier"]
+__all__ = ["NystroemRidgeClassifier", "auto_landmarks"]
 
-_BATCH = 4096  # rows of the (batch, n_landmarks) kernel block held at once
+#: Kernel entries of one (rows, landmarks) block, per thread: 16 MB in float32, small
+#: enough that the passes over a block after its product run from the cache.
+_BLOCK_ENTRIES = 1 << 22
+_SOLVERS = ("auto", "direct", "cg")
+#: Landmarks up to which the direct solve is the cheaper one: it costs n * m^2, an
+#: iteration of conjugate gradients n * m * (2 * features + 4 * classes).
+_DIRECT_MAX = 3000
+#: The preconditioner's Gram matrix comes from this many rows per landmark.
+_PRECONDITIONER_ROWS = 4
+#: n_components="auto": AUTO_MIN landmarks up to AUTO_AT images, then growing as the
+#: images to the power AUTO_POWER, at most AUTO_MAX. The power was chosen on shifted
+#: replicas of Fashion-MNIST (benchmarks/RESULTS.md): with the landmarks growing as the
+#: square root, 840,000 images scored below 70,000; more landmarks is what lets more
+#: data help, and one conjugate-gradient pass costs images x landmarks.
+AUTO_MIN, AUTO_AT, AUTO_POWER, AUTO_MAX = 2000, 60_000, 2 / 3, 12_000
+
+
+def auto_landmarks(n_samples: int) -> int:
+    """The landmarks ``n_components="auto"`` chooses for ``n_samples`` training rows."""
+    m = AUTO_MIN * (max(n_samples, 1) / AUTO_AT) ** AUTO_POWER
+    return int(min(AUTO_MAX, max(AUTO_MIN, round(m / 100) * 100), n_samples))
+
+
+def _cholesky_with_jitter(matrix: np.ndarray) -> np.ndarray:
+    """The upper Cholesky factor of ``matrix`` (read from its upper triangle) plus the
+    smallest diagonal jitter that makes it positive definite when landmarks nearly
+    coincide; the jitter is added to ``matrix`` in place."""
+    diagonal = np.diag_indices_from(matrix)
+    scale = float(np.trace(matrix)) / len(matrix)
+    added = 0.0
+    for exponent in range(-13, 0, 2):
+        jitter = 10.0**exponent * scale
+        matrix[diagonal] += jitter - added
+        added = jitter
+        try:
+            return linalg.cholesky(matrix, lower=False, check_finite=False)
+        except linalg.LinAlgError:
+            continue
+    raise linalg.LinAlgError("the preconditioner is not positive definite")
 
 
 class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     """One-vs-all ridge classification with an RBF kernel restricted to random landmarks.
 
-    The decision function is ``f(x) = sum_j a_j k(x, l_j) + b`` over ``n_components``
-    landmarks ``l_j`` drawn from the training images, with ``a`` minimising
+    The decision function is ``f(x) = sum_j a_j k(x, l_j) + b`` over ``m`` landmarks
+    ``l_j`` drawn from the training images, with ``a`` minimising
     ``||K_nm a + b - Y||^2 + alpha * a' K_mm a`` for targets ``Y`` in {-1, 1}. That is
     exactly :class:`~sklearn.linear_model.RidgeClassifier` on the features of
-    :class:`~sklearn.kernel_approximation.Nystroem`, but solved without the
-    ``K_mm^(-1/2)`` factor: fitting accumulates ``K_mn K_nm`` batch by batch (bounded
-    memory, BLAS throughout) and solves one ``m x m`` system, and predicting is one
-    kernel block and one matrix product, with no ``m x m`` transform per image.
+    :class:`~sklearn.kernel_approximation.Nystroem`, solved without the
+    ``K_mm^(-1/2)`` factor, in bounded memory, with BLAS throughout:
+
+    - ``solver="direct"`` accumulates ``K_mn K_nm`` batch by batch and solves one
+      ``m x m`` system: ``n m^2`` work, the cheaper way for a few thousand landmarks;
+    - ``solver="cg"`` runs preconditioned conjugate gradients on the same system
+      (as FALKON does, Rudi, Carratino and Rosasco, 2017): each iteration recomputes
+      the kernel blocks and costs ``n m (d + classes)``, linear in the rows, and the
+      preconditioner, the exact system on a seeded sample of ``4 m`` rows scaled to
+      ``n``, brings convergence in under ten iterations.
+
+    Predicting is one kernel block and one matrix product per batch of images.
 
     Parameters
     ----------
-    n_components : int, default=2000
-        Landmarks (capped by the number of training samples).
+    n_components : int or "auto", default=2000
+        Landmarks (capped by the number of training samples). ``"auto"`` grows them
+        with the training rows: 2,000 up to 60,000 rows, then as the rows to the power
+        2/3 (5,200 at 252,000, 10,800 at 756,000), at most 12,000 (see
+        :func:`auto_landmarks`).
     gamma : "scale" or float, default="scale"
         RBF width; ``"scale"`` is ``gamma_scale / (n_features * X.var())``, as
         :class:`sklearn.svm.SVC` uses.
@@ -42,13 +92,29 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         Multiplies the ``"scale"`` width.
     alpha : float, default=0.01
         Ridge penalty, in the units of ``RidgeClassifier(alpha)`` on Nystroem features.
+    solver : {"auto", "direct", "cg"}, default="auto"
+        ``"auto"`` solves directly up to 3,000 landmarks, by conjugate gradients above.
+    max_iter : int, default=30
+        Most conjugate-gradient iterations.
+    tol : float, default=1e-3
+        Conjugate gradients stop when every class's preconditioned residual has fallen
+        below this share of where it started.
     random_state : int, optional
-        Seed of the landmark draw.
+        Seed of the landmark draw and of the preconditioner's sample.
+    n_jobs : int, optional
+        Threads computing kernel blocks (None: one, -1: every core), each with
+        single-threaded BLAS.
 
     Attributes
     ----------
     classes_ : ndarray
     landmarks_ : ndarray of shape (n_landmarks, n_features)
+    n_components_ : int
+        Landmarks used.
+    solver_ : str
+        The solver used.
+    n_iter_ : int
+        Conjugate-gradient iterations (1 for the direct solve, as scikit-learn counts one solve).
     dual_coef_ : ndarray of shape (n_landmarks, n_outputs)
     intercept_ : ndarray of shape (n_outputs,)
     gamma_ : float
@@ -56,24 +122,38 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components: int = 2000,
+        n_components: int | str = 2000,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,
         alpha: float = 0.01,
+        solver: str = "auto",
+        max_iter: int = 30,
+        tol: float = 1e-3,
         random_state: int | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.n_components = n_components
         self.gamma = gamma
         self.gamma_scale = gamma_scale
         self.alpha = alpha
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
         check_classification_targets(y)
-        check_positive_int(self.n_components, "n_components")
+        if self.n_components != "auto":
+            check_positive_int(self.n_components, "n_components")
+        check_positive_int(self.max_iter, "max_iter")
         if not self.alpha > 0:
             raise ValueError(f"alpha must be positive, got {self.alpha!r}")
+        if not self.tol > 0:
+            raise ValueError(f"tol must be positive, got {self.tol!r}")
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
         self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)
         binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = binarizer.fit_transform(y).astype(np.float64)
@@ -83,45 +163,191 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                 f"NystroemRidgeClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})"
             )
         n = len(X)
+        wanted = auto_landmarks(n) if self.n_components == "auto" else self.n_components
         rng = check_random_state(self.random_state)
-        chosen = rng.permutation(n)[: min(self.n_components, n)]
-        self.landmarks_ = X[np.sort(chosen)]
-        m = len(self.landmarks_)
-        gram = np.zeros((m, m))
-        column_sums = np.zeros(m)
-        cross = np.zeros((m, Y.shape[1]))
-        for start in range(0, n, _BATCH):
-            # In float64: a float32 Gram matrix loses the small eigenvalues the solve needs.
-            block = self._kernel(X[start : start + _BATCH]).astype(np.float64)
-            gram += block.T @ block
-            column_sums += block.sum(axis=0)
-            cross += block.T @ Y[start : start + _BATCH]
-        # Centre the kernel columns and the targets: the intercept is then unpenalised.
-        mean_k, mean_y = column_sums / n, Y.mean(axis=0)
-        gram -= n * np.outer(mean_k, mean_k)
+        order = rng.permutation(n)
+        self.landmarks_ = X[np.sort(order[:wanted])]
+        self.n_components_ = m = len(self.landmarks_)
+        self._weights = distance_weights(self.landmarks_, -self.gamma_, X.dtype)
+        self.solver_ = self.solver
+        if self.solver == "auto":
+            self.solver_ = "direct" if m <= _DIRECT_MAX else "cg"
+        mean_k, cross = self._first_pass(X, Y)
+        # Centred kernel columns and targets leave the intercept unpenalised.
+        mean_y = Y.mean(axis=0)
         cross -= n * np.outer(mean_k, mean_y)
-        system = gram + self.alpha * self._kernel(self.landmarks_).astype(np.float64)
-        # A tiny jitter keeps the system positive definite when landmarks nearly coincide.
-        system[np.diag_indices_from(system)] += 1e-10 * float(np.trace(system)) / m
-        try:
-            coef = linalg.solve(system, cross, assume_a="pos")
-        except linalg.LinAlgError:
-            coef = linalg.lstsq(system, cross)[0]
+        kernel_mm = self._kernel(self.landmarks_)
+        if self.solver_ == "direct":
+            coef = self._solve_direct(X, mean_k, cross, kernel_mm.astype(np.float64))
+            self.n_iter_ = 1
+        else:
+            # The preconditioner's sample holds the landmarks and three times as many rows.
+            sample = np.sort(order[: _PRECONDITIONER_ROWS * m])
+            coef, self.n_iter_ = self._solve_cg(X, mean_k, cross, kernel_mm, sample)
         self.dual_coef_ = coef.astype(X.dtype)
         self.intercept_ = (mean_y - mean_k @ coef).astype(X.dtype)
         return self
 
+    # -- the kernel, by blocks --------------------------------------------------------------
     def _kernel(self, X: np.ndarray) -> np.ndarray:
-        return rbf_kernel(X, self.landmarks_, gamma=self.gamma_)
+        """``k(x, l)`` for every row of ``X`` and every landmark, in ``X``'s dtype."""
+        block = with_norms(X.astype(self._weights.dtype, copy=False)) @ self._weights
+        # Rounding can leave a distance slightly negative, a kernel value a hair above 1:
+        # harmless to ridge regression, and a clipping pass would cost a tenth of the time.
+        return np.exp(block, out=block)
 
+    def _batch(self) -> int:
+        """Rows of a kernel block: at most ``_BLOCK_ENTRIES`` entries."""
+        return int(np.clip(_BLOCK_ENTRIES // max(len(self.landmarks_), 1), 256, 4096))
+
+    def _over_batches(self, fn, X: np.ndarray):
+        """``fn(kernel_block, rows)`` summed over every batch of ``X``.
+
+        Each thread sums its own share of the batches (single-threaded BLAS), so the
+        memory is one running total per thread whatever the number of rows.
+        """
+        batch = self._batch()
+        starts = np.arange(0, len(X), batch)
+        workers = min(effective_n_jobs(self.n_jobs), len(starts))
+
+        def share(batch_starts: np.ndarray):
+            total = None
+            for start in batch_starts:
+                rows = slice(int(start), int(start) + batch)
+                part = fn(self._kernel(X[rows]), rows)
+                if total is None:
+                    total = part
+                else:
+                    for t, p in zip(total, part, strict=True):
+                        t += p
+            return total
+
+        if workers <= 1:
+            return share(starts)
+        shares = np.array_split(starts, workers)
+        parts = [
+            p for p in map_in_threads(share, shares, self.n_jobs, single_threaded_blas=True) if p
+        ]
+        total = parts[0]
+        for part in parts[1:]:
+            for t, p in zip(total, part, strict=True):
+                t += p
+        return total
+
+    def _first_pass(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean kernel column ``(m,)`` and ``K_mn Y`` ``(m, outputs)``, in float64."""
+        Y32 = Y.astype(X.dtype)
+
+        def sums(block: np.ndarray, rows: slice):
+            return (
+                block.sum(axis=0, dtype=np.float64),
+                (block.T @ Y32[rows]).astype(np.float64),
+            )
+
+        column_sums, cross = self._over_batches(sums, X)
+        return column_sums / len(X), cross
+
+    def _solve_direct(
+        self, X: np.ndarray, mean_k: np.ndarray, cross: np.ndarray, kernel_mm: np.ndarray
+    ) -> np.ndarray:
+        def gram(block: np.ndarray, rows: slice):
+            # In float64: a float32 Gram matrix loses the small eigenvalues the solve needs.
+            block = block.astype(np.float64)
+            return (block.T @ block,)
+
+        (system,) = self._over_batches(gram, X)
+        system -= len(X) * np.outer(mean_k, mean_k)
+        system += self.alpha * kernel_mm
+        # A tiny jitter keeps the system positive definite when landmarks nearly coincide.
+        m = len(system)
+        system[np.diag_indices_from(system)] += 1e-10 * float(np.trace(system)) / m
+        try:
+            return linalg.solve(system, cross, assume_a="pos", overwrite_a=True)
+        except linalg.LinAlgError:
+            return linalg.lstsq(system, cross)[0]
+
+    def _solve_cg(
+        self,
+        X: np.ndarray,
+        mean_k: np.ndarray,
+        cross: np.ndarray,
+        kernel_mm: np.ndarray,
+        rows: np.ndarray,
+    ) -> tuple[np.ndarray, int]:
+        """Conjugate gradients on ``H a = cross``, ``H = K_c' K_c + alpha K_mm``, each
+        output column its own system, preconditioned by ``H`` on a sample of rows."""
+        n, sample, m = len(X), len(rows), len(kernel_mm)
+        # The sample's Gram matrix, upper triangle only (all Cholesky reads), in float64:
+        # in float32 the small eigenvalues the preconditioner must capture are lost.
+        # One m x m total, so the batches run in turn with BLAS on every core.
+        sample_gram = np.zeros((m, m), order="F")
+        sample_sums = np.zeros(m)
+        batch = self._batch()
+        for start in range(0, sample, batch):
+            block = self._kernel(X[rows[start : start + batch]]).astype(np.float64)
+            # block' block added to the upper triangle (block.T is Fortran-ordered: no copy).
+            linalg.blas.dsyrk(1.0, block.T, beta=1.0, c=sample_gram, overwrite_c=True)
+            sample_sums += block.sum(axis=0)
+        sample_mean = sample_sums / sample
+        scale = n / sample
+        for start in range(0, m, batch):  # the rest, a band of rows at a time
+            band = slice(start, start + batch)
+            sample_gram[band] -= sample * np.outer(sample_mean[band], sample_mean)
+            sample_gram[band] *= scale
+            sample_gram[band] += self.alpha * kernel_mm[band]
+        factor = _cholesky_with_jitter(sample_gram)
+        del sample_gram
+
+        def precondition(v: np.ndarray) -> np.ndarray:  # P^-1 v with P = R'R
+            inner = linalg.solve_triangular(factor, v, trans="T", check_finite=False)
+            return linalg.solve_triangular(factor, inner, check_finite=False)
+
+        def system(V: np.ndarray) -> np.ndarray:  # H V, the data term by kernel blocks
+            V32 = V.astype(X.dtype)
+
+            def product(block: np.ndarray, _rows: slice):
+                return ((block.T @ (block @ V32)).astype(np.float64),)
+
+            (out,) = self._over_batches(product, X)
+            out -= n * np.outer(mean_k, mean_k @ V)
+            out += self.alpha * (kernel_mm @ V32)
+            return out
+
+        coef = np.zeros_like(cross)
+        residual = cross.copy()
+        z = precondition(residual)
+        direction = z.copy()
+        rz = (residual * z).sum(axis=0)
+        start = np.sqrt(np.maximum(rz, 1e-300))
+        iterations = 0
+        for iterations in range(1, self.max_iter + 1):  # noqa: B007
+            product = system(direction)
+            step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
+            coef += step * direction
+            residual -= step * product
+            z = precondition(residual)
+            rz_next = (residual * z).sum(axis=0)
+            if np.all(np.sqrt(np.maximum(rz_next, 0.0)) <= self.tol * start):
+                break
+            direction = z + (rz_next / np.maximum(rz, 1e-300)) * direction
+            rz = rz_next
+        return coef, iterations
+
+    # -- prediction -------------------------------------------------------------------------
     def decision_function(self, X) -> np.ndarray:
         """Per-class scores ``(n, n_classes)``, or ``(n,)`` for two classes."""
         check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         scores = np.empty((len(X), self.dual_coef_.shape[1]), dtype=self.dual_coef_.dtype)
-        for start in range(0, len(X), _BATCH):
-            block = self._kernel(X[start : start + _BATCH])
-            scores[start : start + _BATCH] = block @ self.dual_coef_ + self.intercept_
+
+        batch = self._batch()
+
+        def block(start: int) -> None:
+            rows = slice(start, start + batch)
+            np.matmul(self._kernel(X[rows]), self.dual_coef_, out=scores[rows])
+            scores[rows] += self.intercept_
+
+        map_in_threads(block, range(0, len(X), batch), self.n_jobs, single_threaded_blas=True)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shallowvision.exceptions import ConfigError
+from shallowvision.models._memory import MemoryProfile, check_memory
 
 __all__ = [
     "ModelSpec",
@@ -52,6 +53,9 @@ class ModelSpec:
         (< 5 min) or ``"high"``.
     extra : str or None
         The ``shallowvision[extra]`` that provides the library, if optional.
+    memory : MemoryProfile
+        How the peak memory of fitting and scoring grows with the images, pixels and
+        classes (see :meth:`check_memory`).
     """
 
     name: str
@@ -65,6 +69,7 @@ class ModelSpec:
     sparse: bool = False
     cost: str = "low"
     extra: str | None = None
+    memory: MemoryProfile = field(default_factory=MemoryProfile)
 
     def make(self, *, random_state: int = 0, n_jobs: int | None = None, **params: Any) -> Any:
         """A fresh pipeline with ``params`` set.
@@ -85,6 +90,21 @@ class ModelSpec:
                     expanded.update(qualify_params({key: value}))
             pipeline.set_params(**expanded)
         return pipeline
+
+    def check_memory(
+        self,
+        n_images: int,
+        image_shape: tuple[int, ...],
+        n_classes: int,
+        *,
+        available: int | None = None,
+    ) -> int:
+        """The estimated peak bytes of fitting this model on ``n_images`` images, refused
+        with a :class:`~shallowvision.models.MemoryBudgetError` (the estimate, what is
+        free and a subsample that fits) when it exceeds the free memory."""
+        return check_memory(
+            self.name, self.memory, n_images, image_shape, n_classes, available=available
+        )
 
     def search_space(self, kind: str = "grid", name: str | None = None) -> SearchSpace:
         """The grid (``kind="grid"``), the distributions (``kind="random"``) or a named grid."""

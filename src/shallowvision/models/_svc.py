@@ -7,17 +7,32 @@ from importlib import import_module
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _ovr_decision_function, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from shallowvision._optional import has_module, import_optional
 from shallowvision._threads import map_in_threads
+from shallowvision.features._base import check_positive_int
 from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
 __all__ = ["BlockRBFSVC"]
 
 _SOLVERS = ("auto", "libsvm", "sklearnex")
 _BLOCK_ENTRIES = 1 << 23  # kernel entries computed at once: 32 MB in float32
+_MARGIN_ENTRIES = 1 << 25  # pairwise decisions held at once when measuring margins
+
+
+def _stratified_sample(y: np.ndarray, size: int, rng: np.random.RandomState) -> np.ndarray:
+    """Sorted indices of ``size`` rows drawn from each class in proportion (at least one)."""
+    _, index = np.unique(y, return_inverse=True)
+    counts = np.bincount(index)
+    take = np.maximum(1, np.floor(counts * size / len(y)).astype(int))
+    chosen = [
+        rng.choice(np.flatnonzero(index == c), size=min(k, n), replace=False)
+        for c, (k, n) in enumerate(zip(take, counts, strict=True))
+    ]
+    return np.sort(np.concatenate(chosen))
 
 
 class BlockRBFSVC(ClassifierMixin, BaseEstimator):
@@ -52,6 +67,17 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         Who solves the dual problem: scikit-learn's SVC (libsvm, one core) or
         scikit-learn-intelex's SVC (oneDAL, several times faster, same solution up to
         the tolerance), which ``"auto"`` uses when it is installed.
+    max_train : int, optional
+        Most training rows the exact solver sees at once (None: every row). With more
+        rows, the SVM is fitted on a seeded stratified sample of ``max_train`` of them,
+        then, ``refine`` times, refitted on its support vectors and the rows left out
+        that violate its margins most (the working-set idea of decomposition solvers),
+        so its cost stays that of ``max_train`` rows while the rows it gets wrong
+        still shape it.
+    refine : int, default=1
+        Refits on the support vectors and the worst violators, when rows are left out.
+    random_state : int, optional
+        Seed of the first sample when rows are left out.
     n_jobs : int, optional
         Threads computing the kernel blocks of a prediction (None: one, -1: every
         core); each runs single-threaded BLAS.
@@ -69,6 +95,10 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
     gamma_ : float
     solver_ : str
         The solver used.
+    n_train_ : int
+        Rows of the last exact fit.
+    n_refined_ : int
+        Refits on margin violators made.
     """
 
     def __init__(
@@ -80,6 +110,9 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         cache_size: float = 1000,
         decision_function_shape: str = "ovr",
         solver: str = "auto",
+        max_train: int | None = None,
+        refine: int = 1,
+        random_state: int | None = None,
         n_jobs: int | None = None,
     ) -> None:
         self.C = C
@@ -89,6 +122,9 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         self.cache_size = cache_size
         self.decision_function_shape = decision_function_shape
         self.solver = solver
+        self.max_train = max_train
+        self.refine = refine
+        self.random_state = random_state
         self.n_jobs = n_jobs
 
     def fit(self, X, y):
@@ -104,6 +140,35 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         self.solver_ = self.solver
         if self.solver == "auto":
             self.solver_ = "sklearnex" if has_module("sklearnex") else "libsvm"
+        if self.max_train is not None:
+            check_positive_int(self.max_train, "max_train")
+        check_positive_int(self.refine, "refine", minimum=0)
+        if self.max_train is None or len(X) <= self.max_train:
+            self._fit_exact(X, y)
+            self.n_train_, self.n_refined_ = len(X), 0
+            return self
+        working = _stratified_sample(y, self.max_train, check_random_state(self.random_state))
+        self.n_refined_ = 0
+        for round_ in range(self.refine + 1):
+            support = self._fit_exact(X[working], y[working])
+            if round_ == self.refine:
+                break
+            # The rows left out that violate the margins, the worst first.
+            margins = self._margins(X, y)
+            margins[working] = np.inf
+            violators = np.flatnonzero(margins < 1.0)
+            if not len(violators):
+                break
+            kept = working[support]
+            room = max(self.max_train - len(kept), 0)
+            worst = violators[np.argsort(margins[violators], kind="stable")[:room]]
+            working = np.union1d(kept, worst)
+            self.n_refined_ += 1
+        self.n_train_ = len(working)
+        return self
+
+    def _fit_exact(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Fit the exact solver on ``X``; the indices of its support vectors in ``X``."""
         solver_class = SVC
         if self.solver_ == "sklearnex":
             import_optional("sklearnex")  # a clear message when it is not installed
@@ -121,7 +186,27 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         self.intercept_ = self.intercept_.astype(X.dtype)
         # The kernel's exponent, -gamma ||x - s||^2, in one product; computed once, not per call.
         self._exponent_weights = distance_weights(self.support_vectors_, -self.gamma_, X.dtype)
-        return self
+        return np.asarray(svc.support_)
+
+    def _margins(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each row's smallest margin over the pairwise decisions of its own class
+        (below 1: inside a margin or on the wrong side), in chunks of rows."""
+        classes = self.classes_
+        first, second = np.triu_indices(len(classes), k=1)
+        # sign[p, c]: +1 when class c is the pair's first, -1 its second, 0 neither.
+        sign = np.zeros((len(first), len(classes)), dtype=X.dtype)
+        sign[np.arange(len(first)), first] = 1.0
+        sign[np.arange(len(first)), second] = -1.0
+        index = np.searchsorted(classes, y)
+        out = np.empty(len(X))
+        rows = max(1, _MARGIN_ENTRIES // max(len(first), 1))
+        for start in range(0, len(X), rows):
+            part = slice(start, start + rows)
+            signs = sign[:, index[part]].T
+            signed = self._pairwise(X[part]) * signs
+            signed[signs == 0] = np.inf
+            out[part] = signed.min(axis=1)
+        return out
 
     def _pairwise(self, X: np.ndarray) -> np.ndarray:
         """The one-vs-one decisions ``(n, n_pairs)``; positive favours the pair's first class."""

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._folds import fold_count
 from shallowvision.datasets import ImageSet
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.models._compare import ModelScore, fit_and_score
 from shallowvision.models._registry import get_model_spec
 
@@ -108,6 +109,19 @@ def tune_model(
     else:
         space = spec.search_space("grid" if search == "halving-grid" else "random", grid)
     train.check_trainable()
+    if fold_count(train.y, cv, what=f"tuning {name}", class_names=train.class_names) < cv:
+        smallest = int(min(c for c in train.class_counts() if c))
+        raise DataError(
+            f"tuning {name}: {cv}-fold cross-validation needs {cv} training images of every "
+            f"class, the smallest class has {smallest}; use cv={smallest} or more images"
+        )
+    # Successive halving starts from 2 images per class and fold (scikit-learn's rule).
+    smallest_round = 2 * cv * train.n_classes
+    if len(train) < smallest_round:
+        raise DataError(
+            f"tuning {name} by successive halving with {cv}-fold cross-validation needs at least "
+            f"{smallest_round} training images (2 per class and fold), there are {len(train)}"
+        )
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     common = {
         "estimator": spec.make(random_state=random_state, n_jobs=None),

@@ -1,12 +1,23 @@
-"""Model files: a skops archive of the whole pipeline plus a JSON manifest, loaded against trusted types."""
+"""Model files: a skops archive of the whole pipeline plus a JSON manifest, loaded against trusted types.
+
+The manifest is validated by a schema (:class:`ModelManifest`) before anything it
+describes is used, and one checksum covers the fitted objects and the manifest
+together. A checksum kept inside the file shows accidental damage and edits by someone
+who did not recompute it; it cannot show a deliberate change by someone who did. For
+that, pin the file's SHA-256 (``expect_sha256``) or sign files with a key only you
+hold (``SHALLOWVISION_MODEL_KEY``: HMAC-SHA256).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import hmac
+import io
 import json
 import os
 import platform
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,21 +29,30 @@ import numpy as np
 
 from shallowvision import __version__
 from shallowvision._io import ZIP_ERRORS, atomic_path
-from shallowvision.exceptions import ShallowVisionError
+from shallowvision.exceptions import ConfigError, ShallowVisionError
+from shallowvision.persistence._schema import MAX_MANIFEST_BYTES, check_manifest
 from shallowvision.persistence._trusted import TRUSTED_TYPES
 
 __all__ = [
     "FORMAT_VERSION",
+    "KEY_VARIABLE",
     "ModelFileError",
     "SavedModel",
     "load_model",
     "read_manifest",
     "save_model",
+    "seal_manifest",
+    "signing_key",
     "training_provenance",
 ]
 
 MANIFEST_MEMBER = "shallowvision-manifest.json"
-FORMAT_VERSION = 1
+#: 2: the checksum covers the manifest too, and files may be signed.
+FORMAT_VERSION = 2
+#: The environment variable holding the signing key (at least 16 bytes of text).
+KEY_VARIABLE = "SHALLOWVISION_MODEL_KEY"
+_MIN_KEY_BYTES = 16
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "skops", "xgboost", "xgboost-cpu", "lightgbm")
 
 
@@ -58,6 +78,45 @@ def _payload_sha256(archive: zipfile.ZipFile) -> str:
         digest.update(name.encode())
         digest.update(hashlib.sha256(archive.read(name)).digest())
     return digest.hexdigest()
+
+
+def _sealed_message(manifest: Mapping[str, Any]) -> bytes:
+    """What the checksum and the signature cover: the manifest (which holds the payload's
+    checksum) in canonical JSON, without the checksum and signature themselves."""
+    body = {k: v for k, v in manifest.items() if k not in ("checksum", "signature")}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return b"shallowvision-model\n" + canonical.encode()
+
+
+def _checksum(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_sealed_message(manifest)).hexdigest()
+
+
+def signing_key() -> bytes | None:
+    """The signing key from ``$SHALLOWVISION_MODEL_KEY`` (its UTF-8 bytes), None if unset."""
+    text = os.environ.get(KEY_VARIABLE)
+    if not text:
+        return None
+    key = text.encode()
+    if len(key) < _MIN_KEY_BYTES:
+        raise ConfigError(
+            f"{KEY_VARIABLE} is {len(key)} bytes; a signing key needs at least {_MIN_KEY_BYTES} "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return key
+
+
+def _signature(manifest: Mapping[str, Any], key: bytes) -> str:
+    return hmac.new(key, _sealed_message(manifest), hashlib.sha256).hexdigest()
+
+
+def seal_manifest(manifest: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """``manifest`` with its checksum and, given a key, its HMAC-SHA256 signature."""
+    sealed = {k: v for k, v in manifest.items() if k not in ("checksum", "signature")}
+    sealed["checksum"] = _checksum(sealed)
+    if key is not None:
+        sealed["signature"] = {"algorithm": "hmac-sha256", "value": _signature(sealed, key)}
+    return sealed
 
 
 def save_model(
@@ -99,10 +158,11 @@ def save_model(
         raise ModelFileError(f"{target.parent}: folder does not exist")
     classes = [str(c) for c in class_names]
     h, w = (int(v) for v in image_shape)
+    key = signing_key()
     with atomic_path(target) as tmp:
         sio.dump(model, tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
-            manifest = {
+            manifest: dict[str, Any] = {
                 "format": "shallowvision-model",
                 "format_version": FORMAT_VERSION,
                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -118,7 +178,12 @@ def save_model(
                 "payload_sha256": _payload_sha256(archive),
                 **dict(extra or {}),
             }
-            archive.writestr(MANIFEST_MEMBER, json.dumps(manifest, indent=2, default=_jsonable))
+            # Sealed as it will be read back: plain JSON values, numpy arrays as lists.
+            manifest = json.loads(json.dumps(manifest, default=_jsonable))
+            manifest = seal_manifest(manifest, key)
+            # The file must load again: a manifest outside the schema is refused now.
+            check_manifest(manifest, str(target), refuse=ModelFileError)
+            archive.writestr(MANIFEST_MEMBER, json.dumps(manifest, indent=2))
     return target
 
 
@@ -129,24 +194,44 @@ def _jsonable(value: Any) -> Any:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a model file, read without loading any object."""
+    """The manifest of a model file, read without loading any object and checked against
+    :class:`~shallowvision.persistence.ModelManifest` (not against the checksum)."""
     label = str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            if MANIFEST_MEMBER not in archive.namelist():
-                raise ModelFileError(f"{label}: not a shallowvision model file (no manifest)")
-            manifest = json.loads(archive.read(MANIFEST_MEMBER))
+            return _manifest_of(archive, label)
     except FileNotFoundError:
         raise ModelFileError(f"{label}: model file not found") from None
     except IsADirectoryError:
         raise ModelFileError(f"{label}: is a folder, expected a model file") from None
     except ModelFileError:
         raise
+    except ZIP_ERRORS as exc:
+        raise ModelFileError(f"{label}: not a readable model file ({exc})") from None
+
+
+def _manifest_of(archive: zipfile.ZipFile, label: str) -> dict[str, Any]:
+    try:
+        info = archive.getinfo(MANIFEST_MEMBER)
+    except KeyError:
+        raise ModelFileError(f"{label}: not a shallowvision model file (no manifest)") from None
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise ModelFileError(
+            f"{label}: the manifest is {info.file_size:,} bytes, more than the "
+            f"{MAX_MANIFEST_BYTES:,} a model file's manifest may hold"
+        )
+    try:
+        raw = archive.read(MANIFEST_MEMBER)
+        manifest = json.loads(raw)
+    except RecursionError:
+        raise ModelFileError(
+            f"{label}: not a readable model file (manifest nested too deeply)"
+        ) from None
     except ZIP_ERRORS as exc:  # UnicodeDecodeError and JSON errors are ValueErrors
         raise ModelFileError(f"{label}: not a readable model file ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "shallowvision-model":
         raise ModelFileError(f"{label}: not a shallowvision model file (unknown manifest)")
-    return manifest
+    return check_manifest(manifest, label, refuse=ModelFileError)
 
 
 #: Other libraries whose fitted objects a model file holds (see :func:`_check_compatible`).
@@ -242,13 +327,20 @@ def load_model(
     *,
     trusted: Iterable[str] = (),
     allow_version_mismatch: bool = False,
+    expect_sha256: str | None = None,
 ) -> SavedModel:
     """Load a model file written by :func:`save_model`.
 
     The file is refused, with a message naming the problem, when it is not a
-    shallowvision model file, when its contents changed after saving, when it was
-    written by an incompatible version, or when it holds a type outside skops'
-    defaults, :data:`TRUSTED_TYPES` and ``trusted``.
+    shallowvision model file, when its manifest breaks the schema (sizes, types, a
+    class count other than the model's), when its contents or manifest changed after
+    saving, when it was written by an incompatible version, or when it holds a type
+    outside skops' defaults, :data:`TRUSTED_TYPES` and ``trusted``.
+
+    The checksum inside the file cannot show a deliberate change by someone who
+    recomputed it. Against that: ``expect_sha256`` refuses any file but the one whose
+    SHA-256 you pinned, and with ``$SHALLOWVISION_MODEL_KEY`` set only files signed with
+    that key (HMAC-SHA256, by :func:`save_model` under the same key) load.
 
     Parameters
     ----------
@@ -257,26 +349,44 @@ def load_model(
         Further fully-qualified type names to trust.
     allow_version_mismatch : bool
         Load even if the model's libraries differ in minor version from the installed ones.
+    expect_sha256 : str, optional
+        The SHA-256 (64 hex digits) the file's bytes must have.
     """
     import skops.io as sio
 
     label = str(path)
-    manifest = read_manifest(path)
-    _check_compatible(label, manifest, allow_version_mismatch)
+    expected = _expected_sha256(expect_sha256)
+    key = signing_key()
     try:
-        with zipfile.ZipFile(path) as archive:
+        data = Path(path).read_bytes()  # one read: what is checked is what is loaded
+    except FileNotFoundError:
+        raise ModelFileError(f"{label}: model file not found") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{label}: is a folder, expected a model file") from None
+    if expected is not None and (actual := hashlib.sha256(data).hexdigest()) != expected:
+        raise ModelFileError(
+            f"{label}: the file's SHA-256 is {actual}, not the expected {expected}; "
+            "refusing to load it"
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except ZIP_ERRORS as exc:
+        raise ModelFileError(f"{label}: not a readable model file ({exc})") from None
+    try:
+        with archive:
+            manifest = _manifest_of(archive, label)
+            _check_compatible(label, manifest, allow_version_mismatch)
             payload = _payload_sha256(archive)
+    except ModelFileError:
+        raise
     except ZIP_ERRORS as exc:
         raise ModelFileError(
             f"{label}: the model file is damaged ({exc}); refusing to load it"
         ) from None
-    if payload != manifest.get("payload_sha256"):
-        raise ModelFileError(
-            f"{label}: the model was modified after it was saved (checksum mismatch); refusing to load it"
-        )
+    _check_sealed(label, manifest, payload, key)
     allowed = {*TRUSTED_TYPES, *trusted}
     try:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in allowed]
+        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in allowed]
     except Exception as exc:  # skops raises many kinds of errors on malformed schemas
         raise ModelFileError(
             f"{label}: malformed model file ({type(exc).__name__}: {exc})"
@@ -287,12 +397,71 @@ def load_model(
             "trust them explicitly only if you trust the file's author"
         )
     try:
-        estimator = sio.load(path, trusted=sorted(allowed))
+        estimator = sio.loads(data, trusted=sorted(allowed))
     except Exception as exc:  # a schema that passed the type check but cannot be rebuilt
         raise ModelFileError(
             f"{label}: cannot rebuild the model ({type(exc).__name__}: {exc})"
         ) from None
+    _check_matches_estimator(label, manifest, estimator)
     return SavedModel(estimator=estimator, manifest=manifest, path=Path(path))
+
+
+def _expected_sha256(text: str | None) -> str | None:
+    if text is None:
+        return None
+    value = text.strip().lower().removeprefix("sha256:")
+    if not _HEX64.fullmatch(value):
+        raise ConfigError(f"--expect-sha256 {text!r}: expected 64 hex digits (sha256sum's output)")
+    return value
+
+
+def _check_sealed(label: str, manifest: Mapping[str, Any], payload: str, key: bytes | None) -> None:
+    """The checksum covers payload and manifest; with a key, the signature must match."""
+    if manifest["format_version"] < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{label}: written in model format {manifest['format_version']}, whose checksum does "
+            "not cover the manifest; save the model again with this version"
+        )
+    sealed = manifest.get("checksum")
+    if (
+        payload != manifest.get("payload_sha256")
+        or not isinstance(sealed, str)
+        or (not hmac.compare_digest(sealed, _checksum(manifest)))
+    ):
+        raise ModelFileError(
+            f"{label}: the model was modified after it was saved (checksum mismatch); refusing to load it"
+        )
+    if key is None:
+        return
+    signature = manifest.get("signature")
+    if not isinstance(signature, dict) or signature.get("algorithm") != "hmac-sha256":
+        raise ModelFileError(
+            f"{label}: the file is not signed, and {KEY_VARIABLE} is set: only files signed "
+            "with that key load"
+        )
+    if not hmac.compare_digest(str(signature.get("value", "")), _signature(manifest, key)):
+        raise ModelFileError(
+            f"{label}: the signature does not match {KEY_VARIABLE} (signed with another key, "
+            "or changed after signing); refusing to load it"
+        )
+
+
+def _check_matches_estimator(label: str, manifest: Mapping[str, Any], estimator: Any) -> None:
+    """The manifest describes this estimator: as many classes, as many input pixels."""
+    classes = getattr(estimator, "classes_", None)
+    names = manifest["class_names"]
+    if classes is not None and len(classes) != len(names):
+        raise ModelFileError(
+            f"{label}: the manifest names {len(names)} classes but the model predicts "
+            f"{len(classes)}; refusing to load it"
+        )
+    n_features = getattr(estimator, "n_features_in_", None)
+    if isinstance(n_features, int | np.integer) and n_features != manifest["n_features"]:
+        h, w = manifest["image_shape"]
+        raise ModelFileError(
+            f"{label}: the manifest says {h}x{w} images but the model takes {n_features} "
+            "features; refusing to load it"
+        )
 
 
 def training_provenance(data: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.basic.Booster",
     # shallowvision's own estimators.
+    "shallowvision.features._chunked.ChunkedPipeline",
     "shallowvision.features._scaling.PixelScaler",
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",

@@ -47,6 +47,11 @@ def calibration(run: RunData) -> Section | None:
         columns[f"{label} after"] = f"{label} after"
     columns["temperature"] = "T"
     s.table(rows, columns)
+    for skipped in result.get("skipped", []):
+        s.text(
+            f"{html.escape(skipped['method'])} calibration of {html.escape(skipped['model'])} "
+            f"was skipped: {html.escape(skipped['reason'])}."
+        )
     s.stored_charts(run, [c["chart"] for c in result["comparisons"]], columns=2)
     s.blocks.append("<h3>Uncertainty</h3>")
     for u in result["uncertainty"]:
@@ -58,9 +63,14 @@ def calibration(run: RunData) -> Section | None:
             else f"does not reach {_pct(rc['target_accuracy'])} accuracy at any coverage"
         )
         conf = u["confidence"]
+        # Small validation splits can have no wrong (or no right) prediction at all.
+        correct, wrong = (
+            "-" if conf[key] is None else f"{conf[key]:.3f}"
+            for key in ("mean_correct", "mean_wrong")
+        )
         s.text(
-            f"<b>{html.escape(u['model'])}</b> {reach}. Its mean confidence is {conf['mean_correct']:.3f} "
-            f"on correct and {conf['mean_wrong']:.3f} on wrong predictions; area under the "
+            f"<b>{html.escape(u['model'])}</b> {reach}. Its mean confidence is {correct} "
+            f"on correct and {wrong} on wrong predictions; area under the "
             f"risk-coverage curve {rc['aurc']:.4f} (lower is better)."
         )
         s.stored_charts(run, u["charts"], columns=3)

@@ -51,6 +51,8 @@ def ensembles(run: RunData) -> Section | None:
             f"The {' and '.join(html.escape(n) for n in result['not_offered'])} ensemble gives labels "
             "only, without scores to rank, calibrate or abstain with: shown here, but not a candidate."
         )
+    for skipped in result.get("skipped", []):
+        s.text(f"Stacking was skipped: {html.escape(skipped['reason'])}.")
     s.stored_charts(run, result["charts"], columns=2)
     return s
 

@@ -114,11 +114,26 @@ class RunData:
         except FileNotFoundError:
             raise ConfigError(f"{self.run_dir}: missing {relative}") from None
 
+    def _record(self, stage: str) -> dict[str, Any] | None:
+        from shallowvision.run._context import read_stage_file
+
+        return read_stage_file(self.run_dir / "stages" / f"{stage}.json")
+
     def has(self, stage: str) -> bool:
-        return (self.run_dir / "stages" / f"{stage}.json").is_file()
+        """Whether the stage finished with a result (not skipped)."""
+        record = self._record(stage)
+        return record is not None and not record.get("skipped")
+
+    def skipped(self, stage: str) -> str | None:
+        """Why the stage was skipped, None if it was not."""
+        record = self._record(stage)
+        return None if record is None else record.get("skipped")
 
     def result(self, stage: str) -> dict[str, Any]:
-        return self._json(f"stages/{stage}.json")["result"]
+        record = self._record(stage)
+        if record is None:
+            raise ConfigError(f"{self.run_dir}: missing stages/{stage}.json")
+        return record["result"]
 
     def predictions(self, name: str, split: str) -> dict[str, Any]:
         with np.load(
@@ -162,6 +177,18 @@ ORDER = (
     "reproduce",
 )
 _SECTIONS: dict[str, SectionBuilder] = {}
+#: The stage whose result a section shows, where its key differs.
+_STAGE_OF = {"test": "final"}
+_SKIPPED_TITLES = {
+    "tune": "Tuning",
+    "ensemble": "Ensembles",
+    "select": "Pixel selection",
+    "explain": "Explanations",
+    "calibrate": "Calibration and uncertainty",
+    "robustness": "Robustness to corrupted images",
+    "errors": "Error analysis",
+    "test": "Final test-set evaluation",
+}
 
 
 def section(key: str) -> Callable[[SectionBuilder], SectionBuilder]:
@@ -186,8 +213,18 @@ def render_report(run_dir: str | Path) -> Path:
     import shallowvision.report._sections  # noqa: F401  (they register the sections)
 
     run = RunData(run_dir)
-    built = (_SECTIONS[key](run) for key in ORDER if key in _SECTIONS)
-    sections = [s for s in built if s is not None]
+    sections = []
+    for key in ORDER:
+        reason = run.skipped(_STAGE_OF.get(key, key))
+        if reason is not None:
+            # The data could not support the stage: say so where its section would be.
+            sections.append(
+                Section(key, _SKIPPED_TITLES.get(key, key)).text(
+                    f"This stage was skipped: {html.escape(reason)}."
+                )
+            )
+        elif key in _SECTIONS and (built := _SECTIONS[key](run)) is not None:
+            sections.append(built)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("shallowvision.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),

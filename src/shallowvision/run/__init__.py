@@ -3,7 +3,7 @@
 from shallowvision.run._candidates import best_candidates, rank_candidates
 from shallowvision.run._config import PRESETS, RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import Candidate, RunContext
-from shallowvision.run._runner import find_run, load_run_config, run_study
+from shallowvision.run._runner import check_run_id, find_run, load_run_config, run_study
 from shallowvision.run._stages import STAGES, Stage
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Stage",
     "best_candidates",
     "build_config",
+    "check_run_id",
     "config_hash",
     "find_run",
     "load_run_config",

@@ -11,9 +11,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.run._candidates import best_candidates, offer
-from shallowvision.run._context import RunContext
+from shallowvision.run._context import RunContext, StageSkipped
 
 __all__ = ["stage_calibrate", "stage_errors", "stage_robustness"]
 
@@ -60,18 +60,23 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
     bases = best_candidates(ctx, config.top, stages=("compare", "tune", "ensemble", "select"))
     if not bases:
         raise ConfigError("no model to calibrate: every candidate is the chance-level baseline")
+    skipped: list[dict[str, str]] = []
     for base in bases:
         model = ctx.model(base.name)
         for method in config.methods:
             start = time.perf_counter()
-            comparison = compare_calibration(
-                model,
-                splits.calibration,
-                validation,
-                method=method,
-                class_names=validation.class_names,
-                n_bins=config.n_bins,
-            )
+            try:
+                comparison = compare_calibration(
+                    model,
+                    splits.calibration,
+                    validation,
+                    method=method,
+                    class_names=validation.class_names,
+                    n_bins=config.n_bins,
+                )
+            except DataError as exc:  # too few calibration images for its folds
+                skipped.append({"model": base.name, "method": method, "reason": str(exc)})
+                continue
             seconds = time.perf_counter() - start
             name = f"{base.name}+{method}"
             row = score_fitted(
@@ -92,14 +97,17 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
                     ),
                 }
             )
+    if not comparisons:
+        raise StageSkipped("; ".join(sorted({s["reason"] for s in skipped})))
     # Uncertainty of the best model before and after its best calibration (lowest ECE).
     best = bases[0]
     own = [c for c in comparisons if c["model"] == best.name]
-    calibrated = min(own, key=lambda c: c["table"]["ece"]["after"])
     uncertainty = []
     if best.metrics.get("scores_kind", "proba") == "proba":
         uncertainty.append(_uncertainty(ctx, best.name))
-    uncertainty.append(_uncertainty(ctx, f"{best.name}+{calibrated['method']}"))
+    if own:
+        calibrated = min(own, key=lambda c: c["table"]["ece"]["after"])
+        uncertainty.append(_uncertainty(ctx, f"{best.name}+{calibrated['method']}"))
     return {
         "calibration_split": len(splits.calibration),
         "evaluated_on": "validation",
@@ -107,6 +115,7 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
         "comparisons": comparisons,
         "uncertainty": uncertainty,
         "candidates": [c.to_dict() for c in candidates],
+        "skipped": skipped,
     }
 
 

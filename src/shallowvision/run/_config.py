@@ -13,11 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["PRESETS", "RunConfig", "build_config", "config_hash"]
+__all__ = ["MAX_SEED", "PRESETS", "RunConfig", "build_config", "config_hash"]
+
+#: Seeds are NumPy's: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: TOML and --set give typed values, and `seed = true` or `top = "3"` is a
+    # mistake to name, not a value to convert.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataConfig(_Section):
@@ -58,12 +63,27 @@ class EdaConfig(_Section):
     )
 
 
+def _zoo_names(names: list[str] | None) -> list[str] | None:
+    """Every name a zoo model (an unknown one is named, with close matches), before any work."""
+    if names is not None:
+        from shallowvision.models import get_model_spec
+
+        if not names:
+            raise ValueError("give at least one model")
+        for name in names:
+            if name != "all" or len(names) > 1:
+                get_model_spec(name)  # raises "unknown model ...: did you mean ...?"
+    return names
+
+
 class CompareConfig(_Section):
     models: list[str] = ["dummy", "lr", "nb", "knn", "rf", "xgb"]
     time_limit: float | None = Field(
         default=None, gt=0, description="Seconds per model before it is stopped."
     )
     params: dict[str, dict[str, Any]] = {}
+
+    _known_models = field_validator("models")(_zoo_names)
 
 
 class TuneConfig(_Section):
@@ -77,6 +97,7 @@ class TuneConfig(_Section):
         default=None, description="Tune these instead of the best of the comparison."
     )
     search: Literal["halving-grid", "halving-random"] = "halving-random"
+    _known_models = field_validator("models")(_zoo_names)
     grids: dict[str, str] = Field(
         default={}, description="Named grid per model, e.g. {rf = 'emnist'}."
     )
@@ -186,7 +207,7 @@ class RunConfig(_Section):
 
     name: str = ""
     preset: Literal["quick", "standard", "full", "fast", "best"] = "quick"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="NumPy's range: 0 to 2**32 - 1.")
     n_jobs: int | None = Field(
         default=-1,
         description="Threads/processes per fit: -1 uses every core, None the library default.",
@@ -203,6 +224,13 @@ class RunConfig(_Section):
     robustness: RobustnessConfig = RobustnessConfig()
     errors: ErrorsConfig = ErrorsConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_workers(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError("0 workers cannot fit anything; give 1 or more, or -1 for every core")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -318,6 +346,13 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files are UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a TOML file") from None
 
 
 def build_config(

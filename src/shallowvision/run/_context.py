@@ -28,10 +28,14 @@ from typing import Any
 import numpy as np
 
 from shallowvision._io import atomic_path, write_json
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, ShallowVisionError
 from shallowvision.run._config import RunConfig
 
-__all__ = ["Candidate", "RunContext"]
+__all__ = ["Candidate", "RunContext", "StageSkipped", "read_stage_file"]
+
+
+class StageSkipped(ShallowVisionError):
+    """A stage that cannot run on this run's data; the reason is stored and shown in the report."""
 
 
 @dataclass
@@ -123,15 +127,21 @@ class RunContext:
         return _Splits(train=train, calibration=calibration, validation=validation, test=test)
 
     # -- stage results ---------------------------------------------------------------------
+    def record(self, stage: str) -> dict[str, Any] | None:
+        """The stored record of a stage (key, seconds, result), None if it has not run."""
+        return read_stage_file(self.stage_file(stage))
+
     def result(self, stage: str) -> dict[str, Any]:
         """The stored result of a finished stage."""
-        try:
-            return json.loads(self.stage_file(stage).read_text())["result"]
-        except FileNotFoundError:
-            raise ConfigError(f"stage {stage!r} has not run in {self.run_dir}") from None
+        record = self.record(stage)
+        if record is None or record.get("skipped"):
+            raise ConfigError(f"stage {stage!r} has not run in {self.run_dir}")
+        return record["result"]
 
     def has_result(self, stage: str) -> bool:
-        return self.stage_file(stage).is_file()
+        """Whether the stage finished with a result (not skipped for want of data)."""
+        record = self.record(stage)
+        return record is not None and not record.get("skipped")
 
     # -- models ----------------------------------------------------------------------------
     def save_model(
@@ -213,6 +223,27 @@ class RunContext:
 
     def write_json(self, relative: str, data: Any) -> Path:
         return write_json(self.path(relative), data)
+
+
+def read_stage_file(path: Path) -> dict[str, Any] | None:
+    """A stage's stored record, None if absent; a damaged one is named.
+
+    Stage files are written atomically, so damage comes from outside (a full disk
+    elsewhere, an edit): the message says that resuming the run redoes the stage.
+    """
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:  # JSON errors and UnicodeDecodeError alike
+        record, problem = None, str(exc)
+    else:
+        problem = "not a stage record"
+    if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
+        raise ConfigError(
+            f"{path}: damaged stage file ({problem}); `shallowvision run --resume` redoes the stage"
+        )
+    return record
 
 
 @dataclass(frozen=True)

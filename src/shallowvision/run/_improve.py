@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shallowvision.exceptions import ConfigError
+from shallowvision._folds import fold_count
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.run._candidates import best_candidates, offer
-from shallowvision.run._context import Candidate, RunContext
+from shallowvision.run._context import Candidate, RunContext, StageSkipped
 
 __all__ = ["stage_ensemble", "stage_explain", "stage_select"]
 
@@ -67,14 +68,27 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
             "set ensemble.members or compare more models"
         )
     splits = ctx.splits
+    methods, skipped = list(config.methods), []
+    cv = config.cv
+    if "stack" in methods:
+        # Stacking's out-of-fold probabilities: as many folds as the smallest class allows.
+        try:
+            cv = fold_count(
+                splits.train.y, config.cv, what="stacking", class_names=splits.train.class_names
+            )
+        except DataError as exc:
+            methods.remove("stack")
+            skipped.append({"method": "stack", "reason": str(exc)})
+    if not methods:
+        raise StageSkipped(skipped[0]["reason"])
     result = compare_ensembles(
         [(c.name, ctx.model(c.name)) for c in members],
         splits.train,
         splits.validation,
-        methods=config.methods,
+        methods=methods,
         weights=config.weights,
         final=config.final,
-        cv=config.cv,
+        cv=cv,
         random_state=ctx.config.seed,
         n_jobs=ctx.config.n_jobs,
         on_progress=ctx.on_progress,
@@ -99,6 +113,7 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         ],
         "candidates": [c.to_dict() for c in candidates],
         "not_offered": not_offered,
+        "skipped": skipped,
     }
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
-from shallowvision.run._context import RunContext
+from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._stages import STAGES, Stage
 
 __all__ = ["RunEvents", "find_run", "load_run_config", "run_study"]
@@ -37,17 +38,75 @@ def new_run_id(config: RunConfig) -> str:
     return f"{base}-{stamp}"
 
 
-def find_run(out_dir: Path, run_id: str | None) -> Path:
-    """The run to resume: ``out_dir/run_id``, or the newest run in ``out_dir``."""
+def check_run_id(run_id: str) -> str:
+    """A run id names one folder inside the runs folder: no path, no hidden name."""
+    if (
+        not run_id.strip()
+        or run_id in (".", "..")
+        or run_id.startswith(".")
+        or "/" in run_id
+        or os.sep in run_id
+        or (os.altsep is not None and os.altsep in run_id)
+        or "\0" in run_id
+    ):
+        raise ConfigError(
+            f"--run-id {run_id!r}: give a plain folder name (no '/', not starting with '.'); "
+            "runs are written inside --out"
+        )
+    return run_id
+
+
+def find_run(out_dir: Path, run_id: str | None, overrides: dict[str, Any] | None = None) -> Path:
+    """The run to resume: ``out_dir/run_id``, or the newest run in ``out_dir`` whose study
+    (data section and seed) ``overrides`` leave as it is."""
     if run_id is not None:
-        run_dir = out_dir / run_id
+        run_dir = out_dir / check_run_id(run_id)
         if not (run_dir / "config.json").is_file():
             raise ConfigError(f"{run_dir}: no run to resume there (no config.json)")
         return run_dir
     runs = list(out_dir.glob("*/config.json")) if out_dir.is_dir() else []
     if not runs:
         raise ConfigError(f"{out_dir}: no run to resume")
-    return max(runs, key=lambda p: p.stat().st_mtime).parent
+    newest_first = sorted(
+        (p.parent for p in runs), key=lambda d: -(d / "config.json").stat().st_mtime
+    )
+    differences = []
+    for run_dir in newest_first:
+        try:
+            changed = study_changes(_stored_config(run_dir), load_run_config(run_dir, overrides))
+        except ConfigError:
+            continue  # damaged, or the overrides do not apply to it
+        if not changed:
+            return run_dir
+        differences.append(f"{run_dir.name} ({', '.join(changed)})")
+    raise ConfigError(
+        f"{out_dir}: no run of this study to resume; "
+        + (f"the runs there differ in {'; '.join(differences[:3])}" if differences else "")
+        + "; start a new run, or name one with --run-id"
+    )
+
+
+#: What makes a run the study it is: the same images, split by the same seed.
+_STUDY_KEYS = ("data", "seed")
+
+
+def study_changes(stored: dict[str, Any], config: RunConfig) -> list[str]:
+    """The data keys (and seed) where ``config`` differs from a run's stored configuration,
+    each as ``key ('old' -> 'new')``."""
+    new = config.model_dump(mode="json")
+    changes = []
+    for key in _STUDY_KEYS:
+        old_value, new_value = stored.get(key), new.get(key)
+        if isinstance(new_value, dict):
+            old_section = old_value if isinstance(old_value, dict) else {}
+            for sub in sorted(set(new_value) | set(old_section)):
+                if old_section.get(sub) != new_value.get(sub):
+                    changes.append(
+                        f"{key}.{sub} ({old_section.get(sub)!r} -> {new_value.get(sub)!r})"
+                    )
+        elif old_value != new_value:
+            changes.append(f"{key} ({old_value!r} -> {new_value!r})")
+    return changes
 
 
 def _stage_key(stage: Stage, config: RunConfig, keys: dict[str, str]) -> str:
@@ -59,10 +118,13 @@ def _stage_key(stage: Stage, config: RunConfig, keys: dict[str, str]) -> str:
 
 
 def _finished_key(ctx: RunContext, stage: Stage) -> str | None:
+    """The key the stage finished with; None if it has not, or if its file is damaged (it
+    runs again)."""
     try:
-        return json.loads(ctx.stage_file(stage.name).read_text()).get("key")
-    except (FileNotFoundError, ValueError):
+        record = ctx.record(stage.name)
+    except ConfigError:
         return None
+    return None if record is None else record.get("key")
 
 
 def _manifest(ctx: RunContext, timings: dict[str, Any], created: str) -> dict[str, Any]:
@@ -110,17 +172,58 @@ def run_study(
     (and whose upstream stages are unchanged) are skipped.
     """
     out = Path(out_dir)
-    run_dir = out / (run_id or new_run_id(config))
+    run_dir = out / check_run_id(run_id or new_run_id(config))
     if run_dir.exists() and not resume and any(run_dir.iterdir()):
         raise ConfigError(
             f"{run_dir}: already exists; pass --resume to continue it, or another --run-id"
         )
+    if resume and (run_dir / "config.json").is_file():
+        changed = study_changes(_stored_config(run_dir), config)
+        if changed:
+            raise ConfigError(
+                f"{run_dir}: resuming would change the study ({'; '.join(changed)}); "
+                "start it as a new run with another --run-id"
+            )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{run_dir}: cannot create the run folder ({exc.strerror})") from None
     if not os.access(run_dir, os.W_OK):
         raise ConfigError(f"{run_dir}: the run folder is not writable")
+    with _exclusive(run_dir):
+        return _run_locked(config, run_dir, resume, on_event, on_model)
+
+
+@contextlib.contextmanager
+def _exclusive(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder's lock: a second process on the same run (two ``--resume`` at
+    once) is refused instead of redoing the same stages."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        yield
+        return
+    with open(run_dir / ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"{run_dir}: another shallowvision run is working in this folder; "
+                "wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _run_locked(
+    config: RunConfig,
+    run_dir: Path,
+    resume: bool,
+    on_event: RunEvents | None,
+    on_model: Callable[[str, str], None] | None,
+) -> Path:
     if resume:
         # A process killed mid-write leaves its temporary sibling behind; the real
         # file is either complete or absent, so the leftovers are only clutter.
@@ -129,9 +232,10 @@ def run_study(
     ctx = RunContext(config=config, run_dir=run_dir, on_progress=on_model)
     write_text(run_dir / "config.toml", to_toml(config))
     write_json(run_dir / "config.json", config.model_dump(mode="json"))
-    previous = {}
-    if (run_dir / "manifest.json").is_file():
-        previous = json.loads((run_dir / "manifest.json").read_text())
+    previous: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):  # absent or damaged: written anew below
+        loaded = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        previous = loaded if isinstance(loaded, dict) else {}
     created = previous.get("created", _now())
     timings: dict[str, Any] = previous.get("stages", {})
     with dask_backend(config.dask):
@@ -145,6 +249,8 @@ def _run_stages(
     ctx: RunContext, resume: bool, timings: dict[str, Any], created: str, on_event: RunEvents | None
 ) -> None:
     config, run_dir = ctx.config, ctx.run_dir
+    if resume and ctx.has_result("data"):
+        _check_same_data(ctx)
     keys: dict[str, str] = {}
     for stage in STAGES:
         key = keys[stage.name] = _stage_key(stage, config, keys)
@@ -162,28 +268,59 @@ def _run_stages(
             on_event(stage.name, "start", stage.title)
         started = _now()
         start = time.perf_counter()
-        result = stage.run(ctx)
+        skipped = None
+        try:
+            result = stage.run(ctx)
+        except StageSkipped as exc:
+            # The data cannot support this stage (too few images of a class for its
+            # folds): the run goes on, and the report says why the stage is missing.
+            skipped, result = str(exc), {}
         seconds = time.perf_counter() - start
-        write_json(
-            ctx.stage_file(stage.name),
-            {"stage": stage.name, "key": key, "seconds": seconds, "result": result},
-        )
+        record = {"stage": stage.name, "key": key, "seconds": seconds, "result": result}
+        write_json(ctx.stage_file(stage.name), record | ({"skipped": skipped} if skipped else {}))
         timings[stage.name] = {
-            "status": "done",
+            "status": "skipped" if skipped else "done",
             "seconds": round(seconds, 3),
             "started": started,
             "finished": _now(),
+            **({"reason": skipped} if skipped else {}),
         }
         write_json(run_dir / "manifest.json", _manifest(ctx, timings, created))
         write_json(run_dir / "metrics.json", _gather_metrics(ctx))
         if on_event:
-            on_event(stage.name, "done", f"{seconds:.1f} s")
+            on_event(stage.name, "skip" if skipped else "done", skipped or f"{seconds:.1f} s")
+
+
+def _check_same_data(ctx: RunContext) -> None:
+    """Refuse to resume on images other than the ones the run began with (a folder that
+    gained files, a file replaced): the report would mix two datasets."""
+    stored = ctx.result("data").get("splits", {})
+    current = ctx.splits.describe()
+    for split, now in current.items():
+        before = stored.get(split, {})
+        if before.get("fingerprint") != now.get("fingerprint"):
+            raise ConfigError(
+                f"{ctx.run_dir}: the dataset changed since the run began ({split} split: "
+                f"{before.get('n_images')} images with sha256 {str(before.get('sha256'))[:12]} then, "
+                f"{now.get('n_images')} with sha256 {str(now.get('sha256'))[:12]} now); "
+                "start a new run with another --run-id"
+            )
+
+
+def _stored_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        stored = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir}: no run to resume there (no config.json)") from None
+    except ValueError as exc:
+        raise ConfigError(f"{run_dir / 'config.json'}: damaged ({exc}); start a new run") from None
+    if not isinstance(stored, dict):
+        raise ConfigError(
+            f"{run_dir / 'config.json'}: damaged (not a configuration); start a new run"
+        )
+    return stored
 
 
 def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     """The stored configuration of a run (exact, from ``config.json``) with ``overrides`` applied."""
-    try:
-        stored = json.loads((run_dir / "config.json").read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir}: no run to resume there (no config.json)") from None
-    return build_config(base=stored, overrides=overrides)
+    return build_config(base=_stored_config(run_dir), overrides=overrides)

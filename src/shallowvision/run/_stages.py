@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shallowvision.exceptions import ConfigError
+from shallowvision._folds import fold_count
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.run._analysis import (
     evaluate_stored,
     evaluation_charts,
@@ -16,7 +17,7 @@ from shallowvision.run._analysis import (
 )
 from shallowvision.run._candidates import offer, rank_candidates
 from shallowvision.run._config import RunConfig
-from shallowvision.run._context import RunContext
+from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
 
 __all__ = ["STAGES", "Stage"]
@@ -120,28 +121,47 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
 
     config = ctx.config
     splits = ctx.splits
-    results, candidates = [], []
+    try:
+        # As many folds as the smallest class allows, up to tune.cv.
+        cv = fold_count(
+            splits.train.y, config.tune.cv, what="tuning", class_names=splits.train.class_names
+        )
+    except DataError as exc:
+        raise StageSkipped(str(exc)) from None
+    results, candidates, skipped = [], [], []
     for name in _families_to_tune(ctx):
         if ctx.on_progress:
             ctx.on_progress(name, "start")
-        result = tune_model(
-            name,
-            splits.train,
-            splits.validation,
-            search=config.tune.search,
-            grid=config.tune.grids.get(name),
-            scoring=config.tune.scoring,
-            cv=config.tune.cv,
-            factor=config.tune.factor,
-            n_candidates=config.tune.n_candidates,
-            random_state=config.seed,
-            n_jobs=config.n_jobs,
-        )
+        try:
+            result = tune_model(
+                name,
+                splits.train,
+                splits.validation,
+                search=config.tune.search,
+                grid=config.tune.grids.get(name),
+                scoring=config.tune.scoring,
+                cv=cv,
+                factor=config.tune.factor,
+                n_candidates=config.tune.n_candidates,
+                random_state=config.seed,
+                n_jobs=config.n_jobs,
+            )
+        except DataError as exc:  # too few images for the search
+            skipped.append({"model": name, "reason": str(exc)})
+            if ctx.on_progress:
+                ctx.on_progress(name, "skipped")
+            continue
         results.append(result.to_dict())
         candidates.append(offer(ctx, f"{name}-tuned", "tune", result.best_estimator, result.tuned))
         if ctx.on_progress:
             ctx.on_progress(name, "ok")
-    return {"searches": results, "candidates": [c.to_dict() for c in candidates]}
+    if skipped and not results:
+        raise StageSkipped("; ".join(sorted({s["reason"] for s in skipped})))
+    return {
+        "searches": results,
+        "candidates": [c.to_dict() for c in candidates],
+        "skipped": skipped,
+    }
 
 
 # -- the final test-set evaluation ----------------------------------------------------------

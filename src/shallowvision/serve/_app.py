@@ -4,20 +4,30 @@ Endpoint annotations must be real objects for FastAPI to read them, so this modu
 does not postpone the evaluation of annotations.
 """
 
+import asyncio
 import json
+import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from http import HTTPStatus
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 
 from shallowvision import __version__
 from shallowvision._optional import import_optional
-from shallowvision.exceptions import DataError
-from shallowvision.inference import decode_upload, images_from_pixels, predict_top_k
+from shallowvision.exceptions import ConfigError, DataError
+from shallowvision.inference import (
+    ImageTooLargeError,
+    decode_upload,
+    images_from_pixels,
+    predict_top_k,
+    upload_pixels,
+)
 from shallowvision.persistence import SavedModel, load_model
 from shallowvision.serve._schemas import (
     ErrorBody,
@@ -27,10 +37,27 @@ from shallowvision.serve._schemas import (
     predict_request_body,
 )
 
-__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_BYTES", "create_app"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_CONCURRENT",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_QUEUE",
+    "create_app",
+]
 
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_BYTES = 10_000_000
+#: Decoded pixels of all the images of one request together (one 4096x4096 image).
+DEFAULT_MAX_PIXELS = 4096 * 4096
+#: Requests decoding and predicting at once; further ones wait in a queue.
+DEFAULT_MAX_CONCURRENT = 2
+#: Requests that may wait for their turn; beyond them, 503 with Retry-After.
+DEFAULT_MAX_QUEUE = 16
+#: Seconds a client has to send its whole body.
+DEFAULT_BODY_TIMEOUT = 30.0
+_log = logging.getLogger("shallowvision.serve")
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp")
 _ACCEPTED = ("multipart/form-data", "application/json", *_IMAGE_TYPES)
 _TOP_K = 3
@@ -40,9 +67,51 @@ _LITERALS = re.compile(rb"\b(true|false|null)\b")
 class _Refused(Exception):
     """A request refused with an HTTP status, a short code and a one-line message."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, " ".join(detail.split())
+        self.headers = headers
+
+
+class _Gate:
+    """At most ``slots`` requests decode and predict at once, ``queue`` more wait their turn;
+    beyond that a request is refused at once (503, Retry-After), before any work."""
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self._limit = slots + queue
+        self._inside = 0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._inside >= self._limit:
+            raise _Refused(
+                503,
+                "busy",
+                f"the service is busy: {self._limit} requests are being answered or waiting "
+                "(--max-concurrent, --max-queue); retry in a second",
+                headers={"Retry-After": "1"},
+            )
+        self._inside += 1
+        try:
+            async with self._slots:
+                yield
+        finally:
+            self._inside -= 1
+
+
+def _public(value: Any) -> Any:
+    """The manifest as ``GET /model`` shows it: an absolute path (where the training data
+    or the uncalibrated model lay on the machine that saved it) is cut to its last part."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    if isinstance(value, str) and (value.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", value)):
+        return PurePath(value.replace("\\", "/")).name
+    return value
 
 
 def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Any:
@@ -58,8 +127,13 @@ def create_app(
     *,
     max_batch: int = DEFAULT_MAX_BATCH,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     trusted: Iterable[str] = (),
     allow_version_mismatch: bool = False,
+    expect_sha256: str | None = None,
 ) -> Any:
     """A FastAPI application serving predictions of the model saved at ``model_path``.
 
@@ -80,10 +154,22 @@ def create_app(
         Most images one request may hold.
     max_bytes : int
         Largest request body accepted, in bytes.
+    max_pixels : int
+        Most pixels the images of one request may decode to, all together (their headers
+        are read first): bounds the memory and time a request can cost, whatever its size
+        in bytes. More is answered 413.
+    max_concurrent, max_queue : int
+        Requests decoding and predicting at once, and requests waiting for their turn;
+        a request beyond both is answered 503 with ``Retry-After``.
+    body_timeout : float
+        Seconds a client has to send its whole body; a slower one is answered 408 and
+        its connection closed.
     trusted : iterable of str
         Further types to trust when loading the model.
     allow_version_mismatch : bool
         Load a model saved with other library versions.
+    expect_sha256 : str, optional
+        Serve the model file only if its SHA-256 is this.
 
     Returns
     -------
@@ -96,10 +182,23 @@ def create_app(
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
-    if max_batch < 1 or max_bytes < 1:
-        raise ValueError("max_batch and max_bytes must be at least 1")
-    saved = load_model(model_path, trusted=trusted, allow_version_mismatch=allow_version_mismatch)
-    manifest = saved.manifest
+    limits = {"max_batch": max_batch, "max_bytes": max_bytes, "max_pixels": max_pixels}
+    limits |= {"max_concurrent": max_concurrent}
+    for option, value in limits.items():
+        if value < 1:
+            raise ConfigError(f"{option} must be at least 1, got {value}")
+    if max_queue < 0 or not body_timeout > 0:
+        raise ConfigError(
+            "max_queue must be 0 or more and body_timeout a positive number of seconds"
+        )
+    saved = load_model(
+        model_path,
+        trusted=trusted,
+        allow_version_mismatch=allow_version_mismatch,
+        expect_sha256=expect_sha256,
+    )
+    manifest = _public(saved.manifest)
+    gate = _Gate(max_concurrent, max_queue)
     info = ModelInfo(
         name=saved.name,
         version=saved.version,
@@ -115,12 +214,13 @@ def create_app(
         title="shallowvision prediction service",
         version=__version__,
         description=f"Predictions of the model {saved.name} ({saved.version}) on {h}x{w} "
-        f"grayscale images; at most {max_batch} images and {max_bytes:,} bytes a request.",
+        f"grayscale images; at most {max_batch} images, {max_bytes:,} bytes and "
+        f"{max_pixels:,} decoded pixels a request.",
     )
 
     @app.exception_handler(_Refused)
     async def refused(request: Request, exc: _Refused) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.detail)
+        return _error(exc.status, exc.code, exc.detail, exc.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -141,13 +241,19 @@ def create_app(
         status: {"model": ErrorBody, "description": text}
         for status, text in (
             (400, "Empty body, malformed JSON or multipart data."),
-            (413, f"Body over {max_bytes:,} bytes, or an image too large to decode."),
+            (408, f"The body did not arrive within {body_timeout:g} s."),
+            (
+                413,
+                f"Body over {max_bytes:,} bytes, images over {max_pixels:,} pixels in all, "
+                "or a decompression bomb.",
+            ),
             (415, "Not a supported media type, or an upload that is not a PNG/JPEG/BMP image."),
             (
                 422,
                 f"More than {max_batch} images, or pixels of the wrong shape, not numbers, "
                 "NaN or outside 0..255.",
             ),
+            (503, "Busy: too many requests being answered or waiting; see Retry-After."),
         )
     }
 
@@ -173,32 +279,38 @@ def create_app(
         openapi_extra={"requestBody": predict_request_body((h, w), max_batch)},
     )
     async def predict(request: Request) -> JSONResponse:
-        body = await _read_body(request, max_bytes)
+        body = await _read_body(request, max_bytes, body_timeout)
         if not body:
             raise _Refused(400, "empty_body", "the request body is empty; send images or pixels")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media == "application/json":
-            images = await run_in_threadpool(_images_from_json, body, (h, w), max_batch)
-        elif media == "multipart/form-data":
-            uploads = await _uploads(request, body, max_batch)
-            images = await run_in_threadpool(_decode_all, uploads, (h, w))
-        elif media in _IMAGE_TYPES:
-            images = await run_in_threadpool(_decode_all, [("<body>", body)], (h, w))
-        else:
+        if media not in _ACCEPTED:
             raise _Refused(
                 415,
                 "unsupported_media_type",
                 f"Content-Type {media or '(none)'} is not accepted; use {', '.join(_ACCEPTED)}",
             )
-        content = await run_in_threadpool(_answer, saved, images, info)
+        async with gate.turn():
+            if media == "application/json":
+                images = await run_in_threadpool(_images_from_json, body, (h, w), max_batch)
+            else:
+                uploads = (
+                    await _uploads(request, body, max_batch)
+                    if media == "multipart/form-data"
+                    else [("<body>", body)]
+                )
+                images = await run_in_threadpool(_decode_all, uploads, (h, w), max_pixels)
+            content = await run_in_threadpool(_answer, saved, images, info)
         state["requests"] += 1
         return JSONResponse(content)
 
     return app
 
 
-async def _read_body(request: Any, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes."""
+async def _read_body(request: Any, limit: int, timeout: float) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes,
+    or (408) when it has not all arrived within ``timeout`` seconds."""
+    from starlette.requests import ClientDisconnect
+
     declared = request.headers.get("content-length")
     too_large = f"at most {limit:,} bytes are accepted a request (--max-bytes)"
     if declared is not None:
@@ -208,12 +320,31 @@ async def _read_body(request: Any, limit: int) -> bytes:
             raise _Refused(400, "bad_request", f"invalid Content-Length {declared!r}") from None
         if size > limit:
             raise _Refused(413, "too_large", f"the body is {size:,} bytes; {too_large}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(413, "too_large", f"the body is over {limit:,} bytes; {too_large}")
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(
+                        413, "too_large", f"the body is over {limit:,} bytes; {too_large}"
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refused(
+            408,
+            "request_timeout",
+            f"the body did not arrive within {timeout:g} s ({size:,} bytes came); "
+            "send it at once (--body-timeout)",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        # Nobody will read an answer: one line in the log instead of a traceback.
+        client = request.client
+        where = f"{client.host}:{client.port}" if client else "a client"
+        _log.info("%s disconnected after sending %s bytes of its request body", where, f"{size:,}")
+        raise _Refused(400, "client_disconnected", "the client disconnected") from None
     return b"".join(chunks)
 
 
@@ -258,18 +389,29 @@ def _too_many(n: int | None, max_batch: int) -> str:
     return f"{got} images in one request; at most {max_batch} are accepted (--max-batch)"
 
 
-def _decode_all(files: list[tuple[str, bytes]], image_shape: tuple[int, int]) -> np.ndarray:
-    images = []
-    for name, data in files:
-        if not data:
-            raise _Refused(400, "empty_body", f"{name}: empty file")
-        try:
-            images.append(decode_upload(data, image_shape=image_shape, name=name))
-        except DataError as exc:
-            # decode_image says "... more than the N allowed" for an oversized header.
-            if str(exc).endswith(" allowed"):
-                raise _Refused(413, "image_too_large", str(exc)) from None
-            raise _Refused(415, "not_an_image", str(exc)) from None
+def _decode_all(
+    files: list[tuple[str, bytes]], image_shape: tuple[int, int], max_pixels: int
+) -> np.ndarray:
+    """Decode every upload, after their headers showed that together they stay within
+    ``max_pixels``: 64 blank 4096x4096 PNGs fit in a small body, not in the budget."""
+    total = 0
+    try:
+        for name, data in files:
+            total += upload_pixels(data, name=name)
+        if total > max_pixels:
+            raise ImageTooLargeError(
+                f"the images of this request hold {total:,} pixels, more than the "
+                f"{max_pixels:,} allowed (--max-pixels)"
+            )
+        images = [
+            decode_upload(data, image_shape=image_shape, name=name, max_pixels=max_pixels)
+            for name, data in files
+        ]
+    except ImageTooLargeError as exc:
+        raise _Refused(413, "image_too_large", str(exc)) from None
+    except DataError as exc:
+        code = "empty_body" if str(exc).endswith(": empty file") else "not_an_image"
+        raise _Refused(400 if code == "empty_body" else 415, code, str(exc)) from None
     return np.stack(images)
 
 

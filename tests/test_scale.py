@@ -1,0 +1,343 @@
+"""Bounded memory and capacity that grows with the data: the chunked pipeline, the scaler's
+single float copy, and kernel ridge by conjugate gradients on many landmarks."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from shallowvision.features import ChunkedPipeline, HOGTransformer, ImagePCA, PixelScaler
+from shallowvision.models import NystroemRidgeClassifier, get_model
+from shallowvision.models._kernel_ridge import auto_landmarks
+
+
+def _peak_bytes(fn) -> tuple[int, object]:
+    """Peak memory numpy allocates while ``fn`` runs (numpy reports to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        result = fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, result
+
+
+def _tiled_digits(digits, times: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tile(digits.X, (times, 1)), np.tile(digits.y, times)
+
+
+def _hog_steps(**pca):
+    return [
+        ("scale", PixelScaler()),
+        ("hog", HOGTransformer(pixels_per_cell=2, backend="numpy")),
+        ("pca", ImagePCA(n_components=10, random_state=0, **pca)),
+        ("clf", LogisticRegression(max_iter=200)),
+    ]
+
+
+# -- the chunked pipeline ---------------------------------------------------------------------
+def test_chunked_pipeline_equals_a_pipeline_when_every_row_fits_the_sample(digits):
+    plain = Pipeline(_hog_steps()).fit(digits.X, digits.y)
+    chunked = ChunkedPipeline(_hog_steps(), chunk_bytes=1).fit(digits.X, digits.y)
+    assert chunked.n_fit_sample_ == len(digits) and chunked.chunk_rows_ == 256
+    # Many chunks of 256 rows give exactly the one-pass answers.
+    np.testing.assert_array_equal(chunked.predict_proba(digits.X), plain.predict_proba(digits.X))
+    np.testing.assert_array_equal(
+        chunked.decision_function(digits.X), plain.decision_function(digits.X)
+    )
+    assert chunked.score(digits.X, digits.y) == plain.score(digits.X, digits.y)
+
+
+def test_chunked_pipeline_fits_its_transforms_on_a_seeded_sample(digits):
+    model = ChunkedPipeline(_hog_steps(), fit_sample=300, random_state=5).fit(digits.X, digits.y)
+    assert model.n_fit_sample_ == 300
+    rows = np.sort(np.random.RandomState(5).choice(len(digits), size=300, replace=False))
+    sample = Pipeline(_hog_steps()[:3]).fit(digits.X[rows])
+    np.testing.assert_allclose(
+        model.named_steps["pca"].pca_.components_, sample.named_steps["pca"].pca_.components_
+    )
+    # The final estimator still learns from every row.
+    assert model.named_steps["clf"].n_features_in_ == 10
+    everything = Pipeline(_hog_steps()).fit(digits.X, digits.y).score(digits.X, digits.y)
+    assert model.score(digits.X, digits.y) > everything - 0.03
+    again = ChunkedPipeline(_hog_steps(), fit_sample=300, random_state=5).fit(digits.X, digits.y)
+    np.testing.assert_array_equal(
+        model.decision_function(digits.X), again.decision_function(digits.X)
+    )
+
+
+def test_chunked_pipeline_offers_only_what_its_final_step_has(digits):
+    from sklearn.svm import LinearSVC
+
+    model = ChunkedPipeline([("scale", PixelScaler()), ("clf", LinearSVC())])
+    assert not hasattr(model, "predict_proba") and hasattr(model, "decision_function")
+    with pytest.raises(ValueError, match="fit_sample must be a positive int"):
+        ChunkedPipeline(_hog_steps(), fit_sample=0).fit(digits.X, digits.y)
+
+
+def test_chunked_transforms_hold_one_chunk_of_wide_features_not_all_of_them(digits):
+    X, y = _tiled_digits(digits, 12)  # 17,000 images; their HOG rows are 6x wider than the pixels
+    budget = 4 * 2**20
+    chunked = ChunkedPipeline(_hog_steps(), fit_sample=2000, chunk_bytes=budget, random_state=0)
+    plain = Pipeline(_hog_steps())
+    wide = len(X) * HOGTransformer(pixels_per_cell=2).fit(X[:1]).n_output_features_ * 4
+    chunked_peak, _ = _peak_bytes(lambda: chunked.fit(X, y))
+    plain_peak, _ = _peak_bytes(lambda: plain.fit(X, y))
+    assert plain_peak > wide  # the whole float32 feature matrix at once
+    assert chunked_peak < wide / 2, (chunked_peak, wide)
+    predict_peak, _ = _peak_bytes(lambda: chunked.decision_function(X))
+    assert predict_peak < wide / 2
+
+
+def test_pixel_scaler_makes_one_float32_copy_of_uint8_pixels(digits):
+    X, _ = _tiled_digits(digits, 20)
+    scaler = PixelScaler().fit(X)
+    peak, out = _peak_bytes(lambda: scaler.transform(X))
+    assert out.dtype == np.float32 and peak < 1.2 * out.nbytes, (peak, out.nbytes)
+    np.testing.assert_array_equal(out, X.astype(np.float32) / 255.0)
+
+
+def test_zoo_pipelines_are_chunked(digits):
+    for name in ("lr", "fast", "best", "knn"):
+        assert isinstance(get_model(name), ChunkedPipeline), name
+    assert not isinstance(get_model("rf"), ChunkedPipeline)  # trees take the uint8 pixels
+
+
+# -- kernel ridge: landmarks from the data, conjugate gradients ------------------------------
+def test_auto_landmarks_grow_with_the_rows():
+    assert auto_landmarks(1000) == 1000  # never more than the rows
+    assert auto_landmarks(20_000) == auto_landmarks(60_000) == 2000
+    assert auto_landmarks(252_000) == 5200
+    assert auto_landmarks(756_000) == 10_800
+    assert auto_landmarks(10**8) == 12_000
+
+
+def _pca_digits(digits):
+    pca = ImagePCA(n_components=30, random_state=0).fit(digits.X / 255.0)
+    return pca.transform(digits.X / 255.0).astype(np.float32)
+
+
+def test_conjugate_gradients_reach_the_direct_solution(digits):
+    X, y = _pca_digits(digits), digits.y
+    params = dict(n_components=600, alpha=0.01, random_state=0)
+    direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
+    cg = NystroemRidgeClassifier(solver="cg", tol=1e-5, max_iter=60, n_jobs=2, **params).fit(X, y)
+    assert (direct.solver_, direct.n_iter_) == ("direct", 1)
+    assert cg.solver_ == "cg" and 1 < cg.n_iter_ < 60
+    np.testing.assert_array_equal(cg.landmarks_, direct.landmarks_)
+    scores_direct, scores_cg = direct.decision_function(X), cg.decision_function(X)
+    assert np.abs(scores_cg - scores_direct).max() < 0.02 * np.abs(scores_direct).max()
+    assert (cg.predict(X) == direct.predict(X)).mean() >= 0.995
+
+
+def test_conjugate_gradients_converge_in_few_iterations_at_the_default_tolerance(digits):
+    X, y = _pca_digits(digits), digits.y
+    cg = NystroemRidgeClassifier(n_components=900, solver="cg", random_state=0).fit(X, y)
+    assert cg.n_iter_ <= 12, cg.n_iter_
+    assert NystroemRidgeClassifier(n_components=900).fit(X, y).solver_ == "direct"
+    auto = NystroemRidgeClassifier(n_components="auto", random_state=0).fit(X, y)
+    assert auto.n_components_ == len(X)  # 1,438 rows: all of them are landmarks
+
+
+def test_kernel_ridge_rejects_bad_solver_settings(digits):
+    X, y = _pca_digits(digits), digits.y
+    for params, message in [
+        ({"solver": "lsqr"}, "solver must be one of"),
+        ({"tol": 0}, "tol must be positive"),
+        ({"max_iter": 0}, "max_iter must be a positive int"),
+        ({"n_components": "many"}, "n_components must be a positive int"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            NystroemRidgeClassifier(**params).fit(X, y)
+
+
+# -- an exact SVM on a working set ------------------------------------------------------------
+def test_svm_on_a_working_set_refined_by_margin_violators_matches_the_full_svm(digits):
+    from shallowvision.datasets import load
+    from shallowvision.models import BlockRBFSVC
+
+    test = load("digits", "test")
+    pca = ImagePCA(n_components=30, random_state=0).fit(digits.X / 255.0)
+    X, Xt = (pca.transform(s.X / 255.0).astype(np.float32) for s in (digits, test))
+    full = BlockRBFSVC(C=5).fit(X, digits.y)
+    sampled = BlockRBFSVC(C=5, max_train=400, refine=0, random_state=0).fit(X, digits.y)
+    refined = BlockRBFSVC(C=5, max_train=400, refine=2, random_state=0).fit(X, digits.y)
+    assert (full.n_train_, full.n_refined_) == (len(X), 0)
+    assert sampled.n_train_ <= 400 and refined.n_train_ <= 400 and refined.n_refined_ == 2
+    # Every class is in the first sample, in proportion.
+    assert np.array_equal(sampled.classes_, full.classes_)
+    accuracy = {
+        k: (m.predict(Xt) == test.y).mean()
+        for k, m in [("full", full), ("sampled", sampled), ("refined", refined)]
+    }
+    assert accuracy["refined"] >= accuracy["full"] - 0.003, accuracy
+    assert accuracy["refined"] > accuracy["sampled"], accuracy
+    # A row's margin is its class's worst pairwise decision: negative when it is misclassified.
+    margins = refined._margins(X, digits.y)
+    wrong = refined.predict(X) != digits.y
+    assert np.all(margins[wrong] < 0)
+
+
+def test_svm_working_set_rejects_bad_settings(digits):
+    from shallowvision.models import BlockRBFSVC
+
+    X = digits.X[:200] / 255.0
+    with pytest.raises(ValueError, match="max_train must be a positive int"):
+        BlockRBFSVC(max_train=0).fit(X, digits.y[:200])
+    with pytest.raises(ValueError, match="refine must be an int of at least 0"):
+        BlockRBFSVC(max_train=100, refine=-1).fit(X, digits.y[:200])
+
+
+# -- memory estimated before a fit, refused when it would not fit -----------------------------
+def test_every_zoo_model_estimates_its_memory_from_images_pixels_and_classes():
+    from shallowvision.models import list_models
+
+    for spec in list_models():
+        small, large = (spec.memory.estimate(n, 784, 10) for n in (10_000, 840_000))
+        assert 0 < small <= large, spec.name
+        assert spec.memory.estimate(10_000, 784, 62) >= small, spec.name
+    lr = {
+        n: spec.memory.estimate(n, 784, 10)
+        for spec in list_models()
+        if spec.name == "lr"
+        for n in (10**5, 2 * 10**5)
+    }
+    # lr holds one float32 copy of the pixels: 4 bytes a pixel, and a little per class.
+    assert 4 * 784 <= (lr[2 * 10**5] - lr[10**5]) / 10**5 < 5 * 784
+
+
+def test_compare_refuses_a_model_that_would_not_fit_and_says_how_to_fit_it(digits, monkeypatch):
+    from shallowvision.datasets import load
+    from shallowvision.models import compare_models, get_model_spec
+
+    test = load("digits", "test")
+    rf = get_model_spec("rf").memory
+    budget = rf.estimate(500, 64, 10)  # enough for 50 images per class
+    assert get_model_spec("nb").memory.estimate(len(digits), 64, 10) < budget
+    monkeypatch.setenv("SHALLOWVISION_MEMORY", str(budget))
+    result = compare_models(["nb", "rf"], digits, test)
+    rows = {r.model: r for r in result.rows}
+    assert rows["nb"].status == "ok" and rows["rf"].status == "refused"
+    message = rows["rf"].error
+    assert "\n" not in message and message.startswith("rf would need about ")
+    assert "1,438 images of 8x8 in 10 classes" in message and "is free" in message
+    # The way out is the largest subsample whose estimate fits.
+    assert "subsample to 50 images per class (n_per_class=50" in message, message
+    assert rf.estimate(510, 64, 10) > budget
+
+
+def test_compare_on_the_command_line_refuses_in_one_line_and_exits_2(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "SHALLOWVISION_MEMORY": "1MB"}
+    out = subprocess.run(
+        [sys.executable, "-m", "shallowvision", "compare", "digits", "-m", "lr"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2
+    lines = (out.stdout + out.stderr).splitlines()
+    refusal = [line for line in lines if line.startswith("lr refused: lr would need about")]
+    assert len(refusal) == 1 and "1 MB is free" in refusal[0], lines
+
+
+def test_memory_sizes_are_read_as_people_write_them():
+    from shallowvision import ShallowVisionError
+    from shallowvision._memory import format_bytes, parse_bytes
+
+    assert parse_bytes("8GB") == 8 * 10**9 and parse_bytes("512MiB") == 512 * 2**20
+    assert parse_bytes("2.5g") == 2_500_000_000 and parse_bytes("1000") == 1000
+    assert format_bytes(13.24e9) == "13.2 GB" and format_bytes(850e6) == "850 MB"
+    for bad in ("", "lots", "-1GB", "0"):
+        with pytest.raises(ShallowVisionError, match="memory size"):
+            parse_bytes(bad)
+
+
+# -- data larger than memory, and decodes killed half-way --------------------------------------
+def _idx_pair(folder, n: int, seed: int = 0):
+    from conftest import write_idx
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    return folder
+
+
+def test_a_dataset_that_cannot_fit_as_uint8_says_so_with_the_numbers(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from shallowvision import DataError
+    from shallowvision.datasets import load
+
+    folder = _idx_pair(tmp_path / "big", 5000)
+    monkeypatch.setenv("SHALLOWVISION_MEMORY", "1MB")
+    with pytest.raises(DataError) as caught:
+        load(folder, cache=False)
+    message = str(caught.value)
+    assert "5,000 images of 28x28 pixels need 4 MB and 1 MB of memory is free" in message
+    env = {**__import__("os").environ, "SHALLOWVISION_MEMORY": "1MB"}
+    out = subprocess.run(
+        [sys.executable, "-m", "shallowvision", "data", "info", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "need 4 MB and 1 MB of memory is free" in out.stderr
+
+
+_KILL_MID_WRITE = """
+import os, signal, sys
+import numpy as np
+real_save = np.save
+
+def save(file, array, *args, **kwargs):
+    if array.ndim == 3:  # the images: write half of them, then die as a SIGKILL would
+        real_save(file, array[: len(array) // 2], *args, **kwargs)
+        file.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(file, array, *args, **kwargs)
+
+np.save = save
+from shallowvision.datasets import load
+load(sys.argv[1])
+"""
+
+
+def test_a_decode_killed_mid_write_leaves_nothing_that_is_read_back(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from shallowvision.datasets import load
+
+    monkeypatch.setenv("SHALLOWVISION_CACHE", str(tmp_path / "cache"))
+    folder = _idx_pair(tmp_path / "set", 3000)
+    first = load(folder)  # a complete slot, then the files change and a decode is killed
+    _idx_pair(folder, 3000, seed=1)
+    os.utime(folder / "train-images-idx3-ubyte", ns=(1, 1))
+    env = {**os.environ, "SHALLOWVISION_CACHE": str(tmp_path / "cache")}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_MID_WRITE, str(folder)], env=env, check=False
+    )
+    assert killed.returncode == -9
+    slots = list((tmp_path / "cache" / "decoded").glob("path-*/train"))
+    assert len(slots) == 1
+    assert not (slots[0] / "meta.json").exists()  # the old slot was invalidated first
+    orphans = list(slots[0].glob(".*.tmp"))
+    assert len(orphans) == 1  # the half-written images of the killed process
+    again = load(folder)
+    fresh = load(folder, cache=False)
+    np.testing.assert_array_equal(again.images, fresh.images)
+    assert not np.array_equal(again.images, first.images)
+    assert not list(slots[0].glob(".*.tmp")) and (slots[0] / "meta.json").is_file()

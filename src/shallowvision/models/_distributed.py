@@ -15,8 +15,8 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -107,10 +107,70 @@ def _client(client: Any) -> Any:
         ) from None
 
 
+#: Seconds any single request to the scheduler or the workers may take.
+_RPC_TIMEOUT = 30.0
+
+
 def _workers(client: Any) -> list[str]:
     # Asked of the scheduler each time: ``scheduler_info()`` returns a copy that the
     # client's own periodic update can replace by one without the workers.
-    return sorted(client.nthreads())
+    return sorted(client.nthreads(callback_timeout=_RPC_TIMEOUT))
+
+
+def _lost_workers(client: Any, members: set[str], grace: float = 5.0) -> list[str]:
+    """The members gone from the cluster after a fit failed.
+
+    A fit can fail on a dead worker's closed connection a moment before the scheduler
+    has removed that worker, so an error with every member present is looked at again
+    for ``grace`` seconds; and a peer can follow a lost worker a moment later (LightGBM
+    aborts some), so a loss is looked at once more a second later.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        lost = members - set(_workers(client))
+        if lost:
+            time.sleep(1.0)
+            return sorted(lost | (members - set(_workers(client))))
+        if time.monotonic() >= deadline:
+            return []
+        time.sleep(0.2)
+
+
+def _unrunnable(client: Any, keys: list[Any]) -> set[Any]:
+    """The keys the scheduler will not compute again: their task, or one they wait for,
+    is in its ``no-worker`` state, or the scheduler has forgotten them.
+
+    A task bound loosely to a worker runs elsewhere once that worker is gone, but only
+    if some worker is running when the scheduler decides; if none is (every worker died
+    at once, as LightGBM's workers can when a peer dies: they abort), the task waits for
+    its own worker, and the replacements that join are not offered it.
+    """
+
+    # Defined here, so that it travels by value: the scheduler need not import this module.
+    def stuck(keys: list[Any], dask_scheduler: Any) -> list[Any]:
+        out = []
+        for key in keys:
+            todo, seen = [key], set()
+            while todo:
+                ts = dask_scheduler.tasks.get(todo.pop())
+                if ts is None or ts.state == "no-worker":
+                    out.append(key)
+                    break
+                if ts.state != "memory" and ts.key not in seen:
+                    seen.add(ts.key)
+                    todo.extend(dts.key for dts in ts.dependencies)
+        return out
+
+    return set(client.run_on_scheduler(stuck, keys, callback_timeout=_RPC_TIMEOUT))
+
+
+def _pending(futures: list[Any], timeout: float) -> list[Any]:
+    """The futures still pending after waiting up to ``timeout`` seconds for them all."""
+    from distributed import wait
+
+    with suppress(TimeoutError):
+        wait(futures, timeout=timeout)
+    return [f for f in futures if f.status == "pending"]
 
 
 class _Placement:
@@ -121,11 +181,13 @@ class _Placement:
     reads its chunks again at once on the workers left (their tasks have lineage); once
     its replacement has joined, :meth:`spread` moves those chunks to the workers holding
     the fewest rows. The chunks of the other workers stay where they are: a lost worker
-    costs the reads of its own chunks.
+    costs the reads of its own chunks. A chunk the scheduler will not read again (every
+    worker was lost at once) is read afresh, under new keys, on a worker there is.
     """
 
-    def __init__(self, client: Any, X: Any, y: Any) -> None:
+    def __init__(self, client: Any, X: Any, y: Any, timeout: float) -> None:
         self.client = client
+        self.timeout = timeout  # for a loss: see fit_data_parallel's worker_timeout
         workers = _workers(client)
         if not workers:
             raise ConfigError("the Dask cluster has no workers")
@@ -135,20 +197,22 @@ class _Placement:
         self.rows = X.chunks[0]
         self.n_workers = len(workers)
         n = X.numblocks[0]
+        self.sources = [(X.blocks[i], y.blocks[i]) for i in range(n)]
         self.assigned = [workers[i * len(workers) // n] for i in range(n)]
-        self.blocks = [
-            self._persist([X.blocks[i], y.blocks[i]], w) for i, w in enumerate(self.assigned)
-        ]
+        self.blocks = [self._persist(list(self.sources[i]), w) for i, w in enumerate(self.assigned)]
         self.moves = 0
 
     def _persist(self, arrays: list[Any], worker: str) -> list[Any]:
         # A loose binding: a chunk whose worker died is read again on another one.
         return list(self.client.persist(arrays, workers=[worker], allow_other_workers=True))
 
-    def futures(self) -> list[Any]:
+    def _chunk_futures(self, i: int) -> list[Any]:
         from distributed import futures_of
 
-        return [f for pair in self.blocks for a in pair for f in futures_of(a)]
+        return [f for a in self.blocks[i] for f in futures_of(a)]
+
+    def futures(self) -> list[Any]:
+        return [f for i in range(len(self.blocks)) for f in self._chunk_futures(i)]
 
     def arrays(self) -> tuple[Any, Any]:
         import dask.array as da
@@ -158,36 +222,77 @@ class _Placement:
             da.concatenate([y for _, y in self.blocks]),
         )
 
-    def settle(self) -> None:
-        """Wait until every chunk is read; a reading error (a bad file) is raised here."""
-        from distributed import wait
+    def settle(self, deadline: float | None = None) -> None:
+        """Wait until every chunk is read; a reading error (a bad file) is raised here.
 
-        futures = self.futures()
-        wait(futures)
+        A chunk the scheduler will not read again is read afresh on a live worker, so
+        that the wait ends; past ``deadline`` (a ``time.monotonic()``), the wait is a
+        :class:`WorkerLostError`.
+        """
+        while True:
+            futures = self.futures()
+            pending = _pending(futures, 2.0)
+            if not pending:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise WorkerLostError(
+                    f"{len(pending)} training chunk(s) were not read again on the workers "
+                    "left in the time allowed"
+                )
+            stuck = _unrunnable(self.client, [f.key for f in pending])
+            for i in range(len(self.blocks)):
+                if any(f.key in stuck for f in self._chunk_futures(i)):
+                    self._read_again(i, deadline)
         for future in futures:
             if future.status == "error":
                 future.result()  # the task's own exception, e.g. a DataError
 
+    def _read_again(self, i: int, deadline: float | None) -> None:
+        """Read chunk ``i`` afresh, under new keys, on its worker or the least loaded one."""
+        import dask.array as da
+        from dask.graph_manipulation import clone
+
+        limit = time.monotonic() + self.timeout if deadline is None else deadline
+        live = _workers(self.client)
+        while not live:
+            if time.monotonic() > limit:
+                raise WorkerLostError("the Dask cluster has no workers left")
+            time.sleep(0.2)
+            live = _workers(self.client)
+        if self.assigned[i] not in live:
+            rows = dict.fromkeys(live, 0)
+            for j, worker in enumerate(self.assigned):
+                if worker in rows and j != i:
+                    rows[worker] += self.rows[j]
+            self.assigned[i] = min(rows, key=lambda w: (rows[w], w))
+        self.moves += 1
+        fresh = clone(*self.sources[i])
+        # Named after the chunk, so that its reads can be told apart from other work.
+        named = [
+            da.map_blocks(_same, c, name=f"read-again-{self.moves}-{a.name}", dtype=a.dtype)
+            for c, a in zip(fresh, self.sources[i], strict=True)
+        ]
+        self.blocks[i] = self._persist(named, self.assigned[i])
+
     def holders(self) -> list[set[str]]:
         """The workers holding each chunk (its pixels and its labels)."""
-        from distributed import futures_of
-
         who = self.client.who_has(self.futures())
         return [
-            {w for a in pair for f in futures_of(a) for w in who.get(f.key, ())}
-            for pair in self.blocks
+            {w for f in self._chunk_futures(i) for w in who.get(f.key, ())}
+            for i in range(len(self.blocks))
         ]
 
-    def spread(self, timeout: float) -> None:
-        """After workers were lost: wait up to ``timeout`` seconds for replacements (a
-        nanny restarts a killed worker within seconds), then move each chunk that is not
-        on its own worker to the worker holding the fewest rows."""
+    def spread(self) -> None:
+        """After workers were lost: wait up to ``self.timeout`` seconds for replacements (a
+        nanny restarts a killed worker within seconds) and for the lost chunks to be read
+        again, then move each chunk that is not on its own worker to the worker holding
+        the fewest rows."""
         import dask.array as da
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.timeout
         while len(_workers(self.client)) < self.n_workers and time.monotonic() < deadline:
             time.sleep(0.2)
-        self.settle()
+        self.settle(deadline)
         live = set(_workers(self.client))
         if not live:
             raise WorkerLostError("the Dask cluster has no workers left")
@@ -211,7 +316,7 @@ class _Placement:
             ]
             self.blocks[i] = self._persist(moved, target)
             self.assigned[i] = target
-        self.settle()
+        self.settle(deadline)
 
     def check_classes(self) -> np.ndarray:
         """The classes present, checked to be on every worker that holds rows.
@@ -219,10 +324,14 @@ class _Placement:
         LightGBM's workers each encode the labels they hold, so a worker without some
         class would number the classes differently from the others.
         """
-        import dask
         import dask.array as da
 
-        counts = dask.compute(*[da.bincount(y) for _, y in self.blocks])
+        futures = self.client.compute([da.bincount(y) for _, y in self.blocks])
+        if _pending(futures, self.timeout):
+            raise WorkerLostError(
+                f"the training labels could not be counted on the workers in {self.timeout:g} s"
+            )
+        counts = self.client.gather(futures)
         width = max(len(c) for c in counts)
         by_worker: dict[str, np.ndarray] = {}
         for worker, c in zip(self.assigned, counts, strict=True):
@@ -276,8 +385,13 @@ def fit_data_parallel(
         Whole fits to run again after workers were lost during a fit. LightGBM's and
         XGBoost's collectives cannot lose a member mid-fit: the fit fails, the chunks the
         lost worker held are read again by their tasks, and the fit starts over on the
-        workers there are (after waiting up to ``worker_timeout`` seconds for
-        replacements, and spreading the chunks over them).
+        workers there are (after waiting for replacements, and spreading the chunks over
+        them). A loss can take peers along, whose chunks are then read again too:
+        LightGBM's workers can abort when a peer dies, and one still linking up with the
+        dead peer would wait for ever, so it is restarted.
+    worker_timeout : float
+        Seconds to wait, after a loss, for the replacements and for the lost chunks to
+        be read again, and for a worker to restart; past them, a :class:`WorkerLostError`.
     on_retry : callable, optional
         Called with a one-line reason before each retry.
 
@@ -292,7 +406,8 @@ def fit_data_parallel(
     ConfigError
         For a model without a data-parallel implementation, or no cluster.
     WorkerLostError
-        When every attempt lost workers.
+        When every attempt lost workers, or the cluster did not recover from a loss in
+        ``worker_timeout`` seconds.
     """
     from sklearn.pipeline import Pipeline
 
@@ -308,19 +423,25 @@ def fit_data_parallel(
         )
     X, y = _check_arrays(X, y)
     fit = _FITTERS[model]
-    placement = _Placement(client, X, y)
+    placement = _Placement(client, X, y, worker_timeout)
     for attempt in range(retries + 1):
         placement.settle()
         placement.check_classes()
         members = set(placement.assigned)
+        watch = _FitWatch(client, members)
         try:
-            with _cancel_if_lost(client, members):
+            with watch:
                 fitted = fit(client, *placement.arrays(), clf)
             break
         except Exception:
-            lost = sorted(members - set(_workers(client)))
+            # What the failed fit left on the cluster goes: were it computed again, its
+            # copies of the chunks would crowd the workers and its sockets, which cannot be
+            # spilled, would fail the tasks that made Dask spill.
+            fit_keys = watch.cancel()
+            lost = _lost_workers(client, members)
             if not lost:
                 raise
+            stuck = _restart_stuck(client, fit_keys, timeout=worker_timeout)
             if attempt == retries:
                 raise WorkerLostError(
                     f"the data-parallel fit of {model} lost worker(s) {', '.join(lost)} on "
@@ -328,50 +449,102 @@ def fit_data_parallel(
                     "workers more (--dask local:N:MEMORY) or add workers"
                 ) from None
         # Out of the handler, the failed fit's frames are gone; collecting them releases
-        # the futures they held, which would keep the lost chunks bound to a dead worker.
+        # the futures they held.
         gc.collect()
         if on_retry is not None:
+            restarted = (
+                f"; worker(s) {', '.join(stuck)}, still waiting for them inside the fit, were "
+                "restarted, and theirs are read again too"
+                if stuck
+                else ""
+            )
             on_retry(
                 f"{model}: worker(s) {', '.join(lost)} left during the fit, which cannot go "
-                "on without them; their chunks are read again and the fit starts over"
+                f"on without them; their chunks are read again{restarted}, and the fit "
+                "starts over"
             )
-        placement.spread(worker_timeout)
+        placement.spread()
     steps = [*before, ("clf", fitted)]
     return Pipeline(steps, memory=pipeline.memory, verbose=pipeline.verbose)
 
 
-@contextmanager
-def _cancel_if_lost(client: Any, members: set[str]) -> Iterator[None]:
-    """Cancel the enclosed fit's tasks as soon as a worker holding training rows leaves.
+class _FitWatch:
+    """Within it, the fit's tasks are cancelled as soon as a worker holding training rows
+    leaves; :meth:`cancel` cancels what the fit left.
 
     LightGBM binds each worker's training task to that worker: when a peer dies, the
     survivors' tasks fail on the broken sockets (or their process aborts), and a task
     bound to a worker that is gone would wait for it for ever. Cancelling makes the
     fit fail at once, so that it can start over.
     """
-    from distributed import Future
 
-    before = set(client.futures)
-    stop = threading.Event()
+    def __init__(self, client: Any, members: set[str]) -> None:
+        self.client = client
+        self.members = members
+        self.before = set(client.futures)
+        self.cancelled: list[Any] = []
+        self.stop = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="shallowvision-fit-watch")
+        self.watcher.daemon = True
 
-    def watch() -> None:
-        while not stop.wait(0.5):
+    def __enter__(self) -> _FitWatch:
+        self.watcher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.watcher.join()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.5):
             try:
-                if members <= set(_workers(client)):
+                if self.members <= set(_workers(self.client)):
                     continue
-                fit_keys = [k for k in list(client.futures) if k not in before]
-                client.cancel([Future(k, client=client) for k in fit_keys])
+                self.cancel()
             except Exception:  # the client is closing: nothing left to cancel
                 pass
             return
 
-    watcher = threading.Thread(target=watch, name="shallowvision-fit-watch", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
+    def cancel(self) -> list[Any]:
+        """Cancel the tasks the fit submitted; returns the keys of all it cancelled (a
+        cancelled future leaves the client's futures, and its task can still be running)."""
+        from distributed import Future
+
+        keys = [k for k in list(self.client.futures) if k not in self.before]
+        self.client.cancel([Future(k, client=self.client) for k in keys])
+        self.cancelled.extend(keys)
+        return list(self.cancelled)
+
+
+def _restart_stuck(client: Any, keys: list[Any], timeout: float, grace: float = 10.0) -> list[str]:
+    """Restart the workers still running one of the failed fit's tasks after ``grace``
+    seconds; returns them.
+
+    A LightGBM worker links up with its peers before it trains, and one waiting for a
+    peer that died before linking waits for ever, holding the worker's thread, which
+    cancelling does not free (the others fail on their broken sockets at once). Its
+    nanny restarts it; its chunks are read again like those of a lost worker.
+    """
+
+    def running(keys: set[Any], dask_worker: Any) -> bool:
+        return any(ts.key in keys for ts in dask_worker.state.executing)
+
+    wanted, deadline = set(keys), time.monotonic() + grace
+    while True:
+        answers = client.run(running, wanted, on_error="return", callback_timeout=_RPC_TIMEOUT)
+        busy = sorted(w for w, answer in answers.items() if answer is True)
+        if not busy or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if busy:
+        status = client.restart_workers(busy, timeout=timeout, raise_for_error=False)
+        failed = [w for w in busy if status.get(w) != "OK"]
+        if failed:
+            raise WorkerLostError(
+                f"worker(s) {', '.join(failed)} still run a task of the failed fit and "
+                "could not be restarted"
+            )
+    return busy
 
 
 def _same(block: np.ndarray) -> np.ndarray:

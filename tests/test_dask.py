@@ -17,7 +17,10 @@ from shallowvision.models import compare_models, read_benchmark_rows, run_benchm
 def test_parse_dask():
     assert parse_dask("local") == ("local", 2) and parse_dask("local:3") == ("local", 3)
     assert parse_dask("tcp://10.0.0.1:8786") == ("remote", "tcp://10.0.0.1:8786")
-    with pytest.raises(ConfigError, match="expected local, local:N, or tcp://host:port"):
+    with pytest.raises(
+        ConfigError,
+        match=r"expected local, local:N, local:N:MEMORY \(e.g. local:2:3GB\), or tcp://host:port",
+    ):
         parse_dask("yarn")
 
 

@@ -12,13 +12,23 @@ from typing import Any
 from shallowvision._optional import import_optional
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["dask_backend", "dask_client", "on_dask", "parse_dask", "shared_on_cluster"]
+__all__ = [
+    "dask_backend",
+    "dask_client",
+    "local_memory_limit",
+    "on_dask",
+    "parse_dask",
+    "shared_on_cluster",
+]
 
-_LOCAL = re.compile(r"^local(?::(\d+))?$")
+_LOCAL = re.compile(r"^local(?::(\d+))?(?::(\d+(?:\.\d+)?\s*[kKmMgGtT]i?[bB]))?$")
 
 
 def parse_dask(spec: str) -> tuple[str, int | str]:
-    """``"local"`` -> ("local", 2); ``"local:4"`` -> ("local", 4); ``"tcp://h:8786"`` -> ("remote", address)."""
+    """``"local"`` -> ("local", 2); ``"local:4"`` -> ("local", 4); ``"tcp://h:8786"`` -> ("remote", address).
+
+    ``"local:4:2GB"`` is four workers of 2 GB each (see :func:`local_memory_limit`).
+    """
     text = spec.strip()
     match = _LOCAL.match(text)
     if match:
@@ -28,7 +38,28 @@ def parse_dask(spec: str) -> tuple[str, int | str]:
         return "local", n
     if text.startswith(("tcp://", "tls://")) and ":" in text[6:]:
         return "remote", text
-    raise ConfigError(f"--dask {spec!r}: expected local, local:N, or tcp://host:port")
+    raise ConfigError(
+        f"--dask {spec!r}: expected local, local:N, local:N:MEMORY (e.g. local:2:3GB), "
+        "or tcp://host:port"
+    )
+
+
+def local_memory_limit(spec: str) -> int | None:
+    """The memory limit of each worker of a ``local:N:MEMORY`` cluster, in bytes.
+
+    Dask spills a worker's data to disk above 60% of it, pauses the worker at 80% and
+    restarts it at 95%. None when the spec gives none (Dask then shares the machine's
+    memory among the workers).
+    """
+    match = _LOCAL.match(spec.strip())
+    if match is None or match.group(2) is None:
+        return None
+    from dask.utils import parse_bytes
+
+    limit = int(parse_bytes(match.group(2).replace(" ", "")))
+    if limit < 1:
+        raise ConfigError(f"--dask {spec}: a worker's memory limit must be positive")
+    return limit
 
 
 @contextmanager
@@ -36,10 +67,12 @@ def dask_client(spec: str) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``, closed (with its local cluster) on exit.
 
     ``spec`` is ``"local"`` / ``"local:N"`` (start a LocalCluster of N worker processes
-    on 127.0.0.1) or ``"tcp://host:port"`` (an existing scheduler). Workers that die
-    are restarted by their nannies and their tasks rescheduled.
+    on 127.0.0.1; ``"local:N:3GB"`` gives each a memory limit) or ``"tcp://host:port"``
+    (an existing scheduler). Workers that die are restarted by their nannies and their
+    tasks rescheduled.
     """
     kind, value = parse_dask(spec)
+    memory = local_memory_limit(spec) if kind == "local" else None
     distributed = import_optional("distributed")
     cluster = None
     try:
@@ -53,6 +86,7 @@ def dask_client(spec: str) -> Iterator[Any]:
                 # otherwise; another cluster may hold that port, so take a free one.
                 dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
+                memory_limit="auto" if memory is None else memory,
             )
             client = distributed.Client(cluster)
         else:

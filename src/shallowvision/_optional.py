@@ -11,6 +11,8 @@ _OPTIONAL = {
     "lightgbm": ("lightgbm", "boost"),
     "shap": ("shap", "explain"),
     "dask": ("dask[distributed]", "dask"),
+    "dask.array": ("dask[distributed]", "dask"),
+    "dask.dataframe": ("dask[dataframe]", "dask"),
     "distributed": ("dask[distributed]", "dask"),
     "fastapi": ("fastapi", "serve"),
     "uvicorn": ("uvicorn", "serve"),

@@ -114,10 +114,16 @@ def compare_cli(
         typer.Option("--save-models", help="Save each fitted model (skops) in this folder."),
     ] = None,
     dask: DaskOpt = None,
+    data_parallel: Annotated[
+        bool,
+        typer.Option(
+            "--data-parallel",
+            help="With --dask: keep the images partitioned on the workers, which read them, and fit each model with its library's distributed estimator (lgbm, xgb), for training sets larger than a worker's memory.",
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Fit each model on train and score it on validation (test only with --test)."""
-    from shallowvision._console import stdout_console
     from shallowvision.models import compare_models, get_model_names, get_model_spec
 
     names = get_model_names() if models.strip() == "all" else split_names(models)
@@ -128,8 +134,26 @@ def compare_cli(
     if unknown:
         raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
     check_out_path(out)
+    if data_parallel:
+        _check_data_parallel(names, dask, task, positive, n_per_class, n_jobs, time_limit)
     if save_models is not None:
         save_models.mkdir(parents=True, exist_ok=True)
+    if data_parallel:
+        assert dask is not None  # checked above
+        _compare_data_parallel(
+            dataset,
+            names,
+            dask,
+            test=test,
+            validation_size=validation_size,
+            positive=positive,
+            seed=seed,
+            params=params,
+            out=out,
+            save_models=save_models,
+            data_dir=data_dir,
+        )
+        return
     splits = load_task(
         dataset,
         task=task,
@@ -152,6 +176,15 @@ def compare_cli(
             keep_models=save_models is not None,
             on_progress=on_progress,
         )
+    _report_comparison(comparison, out, save_models, splits.train)
+
+
+def _report_comparison(
+    comparison: Any, out: Path | None, save_models: Path | None, train: Any
+) -> None:
+    """Print the table, write ``--out`` and save the models of a comparison."""
+    from shallowvision._console import stdout_console
+
     finished = any(r.status == "ok" for r in comparison.rows)
     best = comparison.best().model if finished else None
     title = (
@@ -170,11 +203,97 @@ def compare_cli(
     if out is not None:
         write_table(out, comparison.to_dict(), [r.to_dict() for r in comparison.rows])
     if save_models is not None:
-        _save_all(comparison, splits.train, save_models)
+        _save_all(comparison, train, save_models)
     if not finished:
         raise ShallowVisionError(
             f"no model finished: {', '.join(f'{r.model} {r.status}' for r in comparison.rows)}"
         )
+
+
+def _check_data_parallel(
+    names: list[str],
+    dask: str | None,
+    task: str,
+    positive: str | None,
+    n_per_class: int | None,
+    n_jobs: int | None,
+    time_limit: float | None,
+) -> None:
+    """Refuse, before any work, what --data-parallel cannot do."""
+    from shallowvision.cli._common import TASKS
+    from shallowvision.models import data_parallel_model_names
+
+    able = data_parallel_model_names()
+    unable = [n for n in names if n not in able]
+    if unable:
+        raise ConfigError(
+            f"--data-parallel: {', '.join(unable)} cannot be fitted data-parallel; the models "
+            f"that can are: {', '.join(able)}"
+        )
+    if dask is None:
+        raise ConfigError(
+            "--data-parallel fits on a Dask cluster: add --dask local:N[:MEMORY] or --dask tcp://host:port"
+        )
+    for flag, value in (
+        ("--n-per-class", n_per_class),
+        ("--n-jobs", n_jobs),
+        ("--time-limit", time_limit),
+    ):
+        if value is not None:
+            raise ConfigError(
+                f"--data-parallel cannot be combined with {flag}: it trains on every training "
+                "image, each worker with its own threads, until the fit ends"
+            )
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose multiclass or binary")
+    if task == "binary" and positive is None:
+        raise ConfigError(
+            "--task binary needs --positive CLASS (an index like 8 or a name like Shirt)"
+        )
+
+
+def _compare_data_parallel(
+    dataset: str,
+    names: list[str],
+    dask: str,
+    *,
+    test: bool,
+    validation_size: float,
+    positive: str | None,
+    seed: int,
+    params: dict[str, dict[str, Any]],
+    out: Path | None,
+    save_models: Path | None,
+    data_dir: Path | None,
+) -> None:
+    from shallowvision._console import stderr_console
+    from shallowvision._dask import dask_client
+    from shallowvision.datasets import read_partitioned
+    from shallowvision.models import compare_data_parallel
+
+    options: dict[str, Any] = {
+        "validation_size": validation_size,
+        "positive": positive,
+        "random_state": seed,
+        "data_dir": data_dir,
+    }
+    with dask_client(dask) as client:
+        train = read_partitioned(dataset, "train", **options)
+        target = read_partitioned(dataset, "test" if test else "validation", **options)
+        with model_progress(names) as on_progress:
+            comparison = compare_data_parallel(
+                names,
+                train,
+                target,
+                random_state=seed,
+                params=params,
+                keep_models=save_models is not None,
+                client=client,
+                on_progress=on_progress,
+                on_retry=lambda note: stderr_console().print(f"[yellow]{note}[/yellow]"),
+            )
+        # Saving fingerprints the training images, on the cluster.
+        _report_comparison(comparison, out, save_models, train)
 
 
 def _save_all(comparison: Any, train: Any, folder: Path) -> None:

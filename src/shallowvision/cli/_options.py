@@ -59,7 +59,7 @@ DaskOpt = Annotated[
     str | None,
     typer.Option(
         "--dask",
-        help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1) or tcp://host:port.",
+        help="Run the fits on a Dask cluster: local, local:N (N worker processes on 127.0.0.1), local:N:MEMORY (each limited to MEMORY, e.g. local:2:3GB) or tcp://host:port.",
     ),
 ]
 ValidationOpt = Annotated[

@@ -9,6 +9,7 @@ from shallowvision.datasets._load import (
     load_splits,
     locate,
 )
+from shallowvision.datasets._partitioned import PartitionedImages, read_partitioned
 from shallowvision.datasets._readers import (
     decode_image,
     read_csv,
@@ -23,6 +24,7 @@ __all__ = [
     "DatasetSpec",
     "DatasetSplits",
     "ImageSet",
+    "PartitionedImages",
     "cache_dir",
     "decode_image",
     "get_dataset_names",
@@ -36,4 +38,5 @@ __all__ = [
     "read_idx",
     "read_image_folder",
     "read_npz",
+    "read_partitioned",
 ]

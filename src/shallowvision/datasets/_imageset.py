@@ -190,24 +190,9 @@ class ImageSet:
             The ``split`` name given to the held-out part.
         """
         n = len(self)
-        n_out = round(size * n) if isinstance(size, float) else int(size)
-        if not 0 < n_out < n:
-            raise DataError(
-                f"cannot hold out {size!r} of {n} images in {self.name}: "
-                "give a share in (0, 1) or a count between 1 and n - 1"
-            )
-        rng = np.random.default_rng(random_state)
-        held = []
-        counts = self.class_counts()
-        # Largest-remainder allocation keeps every class's share as close as possible.
-        quota = counts * n_out / n
-        alloc = np.floor(quota).astype(int)
-        order = np.argsort(-(quota - alloc), kind="stable")
-        alloc[order[: n_out - alloc.sum()]] += 1
-        for cls, k in enumerate(alloc):
-            members = np.flatnonzero(self.labels == cls)
-            held.append(rng.choice(members, size=min(k, len(members)), replace=False))
-        held_idx = np.sort(np.concatenate(held))
+        held_idx = held_out_indices(
+            self.labels, self.n_classes, size, random_state=random_state, name=self.name
+        )
         rest_mask = np.ones(n, dtype=bool)
         rest_mask[held_idx] = False
         return self.take(np.flatnonzero(rest_mask)), self.take(held_idx, split=name)
@@ -259,6 +244,40 @@ def stratified_order(labels: np.ndarray, n_classes: int, *, random_state: int = 
             spread = (np.arange(len(members)) + rng.random()) / len(members)
             position[rng.permutation(members)] = spread
     return np.lexsort((rng.random(len(labels)), position))
+
+
+def held_out_indices(
+    labels: np.ndarray,
+    n_classes: int,
+    size: float | int,
+    *,
+    random_state: int = 0,
+    name: str = "the images",
+) -> np.ndarray:
+    """The sorted indices :meth:`ImageSet.split_off` holds out: a seeded stratified draw.
+
+    Only the labels are needed, so a partitioned dataset holds out exactly the rows an
+    in-memory one does. ``size`` is a share (0 < size < 1) or a number of images.
+    """
+    n = len(labels)
+    n_out = round(size * n) if isinstance(size, float) else int(size)
+    if not 0 < n_out < n:
+        raise DataError(
+            f"cannot hold out {size!r} of {n} images in {name}: "
+            "give a share in (0, 1) or a count between 1 and n - 1"
+        )
+    rng = np.random.default_rng(random_state)
+    held = []
+    counts = np.bincount(labels, minlength=n_classes)
+    # Largest-remainder allocation keeps every class's share as close as possible.
+    quota = counts * n_out / n
+    alloc = np.floor(quota).astype(int)
+    order = np.argsort(-(quota - alloc), kind="stable")
+    alloc[order[: n_out - alloc.sum()]] += 1
+    for cls, k in enumerate(alloc):
+        members = np.flatnonzero(labels == cls)
+        held.append(rng.choice(members, size=min(k, len(members)), replace=False))
+    return np.sort(np.concatenate(held))
 
 
 def resolve_class(class_names: Sequence[str], positive: int | str) -> int:

@@ -296,7 +296,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # training images (on data-rich sets too), the best one is refitted on all of them.
     "quick": {
         "data": {"n_per_class": None, "max_held_out": 20000},
-        "scale": {"max_images": 20000, "finalists": 1, "curve_points": 3, "budget_seconds": 600},
+        "scale": {"max_images": 20000, "finalists": 1, "curve_points": 3, "budget_seconds": 1200},
         "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "fast"]},
         "tune": {"top": 1, "search": "halving-random", "n_candidates": 4, "cv": 2},
         "ensemble": {"methods": ["soft"], "size": 3},

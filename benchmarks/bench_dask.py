@@ -16,7 +16,14 @@ its own process: wall time, peak RSS of every process, validation and test accur
 
 Run:  python benchmarks/bench_dask.py [--n-per-class 300 --repeats 2] [--no-boost] [--no-search]
       python benchmarks/bench_dask.py --no-search --no-boost --data-parallel \
-          --dp-size 280000 --dp-memory 1GB --dp-model lgbm --dp-param n_estimators=50
+          --dp-size 280000 --dp-workers 4 --dp-memory 750MB --dp-chunk 16MiB --dp-model lgbm \
+          --dp-param n_estimators=50 --dp-param bin_construct_sample_cnt=20000
+
+The memory limit must stay below the float32 training data (0.79 GB for 280,000 images):
+each worker's process also holds Python and the libraries, its chunks, and what the
+library builds from them (LightGBM a float32 copy of the worker's rows, and a sample of
+bin_construct_sample_cnt rows, 200,000 by default, as float64, to find the bins), so more
+workers of the same limit, each holding fewer rows, is what fits.
 """
 
 from __future__ import annotations
@@ -276,7 +283,14 @@ def _child(code: str, env: dict[str, str]) -> dict:
         check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-4000:]}")
+        # The cause is often well above the last lines (a cluster logs what followed it).
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="bench-dask-child-", suffix=".log", delete=False
+        ) as log:
+            log.write(out.stderr)
+        raise RuntimeError(
+            f"benchmark child failed (whole stderr: {log.name}):\n{out.stderr[-4000:]}"
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

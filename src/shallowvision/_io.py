@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from shallowvision.exceptions import OutputError
+from shallowvision.exceptions import ConfigError, OutputError
 
 __all__ = ["ZIP_ERRORS", "atomic_path", "sha256_file", "write_json", "write_text"]
 
@@ -85,3 +85,24 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes."""
     with open(path, "rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def read_stage_file(path: Path) -> dict[str, Any] | None:
+    """A stage's stored record, None if absent; a damaged one is named.
+
+    Stage files are written atomically, so damage comes from outside (a full disk
+    elsewhere, an edit): the message says that resuming the run redoes the stage.
+    """
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:  # JSON errors and UnicodeDecodeError alike
+        record, problem = None, str(exc)
+    else:
+        problem = "not a stage record"
+    if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
+        raise ConfigError(
+            f"{path}: damaged stage file ({problem}); `shallowvision run --resume` redoes the stage"
+        )
+    return record

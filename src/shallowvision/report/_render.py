@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from shallowvision import __version__
-from shallowvision._io import write_text
+from shallowvision._io import read_stage_file, write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
 
@@ -115,8 +115,6 @@ class RunData:
             raise ConfigError(f"{self.run_dir}: missing {relative}") from None
 
     def _record(self, stage: str) -> dict[str, Any] | None:
-        from shallowvision.run._context import read_stage_file
-
         return read_stage_file(self.run_dir / "stages" / f"{stage}.json")
 
     def has(self, stage: str) -> bool:

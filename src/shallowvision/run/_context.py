@@ -18,7 +18,6 @@ stage without its ``stages/<stage>.json`` simply runs again on ``--resume``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._io import atomic_path, write_json
+from shallowvision._io import atomic_path, read_stage_file, write_json
 from shallowvision.exceptions import ConfigError, ShallowVisionError
 from shallowvision.run._config import RunConfig
 
@@ -278,27 +277,6 @@ class RunContext:
 
     def write_json(self, relative: str, data: Any) -> Path:
         return write_json(self.path(relative), data)
-
-
-def read_stage_file(path: Path) -> dict[str, Any] | None:
-    """A stage's stored record, None if absent; a damaged one is named.
-
-    Stage files are written atomically, so damage comes from outside (a full disk
-    elsewhere, an edit): the message says that resuming the run redoes the stage.
-    """
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:  # JSON errors and UnicodeDecodeError alike
-        record, problem = None, str(exc)
-    else:
-        problem = "not a stage record"
-    if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
-        raise ConfigError(
-            f"{path}: damaged stage file ({problem}); `shallowvision run --resume` redoes the stage"
-        )
-    return record
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision._records import NOT_JSON
 from shallowvision.datasets._imageset import ImageSet, resolve_class
 from shallowvision.eda._duplicates import Duplicates, find_duplicates
 from shallowvision.eda._records import EdaRecord
@@ -27,7 +28,6 @@ from shallowvision.eda._stats import (
     ink_statistics,
     pca_summary,
 )
-from shallowvision.evaluation._records import NOT_JSON
 from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = ["EdaResult", "analyze"]

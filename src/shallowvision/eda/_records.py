@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision.evaluation._records import Record, jsonable
+from shallowvision._records import Record, jsonable
 
 __all__ = ["EdaRecord", "decimals"]
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from shallowvision._scores import predict_scores
 from shallowvision.exceptions import DataError
 
 __all__ = [
@@ -185,42 +186,4 @@ def class_index(cls: int | str, class_names: Sequence[str]) -> int:
     raise DataError(
         f"unknown class {cls!r}: give an index 0..{len(class_names) - 1} or one of "
         f"{', '.join(class_names)}"
-    )
-
-
-def predict_scores(
-    estimator: Any,
-    X: ArrayLike,
-    *,
-    response_method: Literal["auto", "predict_proba", "decision_function"] = "predict_proba",
-) -> np.ndarray:
-    """2-D scores of a fitted classifier: ``predict_proba`` or ``decision_function``.
-
-    A binary ``decision_function`` (1-D) becomes the two columns ``(-d, d)``, so every
-    score array has one column per class.
-
-    Parameters
-    ----------
-    estimator : fitted classifier
-    X : array-like
-        The samples, as the estimator expects them.
-    response_method : {"predict_proba", "decision_function", "auto"}
-        ``"auto"`` prefers ``predict_proba`` and falls back to ``decision_function``.
-
-    Returns
-    -------
-    ndarray of float64, shape (n_samples, n_classes)
-    """
-    methods = (
-        ("predict_proba", "decision_function") if response_method == "auto" else (response_method,)
-    )
-    for method in methods:
-        if hasattr(estimator, method):
-            scores = np.asarray(getattr(estimator, method)(X), dtype=np.float64)
-            if scores.ndim == 1:
-                scores = np.column_stack([-scores, scores])
-            return scores
-    raise DataError(
-        f"{type(estimator).__name__} has no {' or '.join(methods)}: this needs a model that "
-        "gives probabilities or decision scores"
     )

@@ -68,8 +68,8 @@ __all__ = [
 ]
 
 
-#: Names defined in modules that import scikit-learn (or the evaluation records), loaded
-#: on first use so the registry and the CLI stay light until then.
+#: Names defined in modules that import scikit-learn, or that the registry does not need,
+#: loaded on first use so the registry and the CLI stay light until then.
 _LAZY = {
     "NystroemRidgeClassifier": "shallowvision.models._kernel_ridge",
     "BlockRBFSVC": "shallowvision.models._svc",

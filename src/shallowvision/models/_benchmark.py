@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._records import Record
 from shallowvision.datasets import ImageSet
-from shallowvision.evaluation import Record
 from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
 
 __all__ = [

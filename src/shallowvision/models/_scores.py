@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision._scores import predict_scores as scores_of
+
 __all__ = ["has_proba", "has_scores", "is_fitted", "predict_scores"]
 
 
@@ -47,7 +49,5 @@ def predict_scores(estimator: Any, X: Any) -> tuple[np.ndarray, str]:
     decision vector ``d`` becomes the two columns ``(-d, d)`` so both kinds share one
     shape. Rankings (and so ROC and PR AUC) are the same for either kind.
     """
-    from shallowvision.evaluation._validation import predict_scores as scores_of
-
     kind = "proba" if has_proba(estimator) else "decision"
     return scores_of(estimator, X, response_method="auto"), kind

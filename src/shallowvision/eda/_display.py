@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from shallowvision._plotting import MAX_LEGEND, Display, draw_tiles, new_axes
 from shallowvision.eda._duplicates import Duplicates
 from shallowvision.eda._stats import (
     ClassBalance,
@@ -24,7 +25,6 @@ from shallowvision.eda._stats import (
     PCASummary,
     PixelHistogram,
 )
-from shallowvision.evaluation._display import _MAX_LEGEND, _Display, draw_tiles, new_axes
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def _tick_labels(ax: Axes, names: tuple[str, ...], axis: Literal["x", "y"] = "x"
         ax.tick_params(axis=axis, labelsize="x-small")
 
 
-class ClassBalanceDisplay(_Display):
+class ClassBalanceDisplay(Display):
     """Images per class: train bars against the left axis, test bars against the right,
     both axes scaled so that equal shares of a split have equal heights."""
 
@@ -131,7 +131,7 @@ class ClassBalanceDisplay(_Display):
         return self
 
 
-class DistributionDisplay(_Display):
+class DistributionDisplay(Display):
     """Box plots of one per-image statistic: each class, and all images together.
 
     Boxes span the 25th to 75th percentiles with the median marked; whiskers reach the
@@ -179,7 +179,7 @@ class DistributionDisplay(_Display):
         return self
 
 
-class CentreOfMassDisplay(_Display):
+class CentreOfMassDisplay(Display):
     """Each class's mean centre of mass, with the standard deviation of the centres as error
     bars, over the mean image of all classes (in image coordinates)."""
 
@@ -198,7 +198,7 @@ class CentreOfMassDisplay(_Display):
         h, w = ink.image_shape
         ax.imshow(self.mean_image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         colours = class_colours(len(ink.class_names))
-        many = len(ink.class_names) > _MAX_LEGEND
+        many = len(ink.class_names) > MAX_LEGEND
         for c, name in enumerate(ink.class_names):
             x, y = ink.centre_x.mean[c], ink.centre_y.mean[c]
             if not np.isfinite(x):
@@ -236,7 +236,7 @@ class CentreOfMassDisplay(_Display):
         return self
 
 
-class PixelHistogramDisplay(_Display):
+class PixelHistogramDisplay(Display):
     """Share of pixels at each grey level (log scale), all classes and, up to 12, each class."""
 
     def __init__(self, histogram: PixelHistogram) -> None:
@@ -247,7 +247,7 @@ class PixelHistogramDisplay(_Display):
         ax = self._start(ax)
         hist = self.histogram
         levels = np.arange(256)
-        if len(hist.class_names) <= _MAX_LEGEND:
+        if len(hist.class_names) <= MAX_LEGEND:
             for name, counts, colour in zip(
                 hist.class_names, hist.counts, class_colours(len(hist.class_names)), strict=True
             ):
@@ -277,7 +277,7 @@ class PixelHistogramDisplay(_Display):
         return self
 
 
-class ClassImagesDisplay(_Display):
+class ClassImagesDisplay(Display):
     """The mean image, or the variance image, of every class."""
 
     def __init__(self, images: ClassImages) -> None:
@@ -323,7 +323,7 @@ class ClassImagesDisplay(_Display):
         return self
 
 
-class DifferencesDisplay(_Display):
+class DifferencesDisplay(Display):
     """Absolute differences between class mean images: the most similar pairs, or one class
     against each other class; the caption gives each image's mean (grey levels)."""
 
@@ -366,7 +366,7 @@ class DifferencesDisplay(_Display):
         return self
 
 
-class ImageGridDisplay(_Display):
+class ImageGridDisplay(Display):
     """A few images of each class, one row per class (with each image's score, if any)."""
 
     def __init__(self, grid: ImageGrid) -> None:
@@ -396,7 +396,7 @@ class ImageGridDisplay(_Display):
         return self
 
 
-class ExplainedVarianceDisplay(_Display):
+class ExplainedVarianceDisplay(Display):
     """Cumulative share of the pixel variance against the number of principal components."""
 
     def __init__(self, pca: PCASummary) -> None:
@@ -434,7 +434,7 @@ class ExplainedVarianceDisplay(_Display):
         return self
 
 
-class ProjectionDisplay(_Display):
+class ProjectionDisplay(Display):
     """A sample of the training images on the first two principal components, by class."""
 
     _figsize = (7.0, 5.5)
@@ -447,7 +447,7 @@ class ProjectionDisplay(_Display):
         ax = self._start(ax)
         p = self.pca
         colours = class_colours(len(p.class_names))
-        many = len(p.class_names) > _MAX_LEGEND
+        many = len(p.class_names) > MAX_LEGEND
         for c, name in enumerate(p.class_names):
             points = p.coordinates[p.labels == c]
             if len(points):
@@ -471,7 +471,7 @@ class ProjectionDisplay(_Display):
         return self
 
 
-class DuplicatesDisplay(_Display):
+class DuplicatesDisplay(Display):
     """Example pairs of duplicate images, side by side, with their indices and labels."""
 
     def __init__(self, duplicates: Duplicates) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from shallowvision._plotting import add_tiles, plotly_figure
+from shallowvision._records import jsonable
 from shallowvision.eda._analyze import EdaResult
 from shallowvision.eda._duplicates import Duplicates
 from shallowvision.eda._stats import (
@@ -21,8 +23,6 @@ from shallowvision.eda._stats import (
     PCASummary,
     PixelHistogram,
 )
-from shallowvision.evaluation._figures import _figure, add_tiles
-from shallowvision.evaluation._records import jsonable
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def balance_figure(balance: ClassBalance) -> go.Figure:
     """Share of each split's images per class (train and test side by side), counts in the hover."""
     import plotly.graph_objects as go
 
-    fig = _figure("Images per class", "Class", "Share of the split's images")
+    fig = plotly_figure("Images per class", "Class", "Share of the split's images")
     names = list(balance.class_names)
     for split, counts in (("train", balance.train_counts), ("test", balance.test_counts)):
         if counts is None:
@@ -70,7 +70,7 @@ def distribution_figure(distribution: Distribution) -> go.Figure:
     import plotly.graph_objects as go
 
     d = distribution
-    fig = _figure(f"{d.label} per image, by class", "Class", d.label)
+    fig = plotly_figure(f"{d.label} per image, by class", "Class", d.label)
     names = [*d.class_names, "all"]
     q = np.vstack([d.quantiles, d.overall_quantiles[None, :]])
     means = np.r_[d.mean, d.overall_mean]
@@ -95,7 +95,7 @@ def centre_of_mass_figure(ink: InkStatistics, mean_image: np.ndarray) -> go.Figu
     import plotly.graph_objects as go
 
     h, w = ink.image_shape
-    fig = _figure(
+    fig = plotly_figure(
         "Centre of mass per class (± std of the images' centres)", "x (column, px)", "y (row, px)"
     )
     fig.add_trace(
@@ -131,7 +131,7 @@ def pixel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
     """Share of pixels at each grey level, overall and per class (log scale)."""
     import plotly.graph_objects as go
 
-    fig = _figure("Pixel intensities", "Grey level", "Share of pixels")
+    fig = plotly_figure("Pixel intensities", "Grey level", "Share of pixels")
     levels = list(range(256))
     total = histogram.total
     fig.add_trace(
@@ -166,7 +166,7 @@ def class_images_figure(
     if kind not in ("mean", "variance"):
         raise DataError(f"kind must be 'mean' or 'variance', got {kind!r}")
     tiles = images.mean if kind == "mean" else images.variance
-    fig = _figure(f"{kind.capitalize()} image of each class", "", "")
+    fig = plotly_figure(f"{kind.capitalize()} image of each class", "", "")
     top = float(np.nanmax(tiles)) if kind == "variance" and np.isfinite(tiles).any() else 255.0
     add_tiles(
         fig,
@@ -195,7 +195,7 @@ def differences_figure(
         if view == "similar"
         else f"{d.compare_class} against each other class: |difference of the means|"
     )
-    fig = _figure(title, "", "")
+    fig = plotly_figure(title, "", "")
     if pairs:
         vmax = max(float(p.image.max()) for p in (*d.most_similar, *d.against_others))
         add_tiles(
@@ -215,7 +215,7 @@ def differences_figure(
 def image_grid_figure(grid: ImageGrid) -> go.Figure:
     """A few images of each class, one row per class (scores under the images, if any)."""
     k, m = grid.indices.shape
-    fig = _figure(grid.title, "", "")
+    fig = plotly_figure(grid.title, "", "")
     tiles = grid.images.reshape(k * m, *grid.images.shape[2:]).astype(np.float64)
     tiles[grid.indices.ravel() < 0] = np.nan
     captions = None
@@ -238,7 +238,9 @@ def explained_variance_figure(pca: PCASummary) -> go.Figure:
     ratio = pca.explained_variance_ratio
     cumulative = np.cumsum(ratio)
     components = np.arange(1, len(ratio) + 1)
-    fig = _figure("PCA explained variance", "Principal components", "Share of the pixel variance")
+    fig = plotly_figure(
+        "PCA explained variance", "Principal components", "Share of the pixel variance"
+    )
     fig.add_trace(go.Scatter(x=components, y=cumulative, mode="lines", name="cumulative"))
     # A line, not bars: bars on a log axis have uneven widths and hang off its left end.
     fig.add_trace(
@@ -273,7 +275,7 @@ def projection_figure(pca: PCASummary) -> go.Figure:
 
     ratio = pca.explained_variance_ratio
     second = ratio[1] if len(ratio) > 1 else 0.0
-    fig = _figure(
+    fig = plotly_figure(
         f"{len(pca.labels):,} training images on the first two principal components",
         f"PC 1 ({ratio[0]:.0%} of the variance)",
         f"PC 2 ({second:.0%})",
@@ -300,7 +302,7 @@ def projection_figure(pca: PCASummary) -> go.Figure:
 def duplicates_figure(duplicates: Duplicates, *, pairs_per_row: int = 4) -> go.Figure:
     """Example duplicate pairs side by side, with their indices, labels and distance."""
     d = duplicates
-    fig = _figure(d.describe()[:1].upper() + d.describe()[1:], "", "")
+    fig = plotly_figure(d.describe()[:1].upper() + d.describe()[1:], "", "")
     m = len(d.first_index)
     second = "train" if d.scope == "train" else "test"
     captions = []

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shallowvision._io import write_json, write_text
+from shallowvision._plotting import new_axes, save_png
 from shallowvision.eda._analyze import EdaResult
 from shallowvision.eda._display import (
     CentreOfMassDisplay,
@@ -23,8 +24,6 @@ from shallowvision.eda._display import (
     ProjectionDisplay,
 )
 from shallowvision.eda._figures import duplicates_name
-from shallowvision.evaluation._display import new_axes
-from shallowvision.evaluation._save import save_png
 
 __all__ = ["explore_dataset", "save_figures", "summary_text", "write_eda"]
 

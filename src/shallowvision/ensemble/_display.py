@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from shallowvision._plotting import Display
 from shallowvision.ensemble._compare import EnsembleComparison
-from shallowvision.evaluation._display import _Display
 from shallowvision.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ __all__ = ["EnsembleDisplay"]
 _METRICS = {"accuracy": "Accuracy", "f1_macro": "Macro F1", "roc_auc": "ROC AUC"}
 
 
-class EnsembleDisplay(_Display):
+class EnsembleDisplay(Display):
     """One bar per member (grey) and per ensemble (blue), best member's score marked.
 
     Parameters

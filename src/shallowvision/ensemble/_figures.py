@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shallowvision._plotting import plotly_figure
 from shallowvision.ensemble._compare import EnsembleComparison
-from shallowvision.evaluation._figures import _figure
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -22,7 +22,7 @@ def ensemble_scores_figure(comparison: EnsembleComparison) -> go.Figure:
     import plotly.graph_objects as go
 
     c = comparison
-    fig = _figure(
+    fig = plotly_figure(
         f"Ensembles against their members ({c.n_eval:,} {c.evaluated_on} images)", "", "Score"
     )
     names = [r.model for r in c.rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mosaic", "one_hot", "thin_indices", "top_label"]
+__all__ = ["one_hot", "thin_indices", "top_label"]
 
 
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -31,25 +31,3 @@ def thin_indices(n: int, max_points: int, keep: int | None = None) -> np.ndarray
     idx = np.round(np.linspace(0, n - 1, max_points - 1)).astype(np.intp)
     extra = np.array([] if keep is None else [keep], dtype=np.intp)
     return np.unique(np.r_[idx, extra])
-
-
-def mosaic(
-    images: np.ndarray, indices: np.ndarray, *, n_cols: int, gap: int = 1
-) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Tile ``images[indices]`` into one array, row by row, at their own height x width.
-
-    Returns the float canvas (NaN in the gaps, so they draw as background) and the
-    ``(row, col)`` pixel of each tile's top-left corner.
-    """
-    h, w = images.shape[1:]
-    n = len(indices)
-    n_rows = max(1, -(-n // n_cols))
-    cols = min(n, n_cols) if n else 1
-    canvas = np.full((n_rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
-    corners = []
-    for i, idx in enumerate(indices):
-        r, c = divmod(i, n_cols)
-        top, left = r * (h + gap), c * (w + gap)
-        canvas[top : top + h, left : left + w] = images[idx]
-        corners.append((top, left))
-    return canvas, corners

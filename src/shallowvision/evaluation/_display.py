@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from shallowvision.evaluation._arrays import mosaic
+from shallowvision._plotting import MAX_LEGEND, Display, draw_tiles, new_axes
 from shallowvision.evaluation._calibration import (
     ReliabilityDiagram,
     Strategy,
@@ -47,8 +47,6 @@ from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-    from matplotlib.image import AxesImage
 
 __all__ = [
     "ConfusionDisplay",
@@ -60,73 +58,10 @@ __all__ = [
     "RiskCoverageDisplay",
     "RobustnessDisplay",
     "ThresholdDisplay",
-    "draw_tiles",
-    "new_axes",
 ]
 
-# Legends with more entries than this become unreadable; per-class lines stay unlabelled.
-_MAX_LEGEND = 12
 # Matrices larger than this are drawn without a number in every cell.
 _MAX_ANNOTATED = 20
-
-
-def new_axes(figsize: tuple[float, float] = (6.0, 4.5)) -> Axes:
-    """Axes on a new figure that belongs to no pyplot state (safe in threads and loops)."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout="constrained").add_subplot()
-
-
-def draw_tiles(
-    ax: Axes,
-    images: np.ndarray,
-    captions: Sequence[str] | None = None,
-    *,
-    n_cols: int,
-    caption_lines: int = 2,
-    row_labels: Sequence[str] | None = None,
-    cmap: str = "gray",
-    vmin: float = 0.0,
-    vmax: float = 255.0,
-) -> AxesImage | None:
-    """Draw ``images`` as one mosaic at their own height x width, row by row.
-
-    Each tile gets its caption underneath (room for ``caption_lines`` lines at the
-    tile's own scale), each row its label on the left; NaN pixels (and the gaps) are
-    drawn white. Returns the image artist (for a colour bar), None when there is nothing
-    to draw.
-
-    Parameters
-    ----------
-    ax : Axes
-    images : ndarray, shape (n, height, width)
-    captions : sequence of str, optional
-        One per image.
-    n_cols : int
-    caption_lines : int
-    row_labels : sequence of str, optional
-        One per row of tiles.
-    cmap : str
-        A matplotlib colour map name.
-    vmin, vmax : float
-        Pixel values at the two ends of the colour map.
-    """
-    import matplotlib as mpl
-
-    ax.set_axis_off()
-    if not len(images):
-        ax.text(0.5, 0.5, "no images", ha="center", va="center", transform=ax.transAxes)
-        return None
-    h = images.shape[1]
-    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
-    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
-    colormap = mpl.colormaps[cmap].with_extremes(bad="white")
-    image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    for (top, left), caption in zip(corners, captions or (), strict=False):
-        ax.text(left, top + h, caption, va="top", ha="left", fontsize=6.5, clip_on=False)
-    for row, label in enumerate(row_labels or ()):
-        ax.text(-gap, row * (h + gap) + h / 2, label, ha="right", va="center", fontsize="small")
-    return image
 
 
 def _diagonal(ax: Axes, label: str) -> None:
@@ -134,19 +69,7 @@ def _diagonal(ax: Axes, label: str) -> None:
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label=label)
 
 
-class _Display:
-    ax_: Axes
-    figure_: Figure
-    _figsize: tuple[float, float] = (6.0, 4.5)
-
-    def _start(self, ax: Axes | None) -> Axes:
-        ax = ax if ax is not None else new_axes(self._figsize)
-        self.ax_ = ax
-        self.figure_ = ax.get_figure()  # type: ignore[assignment]
-        return ax
-
-
-class CurvesDisplay(_Display):
+class CurvesDisplay(Display):
     """ROC or precision-recall curves: one thin line per class, bold dashed averages.
 
     Parameters
@@ -178,7 +101,7 @@ class CurvesDisplay(_Display):
         ax = self._start(ax)
         cs = self.curves
         per_class = cs.class_curves
-        many = len(per_class) > _MAX_LEGEND
+        many = len(per_class) > MAX_LEGEND
         step = "steps-post" if cs.kind == "pr" else "default"
         for c in per_class:
             ax.plot(
@@ -215,7 +138,7 @@ class CurvesDisplay(_Display):
         return self
 
 
-class ThresholdDisplay(_Display):
+class ThresholdDisplay(Display):
     """Precision, recall and F1 against the threshold, with the F1-optimal threshold marked.
 
     With one class (or ``label`` given) all three metrics are drawn; with several, the
@@ -267,17 +190,17 @@ class ThresholdDisplay(_Display):
                     c.f1,
                     lw=1.0,
                     alpha=0.7,
-                    label=None if len(curves) > _MAX_LEGEND else c.label,
+                    label=None if len(curves) > MAX_LEGEND else c.label,
                 )
                 ax.plot([c.best.threshold], [c.best.f1], "o", ms=4, color=line.get_color())
             ax.set_title("F1 against the threshold, per class (dots: F1-optimal)")
         ax.set(xlabel="Decision threshold", ylabel="Score", ylim=(-0.01, 1.01))
-        if len(curves) <= _MAX_LEGEND:
+        if len(curves) <= MAX_LEGEND:
             ax.legend(fontsize="small", loc="lower left")
         return self
 
 
-class ReliabilityDisplay(_Display):
+class ReliabilityDisplay(Display):
     """A reliability diagram: observed frequency per bin against the diagonal, bin counts below."""
 
     def __init__(self, diagram: ReliabilityDiagram) -> None:
@@ -344,7 +267,7 @@ class ReliabilityDisplay(_Display):
         return self
 
 
-class HistogramDisplay(_Display):
+class HistogramDisplay(Display):
     """Confidence or entropy of correct and wrong predictions, with the error rate per bin."""
 
     def __init__(self, histogram: CorrectWrongHistogram) -> None:
@@ -399,7 +322,7 @@ class HistogramDisplay(_Display):
         return self
 
 
-class RiskCoverageDisplay(_Display):
+class RiskCoverageDisplay(Display):
     """Accuracy on the kept images against coverage, with the target accuracy marked."""
 
     def __init__(self, result: RiskCoverage) -> None:
@@ -485,7 +408,7 @@ def _draw_matrix(
             )
 
 
-class ConfusionDisplay(_Display):
+class ConfusionDisplay(Display):
     """The confusion matrix, in counts or row-normalised."""
 
     _figsize = (7.0, 6.0)
@@ -532,7 +455,7 @@ class ConfusionDisplay(_Display):
         return self
 
 
-class ErrorOverlapDisplay(_Display):
+class ErrorOverlapDisplay(Display):
     """How many images each pair of models both get wrong (diagonal: each model's errors)."""
 
     def __init__(self, overlap: ErrorOverlap) -> None:
@@ -562,7 +485,7 @@ class ErrorOverlapDisplay(_Display):
         return self
 
 
-class GalleryDisplay(_Display):
+class GalleryDisplay(Display):
     """Images of a gallery at their own height x width, each with true label, prediction and confidence."""
 
     def __init__(self, gallery: Gallery, images: ArrayLike) -> None:
@@ -606,7 +529,7 @@ class GalleryDisplay(_Display):
         return self
 
 
-class RobustnessDisplay(_Display):
+class RobustnessDisplay(Display):
     """Accuracy against severity, one line per corruption (severity 0 = clean images)."""
 
     def __init__(self, result: RobustnessResult) -> None:

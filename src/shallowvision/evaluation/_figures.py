@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from shallowvision.evaluation._arrays import mosaic
+from shallowvision._plotting import add_tiles, plotly_figure
 from shallowvision.evaluation._calibration import ReliabilityDiagram
 from shallowvision.evaluation._calibrators import CalibrationComparison
 from shallowvision.evaluation._curves import CurveSet, ThresholdCurves
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
-    "add_tiles",
     "calibration_figure",
     "confusion_figure",
     "curves_figure",
@@ -38,20 +37,6 @@ __all__ = [
 _UNIT = {"range": [0, 1]}
 
 
-def _figure(title: str, xaxis: str, yaxis: str) -> go.Figure:
-    import plotly.graph_objects as go
-
-    return go.Figure(
-        layout={
-            "title": title,
-            "xaxis_title": xaxis,
-            "yaxis_title": yaxis,
-            "template": "plotly_white",
-            "legend": {"font": {"size": 10}},
-        }
-    )
-
-
 def _diagonal(fig: go.Figure, name: str) -> None:
     """The y = x reference line: chance for ROC, perfect calibration for reliability."""
     import plotly.graph_objects as go
@@ -65,7 +50,7 @@ def curves_figure(curves: CurveSet) -> go.Figure:
     import plotly.graph_objects as go
 
     name = "ROC" if curves.kind == "roc" else "Precision-recall"
-    fig = _figure(f"{name} curves, one-vs-rest", curves.x_label, curves.y_label)
+    fig = plotly_figure(f"{name} curves, one-vs-rest", curves.x_label, curves.y_label)
     shape = "hv" if curves.kind == "pr" else "linear"
     for c in curves.curves:
         average = c.label in ("micro", "macro")
@@ -93,7 +78,7 @@ def threshold_figure(curves: ThresholdCurves) -> go.Figure:
     """Precision, recall and F1 against the threshold (one class), or F1 of every class."""
     import plotly.graph_objects as go
 
-    fig = _figure("Metrics against the decision threshold", "Decision threshold", "Score")
+    fig = plotly_figure("Metrics against the decision threshold", "Decision threshold", "Score")
     if len(curves.curves) == 1:
         c = curves.curves[0]
         for name, values in (("precision", c.precision), ("recall", c.recall), ("F1", c.f1)):
@@ -132,7 +117,7 @@ def reliability_figure(
 
     names = list(names) if names is not None else [d.label for d in diagrams]
     top = all(d.label == "top-label" for d in diagrams)
-    fig = _figure(
+    fig = plotly_figure(
         "Reliability diagram",
         "Confidence" if top else "Predicted probability",
         "Accuracy" if top else "Observed frequency",
@@ -183,7 +168,7 @@ def histogram_figure(histogram: CorrectWrongHistogram) -> go.Figure:
 
     h = histogram
     centres = (h.bin_edges[:-1] + h.bin_edges[1:]) / 2
-    fig = _figure(
+    fig = plotly_figure(
         f"{h.quantity.capitalize()} of correct and wrong predictions", h.quantity, "images"
     )
     fig.add_trace(go.Bar(x=centres, y=h.correct, name="correct", opacity=0.6))
@@ -214,7 +199,7 @@ def risk_coverage_figure(result: RiskCoverage) -> go.Figure:
     import plotly.graph_objects as go
 
     r = result
-    fig = _figure(
+    fig = plotly_figure(
         "Risk-coverage: abstaining on the least confident", "Coverage", "Accuracy on kept images"
     )
     fig.add_trace(
@@ -244,7 +229,7 @@ def _heatmap(
 ) -> go.Figure:
     import plotly.graph_objects as go
 
-    fig = _figure(
+    fig = plotly_figure(
         title,
         f"Predicted {axis}" if axis == "class" else axis.capitalize(),
         f"True {axis}" if axis == "class" else axis.capitalize(),
@@ -289,7 +274,7 @@ def error_overlap_figure(overlap: ErrorOverlap) -> go.Figure:
 def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> go.Figure:
     """A gallery as one grey-level mosaic at the images' own size, labelled under each tile."""
     g = gallery
-    fig = _figure(f"{g.title} ({len(g.indices)} of {g.n_matching} images)", "", "")
+    fig = plotly_figure(f"{g.title} ({len(g.indices)} of {g.n_matching} images)", "", "")
     captions = [
         f"true {true}<br>pred {pred} {conf:.2f}"
         for true, pred, conf in zip(g.true, g.predicted, g.confidence, strict=True)
@@ -298,77 +283,11 @@ def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> g
     return fig
 
 
-def add_tiles(
-    fig: go.Figure,
-    images: np.ndarray,
-    captions: Sequence[str] | None = None,
-    *,
-    n_cols: int,
-    caption_lines: int = 2,
-    row_labels: Sequence[str] | None = None,
-    colorscale: str = "gray",
-    zmin: float = 0.0,
-    zmax: float = 255.0,
-    showscale: bool = False,
-    hovertemplate: str | None = None,
-    colorbar: dict[str, Any] | None = None,
-) -> int:
-    """Add ``images`` to ``fig`` as one mosaic heat map at their own height x width.
-
-    Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
-    are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
-    pixels high. Nothing is added for no images. Hovering shows nothing unless
-    ``hovertemplate`` says what. Returns the gap between tiles, so a second mosaic of the
-    same layout (an overlay) can be laid over this one.
-    """
-    import plotly.graph_objects as go
-
-    if not len(images):
-        return 0
-    h = images.shape[1]
-    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
-    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
-    fig.add_trace(
-        go.Heatmap(
-            # An array (not nested lists) is stored as one typed buffer: NaN gaps stay
-            # blank, and the figure builds and serialises in milliseconds.
-            z=canvas,
-            colorscale=colorscale,
-            zmin=zmin,
-            zmax=zmax,
-            showscale=showscale,
-            colorbar=colorbar,
-            hoverinfo="skip" if hovertemplate is None else None,
-            hovertemplate=hovertemplate,
-        )
-    )
-    for (top, left), caption in zip(corners, captions or (), strict=False):
-        fig.add_annotation(
-            x=left,
-            y=top + h,
-            text=caption,
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            font={"size": 9},
-        )
-    for row, label in enumerate(row_labels or ()):
-        fig.add_annotation(
-            x=-gap, y=row * (h + gap) + h / 2, text=label, showarrow=False, xanchor="right"
-        )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    fig.update_xaxes(visible=False)
-    # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
-    rows = -(-len(images) // n_cols)
-    fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
-    return gap
-
-
 def robustness_figure(result: RobustnessResult) -> go.Figure:
     """Accuracy against severity per corruption (severity 0 = clean)."""
     import plotly.graph_objects as go
 
-    fig = _figure(
+    fig = plotly_figure(
         f"Accuracy under corruption (clean {result.clean_accuracy:.3f})", "Severity", "Accuracy"
     )
     for name, (severity, accuracy) in result.curves().items():

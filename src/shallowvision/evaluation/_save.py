@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shallowvision._io import atomic_path
+from shallowvision._plotting import new_axes, save_png
 from shallowvision.evaluation._display import (
     ConfusionDisplay,
     CurvesDisplay,
@@ -19,7 +19,6 @@ from shallowvision.evaluation._display import (
     ReliabilityDisplay,
     RiskCoverageDisplay,
     ThresholdDisplay,
-    new_axes,
 )
 from shallowvision.evaluation._evaluate import Evaluation
 
@@ -28,13 +27,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["save_figures", "save_png"]
-
-
-def save_png(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
-    """Write ``figure`` to ``path`` as PNG; a reader never sees a half-written file."""
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi)
-    return Path(path)
 
 
 def _slug(text: str) -> str:

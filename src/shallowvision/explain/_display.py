@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from shallowvision.evaluation._arrays import mosaic
-from shallowvision.evaluation._display import _Display, new_axes
+from shallowvision._plotting import Display, MapDisplay, color_limit, mosaic, new_axes
 from shallowvision.exceptions import DataError
 from shallowvision.explain._explain import Explanation, ImageExplanation
 
@@ -78,16 +76,7 @@ def _fading_red_blue() -> Any:
     return ListedColormap(colors, name="fading_red_blue").with_extremes(bad=(0, 0, 0, 0))
 
 
-# Colour scales end at the 99.5th percentile of |value|, so a few extreme pixels do not wash
-# out all the others (those beyond it show at full colour).
-def _limit(values: np.ndarray, quantile: float = 99.5) -> float:
-    """The colour scale's end: a high ``quantile`` of |value| (the largest if that is 0; 1 if all are)."""
-    finite = np.abs(values[np.isfinite(values)])
-    top = float(np.percentile(finite, quantile)) if finite.size else 0.0
-    return top if top > 0 else (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
-
-
-class PixelMapDisplay(_Display):
+class PixelMapDisplay(MapDisplay):
     """Per-pixel maps (importances, SHAP averages, a selection mask) as one mosaic.
 
     Parameters
@@ -100,21 +89,6 @@ class PixelMapDisplay(_Display):
         Draw on a red-blue scale centred on 0 (else a sequential one from 0).
     """
 
-    def __init__(
-        self, maps: ArrayLike, titles: Sequence[str], *, title: str = "", signed: bool = False
-    ) -> None:
-        self.maps = np.asarray(maps, dtype=np.float64)
-        if self.maps.ndim == 2:
-            self.maps = self.maps[None]
-        if self.maps.ndim != 3 or len(titles) != len(self.maps):
-            raise DataError(
-                f"give maps of shape (n, height, width) and one title each, got {self.maps.shape} "
-                f"and {len(titles)} titles"
-            )
-        self.titles = list(titles)
-        self.title = title
-        self.signed = signed
-
     @classmethod
     def from_explanation(
         cls, explanation: Explanation, kind: str = "class_mean_abs", *, ax: Axes | None = None
@@ -123,39 +97,8 @@ class PixelMapDisplay(_Display):
         maps, titles, title, signed = pixel_maps(explanation, kind)
         return cls(maps, titles, title=title, signed=signed).plot(ax=ax)
 
-    def plot(self, ax: Axes | None = None, *, n_cols: int | None = None) -> PixelMapDisplay:
-        """Draw on ``ax`` (a new figure if None); return self."""
-        n, h, _ = self.maps.shape
-        cols = n_cols or min(n, max(4, int(np.ceil(np.sqrt(n)))))
-        rows = -(-n // cols)
-        if ax is None:
-            ax = new_axes((1.5 * cols + 1.2, 1.6 * rows + 0.7))
-        ax = self._start(ax)
-        gap = max(1, round(0.35 * h))
-        canvas, corners = mosaic(self.maps, np.arange(n), n_cols=cols, gap=gap)
-        import matplotlib as mpl
 
-        if self.signed:
-            limit = _limit(self.maps)
-            cmap, vmin, vmax = mpl.colormaps["RdBu_r"], -limit, limit
-        else:
-            cmap, vmin, vmax = mpl.colormaps["viridis"], 0.0, _limit(self.maps)
-        image = ax.imshow(
-            canvas,
-            cmap=cmap.with_extremes(bad="white"),
-            vmin=vmin,
-            vmax=vmax,
-            interpolation="nearest",
-        )
-        for (top, left), text in zip(corners, self.titles, strict=True):
-            ax.text(left, top + h, text, va="top", ha="left", fontsize=7, clip_on=False)
-        ax.figure.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_axis_off()
-        ax.set_title(self.title, fontsize="medium")
-        return self
-
-
-class OverlayDisplay(_Display):
+class OverlayDisplay(Display):
     """Images with their SHAP values for the predicted and the true class laid over them.
 
     Each row: the image; red-blue SHAP values for the predicted class over it; the
@@ -197,7 +140,7 @@ class OverlayDisplay(_Display):
         heat, _ = mosaic(values, np.arange(len(values)), n_cols=3, gap=gap)
         import matplotlib as mpl
 
-        limit = _limit(values)
+        limit = color_limit(values)
         ax.imshow(
             gray,
             cmap=mpl.colormaps["gray"].with_extremes(bad="white"),

@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from shallowvision.evaluation._arrays import mosaic
-from shallowvision.evaluation._figures import _figure, add_tiles
+from shallowvision._plotting import add_tiles, color_limit, mosaic, pixel_map_figure, plotly_figure
 from shallowvision.explain._display import (
-    _limit,
     fading_opacity,
     overlay_canvases,
     overlay_images,
@@ -38,43 +35,17 @@ def _fading_scale(steps: int = 11) -> list[list[Any]]:
     ]
 
 
-def pixel_map_figure(
-    maps: ArrayLike, titles: Sequence[str], *, title: str = "", signed: bool = False
-) -> go.Figure:
-    """Per-pixel maps as one mosaic heat map, each labelled under it; hover shows the value."""
-
-    values = np.asarray(maps, dtype=np.float64)
-    if values.ndim == 2:
-        values = values[None]
-    n = len(values)
-    limit = _limit(values)
-    fig = _figure(title, "", "")
-    add_tiles(
-        fig,
-        values,
-        titles,
-        n_cols=min(n, max(4, int(np.ceil(np.sqrt(n))))),
-        caption_lines=1,
-        colorscale="RdBu_r" if signed else "Viridis",
-        zmin=-limit if signed else 0.0,
-        zmax=limit,
-        showscale=True,
-        hovertemplate="%{z:.3g}<extra></extra>",
-    )
-    return fig
-
-
 def overlay_figure(images: Sequence[ImageExplanation], *, title: str = "") -> go.Figure:
     """Each image, then its SHAP values for the predicted and the true class over it."""
     import plotly.graph_objects as go
 
-    fig = _figure(title, "", "")
+    fig = plotly_figure(title, "", "")
     if not images:
         return fig
     pixels, values, labels = overlay_canvases(images)
     gap = add_tiles(fig, pixels, labels, n_cols=3)
     heat, _ = mosaic(values, np.arange(len(values)), n_cols=3, gap=gap)
-    limit = _limit(values)
+    limit = color_limit(values)
     fig.add_trace(
         go.Heatmap(
             z=heat,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from shallowvision._io import write_json
-from shallowvision.evaluation._save import save_png
+from shallowvision._plotting import save_png
 from shallowvision.explain._display import OverlayDisplay, PixelMapDisplay
 from shallowvision.explain._explain import Explanation
 

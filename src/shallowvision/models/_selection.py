@@ -241,13 +241,12 @@ def save_selection(result: SelectionResult, out_dir: Any, *, dpi: int = 100) -> 
     from pathlib import Path
 
     from shallowvision._io import write_json
-    from shallowvision.evaluation import save_png
-    from shallowvision.explain import PixelMapDisplay
+    from shallowvision._plotting import MapDisplay, save_png
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     maps, titles, title = _mask_maps(result)
-    display = PixelMapDisplay(maps, titles, title=title).plot(n_cols=2)
+    display = MapDisplay(maps, titles, title=title).plot(n_cols=2)
     return {
         "selection": write_json(out / "selection.json", result.to_dict()),
         "mask": save_png(display.figure_, out / "mask.png", dpi=dpi),
@@ -259,13 +258,12 @@ def selection_figures(result: SelectionResult) -> dict[str, Any]:
     pixel's score, at the images' size) and ``scores`` (all pixels against kept pixels)."""
     import plotly.graph_objects as go
 
-    from shallowvision.evaluation._figures import _figure
-    from shallowvision.explain import pixel_map_figure
+    from shallowvision._plotting import pixel_map_figure, plotly_figure
 
     r = result
     maps, titles, title = _mask_maps(r)
     mask = pixel_map_figure(maps, titles, title=title)
-    bars = _figure(
+    bars = plotly_figure(
         f"{r.model_name}: all {r.n_features} pixels against {r.n_kept} kept ({r.n_eval:,} {r.evaluated_on} images)",
         "",
         "Score",

@@ -1,0 +1,323 @@
+"""Drawing shared by every package that draws: matplotlib Displays and plotly figures.
+
+A Display (scikit-learn's style) holds one result and draws it with ``plot(ax=None)``
+on the axes it is given, or on a new figure made without pyplot, setting ``ax_`` and
+``figure_``; nothing here touches pyplot's global state (no current figure or axes, no
+rcParams, no ``show()``), so drawing is safe in threads and loops. The plotly helpers
+build the report's figures; plotly and matplotlib are imported only when something is
+drawn. Images are drawn as one mosaic at their own height x width.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from shallowvision._io import atomic_path
+from shallowvision.exceptions import DataError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
+__all__ = [
+    "MAX_LEGEND",
+    "Display",
+    "MapDisplay",
+    "add_tiles",
+    "color_limit",
+    "draw_tiles",
+    "mosaic",
+    "new_axes",
+    "pixel_map_figure",
+    "plotly_figure",
+    "save_png",
+]
+
+# Legends with more entries than this become unreadable; per-class lines stay unlabelled.
+MAX_LEGEND = 12
+
+
+def new_axes(figsize: tuple[float, float] = (6.0, 4.5)) -> Axes:
+    """Axes on a new figure that belongs to no pyplot state (safe in threads and loops)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def save_png(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
+    """Write ``figure`` to ``path`` as PNG; a reader never sees a half-written file."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)
+    return Path(path)
+
+
+def mosaic(
+    images: np.ndarray, indices: np.ndarray, *, n_cols: int, gap: int = 1
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Tile ``images[indices]`` into one array, row by row, at their own height x width.
+
+    Returns the float canvas (NaN in the gaps, so they draw as background) and the
+    ``(row, col)`` pixel of each tile's top-left corner.
+    """
+    h, w = images.shape[1:]
+    n = len(indices)
+    n_rows = max(1, -(-n // n_cols))
+    cols = min(n, n_cols) if n else 1
+    canvas = np.full((n_rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
+    corners = []
+    for i, idx in enumerate(indices):
+        r, c = divmod(i, n_cols)
+        top, left = r * (h + gap), c * (w + gap)
+        canvas[top : top + h, left : left + w] = images[idx]
+        corners.append((top, left))
+    return canvas, corners
+
+
+def draw_tiles(
+    ax: Axes,
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    n_cols: int,
+    caption_lines: int = 2,
+    row_labels: Sequence[str] | None = None,
+    cmap: str = "gray",
+    vmin: float = 0.0,
+    vmax: float = 255.0,
+) -> AxesImage | None:
+    """Draw ``images`` as one mosaic at their own height x width, row by row.
+
+    Each tile gets its caption underneath (room for ``caption_lines`` lines at the
+    tile's own scale), each row its label on the left; NaN pixels (and the gaps) are
+    drawn white. Returns the image artist (for a colour bar), None when there is nothing
+    to draw.
+
+    Parameters
+    ----------
+    ax : Axes
+    images : ndarray, shape (n, height, width)
+    captions : sequence of str, optional
+        One per image.
+    n_cols : int
+    caption_lines : int
+    row_labels : sequence of str, optional
+        One per row of tiles.
+    cmap : str
+        A matplotlib colour map name.
+    vmin, vmax : float
+        Pixel values at the two ends of the colour map.
+    """
+    import matplotlib as mpl
+
+    ax.set_axis_off()
+    if not len(images):
+        ax.text(0.5, 0.5, "no images", ha="center", va="center", transform=ax.transAxes)
+        return None
+    h = images.shape[1]
+    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
+    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
+    colormap = mpl.colormaps[cmap].with_extremes(bad="white")
+    image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    for (top, left), caption in zip(corners, captions or (), strict=False):
+        ax.text(left, top + h, caption, va="top", ha="left", fontsize=6.5, clip_on=False)
+    for row, label in enumerate(row_labels or ()):
+        ax.text(-gap, row * (h + gap) + h / 2, label, ha="right", va="center", fontsize="small")
+    return image
+
+
+class Display:
+    """Base of every Display: ``_start(ax)`` picks the axes to draw on and sets ``ax_`` and ``figure_``."""
+
+    ax_: Axes
+    figure_: Figure
+    _figsize: tuple[float, float] = (6.0, 4.5)
+
+    def _start(self, ax: Axes | None) -> Axes:
+        ax = ax if ax is not None else new_axes(self._figsize)
+        self.ax_ = ax
+        self.figure_ = ax.get_figure()  # type: ignore[assignment]
+        return ax
+
+
+def plotly_figure(title: str, xaxis: str, yaxis: str) -> go.Figure:
+    """An empty plotly figure in the report's style, with its title and axis titles."""
+    import plotly.graph_objects as go
+
+    return go.Figure(
+        layout={
+            "title": title,
+            "xaxis_title": xaxis,
+            "yaxis_title": yaxis,
+            "template": "plotly_white",
+            "legend": {"font": {"size": 10}},
+        }
+    )
+
+
+def add_tiles(
+    fig: go.Figure,
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    n_cols: int,
+    caption_lines: int = 2,
+    row_labels: Sequence[str] | None = None,
+    colorscale: str = "gray",
+    zmin: float = 0.0,
+    zmax: float = 255.0,
+    showscale: bool = False,
+    hovertemplate: str | None = None,
+    colorbar: dict[str, Any] | None = None,
+) -> int:
+    """Add ``images`` to ``fig`` as one mosaic heat map at their own height x width.
+
+    Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
+    are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
+    pixels high. Nothing is added for no images. Hovering shows nothing unless
+    ``hovertemplate`` says what. Returns the gap between tiles, so a second mosaic of the
+    same layout (an overlay) can be laid over this one.
+    """
+    import plotly.graph_objects as go
+
+    if not len(images):
+        return 0
+    h = images.shape[1]
+    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
+    canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
+    fig.add_trace(
+        go.Heatmap(
+            # An array (not nested lists) is stored as one typed buffer: NaN gaps stay
+            # blank, and the figure builds and serialises in milliseconds.
+            z=canvas,
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            showscale=showscale,
+            colorbar=colorbar,
+            hoverinfo="skip" if hovertemplate is None else None,
+            hovertemplate=hovertemplate,
+        )
+    )
+    for (top, left), caption in zip(corners, captions or (), strict=False):
+        fig.add_annotation(
+            x=left,
+            y=top + h,
+            text=caption,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font={"size": 9},
+        )
+    for row, label in enumerate(row_labels or ()):
+        fig.add_annotation(
+            x=-gap, y=row * (h + gap) + h / 2, text=label, showarrow=False, xanchor="right"
+        )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False)
+    # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
+    rows = -(-len(images) // n_cols)
+    fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
+    return gap
+
+
+# Colour scales end at the 99.5th percentile of |value|, so a few extreme pixels do not wash
+# out all the others (those beyond it show at full colour).
+def color_limit(values: np.ndarray, quantile: float = 99.5) -> float:
+    """The colour scale's end: a high ``quantile`` of |value| (the largest if that is 0; 1 if all are)."""
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(np.percentile(finite, quantile)) if finite.size else 0.0
+    return top if top > 0 else (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+
+
+class MapDisplay(Display):
+    """Per-pixel maps (importances, SHAP averages, a selection mask) as one mosaic.
+
+    Parameters
+    ----------
+    maps : array of shape (n_maps, height, width)
+    titles : sequence of str
+        One per map, written under it.
+    title : str
+    signed : bool
+        Draw on a red-blue scale centred on 0 (else a sequential one from 0).
+    """
+
+    def __init__(
+        self, maps: ArrayLike, titles: Sequence[str], *, title: str = "", signed: bool = False
+    ) -> None:
+        self.maps = np.asarray(maps, dtype=np.float64)
+        if self.maps.ndim == 2:
+            self.maps = self.maps[None]
+        if self.maps.ndim != 3 or len(titles) != len(self.maps):
+            raise DataError(
+                f"give maps of shape (n, height, width) and one title each, got {self.maps.shape} "
+                f"and {len(titles)} titles"
+            )
+        self.titles = list(titles)
+        self.title = title
+        self.signed = signed
+
+    def plot(self, ax: Axes | None = None, *, n_cols: int | None = None) -> Self:
+        """Draw on ``ax`` (a new figure if None); return self."""
+        n, h, _ = self.maps.shape
+        cols = n_cols or min(n, max(4, int(np.ceil(np.sqrt(n)))))
+        rows = -(-n // cols)
+        if ax is None:
+            ax = new_axes((1.5 * cols + 1.2, 1.6 * rows + 0.7))
+        ax = self._start(ax)
+        gap = max(1, round(0.35 * h))
+        canvas, corners = mosaic(self.maps, np.arange(n), n_cols=cols, gap=gap)
+        import matplotlib as mpl
+
+        if self.signed:
+            limit = color_limit(self.maps)
+            cmap, vmin, vmax = mpl.colormaps["RdBu_r"], -limit, limit
+        else:
+            cmap, vmin, vmax = mpl.colormaps["viridis"], 0.0, color_limit(self.maps)
+        image = ax.imshow(
+            canvas,
+            cmap=cmap.with_extremes(bad="white"),
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
+        for (top, left), text in zip(corners, self.titles, strict=True):
+            ax.text(left, top + h, text, va="top", ha="left", fontsize=7, clip_on=False)
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_axis_off()
+        ax.set_title(self.title, fontsize="medium")
+        return self
+
+
+def pixel_map_figure(
+    maps: ArrayLike, titles: Sequence[str], *, title: str = "", signed: bool = False
+) -> go.Figure:
+    """Per-pixel maps as one mosaic heat map, each labelled under it; hover shows the value."""
+
+    values = np.asarray(maps, dtype=np.float64)
+    if values.ndim == 2:
+        values = values[None]
+    n = len(values)
+    limit = color_limit(values)
+    fig = plotly_figure(title, "", "")
+    add_tiles(
+        fig,
+        values,
+        titles,
+        n_cols=min(n, max(4, int(np.ceil(np.sqrt(n))))),
+        caption_lines=1,
+        colorscale="RdBu_r" if signed else "Viridis",
+        zmin=-limit if signed else 0.0,
+        zmax=limit,
+        showscale=True,
+        hovertemplate="%{z:.3g}<extra></extra>",
+    )
+    return fig

@@ -444,8 +444,7 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
         self.image_shape = image_shape
 
     def _score(self, X, y, k):
-        from shallowvision.explain import shap_values
-        from shallowvision.explain._shap import auto_n_explain, stratified_sample
+        from shallowvision.features._shap import auto_n_explain, shap_values, stratified_sample
 
         self.estimator_ = _scoring_model(self, X, y)
         seed = 0 if self.random_state is None else self.random_state

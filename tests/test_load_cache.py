@@ -147,7 +147,7 @@ def test_cached_load_always_equals_a_fresh_decode(operations):
 @given(st.lists(st.binary(max_size=20), min_size=1, max_size=5), st.data())
 def test_definition_changes_with_any_file_change(contents, data):
     """The cache key's definition differs after any change of content, name or file set."""
-    from shallowvision.datasets._load import source_definition
+    from shallowvision.datasets._cache import source_definition
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -1,14 +1,8 @@
 """Datasets: the ImageSet container, the registry of named datasets, readers and ``load``."""
 
 from shallowvision.datasets._imageset import ImageSet
-from shallowvision.datasets._load import (
-    DatasetSplits,
-    cache_dir,
-    list_datasets,
-    load,
-    load_splits,
-    locate,
-)
+from shallowvision.datasets._load import DatasetSplits, load, load_splits
+from shallowvision.datasets._locate import cache_dir, list_datasets, locate
 from shallowvision.datasets._partitioned import PartitionedImages, read_partitioned
 from shallowvision.datasets._readers import (
     decode_image,

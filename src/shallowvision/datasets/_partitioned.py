@@ -29,7 +29,7 @@ import numpy as np
 
 from shallowvision._io import ZIP_ERRORS, sha256_file
 from shallowvision._optional import import_optional
-from shallowvision.datasets import _load, _readers
+from shallowvision.datasets import _cache, _decode, _load, _locate, _readers
 from shallowvision.datasets._imageset import held_out_indices, resolve_class
 from shallowvision.datasets._registry import RemoteFile, get_dataset_spec, is_dataset_name
 from shallowvision.exceptions import DataError
@@ -318,13 +318,13 @@ def _shaped(shape: tuple[int, ...]) -> np.ndarray:
 def _cached_part(inputs: list[Path], part: str) -> _Part | None:
     """The current decoded-cache entry ``load`` wrote from exactly these files, if any."""
     want = [str(p) for p in inputs]
-    for meta_path in sorted((_load.cache_dir() / "decoded").glob(f"*/{part}/meta.json")):
+    for meta_path in sorted((_locate.cache_dir() / "decoded").glob(f"*/{part}/meta.json")):
         try:
             meta = json.loads(meta_path.read_text())
             recorded = [str(p) for p, *_ in meta["inputs"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if recorded != want or (hit := _load._cache_read(meta_path.parent)) is None:
+        if recorded != want or (hit := _cache._cache_read(meta_path.parent)) is None:
             continue
         images = _npy_rows(meta_path.parent / "images.npy", "cache")
         labels = _npy_rows(meta_path.parent / "labels.npy", "cache")
@@ -365,8 +365,8 @@ def _named_part(
         )
     if spec.kind == "emnist":
         return _emnist_part(spec, part, data_dir, download, verify, cache)
-    roles = _load._roles(spec, part)
-    paths = [_load._resolve(spec, role, data_dir, download)[1] for role in roles]
+    roles = _locate._roles(spec, part)
+    paths = [_locate._resolve(spec, role, data_dir, download)[1] for role in roles]
     if cache and (hit := _cached_part(paths, part)) is not None:
         return hit
     images = _idx_rows(paths[0], "pixels")
@@ -396,7 +396,7 @@ def _named_part(
 def _emnist_part(
     spec: Any, part: str, data_dir: Any, download: bool, verify: bool, cache: bool
 ) -> _Part:
-    for _, folder in _load._search_dirs(spec, data_dir):
+    for _, folder in _locate._search_dirs(spec, data_dir):
         members = _readers.emnist_member_files(folder, spec.emnist_split, part)
         if members:
             if cache and (hit := _cached_part(list(members), part)) is not None:
@@ -408,7 +408,7 @@ def _emnist_part(
             meta: dict[str, object] = {"verified": False}
             break
     else:
-        _, archive = _load._resolve(spec, "archive", data_dir, download)
+        _, archive = _locate._resolve(spec, "archive", data_dir, download)
         if cache and (hit := _cached_part([archive], part)) is not None:
             return hit
         names = _emnist_members(archive, spec.emnist_split, part)
@@ -458,7 +458,7 @@ def _path_part(path: Path, part: str, cache: bool) -> _Part:
     if lower.endswith(".npz"):
         return _npz_part(path, part, cache)
     if lower.endswith((".csv", ".csv.gz")):
-        train_file, test_file = _load._train_test_pair(path)
+        train_file, test_file = _locate._train_test_pair(path)
         carve = train_file is None or test_file is None
         chosen = path if carve else (test_file if part == "test" else train_file)
         assert chosen is not None  # carve covers the None cases
@@ -466,11 +466,11 @@ def _path_part(path: Path, part: str, cache: bool) -> _Part:
             return hit
         return _csv_part(path, chosen, carve)
     if "idx" in lower or "ubyte" in lower:
-        train_file, test_file = _load._train_test_pair(path)
+        train_file, test_file = _locate._train_test_pair(path)
         carve = train_file is None or test_file is None
         chosen = path if carve else (test_file if part == "test" else train_file)
         assert chosen is not None
-        labels_path = _load._idx_labels_for(chosen)
+        labels_path = _locate._idx_labels_for(chosen)
         inputs = [chosen, labels_path] if "ubyte" in chosen.name.lower() else [chosen]
         if cache and (hit := _cached_part(inputs, part)) is not None:
             return hit
@@ -487,7 +487,7 @@ def _path_part(path: Path, part: str, cache: bool) -> _Part:
             image_shape=(images.row_shape[0], images.row_shape[1]),
             class_names=None,
             carve=carve,
-            name=_load._path_name(path),
+            name=_decode._path_name(path),
             source=str(chosen),
             sha256=_lazy_sha(chosen),
             meta={"test_split": _carved()} if carve else {},
@@ -517,7 +517,7 @@ def _dir_entry(path: Path) -> Path:
 
 
 def _carved() -> str:
-    return f"carved {_load.FIXED_TEST_SIZE:.0%} with seed {_load._FIXED_TEST_SEED}"
+    return f"carved {_decode.FIXED_TEST_SIZE:.0%} with seed {_decode._FIXED_TEST_SEED}"
 
 
 def _npz_part(path: Path, part: str, cache: bool) -> _Part:
@@ -554,7 +554,7 @@ def _npz_part(path: Path, part: str, cache: bool) -> _Part:
         image_shape=(shape[1], shape[2]),
         class_names=None,
         carve=not has_test,
-        name=_load._path_name(path),
+        name=_decode._path_name(path),
         source=str(path),
         sha256=_lazy_sha(path),
         meta={} if has_test else {"test_split": _carved()},
@@ -588,7 +588,7 @@ def _csv_part(path: Path, chosen: Path, carve: bool) -> _Part:
         image_shape=(side, side),
         class_names=None,
         carve=carve,
-        name=_load._path_name(path),
+        name=_decode._path_name(path),
         source=label,
         sha256=_lazy_sha(chosen),
         meta={"test_split": _carved()} if carve else {},
@@ -700,8 +700,8 @@ def _selection(
         held = held_out_indices(
             labels,
             n_classes,
-            _load.FIXED_TEST_SIZE,
-            random_state=_load._FIXED_TEST_SEED,
+            _decode.FIXED_TEST_SIZE,
+            random_state=_decode._FIXED_TEST_SEED,
             name=name,
         )
         rows = held if part == "test" else np.delete(rows, held)

@@ -24,17 +24,7 @@ from shallowvision.evaluation._calibrators import (
     compare_calibration,
     get_calibration_method_names,
 )
-from shallowvision.evaluation._curves import (
-    Curve,
-    CurveSet,
-    OperatingPoint,
-    ThresholdCurve,
-    ThresholdCurves,
-    choose_operating_point,
-    pr_curves,
-    roc_curves,
-    threshold_curves,
-)
+from shallowvision.evaluation._curves import Curve, CurveSet, pr_curves, roc_curves
 from shallowvision.evaluation._display import (
     ConfusionDisplay,
     CurvesDisplay,
@@ -97,6 +87,13 @@ from shallowvision.evaluation._robustness import (
     shift,
 )
 from shallowvision.evaluation._save import save_figures, save_png
+from shallowvision.evaluation._thresholds import (
+    OperatingPoint,
+    ThresholdCurve,
+    ThresholdCurves,
+    choose_operating_point,
+    threshold_curves,
+)
 from shallowvision.evaluation._uncertainty import (
     CorrectWrongHistogram,
     RiskCoverage,

@@ -20,13 +20,7 @@ from shallowvision.evaluation._calibration import (
     Strategy,
     reliability_diagram,
 )
-from shallowvision.evaluation._curves import (
-    CurveSet,
-    ThresholdCurves,
-    pr_curves,
-    roc_curves,
-    threshold_curves,
-)
+from shallowvision.evaluation._curves import CurveSet, pr_curves, roc_curves
 from shallowvision.evaluation._errors import (
     ConfusionResult,
     ErrorOverlap,
@@ -36,6 +30,7 @@ from shallowvision.evaluation._errors import (
     error_overlap,
 )
 from shallowvision.evaluation._robustness import RobustnessResult
+from shallowvision.evaluation._thresholds import ThresholdCurves, threshold_curves
 from shallowvision.evaluation._uncertainty import (
     CorrectWrongHistogram,
     RiskCoverage,

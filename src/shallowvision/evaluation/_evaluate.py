@@ -10,14 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from shallowvision.evaluation._calibration import CalibrationSummary, calibration_summary
-from shallowvision.evaluation._curves import (
-    CurveSet,
-    OneVsRest,
-    OperatingPoint,
-    ThresholdCurves,
-    choose_operating_point,
-    threshold_curves,
-)
+from shallowvision.evaluation._curves import CurveSet, OneVsRest
 from shallowvision.evaluation._errors import (
     ConfusedPair,
     ConfusionResult,
@@ -38,6 +31,12 @@ from shallowvision.evaluation._metrics import (
     metrics_from_curves,
 )
 from shallowvision.evaluation._records import NOT_JSON, Record
+from shallowvision.evaluation._thresholds import (
+    OperatingPoint,
+    ThresholdCurves,
+    choose_operating_point,
+    threshold_curves,
+)
 from shallowvision.evaluation._uncertainty import (
     CorrectWrongHistogram,
     RiskCoverage,

@@ -12,10 +12,11 @@ from numpy.typing import ArrayLike
 from shallowvision._plotting import add_tiles, plotly_figure
 from shallowvision.evaluation._calibration import ReliabilityDiagram
 from shallowvision.evaluation._calibrators import CalibrationComparison
-from shallowvision.evaluation._curves import CurveSet, ThresholdCurves
+from shallowvision.evaluation._curves import CurveSet
 from shallowvision.evaluation._errors import ConfusionResult, ErrorOverlap, Gallery
 from shallowvision.evaluation._records import jsonable
 from shallowvision.evaluation._robustness import RobustnessResult
+from shallowvision.evaluation._thresholds import ThresholdCurves
 from shallowvision.evaluation._uncertainty import CorrectWrongHistogram, RiskCoverage
 
 if TYPE_CHECKING:

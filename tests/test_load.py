@@ -1,6 +1,7 @@
 import dataclasses
 import gzip
 import hashlib
+import inspect
 import os
 import time
 
@@ -311,3 +312,26 @@ def test_validation_split_options(tmp_path):
         18,
         2,
     ]
+
+
+def test_load_splits_takes_every_option_of_load_with_the_same_default():
+    def keywords(function):
+        params = inspect.signature(function).parameters.values()
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+    of_load, of_splits = keywords(load), keywords(load_splits)
+    assert of_splits.pop("validation_size") == 0.1  # load's is None: it loads one split
+    of_load.pop("validation_size")
+    assert of_splits == of_load
+
+
+def test_load_splits_passes_each_option_to_every_split(tmp_path):
+    root = mnist_folder(tmp_path / "d", n_train=200)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'split'"):
+        load_splits(root, split="test")
+    splits = load_splits(root, fraction=0.5, random_state=1, cache=False)
+    assert [len(s) for s in splits] == [90, 10, 10]
+    assert (
+        splits.test.labels.tolist()
+        == load(root, "test", fraction=0.5, random_state=1).labels.tolist()
+    )

@@ -156,20 +156,74 @@ def load_splits(
     source: str | os.PathLike[str],
     *,
     validation_size: float | int | None = 0.1,
-    **options: object,
+    data_dir: str | os.PathLike[str] | None = None,
+    n_per_class: int | None = None,
+    fraction: float | None = None,
+    positive: int | str | None = None,
+    random_state: int = 0,
+    image_size: tuple[int, int] | None = (28, 28),
+    download: bool = True,
+    verify: bool = True,
+    cache: bool = True,
 ) -> DatasetSplits:
     """Load train, validation (carved from train) and test splits with one set of options.
 
-    Takes the keyword arguments of :func:`load`. Class names are made the same
+    Each split is one :func:`load` call with these options, so the three are disjoint
+    and the same options always give the same images. Class names are made the same
     across the three splits.
+
+    Parameters
+    ----------
+    source : str or path
+        A registered name (see :func:`list_datasets`) or a path, as for :func:`load`.
+    validation_size : float or int or None
+        Share or count of the training split held out, stratified and seeded, as the
+        validation split; None keeps the whole training split and gives no validation
+        split.
+    data_dir : path, optional
+        Folder searched first (also ``$SHALLOWVISION_DATA``); then the user cache,
+        system copies, then a download.
+    n_per_class, fraction : optional
+        Seeded stratified subsample of each split, taken after validation is carved.
+    positive : int or str, optional
+        Relabel every split for a one-vs-rest task with this class (index or name) as
+        positive.
+    random_state : int
+        Seed for the validation split and the subsamples.
+    image_size : (height, width) or None
+        Size image-folder datasets are resized to; None keeps their own (uniform) size.
+    download : bool
+        Whether a missing named dataset may be downloaded.
+    verify : bool
+        Whether local copies must match the published checksums.
+    cache : bool
+        Whether to read and write the decoded ``.npy`` cache.
+
+    Returns
+    -------
+    DatasetSplits
+        ``train``, ``validation`` (None when ``validation_size`` is None) and ``test``.
     """
-    train = load(source, "train", validation_size=validation_size, **options)  # type: ignore[arg-type]
-    validation = (
-        load(source, "validation", validation_size=validation_size, **options)  # type: ignore[arg-type]
-        if validation_size is not None
-        else None
-    )
-    test = load(source, "test", **options)  # type: ignore[arg-type]
+
+    def one(split: str, held_out: float | int | None) -> ImageSet:
+        return load(
+            source,
+            split,
+            data_dir=data_dir,
+            validation_size=held_out,
+            n_per_class=n_per_class,
+            fraction=fraction,
+            positive=positive,
+            random_state=random_state,
+            image_size=image_size,
+            download=download,
+            verify=verify,
+            cache=cache,
+        )
+
+    train = one("train", validation_size)
+    validation = one("validation", validation_size) if validation_size is not None else None
+    test = one("test", None)
     names = max((s.class_names for s in (train, validation, test) if s is not None), key=len)
     fixed = [
         s if s is None or s.class_names == names else _with_names(s, names)

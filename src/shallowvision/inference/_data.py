@@ -114,14 +114,16 @@ def held_out_for_model(
             f"{label} is already calibrated ({model.manifest['calibration'].get('method')}); "
             "calibrate the model it was made from instead"
         )
-    options = {
-        "n_per_class": n_per_class,
-        "random_state": random_state,
-        "data_dir": data_dir,
-        "positive": _positive(model),
-        "image_size": model.image_shape,
-    }
-    splits = load_splits(source, validation_size=validation_size, **options)
+    positive, image_size = _positive(model), model.image_shape
+    splits = load_splits(
+        source,
+        validation_size=validation_size,
+        n_per_class=n_per_class,
+        random_state=random_state,
+        data_dir=data_dir,
+        positive=positive,
+        image_size=image_size,
+    )
     held_out = splits.validation
     if held_out is None:
         raise DataError("a held-out split needs a validation_size")
@@ -133,7 +135,15 @@ def held_out_for_model(
                 "shown to be held out from them"
             )
         if trained_on != splits.train.fingerprint():
-            whole = load(source, "train", **options)  # type: ignore[arg-type]
+            whole = load(
+                source,
+                "train",
+                n_per_class=n_per_class,
+                random_state=random_state,
+                data_dir=data_dir,
+                positive=positive,
+                image_size=image_size,
+            )
             if trained_on == whole.fingerprint():
                 raise DataError(
                     f"{label} was trained on the whole training split of {whole.name}: no "

@@ -254,23 +254,29 @@ def main() -> None:
     )
     parser.add_argument("--fresh", action="store_true", help="measure again what the store has")
     parser.add_argument(
-        "--report-only", action="store_true", help="print the store's figures, measure nothing"
+        "--report-only",
+        action="store_true",
+        help="print the store's latest figures whatever commit measured them; measure nothing",
     )
     args = parser.parse_args()
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
     sizes = [int(s) for s in args.sizes.split(",")]
     head = _head() + ("+" if _dirty() else "")
-    sides = {"new": REPO / "src"}
+    sides: dict[str, Path | None] = {"new": REPO / "src"}
     scratch = _replicas.ROOT / "worktrees"
-    if args.baseline != "none" and not args.report_only:
+    if args.baseline != "none":
         scratch.mkdir(parents=True, exist_ok=True)
-        sides[f"baseline {args.baseline}"] = baseline_src(args.baseline, scratch)
+        sides[f"baseline {args.baseline}"] = (
+            None if args.report_only else baseline_src(args.baseline, scratch)
+        )
     refs = {"new": head, f"baseline {args.baseline}": args.baseline}
     stored = []
     if args.store.is_file():
         stored = [json.loads(line) for line in args.store.read_text().splitlines() if line.strip()]
 
     def known(key: dict) -> dict | None:
+        if args.report_only:  # the latest figure of any commit
+            key = {k: v for k, v in key.items() if k != "ref"}
         for r in reversed(stored):
             if all(r.get(k) == v for k, v in key.items()):
                 return r

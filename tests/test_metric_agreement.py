@@ -1,0 +1,92 @@
+"""The comparison tables and the evaluation records report the same numbers.
+
+A comparison row (``score_rows``: compare, tune, the run's metrics.json and the report's
+tables) and the evaluation records (``classification_metrics``, ``ranking_metrics``) are
+computed on the same predictions here and must agree to the last bit; the rows are also
+pinned to the scikit-learn formulas they report, so moving the code changes no number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from shallowvision.evaluation import classification_metrics, ranking_metrics
+from shallowvision.models import score_rows
+
+
+@pytest.fixture(scope="module")
+def predictions(digits_model):
+    """Labels from the model's own predict, scores from its float32 probabilities (rows
+    that miss 1 by a few 1e-8, as many models give them)."""
+    X = digits_model.test.X
+    return (
+        digits_model.y,
+        np.asarray(digits_model.model.predict(X)),
+        np.asarray(digits_model.proba, dtype=np.float64),
+    )
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["float32 rows", "rows summing to 1"])
+def test_a_comparison_row_has_the_numbers_of_the_evaluation(predictions, exact):
+    y, _, proba = predictions
+    if exact:
+        proba = proba / proba.sum(axis=1, keepdims=True)
+    labels = proba.argmax(axis=1)  # classification_metrics predicts the likeliest class
+    row = score_rows(y, labels, proba, "proba", 10)
+    m = classification_metrics(y, proba)
+    assert row["accuracy"] == m.accuracy
+    assert row["balanced_accuracy"] == m.balanced_accuracy
+    assert row["precision_macro"] == m.precision.macro
+    assert row["recall_macro"] == m.recall.macro
+    assert row["f1_macro"] == m.f1.macro
+    assert row["roc_auc"] == m.ranking.roc_auc.macro
+    assert row["log_loss"] == m.log_loss
+    assert row["brier"] == pytest.approx(m.brier, rel=1e-14)
+
+
+def test_decision_scores_give_the_evaluations_roc_auc(digits_model):
+    y = digits_model.y
+    decision = digits_model.model.decision_function(digits_model.test.X)
+    row = score_rows(y, decision.argmax(axis=1), decision, "decision", 10)
+    assert row["roc_auc"] == ranking_metrics(y, decision).roc_auc.macro
+    assert row["log_loss"] is None and row["brier"] is None
+
+
+def test_a_binary_rows_roc_auc_is_the_positive_classs(predictions):
+    y, _, proba = predictions
+    positive = (y == 8).astype(np.int64)
+    p8 = proba[:, 8]
+    scores = np.column_stack([1 - p8, p8])
+    row = score_rows(positive, (p8 > 0.5).astype(np.int64), scores, "proba", 2)
+    assert row["roc_auc"] == ranking_metrics(positive, scores).positive_roc_auc
+    assert row["roc_auc"] == skm.roc_auc_score(positive, p8)
+
+
+def test_comparison_rows_are_the_scikit_learn_formulas(predictions):
+    y, labels, proba = predictions
+    row = score_rows(y, labels, proba, "proba", 10)
+    every = np.arange(10)
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        y, labels, labels=every, average="macro", zero_division=0
+    )
+    onehot = np.eye(10)[y]
+    normalized = proba / proba.sum(axis=1, keepdims=True)
+    assert row == {
+        "accuracy": skm.accuracy_score(y, labels),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, labels),
+        "precision_macro": p,
+        "recall_macro": r,
+        "f1_macro": f,
+        "roc_auc": float(np.mean([skm.roc_auc_score(y == k, proba[:, k]) for k in every])),
+        "log_loss": skm.log_loss(y, normalized, labels=every),
+        "brier": float(np.mean(np.sum((normalized - onehot) ** 2, axis=1))),
+    }
+
+
+def test_a_row_from_labels_alone_has_no_score_metrics(predictions):
+    y, labels, _ = predictions
+    row = score_rows(y, labels, None, "labels", 10)
+    assert row["accuracy"] == skm.accuracy_score(y, labels)
+    assert row["roc_auc"] is None and row["log_loss"] is None and row["brier"] is None

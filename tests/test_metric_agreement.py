@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from shallowvision.evaluation import classification_metrics, ranking_metrics
+from shallowvision.evaluation import (
+    brier_decomposition,
+    classification_metrics,
+    compare_calibration,
+    ranking_metrics,
+)
 from shallowvision.models import score_rows
 
 
@@ -43,7 +48,22 @@ def test_a_comparison_row_has_the_numbers_of_the_evaluation(predictions, exact):
     assert row["f1_macro"] == m.f1.macro
     assert row["roc_auc"] == m.ranking.roc_auc.macro
     assert row["log_loss"] == m.log_loss
-    assert row["brier"] == pytest.approx(m.brier, rel=1e-14)
+    assert row["brier"] == m.brier
+
+
+def test_every_record_reports_one_brier_score(digits_model):
+    y, proba = digits_model.y, digits_model.proba
+    m = classification_metrics(y, proba)
+    assert brier_decomposition(y, proba).brier == m.brier
+    calibrated = compare_calibration(
+        digits_model.model,
+        digits_model.calibration,
+        digits_model.test,
+        method="temperature",
+    )
+    assert calibrated.table["brier"]["before"] == m.brier
+    # The per-class scores add up to it, up to rounding.
+    assert m.brier_per_class.sum() == pytest.approx(m.brier, rel=1e-14)
 
 
 def test_decision_scores_give_the_evaluations_roc_auc(digits_model):

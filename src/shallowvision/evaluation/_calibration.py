@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from shallowvision.evaluation._arrays import top_label
+from shallowvision.evaluation._metrics import multiclass_brier
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_predictions
 from shallowvision.exceptions import DataError
@@ -218,8 +219,8 @@ class BrierDecomposition(Record):
     *binned* forecasts (each forecast replaced by its bin's mean), ``binned_brier``.
     The Brier score of the raw forecasts, ``brier``, differs from it by
     ``within_bin``, the spread of the forecasts inside their bins (Stephenson et al.
-    2008); it vanishes when every bin holds a single forecast value. Summed over
-    classes, ``brier`` is the multiclass Brier score.
+    2008); it vanishes when every bin holds a single forecast value. ``brier`` is the
+    multiclass Brier score, the sum of ``per_class_brier`` (up to rounding).
     """
 
     class_names: tuple[str, ...]
@@ -284,8 +285,9 @@ def brier_decomposition(
             for k, bins in enumerate(_class_bins(y, p, n_bins, strategy))
         ]
     )
-    rel, res, unc, brier = parts.T
+    rel, res, unc, per_class_brier = parts.T
     binned = rel.sum() - res.sum() + unc.sum()
+    brier = multiclass_brier(y, p)
     return BrierDecomposition(
         class_names=names,
         strategy=strategy,
@@ -294,12 +296,12 @@ def brier_decomposition(
         resolution=float(res.sum()),
         uncertainty=float(unc.sum()),
         binned_brier=float(binned),
-        brier=float(brier.sum()),
-        within_bin=float(brier.sum() - binned),
+        brier=brier,
+        within_bin=float(brier - binned),
         per_class_reliability=rel,
         per_class_resolution=res,
         per_class_uncertainty=unc,
-        per_class_brier=brier,
+        per_class_brier=per_class_brier,
     )
 
 

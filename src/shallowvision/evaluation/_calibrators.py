@@ -30,7 +30,7 @@ from shallowvision.evaluation._calibration import (
     classwise_reliability,
     reliability_diagram,
 )
-from shallowvision.evaluation._metrics import brier_per_class_of
+from shallowvision.evaluation._metrics import multiclass_brier
 from shallowvision.evaluation._records import NOT_JSON, Record
 from shallowvision.evaluation._validation import check_predictions, predict_scores
 from shallowvision.exceptions import DataError
@@ -264,7 +264,7 @@ def _scores(
         "ece": top.ece,
         "mce": top.mce,
         "classwise_ece": classwise_reliability(y, proba, n_bins=n_bins).classwise_ece,
-        "brier": float(brier_per_class_of(y, proba).sum()),
+        "brier": multiclass_brier(y, proba),
         "log_loss": float(skm.log_loss(y, proba, labels=np.arange(proba.shape[1]))),
         "accuracy": float(np.mean(proba.argmax(axis=1) == y)),
     }, top

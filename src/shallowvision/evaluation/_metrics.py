@@ -91,7 +91,7 @@ class ClassificationMetrics(Record):
     ``zero_division=0``). ``brier`` is the multiclass Brier score, the mean over images
     of the squared distance between the probability vector and the one-hot truth
     (range 0..2); ``brier_per_class`` holds each class's one-vs-rest Brier score, and
-    they sum to ``brier``.
+    they sum to ``brier`` (up to rounding).
     """
 
     class_names: tuple[str, ...]
@@ -223,7 +223,7 @@ def metrics_from_curves(ovr: OneVsRest, top_k: Sequence[int]) -> ClassificationM
         mcc=float(skm.matthews_corrcoef(y, pred)),
         cohen_kappa=_cohen_kappa(y, pred, n_classes),
         log_loss=float(skm.log_loss(y, p, labels=labels)),
-        brier=float(brier_per_class.sum()),
+        brier=multiclass_brier(y, p),
         brier_per_class=brier_per_class,
         ranking=_ranking(ovr, top_k),
         positive_class=names[1] if binary else None,
@@ -231,6 +231,15 @@ def metrics_from_curves(ovr: OneVsRest, top_k: Sequence[int]) -> ClassificationM
         positive_recall=float(rec[1]) if binary else None,
         positive_f1=float(f1[1]) if binary else None,
     )
+
+
+def multiclass_brier(y: np.ndarray, p: np.ndarray) -> float:
+    """The multiclass Brier score: mean over images of the squared distance to the one-hot truth.
+
+    Summed image by image, as the comparison tables have always reported it; the sum of
+    :func:`brier_per_class_of` equals it up to rounding.
+    """
+    return float(np.mean(np.sum((p - one_hot(y, p.shape[1])) ** 2, axis=1)))
 
 
 def brier_per_class_of(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -110,3 +110,22 @@ def test_a_row_from_labels_alone_has_no_score_metrics(predictions):
     row = score_rows(y, labels, None, "labels", 10)
     assert row["accuracy"] == skm.accuracy_score(y, labels)
     assert row["roc_auc"] is None and row["log_loss"] is None and row["brier"] is None
+
+
+def test_a_class_without_evaluated_images_is_left_out_of_the_macro_averages():
+    y = np.array([0, 0, 1, 1, 0, 1])
+    # Eighths: rows that sum to 1 exactly, so no renormalisation splits a tie.
+    proba = (
+        np.array(
+            [[6, 1, 1], [4, 2, 2], [1, 6, 1], [2, 4, 2], [4, 1, 3], [1, 2, 5]], dtype=np.float64
+        )
+        / 8
+    )
+    labels = proba.argmax(axis=1)  # the last image is predicted as class 2, which has none
+    row = score_rows(y, labels, proba, "proba", 3)
+    m = classification_metrics(y, proba)
+    assert row["precision_macro"] == m.precision.macro
+    assert row["recall_macro"] == m.recall.macro == row["balanced_accuracy"]
+    # Classes 0 and 1 have F1 1 and 4/5; class 2, with no image, is not a third term.
+    assert row["f1_macro"] == m.f1.macro == pytest.approx(0.9)
+    assert row["roc_auc"] == m.ranking.roc_auc.macro

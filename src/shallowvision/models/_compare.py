@@ -82,8 +82,9 @@ def score_rows(
 ) -> dict[str, float | None]:
     """The comparison metrics of one model's predictions.
 
-    ROC AUC is the macro average of one-vs-rest AUCs computed from ``scores``
-    (probabilities or decision scores), never from hard labels; log loss and Brier
+    Macro averages (precision, recall, F1, ROC AUC) are taken over the classes that
+    have images in ``y_true``. ROC AUC is the macro average of one-vs-rest AUCs
+    computed from ``scores`` (probabilities or decision scores), never from hard labels; log loss and Brier
     score need probabilities and are None for decision scores. A model that only
     gives labels (``scores=None``, kind ``"labels"``, e.g. hard voting) has none of the three.
     """
@@ -91,14 +92,22 @@ def score_rows(
 
     y_true = np.asarray(y_true)
     present = np.unique(y_true)
+    p, r, f, support = metrics.precision_recall_fscore_support(
+        y_true, labels, labels=np.arange(n_classes), zero_division=0
+    )
+    # Macro averages over the classes among the evaluated images, as ROC AUC does: a
+    # class with no image there has no recall to average. Balanced accuracy is the
+    # mean of those recalls (scikit-learn's, without its warning about such classes).
+    held = support > 0
     out: dict[str, float | None] = {
         "accuracy": metrics.accuracy_score(y_true, labels),
-        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, labels),
+        "balanced_accuracy": float(r[held].mean()),
     }
-    p, r, f, _ = metrics.precision_recall_fscore_support(
-        y_true, labels, labels=np.arange(n_classes), average="macro", zero_division=0
+    out.update(
+        precision_macro=float(p[held].mean()),
+        recall_macro=float(r[held].mean()),
+        f1_macro=float(f[held].mean()),
     )
-    out.update(precision_macro=float(p), recall_macro=float(r), f1_macro=float(f))
     if scores is None:
         out["roc_auc"] = out["log_loss"] = out["brier"] = None
         return {k: (None if v is None else float(v)) for k, v in out.items()}

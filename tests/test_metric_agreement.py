@@ -1,7 +1,7 @@
 """The comparison tables and the evaluation records report the same numbers.
 
-A comparison row (``score_rows``: compare, tune, the run's metrics.json and the report's
-tables) and the evaluation records (``classification_metrics``, ``ranking_metrics``) are
+A comparison row (``summary_metrics``: compare, tune, the run's metrics.json and the
+report's tables) and the evaluation records (``classification_metrics``, ``ranking_metrics``) are
 computed on the same predictions here and must agree to the last bit; the rows are also
 pinned to the scikit-learn formulas they report, so moving the code changes no number.
 """
@@ -17,8 +17,8 @@ from shallowvision.evaluation import (
     classification_metrics,
     compare_calibration,
     ranking_metrics,
+    summary_metrics,
 )
-from shallowvision.models import score_rows
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_a_comparison_row_has_the_numbers_of_the_evaluation(predictions, exact):
     if exact:
         proba = proba / proba.sum(axis=1, keepdims=True)
     labels = proba.argmax(axis=1)  # classification_metrics predicts the likeliest class
-    row = score_rows(y, labels, proba, "proba", 10)
+    row = summary_metrics(y, labels, proba, "proba", 10)
     m = classification_metrics(y, proba)
     assert row["accuracy"] == m.accuracy
     assert row["balanced_accuracy"] == m.balanced_accuracy
@@ -69,7 +69,7 @@ def test_every_record_reports_one_brier_score(digits_model):
 def test_decision_scores_give_the_evaluations_roc_auc(digits_model):
     y = digits_model.y
     decision = digits_model.model.decision_function(digits_model.test.X)
-    row = score_rows(y, decision.argmax(axis=1), decision, "decision", 10)
+    row = summary_metrics(y, decision.argmax(axis=1), decision, "decision", 10)
     assert row["roc_auc"] == ranking_metrics(y, decision).roc_auc.macro
     assert row["log_loss"] is None and row["brier"] is None
 
@@ -79,14 +79,14 @@ def test_a_binary_rows_roc_auc_is_the_positive_classs(predictions):
     positive = (y == 8).astype(np.int64)
     p8 = proba[:, 8]
     scores = np.column_stack([1 - p8, p8])
-    row = score_rows(positive, (p8 > 0.5).astype(np.int64), scores, "proba", 2)
+    row = summary_metrics(positive, (p8 > 0.5).astype(np.int64), scores, "proba", 2)
     assert row["roc_auc"] == ranking_metrics(positive, scores).positive_roc_auc
     assert row["roc_auc"] == skm.roc_auc_score(positive, p8)
 
 
 def test_comparison_rows_are_the_scikit_learn_formulas(predictions):
     y, labels, proba = predictions
-    row = score_rows(y, labels, proba, "proba", 10)
+    row = summary_metrics(y, labels, proba, "proba", 10)
     every = np.arange(10)
     p, r, f, _ = skm.precision_recall_fscore_support(
         y, labels, labels=every, average="macro", zero_division=0
@@ -107,7 +107,7 @@ def test_comparison_rows_are_the_scikit_learn_formulas(predictions):
 
 def test_a_row_from_labels_alone_has_no_score_metrics(predictions):
     y, labels, _ = predictions
-    row = score_rows(y, labels, None, "labels", 10)
+    row = summary_metrics(y, labels, None, "labels", 10)
     assert row["accuracy"] == skm.accuracy_score(y, labels)
     assert row["roc_auc"] is None and row["log_loss"] is None and row["brier"] is None
 
@@ -122,10 +122,16 @@ def test_a_class_without_evaluated_images_is_left_out_of_the_macro_averages():
         / 8
     )
     labels = proba.argmax(axis=1)  # the last image is predicted as class 2, which has none
-    row = score_rows(y, labels, proba, "proba", 3)
+    row = summary_metrics(y, labels, proba, "proba", 3)
     m = classification_metrics(y, proba)
     assert row["precision_macro"] == m.precision.macro
     assert row["recall_macro"] == m.recall.macro == row["balanced_accuracy"]
     # Classes 0 and 1 have F1 1 and 4/5; class 2, with no image, is not a third term.
     assert row["f1_macro"] == m.f1.macro == pytest.approx(0.9)
     assert row["roc_auc"] == m.ranking.roc_auc.macro
+
+
+def test_the_models_older_name_is_the_same_function():
+    from shallowvision import models
+
+    assert models.score_rows is summary_metrics

@@ -7,6 +7,7 @@ gathers everything but robustness into one :class:`Evaluation`, and
 :func:`save_figures` writes its PNGs.
 """
 
+from shallowvision._metrics import summary_metrics
 from shallowvision.evaluation._calibration import (
     BrierDecomposition,
     CalibrationSummary,
@@ -187,6 +188,7 @@ __all__ = [
     "save_figures",
     "save_png",
     "shift",
+    "summary_metrics",
     "threshold_curves",
     "threshold_figure",
 ]

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["one_hot", "thin_indices", "top_label"]
-
-
-def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Float64 indicator matrix ``(n, n_classes)`` of class indices ``y``."""
-    onehot = np.zeros((len(y), n_classes), dtype=np.float64)
-    onehot[np.arange(len(y)), y] = 1.0
-    return onehot
+__all__ = ["thin_indices", "top_label"]
 
 
 def top_label(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from shallowvision import _metrics as core
 from shallowvision.evaluation._arrays import top_label
-from shallowvision.evaluation._metrics import multiclass_brier
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_predictions
 from shallowvision.exceptions import DataError
@@ -287,7 +287,7 @@ def brier_decomposition(
     )
     rel, res, unc, per_class_brier = parts.T
     binned = rel.sum() - res.sum() + unc.sum()
-    brier = multiclass_brier(y, p)
+    brier = core.multiclass_brier(y, p)
     return BrierDecomposition(
         class_names=names,
         strategy=strategy,

@@ -15,7 +15,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
-from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
@@ -23,6 +22,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision import _metrics as core
 from shallowvision._folds import fold_count
 from shallowvision.datasets import ImageSet
 from shallowvision.evaluation._calibration import (
@@ -30,7 +30,6 @@ from shallowvision.evaluation._calibration import (
     classwise_reliability,
     reliability_diagram,
 )
-from shallowvision.evaluation._metrics import multiclass_brier
 from shallowvision.evaluation._records import NOT_JSON, Record
 from shallowvision.evaluation._validation import check_predictions, predict_scores
 from shallowvision.exceptions import DataError
@@ -264,9 +263,9 @@ def _scores(
         "ece": top.ece,
         "mce": top.mce,
         "classwise_ece": classwise_reliability(y, proba, n_bins=n_bins).classwise_ece,
-        "brier": multiclass_brier(y, proba),
-        "log_loss": float(skm.log_loss(y, proba, labels=np.arange(proba.shape[1]))),
-        "accuracy": float(np.mean(proba.argmax(axis=1) == y)),
+        "brier": core.multiclass_brier(y, proba),
+        "log_loss": core.log_loss(y, proba),
+        "accuracy": core.accuracy(y, proba.argmax(axis=1)),
     }, top
 
 
@@ -323,7 +322,7 @@ def compare_calibration(
     else:  # decision scores: no probabilities to measure calibration on, only the ranking
         decision = predict_scores(estimator, X_eval, response_method="decision_function")
         scores_before = dict.fromkeys(scores_after, None)
-        scores_before["accuracy"] = float(np.mean(decision.argmax(axis=1) == y))
+        scores_before["accuracy"] = core.accuracy(y, decision.argmax(axis=1))
         diagram_before = None
     return CalibrationComparison(
         method=method,

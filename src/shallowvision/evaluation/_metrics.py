@@ -4,6 +4,9 @@ bootstrap confidence intervals and McNemar's test.
 scikit-learn computes every metric it has (ROC AUC and average precision as the areas
 under its ``roc_curve`` and ``precision_recall_curve``, which the curve sets share); this
 module validates the inputs, picks the averages and gathers the numbers into records.
+The scores a comparison row also reports (accuracy, precision, recall, F1, log loss,
+Brier score, the macro average) come from :mod:`shallowvision._metrics`, which the
+comparison rows use too, so both give the same numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn import metrics as skm
 
-from shallowvision.evaluation._arrays import one_hot
+from shallowvision import _metrics as core
 from shallowvision.evaluation._curves import OneVsRest
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_labels, check_predictions
@@ -61,7 +64,7 @@ class PerClass(Record):
         weights = support[ok]
         return cls(
             per_class=values,
-            macro=float(values[ok].mean()) if ok.any() else float("nan"),
+            macro=core.macro(values, support),
             weighted=float(np.average(values[ok], weights=weights)) if weights.sum() else np.nan,
             micro=micro,
         )
@@ -204,53 +207,29 @@ def metrics_from_curves(ovr: OneVsRest, top_k: Sequence[int]) -> ClassificationM
     """All metrics of validated probabilities whose one-vs-rest curves are at hand (or computed on use)."""
     y, p, names = ovr.y, ovr.scores, ovr.class_names
     n_classes = p.shape[1]
-    labels = np.arange(n_classes)
     pred = p.argmax(axis=1)
-    prec, rec, f1, support = skm.precision_recall_fscore_support(
-        y, pred, labels=labels, zero_division=0.0
-    )
-    brier_per_class = brier_per_class_of(y, p)
+    prec, rec, f1, support = core.label_metrics(y, pred, n_classes)
     binary = n_classes == 2
     return ClassificationMetrics(
         class_names=names,
         n_samples=len(y),
         support=support,
-        accuracy=float(skm.accuracy_score(y, pred)),
-        balanced_accuracy=_balanced_accuracy(rec, support),
+        accuracy=core.accuracy(y, pred),
+        balanced_accuracy=core.macro(rec, support),
         precision=PerClass.from_values(prec, support),
         recall=PerClass.from_values(rec, support),
         f1=PerClass.from_values(f1, support),
         mcc=float(skm.matthews_corrcoef(y, pred)),
         cohen_kappa=_cohen_kappa(y, pred, n_classes),
-        log_loss=float(skm.log_loss(y, p, labels=labels)),
-        brier=multiclass_brier(y, p),
-        brier_per_class=brier_per_class,
+        log_loss=core.log_loss(y, p),
+        brier=core.multiclass_brier(y, p),
+        brier_per_class=core.brier_per_class(y, p),
         ranking=_ranking(ovr, top_k),
         positive_class=names[1] if binary else None,
         positive_precision=float(prec[1]) if binary else None,
         positive_recall=float(rec[1]) if binary else None,
         positive_f1=float(f1[1]) if binary else None,
     )
-
-
-def multiclass_brier(y: np.ndarray, p: np.ndarray) -> float:
-    """The multiclass Brier score: mean over images of the squared distance to the one-hot truth.
-
-    Summed image by image, as the comparison tables have always reported it; the sum of
-    :func:`brier_per_class_of` equals it up to rounding.
-    """
-    return float(np.mean(np.sum((p - one_hot(y, p.shape[1])) ** 2, axis=1)))
-
-
-def brier_per_class_of(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """One-vs-rest Brier score of each class; their sum is the multiclass Brier score."""
-    return ((p - one_hot(y, p.shape[1])) ** 2).mean(axis=0)
-
-
-def _balanced_accuracy(recall: np.ndarray, support: np.ndarray) -> float:
-    # scikit-learn's balanced_accuracy_score is the mean recall over the classes present
-    # in y_true; computed from the recalls already at hand (checked against it in tests).
-    return float(recall[support > 0].mean())
 
 
 def _cohen_kappa(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:

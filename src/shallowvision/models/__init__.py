@@ -1,12 +1,15 @@
-"""The model zoo: registered pipelines, their search spaces and capabilities."""
+"""The model zoo: registered pipelines, their search spaces and capabilities.
 
+``score_rows`` is :func:`shallowvision.evaluation.summary_metrics` under its older name.
+"""
+
+from shallowvision._metrics import summary_metrics as score_rows
 from shallowvision.models._compare import (
     Comparison,
     ModelScore,
     compare_models,
     fit_and_score,
     score_fitted,
-    score_rows,
 )
 from shallowvision.models._registry import (
     ModelSpec,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._metrics import summary_metrics
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._memory import MemoryBudgetError
@@ -25,7 +26,6 @@ __all__ = [
     "compare_models",
     "fit_and_score",
     "score_fitted",
-    "score_rows",
 ]
 
 _log = logging.getLogger(__name__)
@@ -75,59 +75,6 @@ class ModelScore:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def score_rows(
-    y_true: np.ndarray, labels: np.ndarray, scores: np.ndarray | None, kind: str, n_classes: int
-) -> dict[str, float | None]:
-    """The comparison metrics of one model's predictions.
-
-    Macro averages (precision, recall, F1, ROC AUC) are taken over the classes that
-    have images in ``y_true``. ROC AUC is the macro average of one-vs-rest AUCs
-    computed from ``scores`` (probabilities or decision scores), never from hard labels; log loss and Brier
-    score need probabilities and are None for decision scores. A model that only
-    gives labels (``scores=None``, kind ``"labels"``, e.g. hard voting) has none of the three.
-    """
-    from sklearn import metrics
-
-    y_true = np.asarray(y_true)
-    present = np.unique(y_true)
-    p, r, f, support = metrics.precision_recall_fscore_support(
-        y_true, labels, labels=np.arange(n_classes), zero_division=0
-    )
-    # Macro averages over the classes among the evaluated images, as ROC AUC does: a
-    # class with no image there has no recall to average. Balanced accuracy is the
-    # mean of those recalls (scikit-learn's, without its warning about such classes).
-    held = support > 0
-    out: dict[str, float | None] = {
-        "accuracy": metrics.accuracy_score(y_true, labels),
-        "balanced_accuracy": float(r[held].mean()),
-    }
-    out.update(
-        precision_macro=float(p[held].mean()),
-        recall_macro=float(r[held].mean()),
-        f1_macro=float(f[held].mean()),
-    )
-    if scores is None:
-        out["roc_auc"] = out["log_loss"] = out["brier"] = None
-        return {k: (None if v is None else float(v)) for k, v in out.items()}
-    if n_classes == 2:
-        auc = metrics.roc_auc_score(y_true, scores[:, 1]) if len(present) == 2 else None
-    else:
-        per_class = [metrics.roc_auc_score(y_true == k, scores[:, k]) for k in present]
-        auc = float(np.mean(per_class)) if len(present) > 1 else None
-    out["roc_auc"] = None if auc is None else float(auc)
-    if kind == "proba":
-        # float32 models return rows that miss 1 by more than log_loss tolerates.
-        proba = np.clip(scores, 0.0, 1.0)
-        proba = proba / proba.sum(axis=1, keepdims=True)
-        onehot = np.eye(n_classes)[y_true]
-        out["log_loss"] = float(metrics.log_loss(y_true, proba, labels=np.arange(n_classes)))
-        # Multiclass Brier score: mean over images of the squared distance to the one-hot label.
-        out["brier"] = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
-    else:
-        out["log_loss"] = out["brier"] = None
-    return {k: (None if v is None else float(v)) for k, v in out.items()}
 
 
 def capacity_notes(estimator: Any) -> str:
@@ -203,7 +150,7 @@ def score_fitted(
         scores_kind=kind,
         notes=capacity_notes(estimator),
         params=dict(params or {}),
-        **score_rows(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
+        **summary_metrics(y_eval, labels, scores, kind, n_classes),  # type: ignore[arg-type]
     )
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision._metrics import summary_metrics
 from shallowvision._optional import import_optional
 from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
-from shallowvision.models._compare import ModelScore, score_rows
+from shallowvision.models._compare import ModelScore
 from shallowvision.models._registry import get_model_spec
 
 __all__ = [
@@ -621,7 +622,7 @@ def score_data_parallel(
         size_bytes=len(sio.dumps(estimator)),
         scores_kind="proba",
         params=dict(params or {}),
-        **score_rows(np.asarray(y_true), labels, scores, "proba", n_classes),  # type: ignore[arg-type]
+        **summary_metrics(np.asarray(y_true), labels, scores, "proba", n_classes),  # type: ignore[arg-type]
     )
 
 

@@ -150,10 +150,10 @@ class RunData:
 
     def scored(self, name: str, split: str, n_classes: int) -> dict[str, float | None]:
         """Metrics recomputed from the stored predictions."""
-        from shallowvision.models import score_rows
+        from shallowvision.evaluation import summary_metrics
 
         p = self.predictions(name, split)
-        return score_rows(p["y_true"], p["labels"], p["scores"], p["kind"], n_classes)
+        return summary_metrics(p["y_true"], p["labels"], p["scores"], p["kind"], n_classes)
 
 
 SectionBuilder = Callable[[RunData], Section | None]

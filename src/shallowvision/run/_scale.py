@@ -35,9 +35,9 @@ def _curve_sizes(ctx: RunContext, n_train: int, n_compared: int, points: int) ->
 
 
 def _scores(y_true: Any, labels: Any, n_classes: int) -> dict[str, float | None]:
-    from shallowvision.models import score_rows
+    from shallowvision.evaluation import summary_metrics
 
-    scored = score_rows(y_true, labels, None, "labels", n_classes)
+    scored = summary_metrics(y_true, labels, None, "labels", n_classes)
     return {"accuracy": scored["accuracy"], "f1_macro": scored["f1_macro"]}
 
 

@@ -197,8 +197,7 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
     The recommended model also gets the full evaluation (curves, calibration,
     errors), written as ``evaluation.json`` and charts.
     """
-    from shallowvision.evaluation import ranking_metrics
-    from shallowvision.models import score_rows
+    from shallowvision.evaluation import ranking_metrics, summary_metrics
 
     config = ctx.config
     ranked = rank_candidates(ctx.candidates(), config)
@@ -211,7 +210,7 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
     for candidate in chosen:
         estimator = ctx.model(candidate.name)
         stored = ctx.save_predictions(candidate.name, "test", estimator, test)
-        metrics = score_rows(
+        metrics = summary_metrics(
             test.y, stored["labels"], stored["scores"], stored["kind"], test.n_classes
         )
         ranking = ranking_metrics(test.y, stored["scores"], class_names=test.class_names)

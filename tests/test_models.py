@@ -99,3 +99,29 @@ def test_every_model_fits_digits_and_scores(name, tiny, digits):
         np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)  # float32 models
     accuracy = (model.predict(test.X) == test.y).mean()
     assert accuracy >= (0.05 if name == "dummy" else 0.6), accuracy
+
+
+def test_predict_scores_is_one_function_with_one_return_type(digits):
+    from sklearn.svm import LinearSVC
+
+    from shallowvision import evaluation, models
+    from shallowvision.datasets import load
+    from shallowvision.evaluation import Scores
+    from shallowvision.exceptions import DataError
+
+    assert models.predict_scores is evaluation.predict_scores
+    lr = get_model("lr").fit(digits.X, digits.y)
+    proba = evaluation.predict_scores(lr, digits.X[:7])
+    assert isinstance(proba, Scores) and proba.kind == "proba"
+    assert proba.values.dtype == np.float64 and proba.values.shape == (7, 10)
+    decision = predict_scores(lr, digits.X[:7], response_method="decision_function")
+    assert decision.kind == "decision"
+    np.testing.assert_array_equal(decision.values, lr.decision_function(digits.X[:7]))
+    # A binary decision function becomes one column per class.
+    eights = load("digits", positive=8)
+    svm = LinearSVC().fit(eights.X, eights.y)
+    values, kind = predict_scores(svm, eights.X[:5])
+    d = svm.decision_function(eights.X[:5])
+    assert kind == "decision" and np.array_equal(values, np.column_stack([-d, d]))
+    with pytest.raises(DataError, match="LinearSVC has no predict_proba"):
+        predict_scores(svm, eights.X[:5], response_method="predict_proba")

@@ -8,6 +8,7 @@ gathers everything but robustness into one :class:`Evaluation`, and
 """
 
 from shallowvision._metrics import summary_metrics
+from shallowvision._scores import Scores, predict_scores
 from shallowvision.evaluation._calibration import (
     BrierDecomposition,
     CalibrationSummary,
@@ -103,7 +104,6 @@ from shallowvision.evaluation._uncertainty import (
     predictive_entropy,
     risk_coverage,
 )
-from shallowvision.evaluation._validation import predict_scores
 
 __all__ = [
     "BootstrapResult",
@@ -138,6 +138,7 @@ __all__ = [
     "RobustnessDisplay",
     "RobustnessResult",
     "RobustnessRow",
+    "Scores",
     "TemperatureScaling",
     "ThresholdCurve",
     "ThresholdCurves",

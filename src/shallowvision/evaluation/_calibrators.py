@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from shallowvision import _metrics as core
 from shallowvision._folds import fold_count
+from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.evaluation._calibration import (
     ReliabilityDiagram,
@@ -31,7 +32,7 @@ from shallowvision.evaluation._calibration import (
     reliability_diagram,
 )
 from shallowvision.evaluation._records import NOT_JSON, Record
-from shallowvision.evaluation._validation import check_predictions, predict_scores
+from shallowvision.evaluation._validation import check_predictions
 from shallowvision.exceptions import DataError
 
 __all__ = [
@@ -140,7 +141,7 @@ class TemperatureScaling(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _logits(self, X: ArrayLike) -> np.ndarray:
-        scores = predict_scores(self.estimator, X, response_method=self.response_method_)
+        scores = predict_scores(self.estimator, X, response_method=self.response_method_).values
         if self.response_method_ == "predict_proba":
             return np.log(np.clip(scores, _EPS, None))
         return scores
@@ -310,17 +311,20 @@ def compare_calibration(
     calibrator = calibrate(estimator, X_cal, y_cal, method=method)
     classes = np.asarray(estimator.classes_)
     y, after, _ = check_predictions(
-        _columns_of(y_eval, classes), predict_scores(calibrator, X_eval), class_names
+        _columns_of(y_eval, classes),
+        predict_scores(calibrator, X_eval, response_method="predict_proba").values,
+        class_names,
     )
     scores_after, diagram_after = _scores(y, after, n_bins)
     scores_before: dict[str, float | None]
     diagram_before: ReliabilityDiagram | None
     if hasattr(estimator, "predict_proba"):
-        _, before, _ = check_predictions(y, predict_scores(estimator, X_eval), class_names)
+        proba = predict_scores(estimator, X_eval, response_method="predict_proba").values
+        _, before, _ = check_predictions(y, proba, class_names)
         measured, diagram_before = _scores(y, before, n_bins)
         scores_before = dict(measured)
     else:  # decision scores: no probabilities to measure calibration on, only the ranking
-        decision = predict_scores(estimator, X_eval, response_method="decision_function")
+        decision = predict_scores(estimator, X_eval, response_method="decision_function").values
         scores_before = dict.fromkeys(scores_after, None)
         scores_before["accuracy"] = core.accuracy(y, decision.argmax(axis=1))
         diagram_before = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from shallowvision._scores import predict_scores
 from shallowvision.evaluation._calibration import CalibrationSummary, calibration_summary
 from shallowvision.evaluation._curves import CurveSet, OneVsRest
 from shallowvision.evaluation._errors import (
@@ -44,11 +45,7 @@ from shallowvision.evaluation._uncertainty import (
     entropy_histogram,
     risk_coverage,
 )
-from shallowvision.evaluation._validation import (
-    check_predicted_labels,
-    check_predictions,
-    predict_scores,
-)
+from shallowvision.evaluation._validation import check_predicted_labels, check_predictions
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -285,7 +282,7 @@ def evaluate_model(
             f"{model_name} gives decision scores, not probabilities, and the evaluation needs "
             "probabilities: calibrate it first (method 'sigmoid' or 'temperature')"
         )
-    proba = predict_scores(estimator, data.X)
+    proba = predict_scores(estimator, data.X, response_method="predict_proba").values
     others = {
         name: np.asarray(model.predict(data.X)) for name, model in (other_models or {}).items()
     }

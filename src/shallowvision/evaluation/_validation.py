@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from shallowvision._scores import predict_scores
 from shallowvision.exceptions import DataError
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "check_proba",
     "check_scores",
     "class_index",
-    "predict_scores",
 ]
 
 # float32 probabilities of 47 classes sum to 1 within about 1e-6; leave room for

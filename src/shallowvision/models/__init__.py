@@ -4,6 +4,7 @@
 """
 
 from shallowvision._metrics import summary_metrics as score_rows
+from shallowvision._scores import predict_scores
 from shallowvision.models._compare import (
     Comparison,
     ModelScore,
@@ -19,7 +20,7 @@ from shallowvision.models._registry import (
     get_search_space,
     list_models,
 )
-from shallowvision.models._scores import has_proba, has_scores, predict_scores
+from shallowvision.models._scores import has_proba, has_scores
 from shallowvision.models._selection import (
     SelectionResult,
     evaluate_selection,

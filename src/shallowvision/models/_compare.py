@@ -14,11 +14,12 @@ import numpy as np
 
 from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision._metrics import summary_metrics
+from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
 from shallowvision.models._memory import MemoryBudgetError
 from shallowvision.models._registry import get_model_spec
-from shallowvision.models._scores import has_scores, predict_scores
+from shallowvision.models._scores import has_scores
 
 __all__ = [
     "Comparison",

@@ -1,14 +1,14 @@
-"""Continuous scores from any fitted classifier: what every AUC and calibration figure needs."""
+"""What a fitted classifier offers: whether it is fitted, gives probabilities or any scores.
+
+The scores themselves come from :func:`shallowvision._scores.predict_scores`, which the
+package offers as ``predict_scores``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from shallowvision._scores import predict_scores as scores_of
-
-__all__ = ["has_proba", "has_scores", "is_fitted", "predict_scores"]
+__all__ = ["has_proba", "has_scores", "is_fitted"]
 
 
 def is_fitted(estimator: Any) -> bool:
@@ -39,15 +39,3 @@ def has_scores(estimator: Any) -> bool:
         return has_proba(estimator) or hasattr(estimator, "decision_function")
     except AttributeError:
         return False
-
-
-def predict_scores(estimator: Any, X: Any) -> tuple[np.ndarray, str]:
-    """Per-class scores of shape ``(n, n_classes)`` and their kind.
-
-    Returns probabilities (kind ``"proba"``) when the classifier has
-    ``predict_proba``, else its decision scores (kind ``"decision"``); a binary
-    decision vector ``d`` becomes the two columns ``(-d, d)`` so both kinds share one
-    shape. Rankings (and so ROC and PR AUC) are the same for either kind.
-    """
-    kind = "proba" if has_proba(estimator) else "decision"
-    return scores_of(estimator, X, response_method="auto"), kind

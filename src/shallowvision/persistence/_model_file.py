@@ -29,6 +29,7 @@ import numpy as np
 
 from shallowvision import __version__
 from shallowvision._io import ZIP_ERRORS, atomic_path
+from shallowvision._scores import Scores, predict_scores
 from shallowvision.exceptions import ConfigError, ShallowVisionError
 from shallowvision.persistence._schema import MAX_MANIFEST_BYTES, check_manifest
 from shallowvision.persistence._trusted import TRUSTED_TYPES
@@ -315,10 +316,9 @@ class SavedModel:
         """Class indices for flattened ``(n, h*w)`` or ``(n, h, w)`` uint8 images."""
         return np.asarray(self.estimator.predict(self._check(X)))
 
-    def predict_scores(self, X: Any) -> tuple[np.ndarray, str]:
-        """Per-class probabilities or decision scores (see :func:`shallowvision.models.predict_scores`)."""
-        from shallowvision.models import predict_scores
-
+    def predict_scores(self, X: Any) -> Scores:
+        """Per-class probabilities, else decision scores, and their kind (see
+        :func:`shallowvision.evaluation.predict_scores`)."""
         return predict_scores(self.estimator, self._check(X))
 
 

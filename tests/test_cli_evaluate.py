@@ -225,6 +225,13 @@ def test_cli_calibrate_writes_a_model_that_evaluate_loads(models, tmp_path, caps
     assert manifest["calibration"]["method"] == "temperature"
     assert manifest["calibration"]["data"]["fingerprint"] == calibration.fingerprint()
     assert manifest["training_data"]["fingerprint"] == splits.train.fingerprint()
+    assert manifest["training_data"] == load_model(paths["lr"]).manifest["training_data"]
+    assert manifest["name"] == "lr (temperature)"
+    assert manifest["metrics"] == {
+        "evaluated_on": measured.split,
+        "n_images": len(measured),
+        **{key: pytest.approx(value["after"]) for key, value in reference.table.items()},
+    }
     np.testing.assert_allclose(
         calibrated.estimator.predict_proba(splits.test.X),
         reference.calibrator.predict_proba(splits.test.X),

@@ -5,6 +5,8 @@ import json
 import numpy as np
 from PIL import Image
 
+from shallowvision.datasets import load_splits
+from shallowvision.persistence import read_manifest, training_provenance
 from test_cli import cli
 
 
@@ -36,6 +38,15 @@ def test_compare_writes_json_and_csv_and_saves_models(tmp_path):
     ]
     assert data["rows"][1]["params"] == {"C": 1.0} and 0.9 < data["rows"][1]["accuracy"] <= 1
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["lr.skops", "nb.skops"]
+    # The model file records its training images and the row it was chosen by.
+    manifest = read_manifest(tmp_path / "models" / "lr.skops")
+    train = load_splits("digits", validation_size=0.1, random_state=0).train
+    assert manifest["name"] == "lr" and manifest["training_data"] == training_provenance(train)
+    row = data["rows"][1]
+    assert manifest["metrics"] == {
+        "evaluated_on": "validation",
+        **{k: v for k, v in row.items() if isinstance(v, float)},
+    }
     csv = cli(
         "compare",
         "digits",
@@ -85,7 +96,15 @@ def test_tune_prints_best_and_cost(tmp_path):
     assert "fits in" in out.stdout
     result = json.loads((tmp_path / "t.json").read_text())
     assert result["search"] == "halving-grid" and result["n_candidates"] == [4, 2]
-    assert (tmp_path / "lr.skops").stat().st_size > 1000
+    manifest = read_manifest(tmp_path / "lr.skops")
+    train = load_splits("digits", validation_size=0.1, random_state=0).train
+    assert manifest["name"] == "lr" and manifest["training_data"] == training_provenance(train)
+    assert manifest["params"] == result["best_params"]
+    assert manifest["metrics"] == {
+        "evaluated_on": "validation",
+        "accuracy": result["tuned"]["accuracy"],
+        "f1_macro": result["tuned"]["f1_macro"],
+    }
 
 
 def test_predict_images_arrays_and_errors(tmp_path, digits):

@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from shallowvision import ConfigError
+from shallowvision.persistence import read_manifest
 from shallowvision.run import PRESETS, build_config, load_run_config, run_study, to_toml
 
 DIGITS = {
@@ -115,6 +116,12 @@ def test_run_directory_layout_and_manifest(digits_run):
     assert (run_dir / "models" / "lr.skops").is_file() and (
         run_dir / "predictions" / "lr.validation.npz"
     ).is_file()
+    # A model file keeps the figures the run chose it by, and names the run.
+    compared = json.loads((run_dir / "stages" / "compare.json").read_text())["result"]
+    lr = next(c for c in compared["candidates"] if c["name"] == "lr")
+    saved = read_manifest(run_dir / "models" / "lr.skops")
+    assert saved["metrics"] == {"evaluated_on": "validation", **lr["metrics"]}
+    assert saved["run"] == "a" and saved["training_data"]["n_images"] == 1150
     assert load_run_config(run_dir) == config
 
 

@@ -61,6 +61,29 @@ def test_manifest_contents(tiny, tmp_path):
     )
 
 
+def test_the_manifest_describes_what_the_model_was_fitted_on(tiny, tmp_path):
+    model = get_model("nb").fit(tiny.X, tiny.y)
+    path = save_model(
+        model,
+        tmp_path / "nb.skops",
+        trained_on=tiny,
+        training_data={"subsample_of": 1797},
+        evaluated_on="validation",
+        metrics={"accuracy": 0.9},
+    )
+    manifest = read_manifest(path)
+    assert manifest["class_names"] == list(tiny.class_names) and manifest["image_shape"] == [8, 8]
+    assert manifest["training_data"] == {**training_provenance(tiny), "subsample_of": 1797}
+    assert manifest["metrics"] == {"evaluated_on": "validation", "accuracy": 0.9}
+    assert list(manifest["metrics"]) == ["evaluated_on", "accuracy"]
+    # A model made from a saved one (calibrated, say) keeps its classes and training data.
+    derived = read_manifest(save_model(model, tmp_path / "d.skops", trained_on=load_model(path)))
+    assert derived["training_data"] == manifest["training_data"]
+    assert derived["class_names"] == manifest["class_names"] and derived["metrics"] == {}
+    with pytest.raises(TypeError, match="trained_on, or class_names and image_shape"):
+        save_model(model, tmp_path / "x.skops", class_names=tiny.class_names)
+
+
 def test_untrusted_type_is_refused(tiny, tmp_path):
     model = Pipeline([("x", Opaque()), ("clf", get_model("nb").named_steps["clf"])]).fit(
         tiny.X / 255.0, tiny.y

@@ -368,11 +368,10 @@ def calibrate_cli(
     save_model(
         comparison.calibrator,
         out,
-        class_names=saved.class_names,
-        image_shape=saved.image_shape,
+        trained_on=saved,
         name=f"{saved.name} ({method})",
-        training_data=saved.manifest.get("training_data"),
-        metrics={"evaluated_on": measured.split, "n_images": len(measured), **after},
+        evaluated_on=measured.split,
+        metrics={"n_images": len(measured), **after},
         extra={
             "calibration": {
                 "method": method,

@@ -297,21 +297,17 @@ def _compare_data_parallel(
 
 
 def _save_all(comparison: Any, train: Any, folder: Path) -> None:
-    from shallowvision.persistence import save_model, training_provenance
+    from shallowvision.persistence import save_model
 
     by_name = {r.model: r for r in comparison.rows}
     for name, estimator in comparison.models.items():
         save_model(
             estimator,
             folder / f"{name}.skops",
-            class_names=comparison.class_names,
-            image_shape=train.image_shape,
+            trained_on=train,
             name=name,
-            training_data=training_provenance(train),
-            metrics={
-                "evaluated_on": comparison.evaluated_on,
-                **{k: v for k, v in by_name[name].to_dict().items() if isinstance(v, float)},
-            },
+            evaluated_on=comparison.evaluated_on,
+            metrics={k: v for k, v in by_name[name].to_dict().items() if isinstance(v, float)},
         )
 
 
@@ -414,20 +410,15 @@ def tune_cli(
 
         write_json(out, result.to_dict())
     if save is not None:
-        from shallowvision.persistence import save_model, training_provenance
+        from shallowvision.persistence import save_model
 
         save_model(
             result.best_estimator,
             save,
-            class_names=splits.train.class_names,
-            image_shape=splits.train.image_shape,
+            trained_on=splits.train,
             name=model,
-            training_data=training_provenance(splits.train),
-            metrics={
-                "evaluated_on": "validation",
-                "accuracy": result.tuned.accuracy,
-                "f1_macro": result.tuned.f1_macro,
-            },
+            evaluated_on="validation",
+            metrics={"accuracy": result.tuned.accuracy, "f1_macro": result.tuned.f1_macro},
             extra={"params": result.best_params},
         )
 

@@ -124,14 +124,19 @@ def save_model(
     model: Any,
     path: str | os.PathLike[str],
     *,
-    class_names: Iterable[str],
-    image_shape: tuple[int, int],
+    trained_on: Any = None,
+    class_names: Iterable[str] | None = None,
+    image_shape: tuple[int, int] | None = None,
     name: str = "model",
     training_data: Mapping[str, Any] | None = None,
+    evaluated_on: str | None = None,
     metrics: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save a fitted pipeline and its manifest as one skops file, atomically.
+
+    Every model file is written here, by every command and by the run, so the
+    manifests they write have one layout.
 
     Parameters
     ----------
@@ -139,14 +144,24 @@ def save_model(
         Usually a whole Pipeline, preprocessing included.
     path : path
         Target file (conventionally ``*.skops``); replaced only when complete.
-    class_names : iterable of str
+    trained_on : ImageSet or SavedModel, optional
+        What the model was fitted on: the images, whose class names, image shape and
+        provenance (:func:`training_provenance`) the manifest records, or the model
+        file a derived model (a calibrated one) was made from, whose class names, image
+        shape and training data it keeps. Without it, give ``class_names`` and
+        ``image_shape``.
+    class_names : iterable of str, optional
         Names of the classes, in the order of the model's outputs.
-    image_shape : (height, width)
+    image_shape : (height, width), optional
         Shape of the images the model was trained on.
     name : str
         Zoo name or a description of the model.
     training_data : mapping, optional
-        Provenance, e.g. ``{"name", "split", "n_images", "fingerprint"}``.
+        Provenance of the training images, e.g. ``{"name", "split", "n_images",
+        "fingerprint"}``; with ``trained_on``, further facts added to its provenance
+        (such as the subsample a run fitted on).
+    evaluated_on : str, optional
+        The split ``metrics`` were measured on, recorded first among them.
     metrics : mapping, optional
         Validation or test figures to keep with the model.
     extra : mapping, optional
@@ -157,8 +172,8 @@ def save_model(
     target = Path(path)
     if not target.parent.is_dir():
         raise ModelFileError(f"{target.parent}: folder does not exist")
-    classes = [str(c) for c in class_names]
-    h, w = (int(v) for v in image_shape)
+    classes, (h, w), provenance = _training_of(trained_on, class_names, image_shape)
+    measured = {} if evaluated_on is None else {"evaluated_on": evaluated_on}
     key = signing_key()
     with atomic_path(target) as tmp:
         sio.dump(model, tmp)
@@ -173,8 +188,8 @@ def save_model(
                 "image_shape": [h, w],
                 "n_features": h * w,
                 "gives_proba": hasattr(model, "predict_proba"),
-                "training_data": dict(training_data or {}),
-                "metrics": dict(metrics or {}),
+                "training_data": {**provenance, **(training_data or {})},
+                "metrics": {**measured, **(metrics or {})},
                 "libraries": library_versions(),
                 "payload_sha256": _payload_sha256(archive),
                 **dict(extra or {}),
@@ -186,6 +201,25 @@ def save_model(
             check_manifest(manifest, str(target), refuse=ModelFileError)
             archive.writestr(MANIFEST_MEMBER, json.dumps(manifest, indent=2))
     return target
+
+
+def _training_of(
+    trained_on: Any, class_names: Iterable[str] | None, image_shape: tuple[int, int] | None
+) -> tuple[list[str], tuple[int, int], dict[str, Any]]:
+    """Class names, image shape and provenance of what a model was fitted on."""
+    provenance: dict[str, Any] = {}
+    if isinstance(trained_on, SavedModel):
+        provenance = dict(trained_on.manifest.get("training_data") or {})
+    elif trained_on is not None:
+        provenance = training_provenance(trained_on)
+    if class_names is None:
+        class_names = None if trained_on is None else trained_on.class_names
+    if image_shape is None:
+        image_shape = None if trained_on is None else trained_on.image_shape
+    if class_names is None or image_shape is None:
+        raise TypeError("save_model needs trained_on, or class_names and image_shape")
+    h, w = (int(v) for v in image_shape)
+    return [str(c) for c in class_names], (h, w), provenance
 
 
 def _jsonable(value: Any) -> Any:

@@ -105,7 +105,8 @@ def offer(
     path = ctx.save_model(
         name,
         estimator,
-        metrics={"evaluated_on": "validation", **metrics},
+        evaluated_on="validation",
+        metrics=metrics,
         trained_on=ctx.trained_on(stage) if trained_on is None else trained_on,
     )
     ctx.save_predictions(name, "validation", estimator, splits.validation)

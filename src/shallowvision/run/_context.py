@@ -194,6 +194,7 @@ class RunContext:
         name: str,
         estimator: Any,
         *,
+        evaluated_on: str | None = None,
         metrics: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
         trained_on: Any = None,
@@ -203,21 +204,22 @@ class RunContext:
         ``trained_on`` is the ImageSet it was fitted on (default: the compared subsample,
         which is all training images unless ``scale.max_images`` cut it down).
         """
-        from shallowvision.persistence import save_model, training_provenance
+        from shallowvision.persistence import save_model
 
         train = self.splits.compared if trained_on is None else trained_on
-        provenance = training_provenance(train)
-        if len(train) < len(self.splits.train):
-            provenance["subsample_of"] = len(self.splits.train)
-            provenance["subsample_seed"] = self.config.seed
+        subsample = (
+            {"subsample_of": len(self.splits.train), "subsample_seed": self.config.seed}
+            if len(train) < len(self.splits.train)
+            else {}
+        )
         relative = f"models/{name}.skops"
         save_model(
             estimator,
             self.path(relative),
-            class_names=train.class_names,
-            image_shape=train.image_shape,
+            trained_on=train,
             name=name,
-            training_data=provenance,
+            training_data=subsample,
+            evaluated_on=evaluated_on,
             metrics=metrics,
             extra={"run": self.run_dir.name, **(extra or {})},
         )

@@ -307,7 +307,7 @@ def _save_all(comparison: Any, train: Any, folder: Path) -> None:
             trained_on=train,
             name=name,
             evaluated_on=comparison.evaluated_on,
-            metrics={k: v for k, v in by_name[name].to_dict().items() if isinstance(v, float)},
+            metrics=by_name[name].measured(),
         )
 
 
@@ -418,7 +418,7 @@ def tune_cli(
             trained_on=splits.train,
             name=model,
             evaluated_on="validation",
-            metrics={"accuracy": result.tuned.accuracy, "f1_macro": result.tuned.f1_macro},
+            metrics=result.tuned.measured(),
             extra={"params": result.best_params},
         )
 

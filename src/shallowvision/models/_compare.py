@@ -77,6 +77,11 @@ class ModelScore:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def measured(self) -> dict[str, Any]:
+        """The row as a model file's manifest and a run's candidates keep it: all but the
+        parameters (recorded on their own) and the error text (a saved model has none)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("params", "error")}
+
 
 def capacity_notes(estimator: Any) -> str:
     """What a fitted model chose from the size of its data, in a few words (or "")."""

@@ -98,7 +98,7 @@ def offer(
     ``trained_on`` the images it was fitted on (default: those of the stage's models).
     """
     splits = ctx.splits
-    metrics = {k: v for k, v in row.to_dict().items() if k not in ("params", "error")}
+    metrics = row.measured()
     sample = _fitting_sample(estimator)
     if sample is not None:
         metrics["fitting_sample"] = sample

@@ -3,8 +3,9 @@ import shutil
 
 import pytest
 
-from shallowvision import ConfigError
-from shallowvision.persistence import read_manifest
+from shallowvision import ConfigError, DataError
+from shallowvision.inference import held_out_for_model
+from shallowvision.persistence import load_model, read_manifest
 from shallowvision.run import PRESETS, build_config, load_run_config, run_study, to_toml
 
 DIGITS = {
@@ -207,6 +208,14 @@ def test_calibration_stage_fits_on_calibration_and_measures_on_validation(digits
         stored = _stored(run_dir, f"{base}+{comparison['method']}", "validation")
         accuracy = float(np.mean(stored["scores"].argmax(axis=1) == stored["y_true"]))
         assert comparison["table"]["accuracy"]["after"] == pytest.approx(accuracy)
+    # A calibrated model file says so, as calibrate's do, so it is not calibrated again.
+    calibrated = load_model(run_dir / "models" / f"{base}+temperature.skops")
+    record = calibrated.manifest["calibration"]
+    assert record["method"] == "temperature" and record["model_file"] == f"models/{base}.skops"
+    assert record["data"]["n_images"] == manifest["data"]["calibration"]["n_images"]
+    assert record["table"] == result["comparisons"][0]["table"]
+    with pytest.raises(DataError, match="is already calibrated"):
+        held_out_for_model(calibrated, "digits")
     # Temperature scaling never changes a prediction.
     before, after = (
         _stored(run_dir, base, "validation"),

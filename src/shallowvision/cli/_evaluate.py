@@ -336,7 +336,7 @@ def calibrate_cli(
     from shallowvision._console import stdout_console
     from shallowvision.evaluation import compare_calibration, get_calibration_method_names
     from shallowvision.inference import held_out_for_model, load_for_model
-    from shallowvision.persistence import load_model, save_model, training_provenance
+    from shallowvision.persistence import load_model, save_model
 
     methods = get_calibration_method_names()
     if method not in methods:
@@ -372,15 +372,13 @@ def calibrate_cli(
         name=f"{saved.name} ({method})",
         evaluated_on=measured.split,
         metrics={"n_images": len(measured), **after},
-        extra={
-            "calibration": {
-                "method": method,
-                "temperature": comparison.temperature,
-                "model_file": str(model),
-                "data": training_provenance(calibration),
-                "table": comparison.table,
-            }
+        calibration={
+            "method": method,
+            "temperature": comparison.temperature,
+            "model_file": str(model),
+            "table": comparison.table,
         },
+        calibrated_on=calibration,
     )
     if figure is not None:
         _save_calibration_figure(comparison, figure)

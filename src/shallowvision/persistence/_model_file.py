@@ -131,6 +131,8 @@ def save_model(
     training_data: Mapping[str, Any] | None = None,
     evaluated_on: str | None = None,
     metrics: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    calibrated_on: Any = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save a fitted pipeline and its manifest as one skops file, atomically.
@@ -164,6 +166,13 @@ def save_model(
         The split ``metrics`` were measured on, recorded first among them.
     metrics : mapping, optional
         Validation or test figures to keep with the model.
+    calibration : mapping, optional
+        For a calibrated model: how it was calibrated (method, temperature, the model
+        file it was made from, the before-and-after table). Its presence marks the
+        model as calibrated, so it is not calibrated again.
+    calibrated_on : ImageSet, optional
+        The images the calibration was fitted on, recorded in ``calibration`` as
+        ``data``.
     extra : mapping, optional
         Anything else JSON-ready for the manifest.
     """
@@ -192,6 +201,7 @@ def save_model(
                 "metrics": {**measured, **(metrics or {})},
                 "libraries": library_versions(),
                 "payload_sha256": _payload_sha256(archive),
+                **_calibration_of(calibration, calibrated_on),
                 **dict(extra or {}),
             }
             # Sealed as it will be read back: plain JSON values, numpy arrays as lists.
@@ -201,6 +211,13 @@ def save_model(
             check_manifest(manifest, str(target), refuse=ModelFileError)
             archive.writestr(MANIFEST_MEMBER, json.dumps(manifest, indent=2))
     return target
+
+
+def _calibration_of(calibration: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
+    if calibration is None and data is None:
+        return {}
+    provenance = {} if data is None else {"data": training_provenance(data)}
+    return {"calibration": {**(calibration or {}), **provenance}}
 
 
 def _training_of(

@@ -97,6 +97,12 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
                     comparison.calibrator,
                     row,
                     trained_on=ctx.trained_on(base.stage),
+                    calibration={
+                        "method": method,
+                        "temperature": comparison.temperature,
+                        "model_file": base.model_file,
+                        "table": comparison.table,
+                    },
                 )
             )
             comparisons.append(

@@ -91,11 +91,13 @@ def offer(
     row: Any,
     *,
     trained_on: Any = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Candidate:
     """Save a fitted model and its validation predictions; return it as a candidate.
 
     ``row`` is its :class:`~shallowvision.models.ModelScore` on the validation split;
-    ``trained_on`` the images it was fitted on (default: those of the stage's models).
+    ``trained_on`` the images it was fitted on (default: those of the stage's models);
+    ``calibration``, for a calibrated model, how it was calibrated on the calibration split.
     """
     splits = ctx.splits
     metrics = row.measured()
@@ -107,6 +109,8 @@ def offer(
         estimator,
         evaluated_on="validation",
         metrics=metrics,
+        calibration=calibration,
+        calibrated_on=None if calibration is None else splits.calibration,
         trained_on=ctx.trained_on(stage) if trained_on is None else trained_on,
     )
     ctx.save_predictions(name, "validation", estimator, splits.validation)

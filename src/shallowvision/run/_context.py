@@ -196,13 +196,16 @@ class RunContext:
         *,
         evaluated_on: str | None = None,
         metrics: dict[str, Any] | None = None,
+        calibration: dict[str, Any] | None = None,
+        calibrated_on: Any = None,
         extra: dict[str, Any] | None = None,
         trained_on: Any = None,
     ) -> str:
         """Save a fitted model under ``models/<name>.skops``; returns the path relative to the run.
 
         ``trained_on`` is the ImageSet it was fitted on (default: the compared subsample,
-        which is all training images unless ``scale.max_images`` cut it down).
+        which is all training images unless ``scale.max_images`` cut it down); the rest
+        is recorded as :func:`~shallowvision.persistence.save_model` records it.
         """
         from shallowvision.persistence import save_model
 
@@ -221,6 +224,8 @@ class RunContext:
             training_data=subsample,
             evaluated_on=evaluated_on,
             metrics=metrics,
+            calibration=calibration,
+            calibrated_on=calibrated_on,
             extra={"run": self.run_dir.name, **(extra or {})},
         )
         # Later stages read the model back from its file, resumed or not, so what they

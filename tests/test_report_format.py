@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from shallowvision.report import render_report
+from shallowvision.report._records import ScoreRow, read_stage
 
 DATA = Path(__file__).parent / "data"
 
@@ -56,3 +57,26 @@ def test_a_run_of_the_first_format_renders_the_report_it_had(old_run):
     page = render_report(old_run).read_text()
     expected = (DATA / "run-format-1.report.txt").read_text()
     assert report_digest(page, old_run) == expected
+
+
+def test_every_stage_file_reads_back_as_it_was_written(old_run):
+    paths = sorted((old_run / "stages").glob("*.json"))
+    assert len(paths) == 13  # every stage of a study, report included
+    for path in paths:
+        stored = read_stage(path)
+        assert stored is not None and stored.output is not None
+        assert stored.to_dict() == json.loads(path.read_text()), path.name
+
+
+def test_comparison_rows_keep_every_field_of_the_model_scores():
+    import dataclasses
+
+    from shallowvision.models import ModelScore
+
+    def defaults(kind):
+        return {
+            f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(kind)
+        }
+
+    assert defaults(ScoreRow) == defaults(ModelScore)

@@ -183,7 +183,7 @@ def test_fitting_samples_of_chunked_pipelines_are_named(scaled, tmp_path):
     record = json.loads((copy / "stages" / "finalists.json").read_text())
     record["result"]["candidates"][0]["metrics"]["fitting_sample"] = {"n_images": 9, "of": 1150}
     (copy / "stages" / "finalists.json").write_text(json.dumps(record))
-    taken = {t["name"]: t for t in subsamples(RunContext(config, copy))}
+    taken = {t.name: t.to_dict() for t in subsamples(RunContext(config, copy))}
     refit = record["result"]["candidates"][0]["name"]
     assert taken[f"fitting sample of {refit}"] | {"used_for": ""} == {
         "name": f"fitting sample of {refit}",

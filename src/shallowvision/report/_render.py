@@ -8,14 +8,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from shallowvision import __version__
-from shallowvision._io import read_stage_file, write_text
+from shallowvision._io import write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
+from shallowvision.report._records import Candidate, StageOutput, StoredStage, read_stage
+
+OutputT = TypeVar("OutputT", bound=StageOutput)
 
 __all__ = ["RunData", "Section", "render_report"]
 
@@ -107,6 +110,7 @@ class RunData:
             raise ConfigError(f"{self.run_dir}: not a run folder (no stages/)")
         self.manifest = self._json("manifest.json")
         self.config = self.manifest.get("config", {})
+        self._stages: dict[str, StoredStage | None] = {}
 
     def _json(self, relative: str) -> dict[str, Any]:
         try:
@@ -114,24 +118,32 @@ class RunData:
         except FileNotFoundError:
             raise ConfigError(f"{self.run_dir}: missing {relative}") from None
 
-    def _record(self, stage: str) -> dict[str, Any] | None:
-        return read_stage_file(self.run_dir / "stages" / f"{stage}.json")
+    def _record(self, stage: str) -> StoredStage | None:
+        if stage not in self._stages:
+            self._stages[stage] = read_stage(self.run_dir / "stages" / f"{stage}.json")
+        return self._stages[stage]
 
     def has(self, stage: str) -> bool:
         """Whether the stage finished with a result (not skipped)."""
         record = self._record(stage)
-        return record is not None and not record.get("skipped")
+        return record is not None and record.output is not None
 
     def skipped(self, stage: str) -> str | None:
         """Why the stage was skipped, None if it was not."""
         record = self._record(stage)
-        return None if record is None else record.get("skipped")
+        return None if record is None else record.skipped
 
-    def result(self, stage: str) -> dict[str, Any]:
-        record = self._record(stage)
+    def result(self, kind: type[OutputT]) -> OutputT:
+        """The stored output of a finished stage, ``kind`` (e.g. ``DataOutput``)."""
+        record = self._record(kind.stage)
         if record is None:
-            raise ConfigError(f"{self.run_dir}: missing stages/{stage}.json")
-        return record["result"]
+            raise ConfigError(f"{self.run_dir}: missing stages/{kind.stage}.json")
+        return record.result(kind)
+
+    def offered(self, stage: str) -> list[Candidate]:
+        """The models a finished stage offered for the final choice."""
+        record = self._record(stage)
+        return [] if record is None or record.output is None else record.output.offered()
 
     def predictions(self, name: str, split: str) -> dict[str, Any]:
         with np.load(

@@ -7,6 +7,7 @@ import html
 import math
 from typing import Any
 
+from shallowvision.report._records import DataOutput, Finalist, FinalistsOutput
 from shallowvision.report._render import RunData, Section, section
 
 #: Gain in validation accuracy per doubling of the training images (points) from which
@@ -26,30 +27,30 @@ def _verdict(gain: float) -> str:
     return "the curve has levelled off, and more data adds little"
 
 
-def _trend(record: dict[str, Any]) -> str | None:
+def _trend(record: Finalist) -> str | None:
     """One sentence on whether more images still help this finalist."""
-    step = record.get("last_doubling")
+    step = record.last_doubling
     if step is None:
         return None
-    model, gain = html.escape(record["model"]), step["gain"]
-    if step["extended"]:
-        first = min(p["n_images"] for p in record["curve"] if p.get("accuracy") is not None)
+    model, gain = html.escape(record.model), step.gain
+    if step.extended:
+        first = min(p.n_images for p in record.curve if p.accuracy is not None)
         return (
             f"<b>{model}</b>: {gain:+.2f} points of validation accuracy per doubling of the "
-            f"training images, along its curve from {first:,} to {step['to']:,} images (less "
+            f"training images, along its curve from {first:,} to {step.to:,} images (less "
             f"than a doubling apart): {_verdict(gain)}."
         )
     return (
         f"<b>{model}</b>: {gain:+.2f} points of validation accuracy over the last doubling of "
-        f"the training images, from {step['from']:,} (read off the curve) to {step['to']:,}: "
+        f"the training images, from {step.start:,} (read off the curve) to {step.to:,}: "
         f"{_verdict(gain)}."
     )
 
 
-def _noise(run: RunData, records: list[dict[str, Any]]) -> str | None:
+def _noise(run: RunData, records: list[Finalist]) -> str | None:
     """How far one validation accuracy may move by chance, to weigh the gains against."""
-    n_validation = run.result("data")["splits"]["validation"]["n_images"]
-    tops = [p["accuracy"] for r in records for p in r["curve"][-1:] if p.get("accuracy")]
+    n_validation = run.result(DataOutput).splits["validation"].n_images
+    tops = [p.accuracy for r in records for p in r.curve[-1:] if p.accuracy]
     if not tops:
         return None
     error = 100 * math.sqrt(tops[0] * (1 - tops[0]) / n_validation)
@@ -64,18 +65,18 @@ def _noise(run: RunData, records: list[dict[str, Any]]) -> str | None:
 def finalists(run: RunData) -> Section | None:
     if not run.has("finalists"):
         return None
-    result = run.result("finalists")
-    records = result["finalists"]
+    result = run.result(FinalistsOutput)
+    records = result.finalists
     if not records:
         return None  # the comparison used every image and no curve was asked for
-    n_classes = len(run.result("data")["class_names"])
-    n, m = result["n_train"], result["n_compared"]
+    n_classes = len(run.result(DataOutput).class_names)
+    n, m = result.n_train, result.n_compared
     subsampled = m < n
-    sizes = ", ".join(f"{size:,}" for size in result["sizes"])
+    sizes = ", ".join(f"{size:,}" for size in result.sizes)
     s = Section("finalists", "Finalists on all training images")
     curve = (
         f"; each is scored on validation after fits on nested seeded subsets of {sizes} images"
-        if result["curve"]
+        if result.curve
         else ""
     )
     if subsampled:
@@ -87,7 +88,7 @@ def finalists(run: RunData) -> Section | None:
             + (
                 " The smallest of these fits is the compared model itself and the largest the "
                 "refit: neither is fitted twice."
-                if result["curve"]
+                if result.curve
                 else ""
             )
         )
@@ -98,27 +99,27 @@ def finalists(run: RunData) -> Section | None:
             f"{'shows' if len(records) == 1 else 'show'} "
             f"what fewer would have given{curve}."
         )
-    if result.get("budget_seconds") is not None:
+    if result.budget_seconds is not None:
         s.text(
             f'<span class="note">A fit expected, from the fit times on fewer images, to end more '
-            f"than {result['budget_seconds']:,.0f} s after this stage began is not started "
+            f"than {result.budget_seconds:,.0f} s after this stage began is not started "
             "(scale.budget_seconds); a fit whose estimated memory exceeds what is free is "
             "refused.</span>"
         )
     s.table(_rows(run, records, n_classes, subsampled), _columns(m, n, subsampled))
     for record in records:
-        missing = [p for p in record["curve"] if p["status"] != "ok"]
+        missing = [p for p in record.curve if p.status != "ok"]
         if missing:
             s.text(
-                f"<b>{html.escape(record['model'])}</b> was not fitted on "
+                f"<b>{html.escape(record.model)}</b> was not fitted on "
                 + "; ".join(
-                    f"{p['n_images']:,} images ({html.escape(p['status'])}: {html.escape(p['reason'])})"
+                    f"{p.n_images:,} images ({html.escape(p.status)}: {html.escape(p.reason)})"
                     for p in missing
                 )
                 + "."
             )
-    if result["charts"]:
-        s.stored_charts(run, result["charts"])
+    if result.charts:
+        s.stored_charts(run, result.charts)
         trends = [t for t in map(_trend, records) if t is not None]
         if trends:
             s.blocks.append("<ul>" + "".join(f"<li>{t}</li>" for t in trends) + "</ul>")
@@ -128,7 +129,7 @@ def finalists(run: RunData) -> Section | None:
     return s
 
 
-def _best(records: list[dict[str, Any]]) -> str:
+def _best(records: list[Finalist]) -> str:
     return (
         "The best single model" if len(records) == 1 else f"The {len(records)} best single models"
     )
@@ -152,14 +153,14 @@ def _columns(m: int, n: int, subsampled: bool) -> dict[str, str]:
 
 
 def _rows(
-    run: RunData, records: list[dict[str, Any]], n_classes: int, subsampled: bool
+    run: RunData, records: list[Finalist], n_classes: int, subsampled: bool
 ) -> list[dict[str, Any]]:
     """Validation figures recomputed from the stored predictions of the compared model and
     of its refit."""
     rows = []
     for record in records:
-        compared = run.scored(record["model"], "validation", n_classes)
-        refit = record["refit"]
+        compared = run.scored(record.model, "validation", n_classes)
+        refit = record.refit
         full = (
             run.scored(refit, "validation", n_classes)
             if refit
@@ -167,16 +168,16 @@ def _rows(
         )
         rows.append(
             {
-                "model": record["model"],
+                "model": record.model,
                 "refit": refit,
-                "images": record["n_images"],
+                "images": record.n_images,
                 "accuracy_compared": compared["accuracy"],
                 "f1_compared": compared["f1_macro"],
                 "accuracy_all": None if full is None else full["accuracy"],
                 "f1_all": None if full is None else full["f1_macro"],
-                "fit_seconds": record["fit_seconds"],
-                "notes": record["notes"] or None,
-                "status": _STATUS.get(record["status"], record["status"]),
+                "fit_seconds": record.fit_seconds,
+                "notes": record.notes or None,
+                "status": _STATUS.get(record.status, record.status),
             }
         )
     return rows

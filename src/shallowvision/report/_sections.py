@@ -7,6 +7,14 @@ import json
 from typing import Any
 
 from shallowvision.report._figures import cost_chart, metric_bars
+from shallowvision.report._records import (
+    CompareOutput,
+    DataOutput,
+    EdaOutput,
+    FinalOutput,
+    Subsample,
+    TuneOutput,
+)
 from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
 
 COMPARE_COLUMNS = {
@@ -24,16 +32,16 @@ COMPARE_COLUMNS = {
 
 
 def _n_classes(run: RunData) -> int:
-    return len(run.result("data")["class_names"])
+    return len(run.result(DataOutput).class_names)
 
 
 def candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
     """A stage's candidates with quality recomputed from stored predictions and measured costs."""
     n_classes = _n_classes(run)
     rows = []
-    for c in run.result(stage).get("candidates", []):
-        measured = c["metrics"]
-        row = {"model": c["name"], **run.scored(c["name"], "validation", n_classes)}
+    for c in run.offered(stage):
+        measured = c.metrics
+        row: dict[str, Any] = {"model": c.name, **run.scored(c.name, "validation", n_classes)}
         row["fit_seconds"] = measured.get("fit_seconds")
         row["predict_seconds_per_1000"] = measured.get("predict_seconds_per_1000")
         row["size_bytes"] = measured.get("size_bytes")
@@ -46,56 +54,56 @@ def candidate_rows(run: RunData, stage: str) -> list[dict[str, Any]]:
 def summary(run: RunData) -> Section | None:
     if not run.has("final"):
         return None
-    final = run.result("final")
-    objective = final["objective"]
-    metric = objective["metric"]
+    final = run.result(FinalOutput)
+    objective = final.objective
+    metric = objective.metric
     label = METRIC_LABELS.get(metric, metric)
-    chosen = final["recommended"]
-    entry = next(e for e in final["evaluated"] if e["name"] == chosen)
-    val, test = entry["validation"], entry["test"]
+    chosen = final.recommended
+    entry = next(e for e in final.evaluated if e.name == chosen)
+    val, test = entry.validation, entry.test
     limits = []
-    if objective.get("max_predict_ms_per_image") is not None:
-        limits.append(f"prediction under {objective['max_predict_ms_per_image']:g} ms per image")
-    if objective.get("max_size_mb") is not None:
-        limits.append(f"a model under {objective['max_size_mb']:g} MB")
+    if objective.max_predict_ms_per_image is not None:
+        limits.append(f"prediction under {objective.max_predict_ms_per_image:g} ms per image")
+    if objective.max_size_mb is not None:
+        limits.append(f"a model under {objective.max_size_mb:g} MB")
     why = f"highest validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
     s = Section("summary", "Summary")
     s.blocks.append(
         '<div class="cards">'
         + _card("recommended model", html.escape(chosen))
-        + _card("test accuracy", f"{test['accuracy']:.4f}")
-        + _card("test macro F1", f"{test['f1_macro']:.4f}")
+        + _card("test accuracy", f"{test.accuracy:.4f}")
+        + _card("test macro F1", f"{test.f1_macro:.4f}")
         + _card("predict", f"{val.get('predict_seconds_per_1000', float('nan')):.3f} ms/image")
         + _card("model size", f"{(val.get('size_bytes') or 0) / 1e6:.2f} MB")
         + "</div>"
     )
-    runner_up = [r for r in final["ranking"] if r["name"] != chosen][:2]
+    runner_up = [r for r in final.ranking if r.name != chosen][:2]
     others = ", ".join(
-        f"{html.escape(r['name'])} ({label} {r['value']:.4f}{'; ' + '; '.join(r['breaks']) if r['breaks'] else ''})"
+        f"{html.escape(r.name)} ({label} {r.value:.4f}{'; ' + '; '.join(r.breaks) if r.breaks else ''})"
         for r in runner_up
-        if r["value"] is not None
+        if r.value is not None
     )
     s.text(
-        f"<b>{html.escape(chosen)}</b> is recommended: the {why} among {len(final['ranking'])} candidate models "
+        f"<b>{html.escape(chosen)}</b> is recommended: the {why} among {len(final.ranking)} candidate models "
         f"({label} {val.get(metric, float('nan')):.4f} on validation). Next best: {others or 'none'}."
     )
     passed_over = [
         r
-        for r in final["ranking"]
-        if r["breaks"] and r["value"] is not None and r["value"] > (val.get(metric) or 0)
+        for r in final.ranking
+        if r.breaks and r.value is not None and r.value > (val.get(metric) or 0)
     ]
     if passed_over and metric not in ("log_loss", "brier"):
-        top = max(passed_over, key=lambda r: r["value"])
+        top = max(passed_over, key=lambda r: r.value or 0.0)
         s.text(
-            f"{html.escape(top['name'])} scored higher ({label} {top['value']:.4f}) but {html.escape('; '.join(top['breaks']))}, "
+            f"{html.escape(top.name)} scored higher ({label} {top.value:.4f}) but {html.escape('; '.join(top.breaks))}, "
             "so it does not meet the objective."
         )
-    if final["recommended_breaks"]:
+    if final.recommended_breaks:
         s.text(
-            f'<span class="warn">No candidate met every constraint; {html.escape(chosen)} {"; ".join(final["recommended_breaks"])}.</span>'
+            f'<span class="warn">No candidate met every constraint; {html.escape(chosen)} {"; ".join(final.recommended_breaks)}.</span>'
         )
     s.text(
-        f"Every choice was made on the validation split. The test split ({final['n_test']:,} images) was used once, "
+        f"Every choice was made on the validation split. The test split ({final.n_test:,} images) was used once, "
         "at the end, for the chosen models only."
     )
     return s
@@ -111,24 +119,24 @@ def _card(label: str, value: str) -> str:
 def data(run: RunData) -> Section | None:
     if not run.has("data"):
         return None
-    result = run.result("data")
-    splits = result["splits"]
+    result = run.result(DataOutput)
+    splits = result.splits
     s = Section("data", "Data")
-    h, w = result["image_shape"]
+    h, w = result.image_shape
     task = (
         "multiclass"
-        if result["task"] == "multiclass"
-        else f"binary: {html.escape(str(result['positive']))} against the rest"
+        if result.task == "multiclass"
+        else f"binary: {html.escape(str(result.positive))} against the rest"
     )
     s.text(
-        f"<b>{html.escape(result['dataset'])}</b>: {len(result['class_names'])} classes, {h}x{w} grayscale images; task {task}."
+        f"<b>{html.escape(result.dataset)}</b>: {len(result.class_names)} classes, {h}x{w} grayscale images; task {task}."
     )
     rows = [
         {
             "split": name,
-            "images": info["n_images"],
-            "source": info["source"],
-            "fingerprint": info["fingerprint"][:16] + "…",
+            "images": info.n_images,
+            "source": info.source,
+            "fingerprint": info.fingerprint[:16] + "…",
         }
         for name, info in splits.items()
     ]
@@ -138,14 +146,14 @@ def data(run: RunData) -> Section | None:
         key="split",
     )
     class_rows = [
-        {"class": c, **{name: info["class_counts"].get(c, 0) for name, info in splits.items()}}
-        for c in result["class_names"]
+        {"class": c, **{name: info.class_counts.get(c, 0) for name, info in splits.items()}}
+        for c in result.class_names
     ]
     s.table(class_rows, {"class": "class", **{n: n for n in splits}}, key="class")
     s.text(
         "<span class=\"note\">Validation and calibration images are carved from the training split with the run's seed; the test split is the dataset's own.</span>"
     )
-    taken = run.manifest.get("subsamples", [])
+    taken = [Subsample.from_dict(t) for t in run.manifest.get("subsamples", [])]
     if taken:
         s.blocks.append("<h3>Data and subsamples</h3>")
         s.text(
@@ -156,12 +164,12 @@ def data(run: RunData) -> Section | None:
         s.table(
             [
                 {
-                    "subsample": t["name"],
-                    "split": t["split"],
-                    "images": _images(t["n_images"]),
-                    "of": t["of"],
-                    "seed": t["seed"],
-                    "used for": t["used_for"],
+                    "subsample": t.name,
+                    "split": t.split,
+                    "images": _images(t.n_images),
+                    "of": t.of,
+                    "seed": t.seed,
+                    "used for": t.used_for,
                 }
                 for t in taken
             ],
@@ -180,16 +188,16 @@ def _images(n: int | list[int] | None) -> int | str | None:
 def eda(run: RunData) -> Section | None:
     if not run.has("eda"):
         return None
-    result = run.result("eda")
+    result = run.result(EdaOutput)
     s = Section("eda", "Exploratory data analysis")
     s.text(
         "What the training images look like before any model sees them (the test split is "
         "only counted and searched for duplicates of training images)."
     )
     s.blocks.append(
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in result["findings"]) + "</ul>"
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in result.findings) + "</ul>"
     )
-    s.stored_charts(run, result["charts"], columns=2)
+    s.stored_charts(run, result.charts, columns=2)
     return s
 
 
@@ -197,27 +205,28 @@ def eda(run: RunData) -> Section | None:
 def comparison(run: RunData) -> Section | None:
     if not run.has("compare"):
         return None
-    result = run.result("compare")["comparison"]
+    stored = run.result(CompareOutput)
+    result = stored.comparison
     rows = candidate_rows(run, "compare")
     s = Section("compare", "Baseline comparison")
-    subsample = run.result("compare").get("subsample")
+    subsample = stored.subsample
     of = (
-        f" (a seeded stratified subsample of the {subsample['of']:,}; the finalists are refitted "
+        f" (a seeded stratified subsample of the {subsample.of:,}; the finalists are refitted "
         "on all of them)"
         if subsample
         else ""
     )
     s.text(
-        f"Each model was fitted on {result['n_train']:,} training images{of} and scored on {result['n_eval']:,} "
-        f"{result['evaluated_on']} images. ROC AUC is the macro average of one-vs-rest AUCs computed from "
+        f"Each model was fitted on {result.n_train:,} training images{of} and scored on {result.n_eval:,} "
+        f"{result.evaluated_on} images. ROC AUC is the macro average of one-vs-rest AUCs computed from "
         "probabilities or decision scores; log loss and Brier score need probabilities."
     )
-    failed = [r for r in result["rows"] if r["status"] != "ok"]
+    failed = [r for r in result.rows if r.status != "ok"]
     if failed:
         s.text(
             "Not finished: "
             + "; ".join(
-                f"{html.escape(r['model'])} ({html.escape(r['status'])}: {html.escape(r['error'])})"
+                f"{html.escape(r.model)} ({html.escape(r.status)}: {html.escape(r.error)})"
                 for r in failed
             )
         )
@@ -255,47 +264,41 @@ def tuning(run: RunData) -> Section | None:
         return None
     import plotly.graph_objects as go
 
-    searches = run.result("tune")["searches"]
+    searches = run.result(TuneOutput).searches
     s = Section("tune", "Tuning of the best families")
     if not searches:
         return s.text("No model was tuned.")
     rows = []
     for search in searches:
-        for kind in ("baseline", "tuned"):
-            r = search[kind]
-            rows.append(
-                {
-                    **r,
-                    "model": f"{search['model']} ({'default' if kind == 'baseline' else 'tuned'})",
-                }
-            )
+        for kind, r in (("default", search.baseline), ("tuned", search.tuned)):
+            rows.append({**r.to_dict(), "model": f"{search.model} ({kind})"})
     s.table(rows, {k: v for k, v in COMPARE_COLUMNS.items() if k != "size_mb"})
     for search in searches:
         params = ", ".join(
-            f"{html.escape(k)} = {html.escape(str(v))}" for k, v in search["best_params"].items()
+            f"{html.escape(k)} = {html.escape(str(v))}" for k, v in search.best_params.items()
         )
         s.text(
-            f"<b>{html.escape(search['model'])}</b>: {search['search']} over its {search['grid']} space, {search['cv']}-fold "
-            f"stratified CV on train only; {search['n_fits']} fits in {search['search_seconds']:.1f} s. Best ({search['scoring']} "
-            f"{search['best_cv_score']:.4f}): {params}."
+            f"<b>{html.escape(search.model)}</b>: {search.search} over its {search.grid} space, {search.cv}-fold "
+            f"stratified CV on train only; {search.n_fits} fits in {search.search_seconds:.1f} s. Best ({search.scoring} "
+            f"{search.best_cv_score:.4f}): {params}."
         )
         fig = go.Figure()
-        by_iter: dict[int, list[float]] = {}
-        for c in search["candidates"]:
-            by_iter.setdefault(c["iteration"], []).append(c["mean_test_score"])
+        by_iter: dict[int, list[float | None]] = {}
+        for c in search.candidates:
+            by_iter.setdefault(c.iteration, []).append(c.mean_test_score)
         for it, scores in sorted(by_iter.items()):
             fig.add_box(
                 y=scores,
-                name=f"round {it} ({search['n_resources'][it]:,} images)",
+                name=f"round {it} ({search.n_resources[it]:,} images)",
                 boxpoints="all",
                 jitter=0.4,
             )
         fig.update_layout(
-            title=f"{search['model']}: CV score of the candidates in each halving round",
+            title=f"{search.model}: CV score of the candidates in each halving round",
             showlegend=False,
-            yaxis_title=search["scoring"],
+            yaxis_title=search.scoring,
         )
-        s.chart(fig, f"tune-{search['model']}")
+        s.chart(fig, f"tune-{search.model}")
     return s
 
 
@@ -303,19 +306,19 @@ def tuning(run: RunData) -> Section | None:
 def final_test(run: RunData) -> Section | None:
     if not run.has("final"):
         return None
-    final = run.result("final")
+    final = run.result(FinalOutput)
     n_classes = _n_classes(run)
     s = Section("test", "Final test-set evaluation")
     s.text(
-        f"The chosen models, scored once on the {final['n_test']:,} test images. Nothing was fitted or chosen on these images."
+        f"The chosen models, scored once on the {final.n_test:,} test images. Nothing was fitted or chosen on these images."
     )
     rows = []
-    for e in final["evaluated"]:
+    for e in final.evaluated:
         rows.append(
             {
-                "model": e["name"],
-                "chosen in": e["stage"],
-                **run.scored(e["name"], "test", n_classes),
+                "model": e.name,
+                "chosen in": e.stage,
+                **run.scored(e.name, "test", n_classes),
             }
         )
     s.table(
@@ -325,39 +328,39 @@ def final_test(run: RunData) -> Section | None:
             "chosen in": "stage",
             **{k: v for k, v in COMPARE_COLUMNS.items() if k in METRIC_LABELS},
         },
-        highlight=final["recommended"],
+        highlight=final.recommended,
     )
-    class_names = run.result("data")["class_names"]
+    class_names = run.result(DataOutput).class_names
     auc_rows = [
         {
             "class": name,
-            **{e["name"]: e["roc_auc_per_class"]["per_class"][k] for e in final["evaluated"]},
+            **{e.name: e.roc_auc_per_class.per_class[k] for e in final.evaluated},
         }
         for k, name in enumerate(class_names)
     ]
     auc_rows.append(
         {
             "class": "macro average",
-            **{e["name"]: e["roc_auc_per_class"]["macro"] for e in final["evaluated"]},
+            **{e.name: e.roc_auc_per_class.macro for e in final.evaluated},
         }
     )
     s.blocks.append("<h3>ROC AUC per class (one-vs-rest, from scores)</h3>")
     s.table(
         auc_rows,
-        {"class": "class", **{e["name"]: e["name"] for e in final["evaluated"]}},
+        {"class": "class", **{e.name: e.name for e in final.evaluated}},
         key="class",
         highlight="macro average",
     )
-    evaluation = final.get("evaluation")
+    evaluation = final.evaluation
     if evaluation:
-        h = evaluation["headline"]
+        h = evaluation.headline
         s.text(
-            f"<b>{html.escape(final['recommended'])}</b> on test: accuracy {h['accuracy']:.4f} "
-            f"(bootstrap 95% interval {h['accuracy_low']:.4f} to {h['accuracy_high']:.4f}), macro F1 "
-            f"{h['macro_f1']:.4f}, ECE {h['ece']:.4f}. Everything measured is in "
-            f"<code>{html.escape(evaluation['file'])}</code>."
+            f"<b>{html.escape(final.recommended)}</b> on test: accuracy {h.accuracy:.4f} "
+            f"(bootstrap 95% interval {h.accuracy_low:.4f} to {h.accuracy_high:.4f}), macro F1 "
+            f"{h.macro_f1:.4f}, ECE {h.ece:.4f}. Everything measured is in "
+            f"<code>{html.escape(evaluation.file)}</code>."
         )
-        charts = evaluation["charts"]
+        charts = evaluation.charts
         s.stored_charts(run, [charts["roc"], charts["pr"]], columns=2)
         s.stored_charts(run, [charts["reliability"], charts["confusion-normalized"]], columns=2)
     return s

@@ -7,11 +7,24 @@ in ``figures/`` so the report re-renders them without recomputing anything.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from shallowvision.exceptions import ConfigError, DataError
+from shallowvision.report._records import (
+    CalibrateOutput,
+    Calibration,
+    Candidate,
+    ErrorsOutput,
+    Histogram,
+    RiskCoverage,
+    Robustness,
+    RobustnessOutput,
+    Skipped,
+    Uncertainty,
+)
 from shallowvision.run._candidates import best_candidates, offer
 from shallowvision.run._context import RunContext, StageSkipped
 
@@ -19,7 +32,7 @@ __all__ = ["stage_calibrate", "stage_errors", "stage_robustness"]
 
 
 # -- calibration and uncertainty --------------------------------------------------------------
-def _uncertainty(ctx: RunContext, name: str) -> dict[str, Any]:
+def _uncertainty(ctx: RunContext, name: str) -> Uncertainty:
     """Confidence, entropy and risk-coverage of a model's stored validation probabilities."""
     from shallowvision.evaluation import (
         confidence_histogram,
@@ -35,20 +48,20 @@ def _uncertainty(ctx: RunContext, name: str) -> dict[str, Any]:
     entropy = entropy_histogram(y, proba)
     coverage = risk_coverage(y, proba, target_accuracy=ctx.config.calibrate.target_accuracy)
     slug = _slug(name)
-    return {
-        "model": name,
-        "confidence": confidence.to_dict(),
-        "entropy": entropy.to_dict(),
-        "risk_coverage": coverage.to_dict(),
-        "charts": [
+    return Uncertainty(
+        model=name,
+        confidence=Histogram.from_dict(confidence.to_dict()),
+        entropy=Histogram.from_dict(entropy.to_dict()),
+        risk_coverage=RiskCoverage.from_dict(coverage.to_dict()),
+        charts=[
             ctx.save_chart(f"confidence-{slug}", histogram_figure(confidence)),
             ctx.save_chart(f"entropy-{slug}", histogram_figure(entropy)),
             ctx.save_chart(f"risk-coverage-{slug}", risk_coverage_figure(coverage)),
         ],
-    }
+    )
 
 
-def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
+def stage_calibrate(ctx: RunContext) -> CalibrateOutput:
     """Fit each calibration method on the calibration split for the best models; compare on validation."""
     from shallowvision.evaluation import calibration_figure, compare_calibration
     from shallowvision.models import score_fitted
@@ -56,13 +69,14 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config.calibrate
     splits = ctx.splits
     validation = splits.validation
-    comparisons, candidates = [], []
+    comparisons: list[Calibration] = []
+    candidates: list[Candidate] = []
     bases = best_candidates(
         ctx, config.top, stages=("compare", "tune", "ensemble", "select", "finalists")
     )
     if not bases:
         raise ConfigError("no model to calibrate: every candidate is the chance-level baseline")
-    skipped: list[dict[str, str]] = []
+    skipped: list[Skipped] = []
     for base in bases:
         model = ctx.model(base.name)
         for method in config.methods:
@@ -77,7 +91,7 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
                     n_bins=config.n_bins,
                 )
             except DataError as exc:  # too few calibration images for its folds
-                skipped.append({"model": base.name, "method": method, "reason": str(exc)})
+                skipped.append(Skipped(model=base.name, method=method, reason=str(exc)))
                 continue
             seconds = time.perf_counter() - start
             name = f"{base.name}+{method}"
@@ -105,39 +119,34 @@ def stage_calibrate(ctx: RunContext) -> dict[str, Any]:
                     },
                 )
             )
+            chart = ctx.save_chart(f"calibration-{_slug(name)}", calibration_figure(comparison))
             comparisons.append(
-                {
-                    "model": base.name,
-                    **comparison.to_dict(),
-                    "chart": ctx.save_chart(
-                        f"calibration-{_slug(name)}", calibration_figure(comparison)
-                    ),
-                }
+                Calibration.from_dict({"model": base.name, **comparison.to_dict(), "chart": chart})
             )
     if not comparisons:
-        raise StageSkipped("; ".join(sorted({s["reason"] for s in skipped})))
+        raise StageSkipped("; ".join(sorted({s.reason for s in skipped})))
     # Uncertainty of the best model before and after its best calibration (lowest ECE).
     best = bases[0]
-    own = [c for c in comparisons if c["model"] == best.name]
+    own = [c for c in comparisons if c.model == best.name]
     uncertainty = []
     if best.metrics.get("scores_kind", "proba") == "proba":
         uncertainty.append(_uncertainty(ctx, best.name))
     if own:
-        calibrated = min(own, key=lambda c: c["table"]["ece"]["after"])
-        uncertainty.append(_uncertainty(ctx, f"{best.name}+{calibrated['method']}"))
-    return {
-        "calibration_split": len(splits.calibration),
-        "evaluated_on": "validation",
-        "n_evaluated": len(validation),
-        "comparisons": comparisons,
-        "uncertainty": uncertainty,
-        "candidates": [c.to_dict() for c in candidates],
-        "skipped": skipped,
-    }
+        calibrated = min(own, key=lambda c: _or_inf(c.table["ece"].after))
+        uncertainty.append(_uncertainty(ctx, f"{best.name}+{calibrated.method}"))
+    return CalibrateOutput(
+        calibration_split=len(splits.calibration),
+        evaluated_on="validation",
+        n_evaluated=len(validation),
+        comparisons=comparisons,
+        uncertainty=uncertainty,
+        candidates=candidates,
+        skipped=skipped,
+    )
 
 
 # -- robustness -------------------------------------------------------------------------------
-def stage_robustness(ctx: RunContext) -> dict[str, Any]:
+def stage_robustness(ctx: RunContext) -> RobustnessOutput:
     """Accuracy of the best models on corrupted validation images, per corruption and severity."""
     from shallowvision.evaluation import evaluate_robustness, robustness_figure
 
@@ -157,16 +166,11 @@ def stage_robustness(ctx: RunContext) -> dict[str, Any]:
             severities=config.severities,
             random_state=ctx.config.seed,
         )
+        chart = ctx.save_chart(f"robustness-{_slug(candidate.name)}", robustness_figure(result))
         results.append(
-            {
-                "model": candidate.name,
-                **result.to_dict(),
-                "chart": ctx.save_chart(
-                    f"robustness-{_slug(candidate.name)}", robustness_figure(result)
-                ),
-            }
+            Robustness.from_dict({"model": candidate.name, **result.to_dict(), "chart": chart})
         )
-    return {"evaluated_on": "validation", "n_images": len(validation), "models": results}
+    return RobustnessOutput(evaluated_on="validation", n_images=len(validation), models=results)
 
 
 # -- error analysis ---------------------------------------------------------------------------
@@ -227,7 +231,7 @@ def evaluate_stored(
     )
 
 
-def stage_errors(ctx: RunContext) -> dict[str, Any]:
+def stage_errors(ctx: RunContext) -> ErrorsOutput:
     """Where the best model goes wrong on validation, and which images every model gets wrong."""
     config = ctx.config.errors
     best = best_candidates(ctx, 1, proba=True)
@@ -239,17 +243,27 @@ def stage_errors(ctx: RunContext) -> dict[str, Any]:
     charts = evaluation_charts(ctx, evaluation, f"errors-{_slug(name)}", curves=False)
     result = evaluation.to_dict()
     # Curves belong to the final evaluation; keep what this stage shows.
-    keep = ("model_name", "class_names", "n_samples", "metrics", "confusion", "confused_pairs")
-    return {
-        "model": name,
-        "evaluated_on": "validation",
-        **{k: result[k] for k in keep},
-        "galleries": result["galleries"],
-        "confidently_wrong": result["confidently_wrong"],
-        "error_overlap": result["error_overlap"],
-        "comparisons": result["comparisons"],
-        "charts": charts,
-    }
+    keep = (
+        "model_name",
+        "class_names",
+        "n_samples",
+        "metrics",
+        "confusion",
+        "confused_pairs",
+        "galleries",
+        "confidently_wrong",
+        "error_overlap",
+        "comparisons",
+    )
+    return ErrorsOutput.from_dict(
+        {"model": name, "evaluated_on": "validation"}
+        | {k: result[k] for k in keep}
+        | {"charts": charts}
+    )
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
 def _slug(name: str) -> str:

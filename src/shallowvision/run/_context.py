@@ -22,39 +22,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from shallowvision._io import atomic_path, read_stage_file, write_json
+from shallowvision._io import atomic_path, write_json
 from shallowvision.exceptions import ConfigError, ShallowVisionError
+from shallowvision.report._records import (
+    Candidate,
+    SplitSummary,
+    StageOutput,
+    StoredStage,
+    Subsample,
+    read_stage,
+)
 from shallowvision.run._config import RunConfig
 
-__all__ = ["Candidate", "RunContext", "StageSkipped", "read_stage_file"]
+__all__ = ["Candidate", "RunContext", "StageSkipped"]
+
+OutputT = TypeVar("OutputT", bound=StageOutput)
 
 
 class StageSkipped(ShallowVisionError):
     """A stage that cannot run on this run's data; the reason is stored and shown in the report."""
-
-
-@dataclass
-class Candidate:
-    """A fitted model that may be chosen: where it is stored and how it did on validation."""
-
-    name: str
-    stage: str
-    model_file: str
-    metrics: dict[str, Any]
-    gives_proba: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "stage": self.stage,
-            "model_file": self.model_file,
-            "metrics": self.metrics,
-            "gives_proba": self.gives_proba,
-        }
 
 
 @dataclass
@@ -146,14 +136,14 @@ class RunContext:
             compared.check_trainable()
         kept = {"train": train, "calibration": calibration, "validation": validation, "test": test}
         taken = [
-            {
-                "name": f"{name} split",
-                "split": name,
-                "n_images": len(kept[name]),
-                "of": len(whole[name]),
-                "seed": seed,
-                "used_for": why[name],
-            }
+            Subsample(
+                name=f"{name} split",
+                split=name,
+                n_images=len(kept[name]),
+                of=len(whole[name]),
+                seed=seed,
+                used_for=why[name],
+            )
             for name in ("train", "validation", "calibration", "test")
             if name in why and len(kept[name]) < len(whole[name])
         ]
@@ -172,21 +162,21 @@ class RunContext:
         return self.splits.train if stage == "finalists" else self.splits.compared
 
     # -- stage results ---------------------------------------------------------------------
-    def record(self, stage: str) -> dict[str, Any] | None:
-        """The stored record of a stage (key, seconds, result), None if it has not run."""
-        return read_stage_file(self.stage_file(stage))
+    def record(self, stage: str) -> StoredStage | None:
+        """The stored record of a stage (key, seconds, output), None if it has not run."""
+        return read_stage(self.stage_file(stage))
 
-    def result(self, stage: str) -> dict[str, Any]:
-        """The stored result of a finished stage."""
-        record = self.record(stage)
-        if record is None or record.get("skipped"):
-            raise ConfigError(f"stage {stage!r} has not run in {self.run_dir}")
-        return record["result"]
+    def result(self, kind: type[OutputT]) -> OutputT:
+        """The stored output of a finished stage, ``kind`` (e.g. ``DataOutput``)."""
+        record = self.record(kind.stage)
+        if record is None or record.output is None:
+            raise ConfigError(f"stage {kind.stage!r} has not run in {self.run_dir}")
+        return record.result(kind)
 
     def has_result(self, stage: str) -> bool:
         """Whether the stage finished with a result (not skipped for want of data)."""
         record = self.record(stage)
-        return record is not None and not record.get("skipped")
+        return record is not None and record.output is not None
 
     # -- models ----------------------------------------------------------------------------
     def save_model(
@@ -278,8 +268,9 @@ class RunContext:
         """Every model the finished stages offered for choice, in stage order."""
         out = []
         for stage in ("compare", "tune", "ensemble", "select", "finalists", "calibrate"):
-            if self.has_result(stage):
-                out += [Candidate(**c) for c in self.result(stage).get("candidates", [])]
+            record = self.record(stage)
+            if record is not None and record.output is not None:
+                out += record.output.offered()
         return out
 
     def write_json(self, relative: str, data: Any) -> Path:
@@ -294,13 +285,14 @@ class _Splits:
     test: Any
     #: The images the comparison and the stages built on it fit on (train, or a subsample).
     compared: Any
-    #: What :attr:`RunContext.splits` cut down, and why: JSON-ready records.
-    subsamples: list[dict[str, Any]]
+    #: What :attr:`RunContext.splits` cut down, and why.
+    subsamples: list[Subsample]
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, SplitSummary]:
         return {
-            name: getattr(self, name).describe()
-            | {"fingerprint": getattr(self, name).fingerprint()}
+            name: SplitSummary.from_dict(
+                getattr(self, name).describe() | {"fingerprint": getattr(self, name).fingerprint()}
+            )
             for name in ("train", "calibration", "validation", "test")
         }
 

@@ -10,6 +10,14 @@ from typing import Any
 
 from shallowvision._folds import fold_count
 from shallowvision.exceptions import ConfigError, DataError
+from shallowvision.report._records import (
+    EnsembleOutput,
+    EnsembleTable,
+    ExplainOutput,
+    Selection,
+    SelectOutput,
+    Skipped,
+)
 from shallowvision.run._candidates import best_single, offer
 from shallowvision.run._context import Candidate, RunContext, StageSkipped
 
@@ -36,7 +44,7 @@ def _final_step(estimator: Any) -> Any:
 
 
 # -- ensembles --------------------------------------------------------------------------------
-def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
+def stage_ensemble(ctx: RunContext) -> EnsembleOutput:
     """Voting and stacking of the best models (fitted on train), scored on validation."""
     from shallowvision.ensemble import compare_ensembles, ensemble_figures, ensemble_label
 
@@ -52,7 +60,8 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
             "set ensemble.members or compare more models"
         )
     splits = ctx.splits
-    methods, skipped = list(config.methods), []
+    methods = list(config.methods)
+    skipped: list[Skipped] = []
     cv = config.cv
     if "stack" in methods:
         # Stacking's out-of-fold probabilities: as many folds as the smallest class allows.
@@ -65,9 +74,9 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
             )
         except DataError as exc:
             methods.remove("stack")
-            skipped.append({"method": "stack", "reason": str(exc)})
+            skipped.append(Skipped(method="stack", reason=str(exc)))
     if not methods:
-        raise StageSkipped(skipped[0]["reason"])
+        raise StageSkipped(skipped[0].reason)
     result = compare_ensembles(
         [(c.name, ctx.model(c.name)) for c in members],
         splits.compared,
@@ -91,17 +100,17 @@ def stage_ensemble(ctx: RunContext) -> dict[str, Any]:
         candidates.append(
             offer(ctx, _ENSEMBLE_NAMES[method], "ensemble", result.models[label], row)
         )
-    return {
-        "comparison": result.to_dict(),
-        "names": {ensemble_label(m, result.final): _ENSEMBLE_NAMES[m] for m in result.methods},
-        "charts": [
+    return EnsembleOutput(
+        comparison=EnsembleTable.from_dict(result.to_dict()),
+        names={ensemble_label(m, result.final): _ENSEMBLE_NAMES[m] for m in result.methods},
+        charts=[
             ctx.save_chart(f"ensemble-{name}", fig)
             for name, fig in ensemble_figures(result).items()
         ],
-        "candidates": [c.to_dict() for c in candidates],
-        "not_offered": not_offered,
-        "skipped": skipped,
-    }
+        candidates=candidates,
+        not_offered=not_offered,
+        skipped=skipped,
+    )
 
 
 # -- pixel selection --------------------------------------------------------------------------
@@ -117,7 +126,7 @@ def _can_score_pixels(estimator: Any, method: str) -> bool:
     return True
 
 
-def stage_select(ctx: RunContext) -> dict[str, Any]:
+def stage_select(ctx: RunContext) -> SelectOutput:
     """Keep the most useful pixels, retrain on them, and compare with all pixels on validation."""
     from shallowvision.models import evaluate_selection, selection_figures
 
@@ -162,18 +171,18 @@ def stage_select(ctx: RunContext) -> dict[str, Any]:
     selected = Pipeline([("select", result.selector), ("model", result.model)])
     kept_name = f"{name}-{result.n_kept}px"
     candidate = offer(ctx, kept_name, "select", selected, result.kept_pixels)
-    return {
-        "selection": result.to_dict(),
-        "candidate_name": kept_name,
-        "charts": [
+    return SelectOutput(
+        selection=Selection.from_dict(result.to_dict()),
+        candidate_name=kept_name,
+        charts=[
             ctx.save_chart(f"select-{key}", fig) for key, fig in selection_figures(result).items()
         ],
-        "candidates": [candidate.to_dict()],
-    }
+        candidates=[candidate],
+    )
 
 
 # -- explanations -----------------------------------------------------------------------------
-def stage_explain(ctx: RunContext) -> dict[str, Any]:
+def stage_explain(ctx: RunContext) -> ExplainOutput:
     """SHAP and importance images of one model on validation images, drawn at the images' size."""
     from shallowvision.explain import choose_explainer, explain_model, explanation_figures
 
@@ -201,19 +210,19 @@ def stage_explain(ctx: RunContext) -> dict[str, Any]:
     if ctx.on_progress:
         ctx.on_progress(name, "ok")
     ctx.write_json("explanation.json", explanation.to_dict())
-    return {
-        "model": name,
-        "file": "explanation.json",
-        "explainer": explanation.explainer,
-        "output_space": explanation.output_space,
-        "evaluated_on": explanation.split,
-        "n_explain": explanation.n_explain,
-        "n_images": explanation.n_images,
-        "n_background": explanation.n_background,
-        "additivity_error": explanation.additivity_error,
-        "seconds": explanation.seconds,
-        "charts": {
+    return ExplainOutput(
+        model=name,
+        file="explanation.json",
+        explainer=explanation.explainer,
+        output_space=explanation.output_space,
+        evaluated_on=explanation.split,
+        n_explain=explanation.n_explain,
+        n_images=explanation.n_images,
+        n_background=explanation.n_background,
+        additivity_error=explanation.additivity_error,
+        seconds=explanation.seconds,
+        charts={
             key: ctx.save_chart(f"explain-{key}", fig)
             for key, fig in explanation_figures(explanation).items()
         },
-    }
+    )

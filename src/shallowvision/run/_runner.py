@@ -15,6 +15,7 @@ from typing import Any
 from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision.exceptions import ConfigError
+from shallowvision.report._records import DataOutput, FinalOutput, StageOutput, StoredStage
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._scale import subsamples
@@ -125,13 +126,13 @@ def _finished_key(ctx: RunContext, stage: Stage) -> str | None:
         record = ctx.record(stage.name)
     except ConfigError:
         return None
-    return None if record is None else record.get("key")
+    return None if record is None else record.key
 
 
 def _manifest(ctx: RunContext, timings: dict[str, Any], created: str) -> dict[str, Any]:
     from shallowvision.persistence import library_versions
 
-    data = ctx.result("data") if ctx.has_result("data") else {}
+    splits = ctx.result(DataOutput).splits if ctx.has_result("data") else {}
     return {
         "run_id": ctx.run_dir.name,
         "created": created,
@@ -141,10 +142,15 @@ def _manifest(ctx: RunContext, timings: dict[str, Any], created: str) -> dict[st
         "config": ctx.config.model_dump(mode="json"),
         "libraries": library_versions(),
         "data": {
-            name: {k: split.get(k) for k in ("n_images", "sha256", "fingerprint", "source")}
-            for name, split in data.get("splits", {}).items()
+            name: {
+                "n_images": split.n_images,
+                "sha256": split.sha256,
+                "fingerprint": split.fingerprint,
+                "source": split.source,
+            }
+            for name, split in splits.items()
         },
-        "subsamples": subsamples(ctx),
+        "subsamples": [s.to_dict() for s in subsamples(ctx)],
         "stages": timings,
     }
 
@@ -153,9 +159,9 @@ def _gather_metrics(ctx: RunContext) -> dict[str, Any]:
     """Every candidate's validation figures and the final test figures, from stored results."""
     out: dict[str, Any] = {"validation": {c.name: c.metrics for c in ctx.candidates()}}
     if ctx.has_result("final"):
-        final = ctx.result("final")
-        out["recommended"] = final["recommended"]
-        out["test"] = {e["name"]: e["test"] for e in final["evaluated"]}
+        final = ctx.result(FinalOutput)
+        out["recommended"] = final.recommended
+        out["test"] = {e.name: e.test.to_dict() for e in final.evaluated}
     return out
 
 
@@ -271,15 +277,18 @@ def _run_stages(
         started = _now()
         start = time.perf_counter()
         skipped = None
+        output: StageOutput | None
         try:
-            result = stage.run(ctx)
+            output = stage.run(ctx)
         except StageSkipped as exc:
             # The data cannot support this stage (too few images of a class for its
             # folds): the run goes on, and the report says why the stage is missing.
-            skipped, result = str(exc), {}
+            skipped, output = str(exc), None
         seconds = time.perf_counter() - start
-        record = {"stage": stage.name, "key": key, "seconds": seconds, "result": result}
-        write_json(ctx.stage_file(stage.name), record | ({"skipped": skipped} if skipped else {}))
+        record = StoredStage(
+            stage=stage.name, key=key, seconds=seconds, output=output, skipped=skipped
+        )
+        write_json(ctx.stage_file(stage.name), record.to_dict())
         timings[stage.name] = {
             "status": "skipped" if skipped else "done",
             "seconds": round(seconds, 3),
@@ -296,15 +305,16 @@ def _run_stages(
 def _check_same_data(ctx: RunContext) -> None:
     """Refuse to resume on images other than the ones the run began with (a folder that
     gained files, a file replaced): the report would mix two datasets."""
-    stored = ctx.result("data").get("splits", {})
+    stored = ctx.result(DataOutput).splits
     current = ctx.splits.describe()
     for split, now in current.items():
-        before = stored.get(split, {})
-        if before.get("fingerprint") != now.get("fingerprint"):
+        before = stored.get(split)
+        if before is None or before.fingerprint != now.fingerprint:
+            then = (None, None) if before is None else (before.n_images, before.sha256)
             raise ConfigError(
                 f"{ctx.run_dir}: the dataset changed since the run began ({split} split: "
-                f"{before.get('n_images')} images with sha256 {str(before.get('sha256'))[:12]} then, "
-                f"{now.get('n_images')} with sha256 {str(now.get('sha256'))[:12]} now); "
+                f"{then[0]} images with sha256 {str(then[1])[:12]} then, "
+                f"{now.n_images} with sha256 {str(now.sha256)[:12]} now); "
                 "start a new run with another --run-id"
             )
 

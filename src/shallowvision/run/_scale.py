@@ -12,9 +12,23 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from shallowvision.exceptions import ConfigError
+from shallowvision.report._records import (
+    CalibrateOutput,
+    CompareOutput,
+    DataOutput,
+    EnsembleOutput,
+    ExplainOutput,
+    Finalist,
+    FinalistsOutput,
+    RobustnessOutput,
+    SelectOutput,
+    StageOutput,
+    Subsample,
+    TuneOutput,
+)
 from shallowvision.run._candidates import best_single, family, offer
 from shallowvision.run._context import Candidate, RunContext
 
@@ -41,7 +55,7 @@ def _scores(y_true: Any, labels: Any, n_classes: int) -> dict[str, float | None]
     return {"accuracy": scored["accuracy"], "f1_macro": scored["f1_macro"]}
 
 
-def stage_finalists(ctx: RunContext) -> dict[str, Any]:
+def stage_finalists(ctx: RunContext) -> FinalistsOutput:
     """Refit the best single models on every training image; score their learning curves."""
     from shallowvision.models._curve import last_doubling, learning_curve_figure
 
@@ -50,33 +64,34 @@ def stage_finalists(ctx: RunContext) -> dict[str, Any]:
     n_train, n_compared = len(splits.train), len(splits.compared)
     subsampled = n_compared < n_train
     curve = config.curve == "always" or (config.curve == "auto" and subsampled)
-    result: dict[str, Any] = {
-        "n_train": n_train,
-        "n_compared": n_compared,
-        "seed": ctx.config.seed,
-        "curve": curve,
-        "budget_seconds": config.budget_seconds,
-        "sizes": [],
-        "finalists": [],
-        "candidates": [],
-        "charts": [],
-    }
-    if not subsampled and not curve:
-        return result  # the comparison already used every training image
-    sizes = _curve_sizes(ctx, n_train, n_compared, config.curve_points if curve else 2)
-    result["sizes"] = sizes
-    started = time.perf_counter()
-    for finalist in best_single(ctx, config.finalists):
-        record, candidate = _finalist(ctx, finalist, sizes, started)
-        record["last_doubling"] = last_doubling(record["curve"])
-        result["finalists"].append(record)
-        if candidate is not None:
-            result["candidates"].append(candidate.to_dict())
-    if curve and result["finalists"]:
-        result["charts"] = [
-            ctx.save_chart("learning-curve", learning_curve_figure(result["finalists"]))
-        ]
-    return result
+    sizes: list[int] = []
+    finalists: list[Finalist] = []
+    candidates: list[Candidate] = []
+    charts: list[str] = []
+    # Without a subsample or a curve, the comparison already used every training image.
+    if subsampled or curve:
+        sizes = _curve_sizes(ctx, n_train, n_compared, config.curve_points if curve else 2)
+        started = time.perf_counter()
+        for finalist in best_single(ctx, config.finalists):
+            record, candidate = _finalist(ctx, finalist, sizes, started)
+            record["last_doubling"] = last_doubling(record["curve"])
+            finalists.append(Finalist.from_dict(record))
+            if candidate is not None:
+                candidates.append(candidate)
+        if curve and finalists:
+            figure = learning_curve_figure([f.to_dict() for f in finalists])
+            charts = [ctx.save_chart("learning-curve", figure)]
+    return FinalistsOutput(
+        n_train=n_train,
+        n_compared=n_compared,
+        seed=ctx.config.seed,
+        curve=curve,
+        budget_seconds=config.budget_seconds,
+        sizes=sizes,
+        finalists=finalists,
+        candidates=candidates,
+        charts=charts,
+    )
 
 
 def _finalist(
@@ -201,84 +216,97 @@ def _progress(ctx: RunContext, label: str, status: str) -> None:
 
 
 # -- the subsamples of a run --------------------------------------------------------------------
-def _stored(ctx: RunContext, stage: str) -> dict[str, Any] | None:
-    """A stage's stored result; None if it has not run, was skipped, or its file is damaged
+OutputT = TypeVar("OutputT", bound=StageOutput)
+
+
+def _stored(ctx: RunContext, kind: type[OutputT]) -> OutputT | None:
+    """A stage's stored output; None if it has not run, was skipped, or its file is damaged
     (a resumed run redoes it, and the manifest is written again after it)."""
     try:
-        return ctx.result(stage) if ctx.has_result(stage) else None
+        record = ctx.record(kind.stage)
     except ConfigError:
         return None
+    output = None if record is None else record.output
+    return output if isinstance(output, kind) else None
 
 
-def subsamples(ctx: RunContext) -> list[dict[str, Any]]:
-    """Every subsample the run took, from its stored results, for the manifest and the report.
+#: The stages that offer candidates.
+_OFFERING = (
+    CompareOutput,
+    TuneOutput,
+    EnsembleOutput,
+    SelectOutput,
+    FinalistsOutput,
+    CalibrateOutput,
+)
 
-    Each is ``{"name", "split", "n_images", "of", "seed", "used_for"}``, ``n_images`` a
-    list for nested sets.
-    """
+
+def subsamples(ctx: RunContext) -> list[Subsample]:
+    """Every subsample the run took, from its stored results, for the manifest and the report."""
     seed = ctx.config.seed
-    data = _stored(ctx, "data") or {}
-    out: list[dict[str, Any]] = list(data.get("subsamples", []))
-    compare = _stored(ctx, "compare") or {}
-    if compare.get("subsample"):
-        out.append(compare["subsample"])
-    finalists = _stored(ctx, "finalists")
-    if finalists and finalists["curve"] and finalists["finalists"] and len(finalists["sizes"]) > 1:
+    data = _stored(ctx, DataOutput)
+    out = list(data.subsamples) if data is not None else []
+    compare = _stored(ctx, CompareOutput)
+    if compare is not None and compare.subsample is not None:
+        out.append(compare.subsample)
+    finalists = _stored(ctx, FinalistsOutput)
+    if finalists and finalists.curve and finalists.finalists and len(finalists.sizes) > 1:
         out.append(
-            {
-                "name": "learning-curve sets",
-                "split": "train",
-                "n_images": finalists["sizes"],
-                "of": finalists["n_train"],
-                "seed": finalists["seed"],
-                "used_for": "nested training sets of the learning curves of "
-                + ", ".join(f["model"] for f in finalists["finalists"]),
-            }
+            Subsample(
+                name="learning-curve sets",
+                split="train",
+                n_images=finalists.sizes,
+                of=finalists.n_train,
+                seed=finalists.seed,
+                used_for="nested training sets of the learning curves of "
+                + ", ".join(f.model for f in finalists.finalists),
+            )
         )
-    for stage in ("compare", "tune", "ensemble", "select", "finalists", "calibrate"):
-        for candidate in (_stored(ctx, stage) or {}).get("candidates", []):
-            sample = candidate["metrics"].get("fitting_sample")
+    for kind in _OFFERING:
+        stored = _stored(ctx, kind)
+        for candidate in stored.offered() if stored is not None else []:
+            sample = candidate.metrics.get("fitting_sample")
             if sample:
                 out.append(
-                    {
-                        "name": f"fitting sample of {candidate['name']}",
-                        "split": "train",
-                        "n_images": sample["n_images"],
-                        "of": sample["of"],
-                        "seed": seed,
-                        "used_for": "the features its pipeline learns (HOG, patches, PCA); "
+                    Subsample(
+                        name=f"fitting sample of {candidate.name}",
+                        split="train",
+                        n_images=sample["n_images"],
+                        of=sample["of"],
+                        seed=seed,
+                        used_for="the features its pipeline learns (HOG, patches, PCA); "
                         "every image then goes through them",
-                    }
+                    )
                 )
-    n_validation = data.get("splits", {}).get("validation", {}).get("n_images")
-    robustness = _stored(ctx, "robustness")
-    if robustness and n_validation is not None and robustness["n_images"] < n_validation:
+    validation = data.splits.get("validation") if data is not None else None
+    robustness = _stored(ctx, RobustnessOutput)
+    if robustness and validation is not None and robustness.n_images < validation.n_images:
         out.append(
-            {
-                "name": "robustness images",
-                "split": "validation",
-                "n_images": robustness["n_images"],
-                "of": n_validation,
-                "seed": seed,
-                "used_for": "accuracy under corruptions (robustness.n_images)",
-            }
+            Subsample(
+                name="robustness images",
+                split="validation",
+                n_images=robustness.n_images,
+                of=validation.n_images,
+                seed=seed,
+                used_for="accuracy under corruptions (robustness.n_images)",
+            )
         )
-    explained = _stored(ctx, "explain")
-    if explained and explained["n_explain"] < explained["n_images"]:
+    explained = _stored(ctx, ExplainOutput)
+    if explained and explained.n_explain < explained.n_images:
         out.append(
-            {
-                "name": "explained images",
-                "split": "validation",
-                "n_images": explained["n_explain"],
-                "of": explained["n_images"],
-                "seed": seed,
-                "used_for": f"SHAP values of {explained['model']}"
+            Subsample(
+                name="explained images",
+                split="validation",
+                n_images=explained.n_explain,
+                of=explained.n_images,
+                seed=seed,
+                used_for=f"SHAP values of {explained.model}"
                 + (
-                    f", against a background of {explained['n_background']:,} images"
-                    if explained["n_background"]
+                    f", against a background of {explained.n_background:,} images"
+                    if explained.n_background
                     else ""
                 )
                 + " (explain.n_explain)",
-            }
+            )
         )
     return out

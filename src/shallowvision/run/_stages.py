@@ -1,13 +1,33 @@
-"""The stages of a study. Each is a function of the run context returning a JSON-ready result."""
+"""The stages of a study. Each is a function of the run context returning its stored record."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from shallowvision._folds import fold_count
 from shallowvision.exceptions import ConfigError, DataError
+from shallowvision.report._records import (
+    Candidate,
+    CompareOutput,
+    ComparisonTable,
+    DataOutput,
+    EdaOutput,
+    Evaluated,
+    FinalEvaluation,
+    FinalOutput,
+    Headline,
+    Objective,
+    PerClass,
+    Ranked,
+    ReportOutput,
+    Scores,
+    Search,
+    Skipped,
+    StageOutput,
+    Subsample,
+    TuneOutput,
+)
 from shallowvision.run._analysis import (
     evaluate_stored,
     evaluation_charts,
@@ -37,7 +57,7 @@ class Stage:
 
     name: str
     title: str
-    run: Callable[[RunContext], dict[str, Any]]
+    run: Callable[[RunContext], StageOutput]
     sections: tuple[str, ...] = ()
     needs: tuple[str, ...] | None = ("data",)
     weight: float = 1.0
@@ -45,22 +65,21 @@ class Stage:
 
 
 # -- data -----------------------------------------------------------------------------------
-def stage_data(ctx: RunContext) -> dict[str, Any]:
+def stage_data(ctx: RunContext) -> DataOutput:
     splits = ctx.splits
-    described = splits.describe()
-    return {
-        "dataset": splits.train.name,
-        "class_names": list(splits.train.class_names),
-        "image_shape": list(splits.train.image_shape),
-        "task": ctx.config.data.task,
-        "positive": ctx.config.data.positive,
-        "splits": described,
-        "subsamples": splits.subsamples,
-    }
+    return DataOutput(
+        dataset=splits.train.name,
+        class_names=list(splits.train.class_names),
+        image_shape=list(splits.train.image_shape),
+        task=ctx.config.data.task,
+        positive=ctx.config.data.positive,
+        splits=splits.describe(),
+        subsamples=splits.subsamples,
+    )
 
 
 # -- exploratory data analysis ------------------------------------------------------------
-def stage_eda(ctx: RunContext) -> dict[str, Any]:
+def stage_eda(ctx: RunContext) -> EdaOutput:
     """What the images look like, before any model: statistics, findings and charts."""
     from shallowvision.eda import analyze, eda_figures
 
@@ -71,15 +90,15 @@ def stage_eda(ctx: RunContext) -> dict[str, Any]:
     result = analyze(
         splits.train, splits.test, compare_class=compare_class, random_state=ctx.config.seed
     )
-    return {
-        "findings": result.findings(),
-        "eda": result.to_dict(),
-        "charts": [ctx.save_chart(f"eda-{name}", fig) for name, fig in eda_figures(result)],
-    }
+    return EdaOutput(
+        findings=result.findings(),
+        eda=result.to_dict(),
+        charts=[ctx.save_chart(f"eda-{name}", fig) for name, fig in eda_figures(result)],
+    )
 
 
 # -- comparison -----------------------------------------------------------------------------
-def stage_compare(ctx: RunContext) -> dict[str, Any]:
+def stage_compare(ctx: RunContext) -> CompareOutput:
     from shallowvision.models import compare_models
 
     config = ctx.config
@@ -102,28 +121,28 @@ def stage_compare(ctx: RunContext) -> dict[str, Any]:
     ]
     if not candidates:
         raise ConfigError("no model finished the comparison; see the errors in stages/compare.json")
-    return {
-        "comparison": comparison.to_dict(),
-        "candidates": [c.to_dict() for c in candidates],
-        "subsample": _compared_subsample(ctx),
-    }
+    return CompareOutput(
+        comparison=ComparisonTable.from_dict(comparison.to_dict()),
+        candidates=candidates,
+        subsample=_compared_subsample(ctx),
+    )
 
 
-def _compared_subsample(ctx: RunContext) -> dict[str, Any] | None:
+def _compared_subsample(ctx: RunContext) -> Subsample | None:
     """The subsample of train the comparison and the stages built on it fit on, if any."""
     splits = ctx.splits
     if len(splits.compared) == len(splits.train):
         return None
-    return {
-        "name": "compared subsample",
-        "split": "train",
-        "n_images": len(splits.compared),
-        "of": len(splits.train),
-        "seed": ctx.config.seed,
-        "fingerprint": splits.compared.fingerprint(),
-        "used_for": "fitting the models of the comparison, tuning, ensembles and pixel "
+    return Subsample(
+        name="compared subsample",
+        split="train",
+        n_images=len(splits.compared),
+        of=len(splits.train),
+        seed=ctx.config.seed,
+        fingerprint=splits.compared.fingerprint(),
+        used_for="fitting the models of the comparison, tuning, ensembles and pixel "
         f"selection (at most {ctx.config.scale.max_images:,} images: scale.max_images)",
-    }
+    )
 
 
 # -- tuning ---------------------------------------------------------------------------------
@@ -139,7 +158,7 @@ def _families_to_tune(ctx: RunContext) -> list[str]:
     return [c.name for c in ranked[: config.tune.top]]
 
 
-def stage_tune(ctx: RunContext) -> dict[str, Any]:
+def stage_tune(ctx: RunContext) -> TuneOutput:
     from shallowvision.models import tune_model
 
     config = ctx.config
@@ -154,7 +173,9 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
         )
     except DataError as exc:
         raise StageSkipped(str(exc)) from None
-    results, candidates, skipped = [], [], []
+    results: list[Search] = []
+    candidates: list[Candidate] = []
+    skipped: list[Skipped] = []
     for name in _families_to_tune(ctx):
         if ctx.on_progress:
             ctx.on_progress(name, "start")
@@ -173,25 +194,21 @@ def stage_tune(ctx: RunContext) -> dict[str, Any]:
                 n_jobs=config.n_jobs,
             )
         except DataError as exc:  # too few images for the search
-            skipped.append({"model": name, "reason": str(exc)})
+            skipped.append(Skipped(model=name, reason=str(exc)))
             if ctx.on_progress:
                 ctx.on_progress(name, "skipped")
             continue
-        results.append(result.to_dict())
+        results.append(Search.from_dict(result.to_dict()))
         candidates.append(offer(ctx, f"{name}-tuned", "tune", result.best_estimator, result.tuned))
         if ctx.on_progress:
             ctx.on_progress(name, "ok")
     if skipped and not results:
-        raise StageSkipped("; ".join(sorted({s["reason"] for s in skipped})))
-    return {
-        "searches": results,
-        "candidates": [c.to_dict() for c in candidates],
-        "skipped": skipped,
-    }
+        raise StageSkipped("; ".join(sorted({s.reason for s in skipped})))
+    return TuneOutput(searches=results, candidates=candidates, skipped=skipped)
 
 
 # -- the final test-set evaluation ----------------------------------------------------------
-def stage_final(ctx: RunContext) -> dict[str, Any]:
+def stage_final(ctx: RunContext) -> FinalOutput:
     """Choose on validation, then score the chosen models once on the test split.
 
     The recommended model also gets the full evaluation (curves, calibration,
@@ -215,14 +232,14 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
         )
         ranking = ranking_metrics(test.y, stored["scores"], class_names=test.class_names)
         evaluated.append(
-            {
-                "name": candidate.name,
-                "stage": candidate.stage,
-                "test": metrics,
-                "validation": candidate.metrics,
-                "roc_auc_per_class": ranking.roc_auc.to_dict(),
-                "average_precision_per_class": ranking.average_precision.to_dict(),
-            }
+            Evaluated(
+                name=candidate.name,
+                stage=candidate.stage,
+                test=Scores.from_dict(metrics),
+                validation=candidate.metrics,
+                roc_auc_per_class=PerClass.from_dict(ranking.roc_auc.to_dict()),
+                average_precision_per_class=PerClass.from_dict(ranking.average_precision.to_dict()),
+            )
         )
     evaluation = None
     if recommended.metrics.get("scores_kind", "proba") == "proba":
@@ -234,35 +251,35 @@ def stage_final(ctx: RunContext) -> dict[str, Any]:
             n_pairs=config.errors.n_pairs,
         )
         ctx.write_json("evaluation.json", full.to_dict())
-        evaluation = {
-            "file": "evaluation.json",
-            "headline": full.headline(),
-            "charts": evaluation_charts(ctx, full, "test"),
-        }
-    return {
-        "objective": config.objective.model_dump(mode="json"),
-        "recommended": recommended.name,
-        "recommended_breaks": broken,
-        "ranking": [
-            {
-                "name": c.name,
-                "stage": c.stage,
-                "value": c.metrics.get(config.objective.metric),
-                "breaks": b,
-            }
+        evaluation = FinalEvaluation(
+            file="evaluation.json",
+            headline=Headline.from_dict(full.headline()),
+            charts=evaluation_charts(ctx, full, "test"),
+        )
+    return FinalOutput(
+        objective=Objective.from_dict(config.objective.model_dump(mode="json")),
+        recommended=recommended.name,
+        recommended_breaks=broken,
+        ranking=[
+            Ranked(
+                name=c.name,
+                stage=c.stage,
+                value=c.metrics.get(config.objective.metric),
+                breaks=b,
+            )
             for c, b in ranked
         ],
-        "evaluated": evaluated,
-        "evaluation": evaluation,
-        "n_test": len(test),
-    }
+        evaluated=evaluated,
+        evaluation=evaluation,
+        n_test=len(test),
+    )
 
 
-def stage_report(ctx: RunContext) -> dict[str, Any]:
+def stage_report(ctx: RunContext) -> ReportOutput:
     from shallowvision.report import render_report
 
     path = render_report(ctx.run_dir)
-    return {"report": path.name, "bytes": path.stat().st_size}
+    return ReportOutput(report=path.name, bytes=path.stat().st_size)
 
 
 def _enabled(section: str) -> Callable[[RunConfig], bool]:

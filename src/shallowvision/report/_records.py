@@ -1,0 +1,868 @@
+"""What each stage of a run stores in ``stages/<stage>.json``, as typed records.
+
+The stages write these records and the report reads them: both sides share one
+definition of every field, so a section reads ``result.comparison.rows``, not a chain of
+string keys, and a field that a stage stops writing is caught where the file is read.
+They live in the report package, which owns what it renders from; ``run`` sits above it
+and imports them, while the report never imports ``run``.
+
+Every record's fields hold JSON values (lists, not arrays), so :meth:`StoredRecord.to_dict`
+followed by :meth:`StoredRecord.from_dict` gives back the same record, and reading a file
+gives back exactly what was written. Parts of a result that nothing reads back (the EDA
+record, reliability diagrams, galleries) are kept as the plain JSON their own records
+wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+from shallowvision._io import read_stage_file
+from shallowvision._records import Record
+from shallowvision.exceptions import ConfigError
+
+__all__ = [
+    "OUTPUTS",
+    "CalibrateOutput",
+    "Calibration",
+    "Candidate",
+    "CompareOutput",
+    "DataOutput",
+    "EdaOutput",
+    "EnsembleOutput",
+    "ErrorsOutput",
+    "ExplainOutput",
+    "FinalOutput",
+    "FinalistsOutput",
+    "RecordError",
+    "ReportOutput",
+    "RobustnessOutput",
+    "ScoreRow",
+    "SelectOutput",
+    "StageOutput",
+    "StoredRecord",
+    "StoredStage",
+    "Subsample",
+    "TuneOutput",
+    "read_stage",
+]
+
+#: Field metadata: the key is left out of the stored dict when the value is None (the
+#: stage writes it only sometimes).
+OMIT_NONE = {"omit_none": True}
+
+
+class RecordError(ValueError):
+    """A stored dict that does not fit its record: the message names where, and why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRecord(Record):
+    """A record that is written to JSON and read back.
+
+    Fields hold JSON values; nested records, lists and dicts of them are rebuilt from
+    the field types. ``field(metadata={"key": ...})`` stores a field under another key
+    (``from`` is no Python name); :data:`OMIT_NONE` leaves a None value out.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get("omit_none"):
+                continue
+            out[f.metadata.get("key", f.name)] = _plain(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Self:
+        """The record stored as ``data``; :class:`RecordError` names a key that is missing
+        or unexpected, or a value of the wrong kind (``where`` prefixes its path)."""
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{where or cls.__name__}: {_kind(data)} where a record belongs")
+        hints = _field_types(cls)
+        values, known = {}, set()
+        for f in dataclasses.fields(cls):
+            key = f.metadata.get("key", f.name)
+            known.add(key)
+            if key in data:
+                values[f.name] = _read(hints[f.name], data[key], f"{where}.{key}" if where else key)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{where or cls.__name__}: no {key!r}")
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RecordError(
+                f"{where or cls.__name__}: unexpected {', '.join(map(repr, unknown))}"
+            )
+        return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    # Scalars go to JSON as the stage gave them, as they always did.
+    if isinstance(value, StoredRecord):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    if cls not in _FIELD_TYPES:
+        _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return _FIELD_TYPES[cls]
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _read(kind: Any, value: Any, where: str) -> Any:
+    """``value`` as a value of type ``kind``: records rebuilt, containers checked."""
+    origin = typing.get_origin(kind)
+    if isinstance(kind, type) and issubclass(kind, StoredRecord):
+        return kind.from_dict(value, where)
+    if origin in (types.UnionType, typing.Union):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if value is None and len(options) < len(typing.get_args(kind)):
+            return None
+        problems = []
+        for option in options:
+            try:
+                return _read(option, value, where)
+            except RecordError as exc:
+                problems.append(str(exc))
+        raise RecordError(problems[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecordError(f"{where}: {_kind(value)} where a list belongs")
+        (item,) = typing.get_args(kind)
+        return [_read(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise RecordError(f"{where}: {_kind(value)} where an object belongs")
+        _, item = typing.get_args(kind)
+        return {k: _read(item, v, f"{where}.{k}") for k, v in value.items()}
+    # Scalars are kept as stored: a number the report shows as it was written.
+    return value
+
+
+# -- parts shared by several stages -------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate(StoredRecord):
+    """A fitted model that may be chosen: where it is stored and how it did on validation.
+
+    ``metrics`` are its :class:`~shallowvision.models.ModelScore` figures on the
+    validation split, by name (the objective picks one by name), plus the
+    ``fitting_sample`` of a chunked pipeline that took one.
+    """
+
+    name: str
+    stage: str
+    model_file: str
+    metrics: dict[str, Any]
+    gives_proba: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreRow(StoredRecord):
+    """One model's row of a comparison, as :class:`~shallowvision.models.ModelScore` stores it."""
+
+    model: str
+    status: str = "ok"
+    accuracy: float | None = None
+    balanced_accuracy: float | None = None
+    precision_macro: float | None = None
+    recall_macro: float | None = None
+    f1_macro: float | None = None
+    roc_auc: float | None = None
+    log_loss: float | None = None
+    brier: float | None = None
+    fit_seconds: float | None = None
+    predict_seconds_per_1000: float | None = None
+    size_bytes: int | None = None
+    scores_kind: str | None = None
+    error: str = ""
+    notes: str = ""
+    memory_estimate_bytes: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subsample(StoredRecord):
+    """A subsample the run took: of which split, how many images of how many, and why.
+
+    ``n_images`` is a list for nested sets (a learning curve's); ``fingerprint`` names
+    the images of the compared subsample.
+    """
+
+    name: str
+    split: str
+    n_images: int | list[int]
+    of: int
+    seed: int
+    fingerprint: str | None = field(default=None, metadata=OMIT_NONE)
+    used_for: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Skipped(StoredRecord):
+    """A model or method a stage left out, and why (``model`` and ``method`` as it applies)."""
+
+    model: str | None = field(default=None, metadata=OMIT_NONE)
+    method: str | None = field(default=None, metadata=OMIT_NONE)
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageOutput(StoredRecord):
+    """What one stage stores as the ``result`` of its file; ``stage`` names it."""
+
+    stage: ClassVar[str]
+
+    def offered(self) -> list[Candidate]:
+        """The models the stage offered for the final choice."""
+        candidates = getattr(self, "candidates", [])
+        return list(candidates)
+
+
+# -- data and exploration -------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class SplitSummary(StoredRecord):
+    """One split as :meth:`~shallowvision.datasets.ImageSet.describe` gives it, with its
+    pixels' fingerprint."""
+
+    name: str
+    split: str
+    n_images: int
+    image_shape: list[int]
+    n_classes: int
+    class_counts: dict[str, int]
+    source: str | None
+    sha256: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOutput(StageOutput):
+    stage: ClassVar[str] = "data"
+
+    dataset: str
+    class_names: list[str]
+    image_shape: list[int]
+    task: str
+    positive: str | None
+    splits: dict[str, SplitSummary]
+    # Runs of the first format written before subsamples were recorded have none.
+    subsamples: list[Subsample] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdaOutput(StageOutput):
+    """The findings and charts of the EDA; ``eda`` is :class:`~shallowvision.eda.EdaResult`'s dict."""
+
+    stage: ClassVar[str] = "eda"
+
+    findings: list[str]
+    eda: dict[str, Any]
+    charts: list[str]
+
+
+# -- comparison and tuning ------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ComparisonTable(StoredRecord):
+    """The rows of :func:`~shallowvision.models.compare_models` and what they were measured on."""
+
+    dataset: str
+    evaluated_on: str
+    n_train: int
+    n_eval: int
+    class_names: list[str]
+    random_state: int
+    rows: list[ScoreRow]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareOutput(StageOutput):
+    stage: ClassVar[str] = "compare"
+
+    comparison: ComparisonTable
+    candidates: list[Candidate]
+    #: The subsample of train the models were fitted on; None: all of train.
+    subsample: Subsample | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchPoint(StoredRecord):
+    """One parameter setting a halving search tried, in one of its rounds."""
+
+    iteration: int
+    n_resources: int
+    mean_test_score: float | None
+    std_test_score: float | None
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Search(StoredRecord):
+    """What tuning one family found, as :class:`~shallowvision.models.TuneResult` stores it."""
+
+    model: str
+    search: str
+    grid: str
+    scoring: str
+    cv: int
+    best_params: dict[str, Any]
+    best_cv_score: float | None
+    n_candidates: list[int]
+    n_resources: list[int]
+    n_fits: int
+    search_seconds: float
+    baseline: ScoreRow
+    tuned: ScoreRow
+    candidates: list[SearchPoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneOutput(StageOutput):
+    stage: ClassVar[str] = "tune"
+
+    searches: list[Search]
+    candidates: list[Candidate]
+    #: Families with too few images to search (``model`` and ``reason``).
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+# -- ensembles, pixel selection, explanations -----------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Gain(StoredRecord):
+    """An ensemble's accuracy and macro F1 minus the best member's."""
+
+    accuracy: float | None
+    f1_macro: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleTable(StoredRecord):
+    """Members and ensembles scored on the same images
+    (:class:`~shallowvision.ensemble.EnsembleComparison`)."""
+
+    dataset: str
+    evaluated_on: str
+    n_train: int
+    n_eval: int
+    class_names: list[str]
+    members: list[str]
+    methods: list[str]
+    weights: list[float] | None
+    final: str
+    cv: int
+    random_state: int
+    member_rows: list[ScoreRow]
+    ensemble_rows: list[ScoreRow]
+    best_member: str
+    gain: dict[str, Gain]
+    agreement: float
+    oracle_accuracy: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleOutput(StageOutput):
+    stage: ClassVar[str] = "ensemble"
+
+    comparison: EnsembleTable
+    #: Candidate name of each ensemble, by its row name.
+    names: dict[str, str]
+    charts: list[str]
+    candidates: list[Candidate]
+    #: Ensembles shown but not offered (they give labels only).
+    not_offered: list[str] = field(default_factory=list)
+    #: Methods the data could not support (``method`` and ``reason``).
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectionDelta(StoredRecord):
+    """Kept pixels minus all pixels."""
+
+    accuracy: float | None
+    f1_macro: float | None
+    fit_seconds: float | None
+    predict_seconds_per_1000: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection(StoredRecord):
+    """A selection method's pixels and their effect (:class:`~shallowvision.models.SelectionResult`)."""
+
+    method: str
+    model_name: str
+    scorer: str | None
+    keep: float
+    n_features: int
+    n_kept: int
+    share_kept: float
+    image_shape: list[int]
+    mask: list[list[bool]]
+    scores: list[list[float | None]]
+    all_pixels: ScoreRow
+    kept_pixels: ScoreRow
+    delta: SelectionDelta
+    selection_seconds: float
+    dataset: str
+    evaluated_on: str
+    n_train: int
+    n_eval: int
+    random_state: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectOutput(StageOutput):
+    stage: ClassVar[str] = "select"
+
+    selection: Selection
+    candidate_name: str
+    charts: list[str]
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainOutput(StageOutput):
+    """An explanation's summary; the whole of it is in ``file`` (``explanation.json``)."""
+
+    stage: ClassVar[str] = "explain"
+
+    model: str
+    file: str
+    explainer: str
+    output_space: str
+    evaluated_on: str
+    n_explain: int
+    n_images: int
+    n_background: int
+    additivity_error: float | None
+    seconds: dict[str, float]
+    charts: dict[str, str]
+
+
+# -- finalists ------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class CurvePoint(StoredRecord):
+    """A finalist fitted on ``n_images`` training images, scored on validation; ``status``
+    says whether it was fitted (``ok``), and ``reason`` why not."""
+
+    n_images: int
+    status: str
+    reason: str
+    accuracy: float | None = field(default=None, metadata=OMIT_NONE)
+    f1_macro: float | None = field(default=None, metadata=OMIT_NONE)
+    fit_seconds: float | None = field(default=None, metadata=OMIT_NONE)
+    #: The candidate fitted at this size, where it is one.
+    model: str | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Doubling(StoredRecord):
+    """What the last doubling of the training images gained, in points of accuracy."""
+
+    start: int = field(metadata={"key": "from"})
+    to: int
+    gain: float
+    #: The curve spans less than a doubling: its slope, extended.
+    extended: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finalist(StoredRecord):
+    """One of the best single models, refitted on every training image, with its curve."""
+
+    model: str
+    stage: str
+    family: str
+    refit: str | None
+    status: str
+    reason: str
+    n_images: int
+    fit_seconds: float | None
+    notes: str
+    curve: list[CurvePoint]
+    last_doubling: Doubling | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalistsOutput(StageOutput):
+    stage: ClassVar[str] = "finalists"
+
+    n_train: int
+    n_compared: int
+    seed: int
+    curve: bool
+    budget_seconds: float | None = None
+    sizes: list[int]
+    finalists: list[Finalist]
+    candidates: list[Candidate]
+    charts: list[str]
+
+
+# -- calibration, robustness, errors --------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class BeforeAfter(StoredRecord):
+    before: float | None
+    after: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration(StoredRecord):
+    """One calibration method on one model (:class:`~shallowvision.evaluation.CalibrationComparison`).
+
+    ``table`` maps each measure (``ece``, ``mce``, ``classwise_ece``, ``brier``,
+    ``log_loss``, ``accuracy``) to its values before and after; ``before`` and
+    ``after`` are the reliability diagrams' dicts.
+    """
+
+    model: str
+    method: str
+    temperature: float | None
+    n_calibration: int
+    n_evaluation: int
+    table: dict[str, BeforeAfter]
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    chart: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Histogram(StoredRecord):
+    """A per-image quantity's histogram for correct and wrong predictions
+    (:class:`~shallowvision.evaluation.CorrectWrongHistogram`)."""
+
+    quantity: str
+    bin_edges: list[float]
+    correct: list[int]
+    wrong: list[int]
+    error_rate: list[float | None]
+    #: None where no prediction is correct (or wrong).
+    mean_correct: float | None
+    mean_wrong: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskCoverage(StoredRecord):
+    """Accuracy of a model that abstains on its least confident images
+    (:class:`~shallowvision.evaluation.RiskCoverage`)."""
+
+    coverage: list[float]
+    accuracy: list[float]
+    thresholds: list[float]
+    aurc: float
+    target_accuracy: float
+    coverage_at_target: float | None
+    threshold_at_target: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Uncertainty(StoredRecord):
+    model: str
+    confidence: Histogram
+    entropy: Histogram
+    risk_coverage: RiskCoverage
+    charts: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrateOutput(StageOutput):
+    stage: ClassVar[str] = "calibrate"
+
+    calibration_split: int
+    evaluated_on: str
+    n_evaluated: int
+    comparisons: list[Calibration]
+    uncertainty: list[Uncertainty]
+    candidates: list[Candidate]
+    #: Calibrations the data could not support (``model``, ``method`` and ``reason``).
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessRow(StoredRecord):
+    """Accuracy under one corruption at one severity; ``drop`` is clean minus corrupted."""
+
+    corruption: str
+    severity: int
+    parameter: float
+    unit: str
+    accuracy: float
+    drop: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Robustness(StoredRecord):
+    """One model under every corruption (:class:`~shallowvision.evaluation.RobustnessResult`)."""
+
+    model: str
+    n_images: int
+    random_state: int
+    clean_accuracy: float
+    rows: list[RobustnessRow]
+    chart: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessOutput(StageOutput):
+    stage: ClassVar[str] = "robustness"
+
+    evaluated_on: str
+    n_images: int
+    models: list[Robustness]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Confusion(StoredRecord):
+    """The confusion matrix (:class:`~shallowvision.evaluation.ConfusionResult`); rates are
+    None for a class without images."""
+
+    class_names: list[str]
+    counts: list[list[int]]
+    normalized: list[list[float | None]]
+    support: list[int]
+    error_rate: list[float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfusedPair(StoredRecord):
+    true: str
+    predicted: str
+    true_index: int
+    predicted_index: int
+    count: int
+    rate: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorOverlap(StoredRecord):
+    """Which images several models get wrong (:class:`~shallowvision.evaluation.ErrorOverlap`)."""
+
+    model_names: list[str]
+    n_images: int
+    both_wrong: list[list[int]]
+    jaccard: list[list[float | None]]
+    n_wrong_counts: list[int]
+    all_wrong: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorsOutput(StageOutput):
+    """The error analysis of the best model on validation: the parts of its
+    :class:`~shallowvision.evaluation.Evaluation` that are not curves. ``metrics``,
+    ``galleries``, ``confidently_wrong`` and ``comparisons`` are those records' dicts."""
+
+    stage: ClassVar[str] = "errors"
+
+    model: str
+    evaluated_on: str
+    model_name: str
+    class_names: list[str]
+    n_samples: int
+    metrics: dict[str, Any]
+    confusion: Confusion
+    confused_pairs: list[ConfusedPair]
+    galleries: list[dict[str, Any]]
+    confidently_wrong: dict[str, Any]
+    error_overlap: ErrorOverlap | None
+    comparisons: list[dict[str, Any]]
+    charts: dict[str, str]
+
+
+# -- the final test-set evaluation ----------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Objective(StoredRecord):
+    """What 'best' meant: the run's ``objective`` section."""
+
+    metric: str
+    max_predict_ms_per_image: float | None
+    max_size_mb: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ranked(StoredRecord):
+    """A candidate's place in the final ranking: its objective value and the limits it breaks."""
+
+    name: str
+    stage: str
+    value: float | None
+    breaks: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scores(StoredRecord):
+    """The summary metrics of one model's predictions (None where they cannot be had)."""
+
+    accuracy: float | None
+    balanced_accuracy: float | None
+    precision_macro: float | None
+    recall_macro: float | None
+    f1_macro: float | None
+    roc_auc: float | None
+    log_loss: float | None
+    brier: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerClass(StoredRecord):
+    """One metric per class and its averages (:class:`~shallowvision.evaluation.PerClass`)."""
+
+    per_class: list[float | None]
+    macro: float | None
+    weighted: float | None
+    micro: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluated(StoredRecord):
+    """A chosen model scored on the test split; ``validation`` is its candidate's metrics."""
+
+    name: str
+    stage: str
+    test: Scores
+    validation: dict[str, Any]
+    roc_auc_per_class: PerClass
+    average_precision_per_class: PerClass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Headline(StoredRecord):
+    """The few numbers of :meth:`~shallowvision.evaluation.Evaluation.headline`."""
+
+    accuracy: float | None
+    accuracy_low: float | None
+    accuracy_high: float | None
+    macro_f1: float | None
+    roc_auc_macro: float | None
+    log_loss: float | None
+    brier: float | None
+    ece: float | None
+    coverage_at_target: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalEvaluation(StoredRecord):
+    """The recommended model's full evaluation on test, stored whole in ``file``."""
+
+    file: str
+    headline: Headline
+    charts: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalOutput(StageOutput):
+    stage: ClassVar[str] = "final"
+
+    objective: Objective
+    recommended: str
+    recommended_breaks: list[str]
+    ranking: list[Ranked]
+    evaluated: list[Evaluated]
+    #: None when the recommended model gives decision scores, not probabilities.
+    evaluation: FinalEvaluation | None
+    n_test: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportOutput(StageOutput):
+    stage: ClassVar[str] = "report"
+
+    report: str
+    bytes: int
+
+
+#: The record of each stage's result, by stage name.
+OUTPUTS: dict[str, type[StageOutput]] = {
+    kind.stage: kind
+    for kind in (
+        DataOutput,
+        EdaOutput,
+        CompareOutput,
+        TuneOutput,
+        EnsembleOutput,
+        SelectOutput,
+        ExplainOutput,
+        FinalistsOutput,
+        CalibrateOutput,
+        RobustnessOutput,
+        ErrorsOutput,
+        FinalOutput,
+        ReportOutput,
+    )
+}
+
+OutputT = TypeVar("OutputT", bound=StageOutput)
+
+
+# -- stage files ----------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class StoredStage:
+    """A stage file: which stage, the settings key it ran with, how long it took, and its
+    output, or why it was skipped (then ``output`` is None)."""
+
+    stage: str
+    key: str
+    seconds: float
+    output: StageOutput | None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "stage": self.stage,
+            "key": self.key,
+            "seconds": self.seconds,
+            "result": {} if self.output is None else self.output.to_dict(),
+        }
+        return out | ({"skipped": self.skipped} if self.skipped else {})
+
+    def result(self, kind: type[OutputT]) -> OutputT:
+        """The output, which must be a ``kind``; a skipped stage has none."""
+        if not isinstance(self.output, kind):
+            why = f" (skipped: {self.skipped})" if self.skipped else ""
+            raise ConfigError(f"stage {self.stage!r} stored no {kind.__name__}{why}")
+        return self.output
+
+
+def read_stage(path: Path) -> StoredStage | None:
+    """The stage file at ``path`` (named after its stage) as a record; None if absent.
+
+    A file that is damaged or does not fit its record is named in a one-line
+    :class:`~shallowvision.exceptions.ConfigError` that says how to redo the stage.
+    """
+    stored = read_stage_file(path)
+    if stored is None:
+        return None
+    stage, key, skipped = path.stem, stored.get("key"), stored.get("skipped")
+    try:
+        if stage not in OUTPUTS:
+            raise RecordError(f"no stage is called {stage!r}")
+        if stored.get("stage") != stage:
+            raise RecordError(f"it holds the stage {stored.get('stage')!r}")
+        if not isinstance(key, str) or not isinstance(skipped, str | None):
+            raise RecordError("no settings key" if not isinstance(key, str) else "bad 'skipped'")
+        output = None if skipped else OUTPUTS[stage].from_dict(stored["result"], stage)
+        return StoredStage(
+            stage=stage,
+            key=key,
+            seconds=float(stored.get("seconds", 0.0)),
+            output=output,
+            skipped=skipped,
+        )
+    except (RecordError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: damaged stage file ({exc}); `shallowvision run --resume` redoes the stage"
+        ) from None

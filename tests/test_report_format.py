@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from shallowvision.report import render_report
-from shallowvision.report._records import ScoreRow, read_stage
+from shallowvision.report._records import STAGE_FORMAT, ScoreRow, read_stage
+from test_cli import cli
+from test_hostile import one_error_line
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,13 +61,78 @@ def test_a_run_of_the_first_format_renders_the_report_it_had(old_run):
     assert report_digest(page, old_run) == expected
 
 
-def test_every_stage_file_reads_back_as_it_was_written(old_run):
+def test_every_stage_file_of_the_first_format_reads_as_the_same_results(old_run):
     paths = sorted((old_run / "stages").glob("*.json"))
     assert len(paths) == 13  # every stage of a study, report included
     for path in paths:
         stored = read_stage(path)
         assert stored is not None and stored.output is not None
-        assert stored.to_dict() == json.loads(path.read_text()), path.name
+        written = json.loads(path.read_text())
+        assert "format" not in written
+        assert stored.to_dict() == {"format": STAGE_FORMAT, **written}, path.name
+
+
+def test_the_runner_reads_a_run_of_the_first_format(old_run):
+    from shallowvision.report._records import DataOutput
+    from shallowvision.run import RunContext, load_run_config
+    from shallowvision.run._scale import subsamples
+
+    ctx = RunContext(load_run_config(old_run), old_run)
+    assert ctx.result(DataOutput).splits["train"].n_images == 200
+    assert [c.name for c in ctx.candidates()][:4] == ["dummy", "lr", "nb", "knn"]
+    # What the run took, worked out again from the converted records, is what it recorded.
+    manifest = json.loads((old_run / "manifest.json").read_text())
+    assert [s.to_dict() for s in subsamples(ctx)] == manifest["subsamples"]
+
+
+def test_the_report_command_renders_a_run_of_the_first_format(old_run):
+    out = cli("report", str(old_run))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"report: {old_run / 'report.html'}"
+
+
+def test_a_first_format_file_that_does_not_fit_is_refused_in_one_line(old_run):
+    path = old_run / "stages" / "eda.json"
+    stored = json.loads(path.read_text())
+    del stored["result"]["charts"]
+    path.write_text(json.dumps(stored))
+    line = one_error_line(cli("report", str(old_run)))
+    assert line == (
+        f"error: {path}: stage file of format 1 that this shallowvision cannot convert "
+        "(eda: no 'charts'); `shallowvision run --resume` redoes the stage"
+    )
+    assert not (old_run / "report.html").exists()
+
+
+def test_a_stage_file_of_a_later_format_is_refused_in_one_line(old_run):
+    path = old_run / "stages" / "final.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": STAGE_FORMAT + 1}))
+    line = one_error_line(cli("report", str(old_run)))
+    assert line == (
+        f"error: {path}: stage file of format {STAGE_FORMAT + 1}, newer than this shallowvision "
+        f"reads (format {STAGE_FORMAT}); render the run with the shallowvision that wrote it, "
+        "or `shallowvision run --resume` redoes the stage"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"format": "2"}, "format '2'"),
+        ({"format": 2, "result": {"models": []}}, "robustness: no 'evaluated_on'"),
+        ({"format": 2, "stage": "errors"}, "it holds the stage 'errors'"),
+    ],
+)
+def test_a_stage_file_that_does_not_fit_its_record_is_named(old_run, change, problem):
+    from shallowvision import ConfigError
+
+    path = old_run / "stages" / "robustness.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    with pytest.raises(ConfigError) as error:
+        read_stage(path)
+    assert str(error.value) == (
+        f"{path}: damaged stage file ({problem}); `shallowvision run --resume` redoes the stage"
+    )
 
 
 def test_comparison_rows_keep_every_field_of_the_model_scores():

@@ -197,6 +197,38 @@ def test_truncated_stage_file_is_named_by_report_and_redone_by_resume(small_run,
     assert json.loads(path.read_text())["result"] == json.loads(whole)["result"]
 
 
+def test_resume_reads_the_first_format_and_redoes_a_stage_of_a_later_one(small_run, tmp_path):
+    import shutil
+
+    from shallowvision.report._records import STAGE_FORMAT
+
+    _, run_dir = small_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    first = {}
+    for path in (copy / "stages").glob("*.json"):
+        record = json.loads(path.read_text())
+        del record["format"]  # as the first format wrote it
+        first[path.name] = json.dumps(record)
+        path.write_text(first[path.name])
+    errors = copy / "stages" / "errors.json"
+    later = {**json.loads(errors.read_text()), "format": STAGE_FORMAT + 1}
+    errors.write_text(json.dumps(later))
+    events = []
+    run_study(
+        load_run_config(copy),
+        out_dir=tmp_path,
+        run_id="copy",
+        resume=True,
+        on_event=lambda s, e, d: events.append((s, e)),
+    )
+    assert [s for s, e in events if e == "done"] == ["errors"]
+    redone = json.loads(errors.read_text())
+    assert redone["format"] == STAGE_FORMAT and redone["result"] == later["result"]
+    kept = {p.name: p.read_text() for p in (copy / "stages").glob("*.json") if p != errors}
+    assert kept == {name: text for name, text in first.items() if name != errors.name}
+
+
 def test_non_utf8_config_is_named(tmp_path):
     config = tmp_path / "run.toml"
     config.write_bytes(b'seed = 1\nname = "caf\xe9"\n')

@@ -29,6 +29,7 @@ from shallowvision.exceptions import ConfigError
 
 __all__ = [
     "OUTPUTS",
+    "STAGE_FORMAT",
     "CalibrateOutput",
     "Calibration",
     "Candidate",
@@ -809,6 +810,23 @@ OutputT = TypeVar("OutputT", bound=StageOutput)
 
 
 # -- stage files ----------------------------------------------------------------------------------
+#: The format of the stage files this version writes. Format 1 (files without a
+#: ``format``) stored the same results; format 2 adds the number, so that a later change
+#: of layout can be told apart, and converted or refused, when an older run is read.
+STAGE_FORMAT = 2
+
+
+def _from_format_1(stage: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 result as format 2 stores it: the same. Keys that format-1 runs written
+    before they were added lack (a stage's ``skipped``, the compared ``subsample``) take
+    their records' defaults."""
+    return result
+
+
+#: How a result of each earlier format becomes one of the next.
+_UPGRADES = {1: _from_format_1}
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoredStage:
     """A stage file: which stage, the settings key it ran with, how long it took, and its
@@ -822,6 +840,7 @@ class StoredStage:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
+            "format": STAGE_FORMAT,
             "stage": self.stage,
             "key": self.key,
             "seconds": self.seconds,
@@ -840,12 +859,24 @@ class StoredStage:
 def read_stage(path: Path) -> StoredStage | None:
     """The stage file at ``path`` (named after its stage) as a record; None if absent.
 
-    A file that is damaged or does not fit its record is named in a one-line
-    :class:`~shallowvision.exceptions.ConfigError` that says how to redo the stage.
+    A file of an earlier format is converted. One of a later format, or one that is
+    damaged or does not fit its record, is named in a one-line
+    :class:`~shallowvision.exceptions.ConfigError` that says what to do: a resumed run
+    redoes the stage.
     """
     stored = read_stage_file(path)
     if stored is None:
         return None
+    redo = "`shallowvision run --resume` redoes the stage"
+    number = stored.get("format", 1)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise ConfigError(f"{path}: damaged stage file (format {number!r}); {redo}")
+    if number > STAGE_FORMAT:
+        raise ConfigError(
+            f"{path}: stage file of format {number}, newer than this shallowvision reads "
+            f"(format {STAGE_FORMAT}); render the run with the shallowvision that wrote it, "
+            f"or {redo}"
+        )
     stage, key, skipped = path.stem, stored.get("key"), stored.get("skipped")
     try:
         if stage not in OUTPUTS:
@@ -854,7 +885,10 @@ def read_stage(path: Path) -> StoredStage | None:
             raise RecordError(f"it holds the stage {stored.get('stage')!r}")
         if not isinstance(key, str) or not isinstance(skipped, str | None):
             raise RecordError("no settings key" if not isinstance(key, str) else "bad 'skipped'")
-        output = None if skipped else OUTPUTS[stage].from_dict(stored["result"], stage)
+        result = stored["result"]
+        for earlier in range(number, STAGE_FORMAT):
+            result = _UPGRADES[earlier](stage, result)
+        output = None if skipped else OUTPUTS[stage].from_dict(result, stage)
         return StoredStage(
             stage=stage,
             key=key,
@@ -863,6 +897,9 @@ def read_stage(path: Path) -> StoredStage | None:
             skipped=skipped,
         )
     except (RecordError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{path}: damaged stage file ({exc}); `shallowvision run --resume` redoes the stage"
-        ) from None
+        what = (
+            "damaged stage file"
+            if number == STAGE_FORMAT
+            else f"stage file of format {number} that this shallowvision cannot convert"
+        )
+        raise ConfigError(f"{path}: {what} ({exc}); {redo}") from None

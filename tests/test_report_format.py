@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from shallowvision.report import render_report
-from shallowvision.report._records import STAGE_FORMAT, ScoreRow, read_stage
+from shallowvision.report._records import STAGE_FORMAT, RunManifest, ScoreRow, read_stage
 from test_cli import cli
 from test_hostile import one_error_line
 
@@ -70,6 +70,8 @@ def test_every_stage_file_of_the_first_format_reads_as_the_same_results(old_run)
         written = json.loads(path.read_text())
         assert "format" not in written
         assert stored.to_dict() == {"format": STAGE_FORMAT, **written}, path.name
+    manifest = json.loads((old_run / "manifest.json").read_text())
+    assert RunManifest.from_dict(manifest).to_dict() == manifest
 
 
 def test_the_runner_reads_a_run_of_the_first_format(old_run):
@@ -112,6 +114,18 @@ def test_a_stage_file_of_a_later_format_is_refused_in_one_line(old_run):
         f"error: {path}: stage file of format {STAGE_FORMAT + 1}, newer than this shallowvision "
         f"reads (format {STAGE_FORMAT}); render the run with the shallowvision that wrote it, "
         "or `shallowvision run --resume` redoes the stage"
+    )
+
+
+def test_a_damaged_manifest_is_named_in_one_line(old_run):
+    path = old_run / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["stages"]
+    path.write_text(json.dumps(manifest))
+    line = one_error_line(cli("report", str(old_run)))
+    assert line == (
+        f"error: {path}: damaged manifest (no 'stages'); "
+        "`shallowvision run --resume` writes it again"
     )
 
 

@@ -163,8 +163,8 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(digits_run, tmp_pa
     assert eda["eda"]["differences"]["compare_class"] == "3"
 
 
-def test_stage_files_are_their_records(digits_run):
-    from shallowvision.report._records import OUTPUTS, read_stage
+def test_stage_files_and_manifest_are_their_records(digits_run):
+    from shallowvision.report._records import OUTPUTS, RunManifest, read_stage
 
     _, _, run_dir, _ = digits_run
     for stage in OUTPUTS:
@@ -172,6 +172,8 @@ def test_stage_files_are_their_records(digits_run):
         stored = read_stage(path)
         assert stored is not None and isinstance(stored.output, OUTPUTS[stage])
         assert stored.to_dict() == json.loads(path.read_text()), stage
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert RunManifest.from_dict(manifest).to_dict() == manifest
 
 
 def test_same_config_and_seed_give_identical_metrics(digits_run, tmp_path):

@@ -44,9 +44,11 @@ __all__ = [
     "RecordError",
     "ReportOutput",
     "RobustnessOutput",
+    "RunManifest",
     "ScoreRow",
     "SelectOutput",
     "StageOutput",
+    "StageTiming",
     "StoredRecord",
     "StoredStage",
     "Subsample",
@@ -86,7 +88,7 @@ class StoredRecord(Record):
         """The record stored as ``data``; :class:`RecordError` names a key that is missing
         or unexpected, or a value of the wrong kind (``where`` prefixes its path)."""
         if not isinstance(data, Mapping):
-            raise RecordError(f"{where or cls.__name__}: {_kind(data)} where a record belongs")
+            raise RecordError(_at(where, f"{_kind(data)} where a record belongs"))
         hints = _field_types(cls)
         values, known = {}, set()
         for f in dataclasses.fields(cls):
@@ -95,12 +97,10 @@ class StoredRecord(Record):
             if key in data:
                 values[f.name] = _read(hints[f.name], data[key], f"{where}.{key}" if where else key)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RecordError(f"{where or cls.__name__}: no {key!r}")
+                raise RecordError(_at(where, f"no {key!r}"))
         unknown = sorted(set(data) - known)
         if unknown:
-            raise RecordError(
-                f"{where or cls.__name__}: unexpected {', '.join(map(repr, unknown))}"
-            )
+            raise RecordError(_at(where, f"unexpected {', '.join(map(repr, unknown))}"))
         return cls(**values)
 
 
@@ -122,6 +122,10 @@ def _field_types(cls: type) -> dict[str, Any]:
     if cls not in _FIELD_TYPES:
         _FIELD_TYPES[cls] = typing.get_type_hints(cls)
     return _FIELD_TYPES[cls]
+
+
+def _at(where: str, problem: str) -> str:
+    return f"{where}: {problem}" if where else problem
 
 
 def _kind(value: Any) -> str:
@@ -146,12 +150,12 @@ def _read(kind: Any, value: Any, where: str) -> Any:
         raise RecordError(problems[0])
     if origin is list:
         if not isinstance(value, list):
-            raise RecordError(f"{where}: {_kind(value)} where a list belongs")
+            raise RecordError(_at(where, f"{_kind(value)} where a list belongs"))
         (item,) = typing.get_args(kind)
         return [_read(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, Mapping):
-            raise RecordError(f"{where}: {_kind(value)} where an object belongs")
+            raise RecordError(_at(where, f"{_kind(value)} where an object belongs"))
         _, item = typing.get_args(kind)
         return {k: _read(item, v, f"{where}.{k}") for k, v in value.items()}
     # Scalars are kept as stored: a number the report shows as it was written.
@@ -784,6 +788,58 @@ class ReportOutput(StageOutput):
 
     report: str
     bytes: int
+
+
+# -- the run's manifest ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class SplitChecksum(StoredRecord):
+    """What identifies one split's images."""
+
+    n_images: int
+    sha256: str | None
+    fingerprint: str
+    source: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageTiming(StoredRecord):
+    """How a stage went: ``done``, ``skipped`` (``reason`` says why) or ``disabled``, and
+    when it ran, for how many seconds."""
+
+    status: str
+    seconds: float | None = field(default=None, metadata=OMIT_NONE)
+    started: str | None = field(default=None, metadata=OMIT_NONE)
+    finished: str | None = field(default=None, metadata=OMIT_NONE)
+    reason: str | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunManifest(StoredRecord):
+    """``manifest.json``: the run's seed, configuration, library versions, data checksums,
+    subsamples and stage timings (times are ISO 8601 in UTC)."""
+
+    run_id: str
+    created: str
+    updated: str
+    seed: int
+    preset: str
+    #: The effective configuration, as ``config.json`` holds it.
+    config: dict[str, Any]
+    libraries: dict[str, str]
+    data: dict[str, SplitChecksum]
+    # Runs written before subsamples were recorded have none.
+    subsamples: list[Subsample] = field(default_factory=list)
+    stages: dict[str, StageTiming]
+
+    @property
+    def dataset(self) -> str:
+        """The dataset the configuration names (a registry name or a path)."""
+        return str(self.config.get("data", {}).get("dataset", ""))
+
+    @property
+    def objective_metric(self) -> str:
+        """The metric the run's objective ranks models by."""
+        return str(self.config.get("objective", {}).get("metric", "f1_macro"))
 
 
 #: The record of each stage's result, by stage name.

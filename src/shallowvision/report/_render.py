@@ -16,7 +16,14 @@ from shallowvision import __version__
 from shallowvision._io import write_text
 from shallowvision.exceptions import ConfigError
 from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
-from shallowvision.report._records import Candidate, StageOutput, StoredStage, read_stage
+from shallowvision.report._records import (
+    Candidate,
+    RecordError,
+    RunManifest,
+    StageOutput,
+    StoredStage,
+    read_stage,
+)
 
 OutputT = TypeVar("OutputT", bound=StageOutput)
 
@@ -108,15 +115,19 @@ class RunData:
         self.run_dir = Path(run_dir)
         if not (self.run_dir / "stages").is_dir():
             raise ConfigError(f"{self.run_dir}: not a run folder (no stages/)")
-        self.manifest = self._json("manifest.json")
-        self.config = self.manifest.get("config", {})
+        self.manifest = self._manifest()
         self._stages: dict[str, StoredStage | None] = {}
 
-    def _json(self, relative: str) -> dict[str, Any]:
+    def _manifest(self) -> RunManifest:
+        path = self.run_dir / "manifest.json"
         try:
-            return json.loads((self.run_dir / relative).read_text())
+            return RunManifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise ConfigError(f"{self.run_dir}: missing {relative}") from None
+            raise ConfigError(f"{self.run_dir}: missing manifest.json") from None
+        except (RecordError, ValueError) as exc:  # JSON errors and UnicodeDecodeError alike
+            raise ConfigError(
+                f"{path}: damaged manifest ({exc}); `shallowvision run --resume` writes it again"
+            ) from None
 
     def _record(self, stage: str) -> StoredStage | None:
         if stage not in self._stages:
@@ -244,8 +255,8 @@ def render_report(run_dir: str | Path) -> Path:
     )
     template = env.get_template("report.html.j2")
     page = template.render(
-        title=f"shallowvision report: {run.config.get('data', {}).get('dataset', '')}",
-        run_id=run.manifest.get("run_id", Path(run_dir).name),
+        title=f"shallowvision report: {run.manifest.dataset}",
+        run_id=run.manifest.run_id,
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         plotly_js=get_plotlyjs(),

@@ -12,7 +12,6 @@ from shallowvision.report._records import (
     DataOutput,
     EdaOutput,
     FinalOutput,
-    Subsample,
     TuneOutput,
 )
 from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
@@ -153,7 +152,7 @@ def data(run: RunData) -> Section | None:
     s.text(
         "<span class=\"note\">Validation and calibration images are carved from the training split with the run's seed; the test split is the dataset's own.</span>"
     )
-    taken = [Subsample.from_dict(t) for t in run.manifest.get("subsamples", [])]
+    taken = run.manifest.subsamples
     if taken:
         s.blocks.append("<h3>Data and subsamples</h3>")
         s.text(
@@ -230,7 +229,7 @@ def comparison(run: RunData) -> Section | None:
                 for r in failed
             )
         )
-    metric = run.config.get("objective", {}).get("metric", "f1_macro")
+    metric = run.manifest.objective_metric
     best = max(rows, key=lambda r: r.get(metric) or -1)["model"] if rows else None
     s.table(rows, COMPARE_COLUMNS, highlight=best)
     s.chart(
@@ -371,20 +370,20 @@ def reproducibility(run: RunData) -> Section | None:
     manifest = run.manifest
     s = Section("reproduce", "Reproducibility")
     stages = [
-        {"stage": k, "status": v.get("status"), "seconds": v.get("seconds")}
-        for k, v in manifest.get("stages", {}).items()
+        {"stage": k, "status": v.status, "seconds": v.seconds}
+        for k, v in manifest.stages.items()
         # The report cannot hold the time it takes to write itself.
         if k != "report"
     ]
     s.table(stages, {"stage": "stage", "status": "status", "seconds": "seconds"}, key="stage")
-    libs = ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())
+    libs = ", ".join(f"{k} {v}" for k, v in manifest.libraries.items())
     s.text(
-        f"Seed {manifest.get('seed')}; preset {html.escape(str(manifest.get('preset')))}; libraries: {html.escape(libs)}."
+        f"Seed {manifest.seed}; preset {html.escape(str(manifest.preset))}; libraries: {html.escape(libs)}."
     )
     s.text(
         f"Re-run with <code>shallowvision run --config {html.escape(str(run.run_dir / 'config.toml'))}</code>; re-render this page with <code>shallowvision report {html.escape(str(run.run_dir))}</code>."
     )
     s.blocks.append(
-        f"<details><summary>Effective configuration</summary><pre>{html.escape(json.dumps(run.config, indent=2))}</pre></details>"
+        f"<details><summary>Effective configuration</summary><pre>{html.escape(json.dumps(manifest.config, indent=2))}</pre></details>"
     )
     return s

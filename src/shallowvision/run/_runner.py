@@ -15,7 +15,15 @@ from typing import Any
 from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision.exceptions import ConfigError
-from shallowvision.report._records import DataOutput, FinalOutput, StageOutput, StoredStage
+from shallowvision.report._records import (
+    DataOutput,
+    FinalOutput,
+    RunManifest,
+    SplitChecksum,
+    StageOutput,
+    StageTiming,
+    StoredStage,
+)
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._scale import subsamples
@@ -129,30 +137,30 @@ def _finished_key(ctx: RunContext, stage: Stage) -> str | None:
     return None if record is None else record.key
 
 
-def _manifest(ctx: RunContext, timings: dict[str, Any], created: str) -> dict[str, Any]:
+def _manifest(ctx: RunContext, timings: dict[str, StageTiming], created: str) -> RunManifest:
     from shallowvision.persistence import library_versions
 
     splits = ctx.result(DataOutput).splits if ctx.has_result("data") else {}
-    return {
-        "run_id": ctx.run_dir.name,
-        "created": created,
-        "updated": _now(),
-        "seed": ctx.config.seed,
-        "preset": ctx.config.preset,
-        "config": ctx.config.model_dump(mode="json"),
-        "libraries": library_versions(),
-        "data": {
-            name: {
-                "n_images": split.n_images,
-                "sha256": split.sha256,
-                "fingerprint": split.fingerprint,
-                "source": split.source,
-            }
+    return RunManifest(
+        run_id=ctx.run_dir.name,
+        created=created,
+        updated=_now(),
+        seed=ctx.config.seed,
+        preset=ctx.config.preset,
+        config=ctx.config.model_dump(mode="json"),
+        libraries=library_versions(),
+        data={
+            name: SplitChecksum(
+                n_images=split.n_images,
+                sha256=split.sha256,
+                fingerprint=split.fingerprint,
+                source=split.source,
+            )
             for name, split in splits.items()
         },
-        "subsamples": [s.to_dict() for s in subsamples(ctx)],
-        "stages": timings,
-    }
+        subsamples=subsamples(ctx),
+        stages=timings,
+    )
 
 
 def _gather_metrics(ctx: RunContext) -> dict[str, Any]:
@@ -240,21 +248,25 @@ def _run_locked(
     ctx = RunContext(config=config, run_dir=run_dir, on_progress=on_model)
     write_text(run_dir / "config.toml", to_toml(config))
     write_json(run_dir / "config.json", config.model_dump(mode="json"))
-    previous: dict[str, Any] = {}
+    created = _now()
+    timings: dict[str, StageTiming] = {}
     with contextlib.suppress(OSError, ValueError):  # absent or damaged: written anew below
         loaded = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-        previous = loaded if isinstance(loaded, dict) else {}
-    created = previous.get("created", _now())
-    timings: dict[str, Any] = previous.get("stages", {})
+        previous = RunManifest.from_dict(loaded)
+        created, timings = previous.created, dict(previous.stages)
     with dask_backend(config.dask):
         _run_stages(ctx, resume, timings, created, on_event)
-    write_json(run_dir / "manifest.json", _manifest(ctx, timings, created))
+    write_json(run_dir / "manifest.json", _manifest(ctx, timings, created).to_dict())
     write_json(run_dir / "metrics.json", _gather_metrics(ctx))
     return run_dir
 
 
 def _run_stages(
-    ctx: RunContext, resume: bool, timings: dict[str, Any], created: str, on_event: RunEvents | None
+    ctx: RunContext,
+    resume: bool,
+    timings: dict[str, StageTiming],
+    created: str,
+    on_event: RunEvents | None,
 ) -> None:
     config, run_dir = ctx.config, ctx.run_dir
     if resume and ctx.has_result("data"):
@@ -263,7 +275,7 @@ def _run_stages(
     for stage in STAGES:
         key = keys[stage.name] = _stage_key(stage, config, keys)
         if not stage.enabled(config):
-            timings[stage.name] = {"status": "disabled"}
+            timings[stage.name] = StageTiming(status="disabled")
             ctx.stage_file(stage.name).unlink(missing_ok=True)
             if on_event:
                 on_event(stage.name, "skip", "disabled")
@@ -289,14 +301,14 @@ def _run_stages(
             stage=stage.name, key=key, seconds=seconds, output=output, skipped=skipped
         )
         write_json(ctx.stage_file(stage.name), record.to_dict())
-        timings[stage.name] = {
-            "status": "skipped" if skipped else "done",
-            "seconds": round(seconds, 3),
-            "started": started,
-            "finished": _now(),
-            **({"reason": skipped} if skipped else {}),
-        }
-        write_json(run_dir / "manifest.json", _manifest(ctx, timings, created))
+        timings[stage.name] = StageTiming(
+            status="skipped" if skipped else "done",
+            seconds=round(seconds, 3),
+            started=started,
+            finished=_now(),
+            reason=skipped,
+        )
+        write_json(run_dir / "manifest.json", _manifest(ctx, timings, created).to_dict())
         write_json(run_dir / "metrics.json", _gather_metrics(ctx))
         if on_event:
             on_event(stage.name, "skip" if skipped else "done", skipped or f"{seconds:.1f} s")

@@ -161,3 +161,18 @@ def test_comparison_rows_keep_every_field_of_the_model_scores():
         }
 
     assert defaults(ScoreRow) == defaults(ModelScore)
+
+
+def test_a_value_that_does_not_fit_is_named_by_its_path(old_run):
+    from shallowvision import ConfigError
+
+    path = old_run / "stages" / "robustness.json"
+    stored = json.loads(path.read_text())
+    del stored["result"]["models"][0]["rows"][1]["drop"]
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"\(robustness\.models\[0\]\.rows\[1\]: no 'drop'\)"):
+        read_stage(path)
+    stored["result"]["models"] = {"lr": stored["result"]["models"][0]}
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"\(robustness\.models: a dict where a list belongs\)"):
+        read_stage(path)

@@ -6,25 +6,20 @@ string keys, and a field that a stage stops writing is caught where the file is 
 They live in the report package, which owns what it renders from; ``run`` sits above it
 and imports them, while the report never imports ``run``.
 
-Every record's fields hold JSON values (lists, not arrays), so :meth:`StoredRecord.to_dict`
-followed by :meth:`StoredRecord.from_dict` gives back the same record, and reading a file
-gives back exactly what was written. Parts of a result that nothing reads back (the EDA
-record, reliability diagrams, galleries) are kept as the plain JSON their own records
-wrote.
+Each is a :class:`~shallowvision._records.StoredRecord`: its fields hold JSON values
+(lists, not arrays), so reading a file gives back exactly what was written. Parts of a
+result that nothing reads back (the EDA record, reliability diagrams, galleries) are kept
+as the plain JSON their own records wrote.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from shallowvision._io import read_stage_file
-from shallowvision._records import Record
+from shallowvision._records import OMIT_NONE, RecordError, StoredRecord
 from shallowvision.exceptions import ConfigError
 
 __all__ = [
@@ -41,7 +36,6 @@ __all__ = [
     "ExplainOutput",
     "FinalOutput",
     "FinalistsOutput",
-    "RecordError",
     "ReportOutput",
     "RobustnessOutput",
     "RunManifest",
@@ -49,117 +43,11 @@ __all__ = [
     "SelectOutput",
     "StageOutput",
     "StageTiming",
-    "StoredRecord",
     "StoredStage",
     "Subsample",
     "TuneOutput",
     "read_stage",
 ]
-
-#: Field metadata: the key is left out of the stored dict when the value is None (the
-#: stage writes it only sometimes).
-OMIT_NONE = {"omit_none": True}
-
-
-class RecordError(ValueError):
-    """A stored dict that does not fit its record: the message names where, and why."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredRecord(Record):
-    """A record that is written to JSON and read back.
-
-    Fields hold JSON values; nested records, lists and dicts of them are rebuilt from
-    the field types. ``field(metadata={"key": ...})`` stores a field under another key
-    (``from`` is no Python name); :data:`OMIT_NONE` leaves a None value out.
-    """
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.metadata.get("omit_none"):
-                continue
-            out[f.metadata.get("key", f.name)] = _plain(value)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "") -> Self:
-        """The record stored as ``data``; :class:`RecordError` names a key that is missing
-        or unexpected, or a value of the wrong kind (``where`` prefixes its path)."""
-        if not isinstance(data, Mapping):
-            raise RecordError(_at(where, f"{_kind(data)} where a record belongs"))
-        hints = _field_types(cls)
-        values, known = {}, set()
-        for f in dataclasses.fields(cls):
-            key = f.metadata.get("key", f.name)
-            known.add(key)
-            if key in data:
-                values[f.name] = _read(hints[f.name], data[key], f"{where}.{key}" if where else key)
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RecordError(_at(where, f"no {key!r}"))
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RecordError(_at(where, f"unexpected {', '.join(map(repr, unknown))}"))
-        return cls(**values)
-
-
-def _plain(value: Any) -> Any:
-    # Scalars go to JSON as the stage gave them, as they always did.
-    if isinstance(value, StoredRecord):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-_FIELD_TYPES: dict[type, dict[str, Any]] = {}
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    if cls not in _FIELD_TYPES:
-        _FIELD_TYPES[cls] = typing.get_type_hints(cls)
-    return _FIELD_TYPES[cls]
-
-
-def _at(where: str, problem: str) -> str:
-    return f"{where}: {problem}" if where else problem
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else f"a {type(value).__name__}"
-
-
-def _read(kind: Any, value: Any, where: str) -> Any:
-    """``value`` as a value of type ``kind``: records rebuilt, containers checked."""
-    origin = typing.get_origin(kind)
-    if isinstance(kind, type) and issubclass(kind, StoredRecord):
-        return kind.from_dict(value, where)
-    if origin in (types.UnionType, typing.Union):
-        options = [k for k in typing.get_args(kind) if k is not type(None)]
-        if value is None and len(options) < len(typing.get_args(kind)):
-            return None
-        problems = []
-        for option in options:
-            try:
-                return _read(option, value, where)
-            except RecordError as exc:
-                problems.append(str(exc))
-        raise RecordError(problems[0])
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecordError(_at(where, f"{_kind(value)} where a list belongs"))
-        (item,) = typing.get_args(kind)
-        return [_read(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise RecordError(_at(where, f"{_kind(value)} where an object belongs"))
-        _, item = typing.get_args(kind)
-        return {k: _read(item, v, f"{where}.{k}") for k, v in value.items()}
-    # Scalars are kept as stored: a number the report shows as it was written.
-    return value
 
 
 # -- parts shared by several stages -------------------------------------------------------------

@@ -14,11 +14,11 @@ import numpy as np
 
 from shallowvision import __version__
 from shallowvision._io import write_text
+from shallowvision._records import RecordError
 from shallowvision.exceptions import ConfigError
 from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
 from shallowvision.report._records import (
     Candidate,
-    RecordError,
     RunManifest,
     StageOutput,
     StoredStage,

@@ -142,7 +142,7 @@ def test_predict_images_arrays_and_errors(tmp_path, digits):
 def test_csv_keeps_integers_and_writes_parameters_as_json(tmp_path):
     import csv
 
-    from shallowvision.cli._common import write_table
+    from shallowvision._io import write_table
 
     rows = [
         {"model": "a", "size_bytes": 10666, "accuracy": 0.5, "params": {"C": 1.0}},

@@ -1,4 +1,4 @@
-"""Small file helpers shared by every part that writes: atomic writes and hashing."""
+"""Small file helpers shared by every part that writes: atomic writes, tables and hashing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from typing import Any
 
 from shallowvision.exceptions import ConfigError, OutputError
 
-__all__ = ["ZIP_ERRORS", "atomic_path", "sha256_file", "write_json", "write_text"]
+__all__ = [
+    "ZIP_ERRORS",
+    "atomic_path",
+    "sha256_file",
+    "write_json",
+    "write_table",
+    "write_text",
+]
 
 #: Errors that mean "this zip archive (or NPZ) is damaged": zipfile raises
 #: NotImplementedError for an unknown compression method and RuntimeError for a
@@ -70,6 +77,35 @@ def write_json(target: str | os.PathLike[str], data: Any, *, compact: bool = Fal
     (a quarter of the size for files full of arrays)."""
     layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
     return write_text(target, json.dumps(data, **layout, default=_jsonable) + "\n")
+
+
+def write_table(target: str | os.PathLike[str], data: Any, rows: list[dict[str, Any]]) -> Path:
+    """Write ``data`` as JSON, or ``rows`` as CSV, as ``target``'s suffix says (atomically).
+
+    In the CSV, nested values (a model's parameters) are JSON text, not Python's repr,
+    and a column of whole numbers with gaps stays whole numbers.
+    """
+    path = Path(target)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return write_json(path, data)
+    if suffix != ".csv":
+        raise ConfigError(
+            f"{path}: a table is written as .json or .csv, not {suffix or 'no suffix'}"
+        )
+    import pandas as pd
+
+    flat = [
+        {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        for row in rows
+    ]
+    frame = pd.DataFrame(flat)
+    for column in frame.columns:
+        # A column of ints with gaps (None) stays ints, not 10666.0.
+        values = [row.get(column) for row in flat if row.get(column) is not None]
+        if values and all(type(v) is int for v in values):
+            frame[column] = frame[column].astype("Int64")
+    return write_text(path, frame.to_csv(index=False))
 
 
 def _jsonable(value: Any) -> Any:

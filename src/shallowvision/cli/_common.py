@@ -1,4 +1,4 @@
-"""Helpers shared by commands: loading a task's splits, writing tables, progress per model."""
+"""Helpers shared by commands: loading a task's splits, checking outputs, tables and progress."""
 
 from __future__ import annotations
 
@@ -67,32 +67,6 @@ def parse_params(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
             parsed = value
         out.setdefault(model.strip(), {})[param.strip()] = parsed
     return out
-
-
-def write_table(path: Path, data: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    """Write ``data`` as JSON, or ``rows`` as CSV, depending on the suffix (atomically)."""
-    from shallowvision._io import write_json, write_text
-
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        write_json(path, data)
-    elif suffix == ".csv":
-        import pandas as pd
-
-        # Nested values (a model's parameters) as JSON text, not Python's repr.
-        flat = [
-            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-            for row in rows
-        ]
-        frame = pd.DataFrame(flat)
-        for column in frame.columns:
-            # A column of ints with gaps (None) stays ints, not 10666.0.
-            values = [row.get(column) for row in flat if row.get(column) is not None]
-            if values and all(type(v) is int for v in values):
-                frame[column] = frame[column].astype("Int64")
-        write_text(path, frame.to_csv(index=False))
-    else:
-        raise ConfigError(f"{path}: --out must end in .json or .csv")
 
 
 def check_out_path(path: Path | None) -> None:

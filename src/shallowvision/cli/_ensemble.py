@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
@@ -14,7 +15,6 @@ from shallowvision.cli._common import (
     model_progress,
     parse_params,
     split_names,
-    write_table,
 )
 from shallowvision.cli._options import (
     DataDirOpt,

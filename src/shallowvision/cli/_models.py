@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision._dask import dask_backend
+from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
@@ -17,7 +18,6 @@ from shallowvision.cli._common import (
     model_progress,
     parse_params,
     split_names,
-    write_table,
 )
 from shallowvision.cli._options import (
     AllowVersionMismatchOpt,
@@ -463,17 +463,9 @@ def predict_cli(
     predictions = predict_top_k(saved, images, k=top_k)
     records = predictions.records(names)
     if out is not None:
-        flat = [
-            {"input": r["input"], "label": r["label"], "class_name": r["class_name"]}
-            | {
-                f"top{i + 1}_{k}": v
-                for i, t in enumerate(r["top"])
-                for k, v in t.items()
-                if k != "label"
-            }
-            for r in records
-        ]
-        write_table(out, {"model": str(model), "predictions": records}, flat)
+        write_table(
+            out, {"model": str(model), "predictions": records}, predictions.table_rows(names)
+        )
         return
     key = "probability" if predictions.scores_kind == "proba" else "score"
     table = Table(title=f"{saved.name}: {len(records)} images", title_justify="left")

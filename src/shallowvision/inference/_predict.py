@@ -41,6 +41,21 @@ class Predictions:
             rows.append(row)
         return rows
 
+    def table_rows(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """One flat dict per image, for a table (CSV): the label and class name, then
+        each of the top-k classes' name and score as ``top1_class_name``,
+        ``top1_probability`` (or ``top1_score``) ..."""
+        return [
+            {k: v for k, v in row.items() if k != "top"}
+            | {
+                f"top{i + 1}_{k}": v
+                for i, top in enumerate(row["top"])
+                for k, v in top.items()
+                if k != "label"
+            }
+            for row in self.records(names)
+        ]
+
 
 def predict_top_k(model: SavedModel, images: np.ndarray, *, k: int = 3) -> Predictions:
     """Predict ``images`` (uint8, (n, h, w) or flattened) and keep the ``k`` best classes.

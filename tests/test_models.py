@@ -37,6 +37,26 @@ def test_registry_has_the_zoo():
         assert spec.cost in ("low", "medium", "high") and spec.description
 
 
+def test_the_registry_says_which_models_are_installed(monkeypatch):
+    import importlib
+
+    from shallowvision import MissingDependencyError
+
+    assert all(spec.installed() for spec in list_models())  # the test environment has all
+    real_import = importlib.import_module
+
+    def without_xgboost(name, *args):
+        if name == "xgboost":
+            raise ImportError("No module named 'xgboost'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr("shallowvision._optional.import_module", without_xgboost)
+    assert not get_model_spec("xgb").installed() and get_model_spec("xgb").extra == "boost"
+    assert get_model_spec("lgbm").installed() and get_model_spec("lr").installed()
+    with pytest.raises(MissingDependencyError, match=r"pip install 'shallowvision\[boost\]'"):
+        get_model("xgb")
+
+
 def test_unknown_model_lists_valid_names():
     with pytest.raises(
         ConfigError, match=r"unknown model 'xgboost': did you mean 'xgb'.*models are dummy, lr"

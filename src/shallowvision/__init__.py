@@ -7,7 +7,13 @@ Importing the package is cheap and has no side effects; sub-packages
 from importlib import import_module
 from typing import Any
 
-from shallowvision.exceptions import ConfigError, DataError, OutputError, ShallowVisionError
+from shallowvision.exceptions import (
+    ConfigError,
+    DataError,
+    MissingDependencyError,
+    OutputError,
+    ShallowVisionError,
+)
 
 __version__ = "0.1.0"
 
@@ -27,6 +33,7 @@ _SUBPACKAGES = (
 __all__ = [
     "ConfigError",
     "DataError",
+    "MissingDependencyError",
     "OutputError",
     "ShallowVisionError",
     "__version__",

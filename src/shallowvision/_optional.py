@@ -3,7 +3,7 @@
 from importlib import import_module
 from types import ModuleType
 
-from shallowvision.exceptions import ShallowVisionError
+from shallowvision.exceptions import MissingDependencyError
 
 # module name -> (pip distribution, shallowvision extra)
 _OPTIONAL = {
@@ -28,13 +28,18 @@ def import_optional(name: str) -> ModuleType:
     ----------
     name : str
         The importable module name, e.g. ``"xgboost"``.
+
+    Raises
+    ------
+    MissingDependencyError
+        If it cannot be imported.
     """
     try:
         return import_module(name)
     except ImportError as exc:
         dist, extra = _OPTIONAL.get(name, (name, None))
         hint = f"pip install 'shallowvision[{extra}]'" if extra else f"pip install {dist}"
-        raise ShallowVisionError(
+        raise MissingDependencyError(
             f"this feature needs {dist!r}, which is not installed: {hint}"
         ) from exc
 

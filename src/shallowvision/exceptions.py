@@ -4,7 +4,13 @@ Each one carries a single-line message that names the file, key or value at faul
 the CLI prints it in red and exits with code 2.
 """
 
-__all__ = ["ConfigError", "DataError", "OutputError", "ShallowVisionError"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "MissingDependencyError",
+    "OutputError",
+    "ShallowVisionError",
+]
 
 
 class ShallowVisionError(Exception):
@@ -17,6 +23,11 @@ class DataError(ShallowVisionError, ValueError):
 
 class ConfigError(ShallowVisionError, ValueError):
     """A configuration key or value is invalid."""
+
+
+class MissingDependencyError(ShallowVisionError, ImportError):
+    """An optional dependency a feature needs is not installed; the message gives the
+    ``pip install`` line."""
 
 
 class OutputError(ShallowVisionError, OSError):

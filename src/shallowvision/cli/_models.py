@@ -47,23 +47,20 @@ def models_cli(as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     from shallowvision._console import stdout_console
-    from shallowvision._optional import has_module
     from shallowvision.models import list_models
 
-    rows: list[dict[str, Any]] = []
-    for spec in list_models():
-        module = {"xgb": "xgboost", "lgbm": "lightgbm"}.get(spec.name)
-        rows.append(
-            {
-                "name": spec.name,
-                "description": spec.description,
-                "probabilities": spec.proba,
-                "cost": spec.cost,
-                "extra": spec.extra,
-                "installed": module is None or has_module(module),
-                "grids": ["default", *spec.named_grids],
-            }
-        )
+    rows: list[dict[str, Any]] = [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "probabilities": spec.proba,
+            "cost": spec.cost,
+            "extra": spec.extra,
+            "installed": spec.installed(),
+            "grids": ["default", *spec.named_grids],
+        }
+        for spec in list_models()
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

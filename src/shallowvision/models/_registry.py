@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, MissingDependencyError
 from shallowvision.models._memory import MemoryProfile, check_memory
 
 __all__ = [
@@ -105,6 +105,19 @@ class ModelSpec:
         return check_memory(
             self.name, self.memory, n_images, image_shape, n_classes, available=available
         )
+
+    def installed(self) -> bool:
+        """Whether the libraries the model needs are installed (else ``extra`` names the
+        ``shallowvision[extra]`` that brings them).
+
+        The model's own factory is the judge: it imports what it needs when it builds a
+        pipeline, so no list of requirements can drift from the zoo.
+        """
+        try:
+            self.factory(0, None)
+        except MissingDependencyError:
+            return False
+        return True
 
     def search_space(self, kind: str = "grid", name: str | None = None) -> SearchSpace:
         """The grid (``kind="grid"``), the distributions (``kind="random"``) or a named grid."""

@@ -17,9 +17,12 @@ from shallowvision.evaluation import (
     compare_calibration,
     evaluate_model,
     evaluate_predictions,
+    evaluate_robustness,
     reliability_diagram,
+    save_calibrated_model,
+    save_evaluation,
 )
-from shallowvision.inference import held_out_for_model, load_for_model
+from shallowvision.inference import calibration_splits, held_out_for_model, load_for_model
 from shallowvision.models import get_model
 from shallowvision.persistence import load_model, save_model, training_provenance
 from test_cli import cli
@@ -121,6 +124,57 @@ def test_held_out_split_is_checked_against_the_training_images(models):
     ):
         held_out_for_model(lr, "digits", validation_size=0.2)
     assert len(held_out_for_model(lr, "digits", validation_size=0.2, check=False)) == 288
+
+
+def test_calibration_splits_never_fit_on_training_or_test_images(models):
+    paths, splits, _ = models
+    lr = load_model(paths["lr"])
+    calibration, measured = calibration_splits(lr, "digits")
+    halves = splits.validation.split_off(0.5, random_state=0, name="held-out")
+    assert [d.fingerprint() for d in (calibration, measured)] == [h.fingerprint() for h in halves]
+    assert measured.split == "held-out" and len(calibration) + len(measured) == 144
+    calibration, measured = calibration_splits(lr, "digits", test=True)
+    assert calibration.fingerprint() == splits.validation.fingerprint()
+    assert measured.fingerprint() == splits.test.fingerprint() and measured.split == "test"
+    with pytest.raises(DataError, match="trained on the whole training split"):
+        calibration_splits(load_model(paths["all"]), "digits")
+
+
+def test_evaluation_document_and_calibrated_model_file(models, tmp_path):
+    paths, splits, _ = models
+    lr = load_model(paths["lr"])
+    evaluation = evaluate_model(lr.estimator, splits.test, model_name="lr")
+    corrupted = evaluate_robustness(
+        lr.estimator, splits.test.images, splits.test.labels, severities=(1,)
+    )
+    written = save_evaluation(
+        evaluation,
+        tmp_path / "ev",
+        model_file=paths["lr"],
+        dataset="digits",
+        split="test",
+        robustness=corrupted,
+    )
+    document = json.loads(written["evaluation"].read_text())
+    assert list(document)[:3] == ["model_file", "dataset", "split"]
+    assert document["model_file"] == str(paths["lr"]) and document["split"] == "test"
+    assert document["robustness"] == json.loads(json.dumps(corrupted.to_dict()))
+    assert {"roc", "confusion", "robustness"} <= set(written)
+    assert all(p.parent == tmp_path / "ev" and p.stat().st_size for p in written.values())
+    calibration, measured = calibration_splits(lr, "digits")
+    comparison = compare_calibration(lr.estimator, calibration, measured, method="isotonic")
+    path = save_calibrated_model(
+        comparison,
+        tmp_path / "iso.skops",
+        model=lr,
+        calibrated_on=calibration,
+        measured_on=measured,
+    )
+    manifest = load_model(path).manifest
+    assert manifest["name"] == "lr (isotonic)" and manifest["metrics"]["n_images"] == 72
+    assert manifest["calibration"]["model_file"] == str(paths["lr"])
+    assert manifest["calibration"]["data"]["fingerprint"] == calibration.fingerprint()
+    assert manifest["training_data"] == lr.manifest["training_data"]
 
 
 def test_load_for_model_gives_the_models_task_or_refuses(models, small_arrays, tmp_path):

@@ -2,6 +2,7 @@
 
 from shallowvision.cli import (  # noqa: F401  (register commands)
     _benchmark,
+    _calibrate,
     _datasets,
     _eda,
     _ensemble,

@@ -9,7 +9,7 @@ import typer
 
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
-from shallowvision.cli._common import fmt, new_table, split_names
+from shallowvision.cli._common import split_names
 from shallowvision.cli._options import (
     DaskOpt,
     DataDirOpt,
@@ -19,6 +19,7 @@ from shallowvision.cli._options import (
     SeedOpt,
     TimeLimitOpt,
 )
+from shallowvision.cli._tables import fmt, new_table
 from shallowvision.exceptions import ConfigError
 
 

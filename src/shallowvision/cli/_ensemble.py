@@ -10,7 +10,6 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
-    comparison_table,
     load_task,
     model_progress,
     parse_params,
@@ -27,6 +26,7 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
+from shallowvision.cli._tables import comparison_table
 from shallowvision.exceptions import ConfigError
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._common import fmt
 from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._tables import fmt
 from shallowvision.exceptions import ConfigError, DataError
 
 

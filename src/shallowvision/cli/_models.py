@@ -13,7 +13,6 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
-    comparison_table,
     load_task,
     model_progress,
     parse_params,
@@ -36,6 +35,7 @@ from shallowvision.cli._options import (
     TimeLimitOpt,
     ValidationOpt,
 )
+from shallowvision.cli._tables import comparison_table
 from shallowvision.exceptions import ConfigError, ShallowVisionError
 
 _DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._common import comparison_table, fmt, load_task, parse_params
+from shallowvision.cli._common import load_task, parse_params
 from shallowvision.cli._options import (
     DataDirOpt,
     DatasetArg,
@@ -20,6 +20,7 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
+from shallowvision.cli._tables import comparison_table, fmt
 from shallowvision.exceptions import ConfigError
 
 # Masks wider than this are left to mask.png instead of the terminal.

@@ -4,7 +4,7 @@ Every function is a pure function of ``(y_true, proba or scores[, images])`` ret
 result record (a dataclass with ``to_dict()``); Display classes draw the records with
 matplotlib and the ``*_figure`` builders with plotly. :func:`evaluate_predictions`
 gathers everything but robustness into one :class:`Evaluation`, and
-:func:`save_figures` writes its PNGs.
+:func:`save_evaluation` writes it as ``evaluation.json`` with its PNGs.
 """
 
 from shallowvision._metrics import summary_metrics
@@ -88,7 +88,13 @@ from shallowvision.evaluation._robustness import (
     rotate,
     shift,
 )
-from shallowvision.evaluation._save import save_figures, save_png
+from shallowvision.evaluation._save import (
+    save_calibrated_model,
+    save_calibration_figure,
+    save_evaluation,
+    save_figures,
+    save_png,
+)
 from shallowvision.evaluation._thresholds import (
     OperatingPoint,
     ThresholdCurve,
@@ -186,6 +192,9 @@ __all__ = [
     "robustness_figure",
     "roc_curves",
     "rotate",
+    "save_calibrated_model",
+    "save_calibration_figure",
+    "save_evaluation",
     "save_figures",
     "save_png",
     "shift",

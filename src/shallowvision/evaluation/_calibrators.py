@@ -238,6 +238,17 @@ class CalibrationComparison(Record):
     after: ReliabilityDiagram
     calibrator: Any = field(default=None, repr=False, metadata=NOT_JSON)
 
+    def manifest_record(self, model_file: str | None = None) -> dict[str, Any]:
+        """How the model was calibrated, as its model file's manifest records it
+        (``calibration`` of :func:`~shallowvision.persistence.save_model`): the method,
+        the temperature, the model file it was made from and the before/after table."""
+        return {
+            "method": self.method,
+            "temperature": self.temperature,
+            "model_file": model_file,
+            "table": self.table,
+        }
+
 
 Split = ImageSet | tuple[ArrayLike, ArrayLike]
 

@@ -1,6 +1,6 @@
 """Inference on new images with a saved model: input decoding and top-k predictions."""
 
-from shallowvision.inference._data import held_out_for_model, load_for_model
+from shallowvision.inference._data import calibration_splits, held_out_for_model, load_for_model
 from shallowvision.inference._inputs import (
     ImageTooLargeError,
     decode_upload,
@@ -13,6 +13,7 @@ from shallowvision.inference._predict import Predictions, predict_top_k
 __all__ = [
     "ImageTooLargeError",
     "Predictions",
+    "calibration_splits",
     "decode_upload",
     "held_out_for_model",
     "images_from_pixels",

@@ -8,7 +8,7 @@ from shallowvision.datasets import ImageSet, load, load_splits
 from shallowvision.exceptions import DataError
 from shallowvision.persistence import SavedModel
 
-__all__ = ["held_out_for_model", "load_for_model"]
+__all__ = ["calibration_splits", "held_out_for_model", "load_for_model"]
 
 
 def _label(model: SavedModel) -> str:
@@ -157,3 +157,49 @@ def held_out_for_model(
                 "--validation-size, --n-per-class and --seed it was trained with"
             )
     return _check_matches(model, held_out)
+
+
+def calibration_splits(
+    model: SavedModel,
+    source: str | os.PathLike[str],
+    *,
+    test: bool = False,
+    validation_size: float | int = 0.1,
+    n_per_class: int | None = None,
+    random_state: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    check: bool = True,
+) -> tuple[ImageSet, ImageSet]:
+    """The images to fit a saved model's calibrator on, and the images to measure it on.
+
+    Both come from the model's held-out split (:func:`held_out_for_model`), never from
+    its training images: by default a seeded stratified half of it fits the calibrator
+    and the other half (named ``"held-out"``) measures it. With ``test``, the whole
+    held-out split fits it and the test split measures it; the test split is never
+    fitted on.
+
+    Parameters
+    ----------
+    model : SavedModel
+    source : str or path
+    test : bool
+        Measure on the test split (whole, as :func:`load_for_model` loads it).
+    validation_size, n_per_class, random_state, data_dir, check : optional
+        As for :func:`held_out_for_model`; ``random_state`` also seeds the halves.
+
+    Returns
+    -------
+    calibration, measured : ImageSet
+    """
+    held_out = held_out_for_model(
+        model,
+        source,
+        validation_size=validation_size,
+        n_per_class=n_per_class,
+        random_state=random_state,
+        data_dir=data_dir,
+        check=check,
+    )
+    if test:
+        return held_out, load_for_model(model, source, "test", data_dir=data_dir)
+    return held_out.split_off(0.5, random_state=random_state, name="held-out")

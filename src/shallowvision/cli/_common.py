@@ -26,12 +26,7 @@ def load_task(
     """Train, validation and test splits for a multiclass or one-vs-rest task."""
     from shallowvision.datasets import load_splits
 
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; choose multiclass or binary")
-    if task == "binary" and positive is None:
-        raise ConfigError(
-            "--task binary needs --positive CLASS (an index like 8 or a name like Shirt)"
-        )
+    check_task(task, positive)
     return load_splits(
         dataset,
         validation_size=validation_size,
@@ -40,6 +35,16 @@ def load_task(
         random_state=seed,
         data_dir=data_dir,
     )
+
+
+def check_task(task: str, positive: str | None) -> None:
+    """``--task`` is multiclass, or binary with a ``--positive`` class."""
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose multiclass or binary")
+    if task == "binary" and positive is None:
+        raise ConfigError(
+            "--task binary needs --positive CLASS (an index like 8 or a name like Shirt)"
+        )
 
 
 def split_names(text: str) -> list[str]:

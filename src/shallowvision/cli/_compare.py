@@ -1,0 +1,259 @@
+"""``shallowvision compare``: zoo models fitted on train and scored on the same images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shallowvision._dask import dask_backend
+from shallowvision._io import write_table
+from shallowvision.cli._app import app
+from shallowvision.cli._common import (
+    check_out_path,
+    check_task,
+    load_task,
+    model_progress,
+    parse_params,
+    split_names,
+)
+from shallowvision.cli._options import (
+    DaskOpt,
+    DataDirOpt,
+    DatasetArg,
+    NJobsOpt,
+    NPerClassOpt,
+    OutOpt,
+    PositiveOpt,
+    SeedOpt,
+    TaskOpt,
+    TimeLimitOpt,
+    ValidationOpt,
+)
+from shallowvision.cli._tables import comparison_table
+from shallowvision.exceptions import ConfigError, ShallowVisionError
+
+_DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
+
+
+@app.command("compare")
+def compare_cli(
+    dataset: DatasetArg,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Comma-separated zoo names (see `shallowvision models`), or 'all'.",
+        ),
+    ] = _DEFAULT_MODELS,
+    task: TaskOpt = "multiclass",
+    positive: PositiveOpt = None,
+    test: Annotated[
+        bool, typer.Option("--test", help="Score on the test split instead of validation.")
+    ] = False,
+    validation_size: ValidationOpt = 0.1,
+    n_per_class: NPerClassOpt = None,
+    seed: SeedOpt = 0,
+    n_jobs: NJobsOpt = None,
+    time_limit: TimeLimitOpt = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="MODEL.PARAM=VALUE, repeatable (e.g. rf.n_estimators=50)."),
+    ] = None,
+    out: OutOpt = None,
+    save_models: Annotated[
+        Path | None,
+        typer.Option("--save-models", help="Save each fitted model (skops) in this folder."),
+    ] = None,
+    dask: DaskOpt = None,
+    data_parallel: Annotated[
+        bool,
+        typer.Option(
+            "--data-parallel",
+            help="With --dask: keep the images partitioned on the workers, which read them, and fit each model with its library's distributed estimator (lgbm, xgb), for training sets larger than a worker's memory.",
+        ),
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Fit each model on train and score it on validation (test only with --test)."""
+    from shallowvision.models import compare_models, get_model_names, get_model_spec
+
+    names = get_model_names() if models.strip() == "all" else split_names(models)
+    for name in names:
+        get_model_spec(name)  # an unknown name fails before any work, listing the valid ones
+    params = parse_params(param)
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
+    check_out_path(out)
+    if data_parallel:
+        _check_data_parallel(names, dask, task, positive, n_per_class, n_jobs, time_limit)
+    if save_models is not None:
+        save_models.mkdir(parents=True, exist_ok=True)
+    if data_parallel:
+        assert dask is not None  # checked above
+        _compare_data_parallel(
+            dataset,
+            names,
+            dask,
+            test=test,
+            validation_size=validation_size,
+            positive=positive,
+            seed=seed,
+            params=params,
+            out=out,
+            save_models=save_models,
+            data_dir=data_dir,
+        )
+        return
+    splits = load_task(
+        dataset,
+        task=task,
+        positive=positive,
+        n_per_class=n_per_class,
+        validation_size=validation_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
+    target = splits.test if test else splits.validation
+    with dask_backend(dask), model_progress(names) as on_progress:
+        comparison = compare_models(
+            names,
+            splits.train,
+            target,
+            random_state=seed,
+            n_jobs=n_jobs,
+            time_limit=time_limit,
+            params=params,
+            keep_models=save_models is not None,
+            on_progress=on_progress,
+        )
+    _report_comparison(comparison, out, save_models, splits.train)
+
+
+def _report_comparison(
+    comparison: Any, out: Path | None, save_models: Path | None, train: Any
+) -> None:
+    """Print the table, write ``--out`` and save the models of a comparison."""
+    from shallowvision._console import stdout_console
+
+    finished = any(r.status == "ok" for r in comparison.rows)
+    best = comparison.best().model if finished else None
+    title = (
+        f"{comparison.dataset}: trained on {comparison.n_train:,} images, scored on "
+        f"{comparison.n_eval:,} {comparison.evaluated_on} images ({len(comparison.class_names)} classes)"
+    )
+    console = stdout_console()
+    console.print(comparison_table(comparison.rows, title, highlight=best))
+    for row in comparison.rows:
+        if row.status != "ok":
+            console.print(f"{row.model} {row.status}: {row.error}", style="red", markup=False)
+        elif row.notes:
+            console.print(f"{row.model}: {row.notes}", markup=False)
+    if best:
+        console.print(f"best macro F1: [bold]{best}[/bold]")
+    if out is not None:
+        write_table(out, comparison.to_dict(), [r.to_dict() for r in comparison.rows])
+    if save_models is not None:
+        _save_all(comparison, train, save_models)
+    if not finished:
+        raise ShallowVisionError(
+            f"no model finished: {', '.join(f'{r.model} {r.status}' for r in comparison.rows)}"
+        )
+
+
+def _check_data_parallel(
+    names: list[str],
+    dask: str | None,
+    task: str,
+    positive: str | None,
+    n_per_class: int | None,
+    n_jobs: int | None,
+    time_limit: float | None,
+) -> None:
+    """Refuse, before any work, what --data-parallel cannot do."""
+    from shallowvision.models import data_parallel_model_names
+
+    able = data_parallel_model_names()
+    unable = [n for n in names if n not in able]
+    if unable:
+        raise ConfigError(
+            f"--data-parallel: {', '.join(unable)} cannot be fitted data-parallel; the models "
+            f"that can are: {', '.join(able)}"
+        )
+    if dask is None:
+        raise ConfigError(
+            "--data-parallel fits on a Dask cluster: add --dask local:N[:MEMORY] or --dask tcp://host:port"
+        )
+    for flag, value in (
+        ("--n-per-class", n_per_class),
+        ("--n-jobs", n_jobs),
+        ("--time-limit", time_limit),
+    ):
+        if value is not None:
+            raise ConfigError(
+                f"--data-parallel cannot be combined with {flag}: it trains on every training "
+                "image, each worker with its own threads, until the fit ends"
+            )
+    check_task(task, positive)
+
+
+def _compare_data_parallel(
+    dataset: str,
+    names: list[str],
+    dask: str,
+    *,
+    test: bool,
+    validation_size: float,
+    positive: str | None,
+    seed: int,
+    params: dict[str, dict[str, Any]],
+    out: Path | None,
+    save_models: Path | None,
+    data_dir: Path | None,
+) -> None:
+    from shallowvision._console import stderr_console
+    from shallowvision._dask import dask_client
+    from shallowvision.datasets import read_partitioned
+    from shallowvision.models import compare_data_parallel
+
+    options: dict[str, Any] = {
+        "validation_size": validation_size,
+        "positive": positive,
+        "random_state": seed,
+        "data_dir": data_dir,
+    }
+    with dask_client(dask) as client:
+        train = read_partitioned(dataset, "train", **options)
+        target = read_partitioned(dataset, "test" if test else "validation", **options)
+        with model_progress(names) as on_progress:
+            comparison = compare_data_parallel(
+                names,
+                train,
+                target,
+                random_state=seed,
+                params=params,
+                keep_models=save_models is not None,
+                client=client,
+                on_progress=on_progress,
+                on_retry=lambda note: stderr_console().print(f"[yellow]{note}[/yellow]"),
+            )
+        # Saving fingerprints the training images, on the cluster.
+        _report_comparison(comparison, out, save_models, train)
+
+
+def _save_all(comparison: Any, train: Any, folder: Path) -> None:
+    from shallowvision.persistence import save_model
+
+    by_name = {r.model: r for r in comparison.rows}
+    for name, estimator in comparison.models.items():
+        save_model(
+            estimator,
+            folder / f"{name}.skops",
+            trained_on=train,
+            name=name,
+            evaluated_on=comparison.evaluated_on,
+            metrics=by_name[name].measured(),
+        )

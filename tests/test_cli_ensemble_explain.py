@@ -242,6 +242,30 @@ def test_explain_errors_are_one_line(saved_models, tmp_path, args, message):
     assert not (tmp_path / "x" / "explanation.json").exists()
 
 
+def test_explain_loads_a_folder_at_the_size_the_model_was_trained_at(digits, tmp_path):
+    """A folder of images is resized to the model's own size (here digits' 8x8, not the
+    28x28 a folder is loaded at by default), as evaluate and calibrate load it."""
+    from PIL import Image
+
+    folder = tmp_path / "digits"
+    for label in (0, 1, 7):
+        (folder / str(label)).mkdir(parents=True)
+        for i in np.flatnonzero(digits.labels == label)[:40]:
+            Image.fromarray(digits.images[i]).save(folder / str(label) / f"{i}.png")
+    train = load(folder, image_size=(8, 8))
+    model = get_model("lr").fit(train.X, train.y)
+    path = save_model(model, tmp_path / "lr.skops", trained_on=train, name="lr")
+    out = tmp_path / "explained"
+    run = cli(
+        "explain", str(path), str(folder), "--out", str(out), "--n-explain", "10",
+        "--no-permutation", "--n-misclassified", "0",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    data = json.loads((out / "explanation.json").read_text())
+    assert np.array(data["class_mean_abs"]).shape == (3, 8, 8)
+    assert data["n_images"] == len(load(folder, "test", image_size=(8, 8))) == 24
+
+
 def test_explain_refuses_a_missing_model(tmp_path):
     run = cli("explain", str(tmp_path / "none.skops"), "digits", "--out", str(tmp_path))
     assert run.returncode == 2 and "model file not found" in run.stderr

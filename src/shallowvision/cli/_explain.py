@@ -3,53 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
 from shallowvision.cli._tables import fmt
-from shallowvision.exceptions import ConfigError, DataError
-
-
-def load_for_model(
-    saved: Any,
-    dataset: str,
-    *,
-    split: str = "test",
-    n_per_class: int | None = None,
-    validation_size: float = 0.1,
-    seed: int = 0,
-    data_dir: Path | None = None,
-) -> Any:
-    """A split of ``dataset`` labelled as the saved model's classes (one-vs-rest if it was trained so)."""
-    from shallowvision.datasets import load
-
-    if split not in ("train", "validation", "test"):
-        raise ConfigError(f"unknown split {split!r}; choose train, validation or test")
-    positive = saved.manifest.get("training_data", {}).get("positive")
-    data = load(
-        dataset,
-        split,
-        data_dir=data_dir,
-        validation_size=validation_size if split == "validation" else None,
-        n_per_class=n_per_class,
-        positive=positive,
-        random_state=seed,
-    )
-    if list(data.class_names) != saved.class_names:
-        raise DataError(
-            f"{saved.path}: the model knows the classes {', '.join(saved.class_names)} but "
-            f"{data.name} has {', '.join(data.class_names)}"
-        )
-    if data.image_shape != saved.image_shape:
-        h, w = saved.image_shape
-        raise DataError(
-            f"{data.name} has {data.image_shape[0]}x{data.image_shape[1]} images but the model "
-            f"was trained on {h}x{w}"
-        )
-    return data
+from shallowvision.exceptions import ConfigError
 
 
 @app.command("explain")
@@ -130,6 +91,7 @@ def explain_cli(
     """
     from shallowvision._console import stderr_console, stdout_console
     from shallowvision.explain import explain_model, save_explanation
+    from shallowvision.inference import load_for_model
     from shallowvision.persistence import load_model
 
     if out.exists() and not out.is_dir():
@@ -138,10 +100,11 @@ def explain_cli(
     data = load_for_model(
         saved,
         dataset,
-        split=split,
+        split,
+        # --split train explains the whole training split, validation images included.
+        validation_size=validation_size if split == "validation" else None,
         n_per_class=n_per_class,
-        validation_size=validation_size,
-        seed=seed,
+        random_state=seed,
         data_dir=data_dir,
     )
     with stderr_console().status(f"explaining {saved.name} on {len(data):,} {data.split} images"):

@@ -40,7 +40,7 @@ def load_for_model(
     source: str | os.PathLike[str],
     split: str = "test",
     *,
-    validation_size: float | int = 0.1,
+    validation_size: float | int | None = 0.1,
     n_per_class: int | None = None,
     random_state: int = 0,
     data_dir: str | os.PathLike[str] | None = None,
@@ -58,7 +58,8 @@ def load_for_model(
     split : {"train", "validation", "test"}
         ``"validation"`` and ``"train"`` are carved with ``validation_size`` and
         ``random_state``: the same options ``compare`` and ``tune`` used give the
-        same images.
+        same images. With ``validation_size=None``, ``"train"`` is the whole
+        training split.
     validation_size, n_per_class, random_state, data_dir : optional
         As for :func:`shallowvision.datasets.load`.
     """

@@ -17,8 +17,10 @@ from shallowvision.cli._options import (
     SeedOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import calibration_table
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import CalibrateConfig
 
 
 @app.command("calibrate")
@@ -43,7 +45,9 @@ def calibrate_cli(
         Path | None,
         typer.Option("--figure", help="Also draw the before/after reliability diagrams (PNG)."),
     ] = None,
-    bins: Annotated[int, typer.Option("--bins", min=2, help="Bins of the ECE and MCE.")] = 15,
+    bins: Annotated[int, typer.Option("--bins", min=2, help="Bins of the ECE and MCE.")] = default(
+        CalibrateConfig, "n_bins"
+    ),
     n_per_class: NPerClassOpt = None,
     validation_size: ValidationOpt = 0.1,
     seed: SeedOpt = 0,
@@ -67,20 +71,19 @@ def calibrate_cli(
         raise ConfigError(f"{out.parent}: folder does not exist")
     if figure is not None and figure.suffix.lower() != ".png":
         raise ConfigError(f"{figure}: --figure must end in .png")
+    config = build_section(
+        CalibrateConfig, {"methods": "--method", "n_bins": "--bins"}, methods=[method], n_bins=bins
+    )
 
     from shallowvision._console import stdout_console
     from shallowvision.evaluation import (
         compare_calibration,
-        get_calibration_method_names,
         save_calibrated_model,
         save_calibration_figure,
     )
     from shallowvision.inference import calibration_splits
     from shallowvision.persistence import load_model
 
-    methods = get_calibration_method_names()
-    if method not in methods:
-        raise ConfigError(f"unknown --method {method!r}; choose one of {', '.join(methods)}")
     saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
     calibration, measured = calibration_splits(
         saved,
@@ -96,9 +99,9 @@ def calibrate_cli(
         saved.estimator,
         calibration,
         measured,
-        method=method,
+        method=config.methods[0],
         class_names=saved.class_names,
-        n_bins=bins,
+        n_bins=config.n_bins,
     )
     save_calibrated_model(
         comparison, out, model=saved, calibrated_on=calibration, measured_on=measured

@@ -31,10 +31,13 @@ from shallowvision.cli._options import (
     TimeLimitOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import comparison_table
 from shallowvision.exceptions import ConfigError, ShallowVisionError
+from shallowvision.run._config import CompareConfig
 
-_DEFAULT_MODELS = "dummy,lr,nb,knn,rf,xgb"
+#: How the section's keys read on this command line.
+_OPTIONS = {"models": "--models", "time_limit": "--time-limit", "params": "--param"}
 
 
 @app.command("compare")
@@ -47,7 +50,7 @@ def compare_cli(
             "-m",
             help="Comma-separated zoo names (see `shallowvision models`), or 'all'.",
         ),
-    ] = _DEFAULT_MODELS,
+    ] = ",".join(default(CompareConfig, "models")),
     task: TaskOpt = "multiclass",
     positive: PositiveOpt = None,
     test: Annotated[
@@ -78,12 +81,17 @@ def compare_cli(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Fit each model on train and score it on validation (test only with --test)."""
-    from shallowvision.models import compare_models, get_model_names, get_model_spec
+    from shallowvision.models import compare_models, get_model_names
 
-    names = get_model_names() if models.strip() == "all" else split_names(models)
-    for name in names:
-        get_model_spec(name)  # an unknown name fails before any work, listing the valid ones
-    params = parse_params(param)
+    # An unknown model fails here, before any work, listing the valid ones.
+    config = build_section(
+        CompareConfig,
+        _OPTIONS,
+        models=get_model_names() if models.strip() == "all" else split_names(models),
+        time_limit=time_limit,
+        params=parse_params(param),
+    )
+    names, params = config.models, config.params
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
@@ -125,7 +133,7 @@ def compare_cli(
             target,
             random_state=seed,
             n_jobs=n_jobs,
-            time_limit=time_limit,
+            time_limit=config.time_limit,
             params=params,
             keep_models=save_models is not None,
             on_progress=on_progress,

@@ -26,8 +26,19 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import comparison_table
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import EnsembleConfig
+
+#: How the section's keys read on this command line.
+_OPTIONS = {
+    "members": "--members",
+    "methods": "ensemble method",
+    "weights": "--weights",
+    "final": "--final",
+    "cv": "--cv",
+}
 
 
 def parse_weights(text: str | None) -> list[float] | None:
@@ -62,11 +73,11 @@ def ensemble_cli(
     ] = None,
     final: Annotated[
         str, typer.Option("--final", help="Stacking's final estimator: lr, rf or hgb.")
-    ] = "lr",
+    ] = default(EnsembleConfig, "final"),
     cv: Annotated[
         int,
         typer.Option("--cv", min=2, help="Stratified folds of stacking's out-of-fold predictions."),
-    ] = 5,
+    ] = default(EnsembleConfig, "cv"),
     task: TaskOpt = "multiclass",
     positive: PositiveOpt = None,
     validation_size: ValidationOpt = 0.1,
@@ -91,20 +102,28 @@ def ensemble_cli(
     from shallowvision.ensemble._compare import ensemble_label
 
     names = split_names(members)
-    methods = split_names(method)
     params = parse_params(param)
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ConfigError(f"--param names models not in --members: {', '.join(unknown)}")
-    vote_weights = parse_weights(weights)
-    get_final_estimator(final)
-    for m in methods:  # every bad choice fails here, before any data is read
+    config = build_section(
+        EnsembleConfig,
+        _OPTIONS,
+        members=names,
+        methods=split_names(method),
+        weights=parse_weights(weights),
+        final=final,
+        cv=cv,
+    )
+    methods, vote_weights = config.methods, config.weights
+    get_final_estimator(config.final)
+    for m in methods:  # every bad combination fails here, before any data is read
         make_ensemble(
             names,
             m,
             weights=None if m == "stack" else vote_weights,
-            final=final,
-            cv=cv,
+            final=config.final,
+            cv=config.cv,
             params=params,
         )
     check_out_path(out)
@@ -117,7 +136,7 @@ def ensemble_cli(
         seed=seed,
         data_dir=data_dir,
     )
-    rows = [*names, *(ensemble_label(m, final) for m in dict.fromkeys(methods))]
+    rows = [*names, *(ensemble_label(m, config.final) for m in dict.fromkeys(methods))]
     with model_progress(rows) as on_progress:
         result = compare_ensembles(
             names,
@@ -125,8 +144,8 @@ def ensemble_cli(
             splits.validation,
             methods=methods,
             weights=vote_weights,
-            final=final,
-            cv=cv,
+            final=config.final,
+            cv=config.cv,
             random_state=seed,
             n_jobs=n_jobs,
             params=params,

@@ -18,6 +18,7 @@ from shallowvision.cli._options import (
     SeedOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import default
 from shallowvision.cli._tables import (
     evaluation_table,
     mcnemar_table,
@@ -25,6 +26,7 @@ from shallowvision.cli._tables import (
     robustness_table,
 )
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import CalibrateConfig
 
 
 def _costs(text: str | None) -> tuple[float | None, float | None]:
@@ -96,7 +98,7 @@ def evaluate_cli(
     ] = True,
     bins: Annotated[
         int, typer.Option("--bins", min=2, help="Bins of the reliability diagrams and ECE.")
-    ] = 15,
+    ] = default(CalibrateConfig, "n_bins"),
     target_accuracy: Annotated[
         float,
         typer.Option(
@@ -105,7 +107,7 @@ def evaluate_cli(
             max=1.0,
             help="Accuracy whose coverage the risk-coverage curve reports.",
         ),
-    ] = 0.99,
+    ] = default(CalibrateConfig, "target_accuracy"),
     n_per_class: NPerClassOpt = None,
     validation_size: ValidationOpt = 0.1,
     seed: SeedOpt = 0,

@@ -9,8 +9,10 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._sections import default
 from shallowvision.cli._tables import fmt
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import ExplainConfig
 
 
 @app.command("explain")
@@ -39,7 +41,7 @@ def explain_cli(
             min=1,
             help="Background images (linear and model-agnostic explainers).",
         ),
-    ] = 100,
+    ] = default(ExplainConfig, "n_background"),
     index: Annotated[
         list[int] | None,
         typer.Option("--index", help="An image to explain and draw, by index; repeatable."),
@@ -56,7 +58,7 @@ def explain_cli(
     ] = True,
     n_permutation: Annotated[
         int, typer.Option("--n-permutation", min=1, help="Images of permutation importance.")
-    ] = 500,
+    ] = default(ExplainConfig, "n_permutation"),
     n_repeats: Annotated[
         int, typer.Option("--n-repeats", min=1, help="Shuffles per pixel (permutation).")
     ] = 1,

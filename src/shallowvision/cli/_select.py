@@ -20,8 +20,10 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import default
 from shallowvision.cli._tables import comparison_table, fmt
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import SelectConfig
 
 # Masks wider than this are left to mask.png instead of the terminal.
 _MAX_TEXT_WIDTH = 40
@@ -40,7 +42,7 @@ def select_cli(
     keep: Annotated[
         float,
         typer.Option("--keep", min=0.0, help="Share (< 1) or number (>= 1) of pixels kept."),
-    ] = 0.3,
+    ] = default(SelectConfig, "keep"),
     model: Annotated[
         str,
         typer.Option(

@@ -9,10 +9,7 @@ import typer
 
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
-from shallowvision.cli._common import (
-    check_out_path,
-    load_task,
-)
+from shallowvision.cli._common import check_out_path, load_task
 from shallowvision.cli._options import (
     DaskOpt,
     DataDirOpt,
@@ -24,8 +21,21 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import comparison_table
 from shallowvision.exceptions import ConfigError
+from shallowvision.run._config import TuneConfig
+
+#: How the section's keys read on this command line.
+_OPTIONS = {
+    "models": "--model",
+    "search": "search",
+    "grids": "--grid",
+    "scoring": "--scoring",
+    "cv": "--cv",
+    "factor": "--factor",
+    "n_candidates": "--n-candidates",
+}
 
 
 @app.command("tune")
@@ -41,9 +51,13 @@ def tune_cli(
     ] = None,
     scoring: Annotated[
         str, typer.Option("--scoring", help="scikit-learn scorer used by the search.")
-    ] = "accuracy",
-    cv: Annotated[int, typer.Option("--cv", min=2, help="Stratified folds of train.")] = 3,
-    factor: Annotated[int, typer.Option("--factor", min=2, help="Halving factor.")] = 3,
+    ] = default(TuneConfig, "scoring"),
+    cv: Annotated[int, typer.Option("--cv", min=2, help="Stratified folds of train.")] = default(
+        TuneConfig, "cv"
+    ),
+    factor: Annotated[int, typer.Option("--factor", min=2, help="Halving factor.")] = default(
+        TuneConfig, "factor"
+    ),
     n_candidates: Annotated[
         int, typer.Option("--n-candidates", min=2, help="First-round candidates (halving-random).")
     ] = 20,
@@ -66,9 +80,19 @@ def tune_cli(
     from rich.table import Table
 
     from shallowvision._console import stderr_console, stdout_console
-    from shallowvision.models import get_model_spec, tune_model
+    from shallowvision.models import tune_model
 
-    get_model_spec(model)
+    config = build_section(
+        TuneConfig,
+        _OPTIONS,
+        models=[model],
+        search=search,
+        grids={model: grid} if grid is not None else None,
+        scoring=scoring,
+        cv=cv,
+        factor=factor,
+        n_candidates=n_candidates,
+    )
     if out is not None and out.suffix.lower() != ".json":
         raise ConfigError(f"{out}: --out must end in .json")
     check_out_path(out)
@@ -84,25 +108,26 @@ def tune_cli(
     with (
         dask_backend(dask),
         stderr_console().status(
-            f"tuning {model} ({search}, {cv}-fold CV on {len(splits.train):,} images)"
+            f"tuning {model} ({config.search}, {config.cv}-fold CV on {len(splits.train):,} images)"
         ),
     ):
         result = tune_model(
             model,
             splits.train,
             splits.validation,
-            search=search,
-            grid=grid,
-            scoring=scoring,
-            cv=cv,
-            factor=factor,
-            n_candidates=n_candidates,
+            search=config.search,
+            grid=config.grids.get(model),
+            scoring=config.scoring,
+            cv=config.cv,
+            factor=config.factor,
+            n_candidates=config.n_candidates,
             random_state=seed,
             n_jobs=n_jobs,
         )
     console = stdout_console()
     console.print(
-        f"[bold]best parameters[/bold] ({scoring} {result.best_cv_score:.4f} in {cv}-fold CV):"
+        f"[bold]best parameters[/bold] ({config.scoring} {result.best_cv_score:.4f} "
+        f"in {config.cv}-fold CV):"
     )
     for key, value in result.best_params.items():
         console.print(f"  {key} = {value}")

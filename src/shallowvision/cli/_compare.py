@@ -12,12 +12,12 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
-    check_task,
     load_task,
     model_progress,
     parse_params,
     split_names,
 )
+from shallowvision.cli._data_parallel import check_data_parallel, compared_data_parallel
 from shallowvision.cli._options import (
     DaskOpt,
     DataDirOpt,
@@ -97,12 +97,12 @@ def compare_cli(
         raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
     check_out_path(out)
     if data_parallel:
-        _check_data_parallel(names, dask, task, positive, n_per_class, n_jobs, time_limit)
+        check_data_parallel(names, dask, task, positive, n_per_class, n_jobs, time_limit)
     if save_models is not None:
         save_models.mkdir(parents=True, exist_ok=True)
     if data_parallel:
         assert dask is not None  # checked above
-        _compare_data_parallel(
+        with compared_data_parallel(
             dataset,
             names,
             dask,
@@ -111,10 +111,10 @@ def compare_cli(
             positive=positive,
             seed=seed,
             params=params,
-            out=out,
-            save_models=save_models,
+            keep_models=save_models is not None,
             data_dir=data_dir,
-        )
+        ) as (comparison, train):
+            _report_comparison(comparison, out, save_models, train)
         return
     splits = load_task(
         dataset,
@@ -170,86 +170,6 @@ def _report_comparison(
         raise ShallowVisionError(
             f"no model finished: {', '.join(f'{r.model} {r.status}' for r in comparison.rows)}"
         )
-
-
-def _check_data_parallel(
-    names: list[str],
-    dask: str | None,
-    task: str,
-    positive: str | None,
-    n_per_class: int | None,
-    n_jobs: int | None,
-    time_limit: float | None,
-) -> None:
-    """Refuse, before any work, what --data-parallel cannot do."""
-    from shallowvision.models import data_parallel_model_names
-
-    able = data_parallel_model_names()
-    unable = [n for n in names if n not in able]
-    if unable:
-        raise ConfigError(
-            f"--data-parallel: {', '.join(unable)} cannot be fitted data-parallel; the models "
-            f"that can are: {', '.join(able)}"
-        )
-    if dask is None:
-        raise ConfigError(
-            "--data-parallel fits on a Dask cluster: add --dask local:N[:MEMORY] or --dask tcp://host:port"
-        )
-    for flag, value in (
-        ("--n-per-class", n_per_class),
-        ("--n-jobs", n_jobs),
-        ("--time-limit", time_limit),
-    ):
-        if value is not None:
-            raise ConfigError(
-                f"--data-parallel cannot be combined with {flag}: it trains on every training "
-                "image, each worker with its own threads, until the fit ends"
-            )
-    check_task(task, positive)
-
-
-def _compare_data_parallel(
-    dataset: str,
-    names: list[str],
-    dask: str,
-    *,
-    test: bool,
-    validation_size: float,
-    positive: str | None,
-    seed: int,
-    params: dict[str, dict[str, Any]],
-    out: Path | None,
-    save_models: Path | None,
-    data_dir: Path | None,
-) -> None:
-    from shallowvision._console import stderr_console
-    from shallowvision._dask import dask_client
-    from shallowvision.datasets import read_partitioned
-    from shallowvision.models import compare_data_parallel
-
-    options: dict[str, Any] = {
-        "validation_size": validation_size,
-        "positive": positive,
-        "random_state": seed,
-        "data_dir": data_dir,
-    }
-    with dask_client(dask) as client:
-        train = read_partitioned(dataset, "train", **options)
-        target = read_partitioned(dataset, "test" if test else "validation", **options)
-        with model_progress(names) as on_progress:
-            comparison = compare_data_parallel(
-                names,
-                train,
-                target,
-                random_state=seed,
-                params=params,
-                keep_models=save_models is not None,
-                client=client,
-                on_progress=on_progress,
-                on_retry=lambda note: stderr_console().print(f"[yellow]{note}[/yellow]"),
-            )
-        # Saving fingerprints the training images, on the cluster.
-        _report_comparison(comparison, out, save_models, train)
 
 
 def _save_all(comparison: Any, train: Any, folder: Path) -> None:

@@ -93,7 +93,8 @@ def test_tune_prints_best_and_cost(tmp_path):
     assert "best parameters" in out.stdout and "clf__C =" in out.stdout and "lr tuned" in out.stdout
     assert "fits in" in out.stdout
     result = json.loads((tmp_path / "t.json").read_text())
-    assert result["search"] == "halving-grid" and result["n_candidates"] == [4, 2]
+    # A run's default search: 12 random candidates, a third kept each round.
+    assert result["search"] == "halving-random" and result["n_candidates"] == [12, 4, 2]
     manifest = read_manifest(tmp_path / "lr.skops")
     train = load_splits("digits", validation_size=0.1, random_state=0).train
     assert manifest["name"] == "lr" and manifest["training_data"] == training_provenance(train)

@@ -27,6 +27,8 @@ def option_default(command: str, name: str):
     ("command", "option", "section", "key"),
     [
         ("compare", "models", CompareConfig, "models"),
+        ("tune", "search", TuneConfig, "search"),
+        ("tune", "n_candidates", TuneConfig, "n_candidates"),
         ("tune", "scoring", TuneConfig, "scoring"),
         ("tune", "cv", TuneConfig, "cv"),
         ("tune", "factor", TuneConfig, "factor"),
@@ -82,3 +84,24 @@ def test_options_a_run_refuses_are_refused_before_any_data_is_read(
     monkeypatch.setattr("shallowvision.datasets.load_splits", no_data)
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_tune_searches_as_a_run_does_unless_told_otherwise(monkeypatch, capsys):
+    """The defaults a run's tune section has reach the search: halving-random over 12
+    first-round candidates (the command once had halving-grid and 20 of its own)."""
+    calls = []
+
+    def tune_model(name, train, validation, **options):
+        calls.append(options)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr("shallowvision.models.tune_model", tune_model)
+    assert main(["tune", "digits", "-m", "lr"]) == 2
+    run = TuneConfig()
+    expected = {k: getattr(run, k) for k in ("search", "scoring", "cv", "factor", "n_candidates")}
+    assert {k: calls[0][k] for k in expected} == expected
+    assert expected["search"] == "halving-random" and expected["n_candidates"] == 12
+    assert main(["tune", "digits", "-m", "lr", "--search", "halving-grid", "--cv", "4"]) == 2
+    assert calls[1]["search"] == "halving-grid" and calls[1]["cv"] == 4
+    assert calls[1]["grid"] is None
+    capsys.readouterr()

@@ -43,8 +43,8 @@ def tune_cli(
     dataset: DatasetArg,
     model: Annotated[str, typer.Option("--model", "-m", help="Zoo name to tune.")] = "xgb",
     search: Annotated[
-        str, typer.Option("--search", help="halving-grid or halving-random.")
-    ] = "halving-grid",
+        str, typer.Option("--search", help="halving-random or halving-grid.")
+    ] = default(TuneConfig, "search"),
     grid: Annotated[
         str | None,
         typer.Option("--grid", help="A named grid of the model (e.g. emnist); default its own."),
@@ -60,7 +60,7 @@ def tune_cli(
     ),
     n_candidates: Annotated[
         int, typer.Option("--n-candidates", min=2, help="First-round candidates (halving-random).")
-    ] = 20,
+    ] = default(TuneConfig, "n_candidates"),
     task: TaskOpt = "multiclass",
     positive: PositiveOpt = None,
     validation_size: ValidationOpt = 0.1,
@@ -76,7 +76,11 @@ def tune_cli(
     dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Successive-halving search with stratified CV on train; tuned vs default on validation."""
+    """Successive-halving search with stratified CV on train; tuned vs default on validation.
+
+    The search's defaults are a run's own: those of the tune section of its configuration
+    (`shallowvision run --print-config` shows them).
+    """
     from rich.table import Table
 
     from shallowvision._console import stderr_console, stdout_console

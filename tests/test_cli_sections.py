@@ -32,6 +32,7 @@ def option_default(command: str, name: str):
         ("tune", "scoring", TuneConfig, "scoring"),
         ("tune", "cv", TuneConfig, "cv"),
         ("tune", "factor", TuneConfig, "factor"),
+        ("ensemble", "method", EnsembleConfig, "methods"),
         ("ensemble", "final", EnsembleConfig, "final"),
         ("ensemble", "cv", EnsembleConfig, "cv"),
         ("calibrate", "bins", CalibrateConfig, "n_bins"),
@@ -104,4 +105,23 @@ def test_tune_searches_as_a_run_does_unless_told_otherwise(monkeypatch, capsys):
     assert main(["tune", "digits", "-m", "lr", "--search", "halving-grid", "--cv", "4"]) == 2
     assert calls[1]["search"] == "halving-grid" and calls[1]["cv"] == 4
     assert calls[1]["grid"] is None
+    capsys.readouterr()
+
+
+def test_ensemble_combines_as_a_run_does_unless_told_otherwise(monkeypatch, capsys):
+    """Soft voting and stacking, as a run's ensemble section has it (the command once
+    added hard voting of its own)."""
+    calls = []
+
+    def compare_ensembles(members, train, validation, **options):
+        calls.append(options)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr("shallowvision.ensemble.compare_ensembles", compare_ensembles)
+    assert main(["ensemble", "digits", "--members", "lr,nb"]) == 2
+    run = EnsembleConfig()
+    assert calls[0]["methods"] == run.methods == ["soft", "stack"]
+    assert (calls[0]["final"], calls[0]["cv"], calls[0]["weights"]) == (run.final, run.cv, None)
+    assert main(["ensemble", "digits", "--members", "lr,nb", "--method", "hard"]) == 2
+    assert calls[1]["methods"] == ["hard"]
     capsys.readouterr()

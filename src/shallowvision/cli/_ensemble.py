@@ -64,9 +64,9 @@ def ensemble_cli(
         str,
         typer.Option(
             "--method",
-            help="soft, hard or stack; several separated by commas (default all three).",
+            help="soft, hard or stack; several separated by commas.",
         ),
-    ] = "soft,hard,stack",
+    ] = ",".join(default(EnsembleConfig, "methods")),
     weights: Annotated[
         str | None,
         typer.Option("--weights", help="Voting weights, one per member (e.g. 2,1,1)."),
@@ -96,6 +96,8 @@ def ensemble_cli(
     Each member is fitted once on train; soft and hard voting reuse the fitted members,
     stacking fits its final estimator on out-of-fold predictions (stratified, seeded).
     Prints accuracy, macro F1, ROC AUC, fit and predict time of every member and ensemble.
+    The methods, final estimator and folds default to a run's own: those of the ensemble
+    section of its configuration (`shallowvision run --print-config` shows them).
     """
     from shallowvision._console import stdout_console
     from shallowvision.ensemble import compare_ensembles, get_final_estimator, make_ensemble

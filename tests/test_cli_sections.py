@@ -9,8 +9,10 @@ from shallowvision.cli._sections import build_section
 from shallowvision.run._config import (
     CalibrateConfig,
     CompareConfig,
+    DataConfig,
     EnsembleConfig,
     ExplainConfig,
+    RunConfig,
     SelectConfig,
     TuneConfig,
 )
@@ -27,6 +29,10 @@ def option_default(command: str, name: str):
     ("command", "option", "section", "key"),
     [
         ("compare", "models", CompareConfig, "models"),
+        ("compare", "seed", RunConfig, "seed"),
+        ("select", "task", DataConfig, "task"),
+        ("calibrate", "validation_size", DataConfig, "validation_size"),
+        ("explain", "validation_size", DataConfig, "validation_size"),
         ("tune", "search", TuneConfig, "search"),
         ("tune", "n_candidates", TuneConfig, "n_candidates"),
         ("tune", "scoring", TuneConfig, "scoring"),

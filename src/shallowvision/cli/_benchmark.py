@@ -11,6 +11,7 @@ from shallowvision._dask import dask_backend
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
 from shallowvision.cli._common import split_names
 from shallowvision.cli._options import (
+    SEED,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
@@ -51,7 +52,7 @@ def benchmark_cli(
         ),
     ] = None,
     n_per_class: NPerClassOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     time_limit: TimeLimitOpt = None,
     dask: DaskOpt = None,

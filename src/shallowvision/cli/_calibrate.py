@@ -9,6 +9,8 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._options import (
+    SEED,
+    VALIDATION_SIZE,
     AllowVersionMismatchOpt,
     DataDirOpt,
     DatasetArg,
@@ -49,8 +51,8 @@ def calibrate_cli(
         CalibrateConfig, "n_bins"
     ),
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationOpt = 0.1,
-    seed: SeedOpt = 0,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
+    seed: SeedOpt = SEED,
     assume_held_out: Annotated[
         bool,
         typer.Option(

@@ -19,6 +19,9 @@ from shallowvision.cli._common import (
 )
 from shallowvision.cli._data_parallel import check_data_parallel, compared_data_parallel
 from shallowvision.cli._options import (
+    SEED,
+    TASK,
+    VALIDATION_SIZE,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
@@ -51,14 +54,14 @@ def compare_cli(
             help="Comma-separated zoo names (see `shallowvision models`), or 'all'.",
         ),
     ] = ",".join(default(CompareConfig, "models")),
-    task: TaskOpt = "multiclass",
+    task: TaskOpt = TASK,
     positive: PositiveOpt = None,
     test: Annotated[
         bool, typer.Option("--test", help="Score on the test split instead of validation.")
     ] = False,
-    validation_size: ValidationOpt = 0.1,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
     n_per_class: NPerClassOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     time_limit: TimeLimitOpt = None,
     param: Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._options import SEED, DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
 
 
 @app.command("eda")
@@ -31,7 +31,7 @@ def eda_cli(
             "default: one of the two classes with the most similar means.",
         ),
     ] = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     near_threshold: Annotated[
         float,
         typer.Option(

@@ -16,6 +16,9 @@ from shallowvision.cli._common import (
     split_names,
 )
 from shallowvision.cli._options import (
+    SEED,
+    TASK,
+    VALIDATION_SIZE,
     DataDirOpt,
     DatasetArg,
     NJobsOpt,
@@ -78,11 +81,11 @@ def ensemble_cli(
         int,
         typer.Option("--cv", min=2, help="Stratified folds of stacking's out-of-fold predictions."),
     ] = default(EnsembleConfig, "cv"),
-    task: TaskOpt = "multiclass",
+    task: TaskOpt = TASK,
     positive: PositiveOpt = None,
-    validation_size: ValidationOpt = 0.1,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
     n_per_class: NPerClassOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     param: Annotated[
         list[str] | None,

@@ -9,6 +9,8 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._options import (
+    SEED,
+    VALIDATION_SIZE,
     AllowVersionMismatchOpt,
     DataDirOpt,
     DatasetArg,
@@ -109,8 +111,8 @@ def evaluate_cli(
         ),
     ] = default(CalibrateConfig, "target_accuracy"),
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationOpt = 0.1,
-    seed: SeedOpt = 0,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
+    seed: SeedOpt = SEED,
     data_dir: DataDirOpt = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
     expect_sha256: ExpectSha256Opt = None,

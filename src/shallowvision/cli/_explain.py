@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._options import DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._options import (
+    SEED,
+    VALIDATION_SIZE,
+    DataDirOpt,
+    DatasetArg,
+    NPerClassOpt,
+    SeedOpt,
+)
 from shallowvision.cli._sections import default
 from shallowvision.cli._tables import fmt
 from shallowvision.exceptions import ConfigError
@@ -76,8 +83,8 @@ def explain_cli(
             max=0.9,
             help="With --split validation: its share of train.",
         ),
-    ] = 0.1,
-    seed: SeedOpt = 0,
+    ] = VALIDATION_SIZE,
+    seed: SeedOpt = SEED,
     allow_version_mismatch: Annotated[
         bool,
         typer.Option(

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from shallowvision.run._config import MAX_SEED
+from shallowvision.cli._sections import default
+from shallowvision.run._config import MAX_SEED, DataConfig, RunConfig
+
+#: The defaults of the data options most commands share: a run's own.
+SEED = default(RunConfig, "seed")
+TASK = default(DataConfig, "task")
+VALIDATION_SIZE = default(DataConfig, "validation_size")
 
 DatasetArg = Annotated[
     str,

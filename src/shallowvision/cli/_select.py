@@ -11,6 +11,9 @@ import typer
 from shallowvision.cli._app import app
 from shallowvision.cli._common import load_task, parse_params
 from shallowvision.cli._options import (
+    SEED,
+    TASK,
+    VALIDATION_SIZE,
     DataDirOpt,
     DatasetArg,
     NJobsOpt,
@@ -53,11 +56,11 @@ def select_cli(
         int | None,
         typer.Option("--n-explain", min=1, help="shap: training images explained (default 200)."),
     ] = None,
-    task: TaskOpt = "multiclass",
+    task: TaskOpt = TASK,
     positive: PositiveOpt = None,
-    validation_size: ValidationOpt = 0.1,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
     n_per_class: NPerClassOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     param: Annotated[
         list[str] | None,

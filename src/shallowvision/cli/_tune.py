@@ -11,6 +11,9 @@ from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
 from shallowvision.cli._common import check_out_path, load_task
 from shallowvision.cli._options import (
+    SEED,
+    TASK,
+    VALIDATION_SIZE,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
@@ -61,11 +64,11 @@ def tune_cli(
     n_candidates: Annotated[
         int, typer.Option("--n-candidates", min=2, help="First-round candidates (halving-random).")
     ] = default(TuneConfig, "n_candidates"),
-    task: TaskOpt = "multiclass",
+    task: TaskOpt = TASK,
     positive: PositiveOpt = None,
-    validation_size: ValidationOpt = 0.1,
+    validation_size: ValidationOpt = VALIDATION_SIZE,
     n_per_class: NPerClassOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the search results to FILE (.json).")

@@ -108,6 +108,8 @@ def test_run_directory_layout_and_manifest(digits_run):
         and len(manifest["data"]["train"]["fingerprint"]) == 64
     )
     assert all(v["status"] == "done" and v["seconds"] >= 0 for v in manifest["stages"].values())
+    # Each stage's peak memory is that of a Python process with numpy loaded, at least.
+    assert all(v["peak_memory"] > 50e6 for v in manifest["stages"].values())
     assert "scikit-learn" in manifest["libraries"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert (

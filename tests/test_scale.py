@@ -357,3 +357,27 @@ def test_a_decode_killed_mid_write_leaves_nothing_that_is_read_back(tmp_path, mo
     np.testing.assert_array_equal(again.images, fresh.images)
     assert not np.array_equal(again.images, first.images)
     assert not list(slots[0].glob(".*.tmp")) and (slots[0] / "meta.json").is_file()
+
+
+def test_peak_memory_sees_a_block_allocation_and_a_worker_process():
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from shallowvision._memory import peak_memory
+
+    with peak_memory() as base:
+        pass
+    with peak_memory(interval=0.05) as held:
+        block = np.ones(400 * 2**20, dtype=np.uint8)  # 400 MiB touched, held, freed
+        time.sleep(0.3)
+        del block
+    assert base.bytes is not None and held.bytes is not None
+    assert held.bytes - base.bytes > 350 * 2**20
+    # A child's memory is not in this process's own peak: sampling sees it.
+    child = "import numpy, time; a = numpy.ones(300 * 2**20, numpy.uint8); time.sleep(1)"
+    with peak_memory(interval=0.05) as with_child:
+        subprocess.run([sys.executable, "-c", child], check=True)
+    assert with_child.bytes is not None and with_child.bytes - base.bytes > 250 * 2**20

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from shallowvision.exceptions import DataError, ShallowVisionError
 
-__all__ = ["check_fits", "format_bytes", "free_memory", "parse_bytes"]
+__all__ = ["PeakMemory", "check_fits", "format_bytes", "free_memory", "parse_bytes", "peak_memory"]
 
 
 def _cgroup_free() -> int | None:
@@ -66,3 +69,63 @@ def check_fits(n_bytes: int, what: str, way_out: str) -> None:
             f"{what} need {format_bytes(n_bytes)} and {format_bytes(free)} of memory is free; "
             f"{way_out}"
         )
+
+
+class PeakMemory:
+    """The largest resident memory seen while a :func:`peak_memory` block ran, in bytes;
+    ``None`` inside the block."""
+
+    bytes: int | None = None
+
+
+def _own_peak() -> int | None:
+    """This process's peak resident memory so far (Linux's VmHWM)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+@contextmanager
+def peak_memory(interval: float = 0.25) -> Iterator[PeakMemory]:
+    """Measure the peak resident memory of this process and its children over a block.
+
+    The sum of this process's and its workers' (joblib's, a local Dask cluster's) memory
+    is sampled every ``interval`` seconds; when the block raised this process's own
+    lifetime peak, that exact figure counts too. The lifetime peak is never reset, so
+    ``/usr/bin/time`` and ``getrusage`` still see the process's true peak.
+    """
+    import psutil
+
+    result = PeakMemory()
+    me = psutil.Process()
+    stop = threading.Event()
+    sampled = [0]
+
+    def sample() -> None:
+        while True:
+            total = 0
+            try:
+                total = me.memory_info().rss
+                for child in me.children(recursive=True):
+                    with suppress(psutil.Error):
+                        total += child.memory_info().rss
+            except psutil.Error:
+                pass
+            sampled[0] = max(sampled[0], total)
+            if stop.wait(interval):
+                return
+
+    before = _own_peak() or 0
+    sampler = threading.Thread(target=sample, name="peak-memory", daemon=True)
+    sampler.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        sampler.join()
+        after = _own_peak() or 0
+        result.bytes = max(after if after > before else 0, sampled[0])

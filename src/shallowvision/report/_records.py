@@ -692,13 +692,16 @@ class SplitChecksum(StoredRecord):
 @dataclass(frozen=True, kw_only=True)
 class StageTiming(StoredRecord):
     """How a stage went: ``done``, ``skipped`` (``reason`` says why) or ``disabled``, and
-    when it ran, for how many seconds."""
+    when it ran, for how many seconds, at what peak memory."""
 
     status: str
     seconds: float | None = field(default=None, metadata=OMIT_NONE)
     started: str | None = field(default=None, metadata=OMIT_NONE)
     finished: str | None = field(default=None, metadata=OMIT_NONE)
     reason: str | None = field(default=None, metadata=OMIT_NONE)
+    #: Bytes: the largest resident memory of the run's process and its workers during
+    #: the stage (runs written before it was measured have none).
+    peak_memory: int | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,7 @@ import html
 import json
 from typing import Any
 
+from shallowvision._memory import format_bytes
 from shallowvision.report._figures import cost_chart, metric_bars
 from shallowvision.report._records import (
     CompareOutput,
@@ -370,12 +371,20 @@ def reproducibility(run: RunData) -> Section | None:
     manifest = run.manifest
     s = Section("reproduce", "Reproducibility")
     stages = [
-        {"stage": k, "status": v.status, "seconds": v.seconds}
+        {
+            "stage": k,
+            "status": v.status,
+            "seconds": v.seconds,
+            "memory": None if v.peak_memory is None else format_bytes(v.peak_memory),
+        }
         for k, v in manifest.stages.items()
         # The report cannot hold the time it takes to write itself.
         if k != "report"
     ]
-    s.table(stages, {"stage": "stage", "status": "status", "seconds": "seconds"}, key="stage")
+    columns = {"stage": "stage", "status": "status", "seconds": "seconds"}
+    if any(row["memory"] for row in stages):
+        columns["memory"] = "peak memory"
+    s.table(stages, columns, key="stage")
     libs = ", ".join(f"{k} {v}" for k, v in manifest.libraries.items())
     s.text(
         f"Seed {manifest.seed}; preset {html.escape(str(manifest.preset))}; libraries: {html.escape(libs)}."

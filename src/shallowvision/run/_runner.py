@@ -14,6 +14,7 @@ from typing import Any
 
 from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
+from shallowvision._memory import format_bytes, peak_memory
 from shallowvision.exceptions import ConfigError
 from shallowvision.report._records import (
     DataOutput,
@@ -290,12 +291,13 @@ def _run_stages(
         start = time.perf_counter()
         skipped = None
         output: StageOutput | None
-        try:
-            output = stage.run(ctx)
-        except StageSkipped as exc:
-            # The data cannot support this stage (too few images of a class for its
-            # folds): the run goes on, and the report says why the stage is missing.
-            skipped, output = str(exc), None
+        with peak_memory() as peak:
+            try:
+                output = stage.run(ctx)
+            except StageSkipped as exc:
+                # The data cannot support this stage (too few images of a class for its
+                # folds): the run goes on, and the report says why the stage is missing.
+                skipped, output = str(exc), None
         seconds = time.perf_counter() - start
         record = StoredStage(
             stage=stage.name, key=key, seconds=seconds, output=output, skipped=skipped
@@ -307,11 +309,13 @@ def _run_stages(
             started=started,
             finished=_now(),
             reason=skipped,
+            peak_memory=peak.bytes,
         )
         write_json(run_dir / "manifest.json", _manifest(ctx, timings, created).to_dict())
         write_json(run_dir / "metrics.json", _gather_metrics(ctx))
         if on_event:
-            on_event(stage.name, "skip" if skipped else "done", skipped or f"{seconds:.1f} s")
+            done = f"{seconds:.1f} s, {format_bytes(peak.bytes or 0)} peak"
+            on_event(stage.name, "skip" if skipped else "done", skipped or done)
 
 
 def _check_same_data(ctx: RunContext) -> None:

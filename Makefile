@@ -53,8 +53,8 @@ system-test-deps:
 
 lint: install-test
 	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/conf.py examples
+	$(BIN)/ruff format --check src tests benchmarks docs/conf.py examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

@@ -38,7 +38,9 @@ for ax, image, label in zip(axes, train.images, train.labels, strict=False):
 # scored, the test split stays untouched.
 comparison = compare_models(["nb", "lr", "knn"], train, validation, random_state=0)
 for row in comparison.rows:
-    print(f"{row.model:<4} accuracy {row.accuracy:.3f}  macro F1 {row.f1_macro:.3f}  fit {row.fit_seconds:.2f} s")
+    print(
+        f"{row.model:<4} accuracy {row.accuracy:.3f}  macro F1 {row.f1_macro:.3f}  fit {row.fit_seconds:.2f} s"
+    )
 
 # %%
 # Accuracy against fitting time
@@ -46,7 +48,9 @@ for row in comparison.rows:
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for row in comparison.rows:
     ax.scatter(row.fit_seconds, row.accuracy)
-    ax.annotate(row.model, (row.fit_seconds, row.accuracy), textcoords="offset points", xytext=(5, 5))
+    ax.annotate(
+        row.model, (row.fit_seconds, row.accuracy), textcoords="offset points", xytext=(5, 5)
+    )
 ax.set_xlabel("fit seconds")
 ax.set_ylabel("validation accuracy")
 ax.set_title("Zoo models on digits")

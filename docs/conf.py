@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+from sphinx.pycode import ModuleAnalyzer
 
 # The gallery's examples draw off screen, whatever the machine has for a display.
 matplotlib.use("Agg")
@@ -79,6 +80,10 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "show_memory": False,
     "plot_gallery": os.environ.get("SHALLOWVISION_DOCS_PLOT", "True"),
+    # Each API page ends with the examples that use its object (the templates'
+    # ``minigallery``).
+    "doc_module": ("shallowvision",),
+    "backreferences_dir": "api/generated/backreferences",
 }
 
 # -- HTML ------------------------------------------------------------------------------
@@ -111,5 +116,25 @@ def _skip_metadata_requests(app, what, name, obj, skip, options):
     return None
 
 
+def _constant_comment(app, what, name, obj, options, lines):
+    """Document a public constant with the ``#:`` comment where it is defined.
+
+    The constants are re-exported from private modules, where autodoc does not look for
+    their comments; without one it would show the docstring of the value's type
+    ("Built-in immutable sequence ...").
+    """
+    if what != "data" or not name.startswith("shallowvision."):
+        return
+    attr = name.rpartition(".")[2]
+    for module_name, module in sorted(sys.modules.items()):
+        if module_name.startswith("shallowvision.") and getattr(module, attr, None) is obj:
+            comments = ModuleAnalyzer.for_module(module_name).find_attr_docs()
+            if ("", attr) in comments:
+                lines[:] = list(comments[("", attr)])
+                return
+    lines[:] = []
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("autodoc-process-docstring", _constant_comment)

@@ -56,12 +56,12 @@ autodoc_inherit_docstrings = False
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
-# Validation is kept to what makes a docstring render wrongly: sections that do not
-# parse or are unknown (GL06, GL07), a "Parameters" entry documented twice (PR02 is
-# about signature mismatch and would demand every parameter be documented, which the
-# short docstrings of records and displays do not). Broken RST is already an error
-# through -W; style checks (summary on one line, "See Also" everywhere, examples in
-# every docstring) are not demanded of the existing docstrings.
+# Validation is kept to what makes a docstring render wrongly: an unknown section header
+# (GL06; its text would be dropped or misread) and sections out of numpydoc's order
+# (GL07). Broken reStructuredText is an error anyway through -W. The style checks
+# (every parameter documented, a one-line summary, "See Also" and "Examples" sections
+# everywhere) are not demanded: the short docstrings of records and displays would all
+# have to be rewritten, and the signatures already show every parameter with its type.
 numpydoc_validation_checks = {"GL06", "GL07"}
 
 # -- Example gallery -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Explanations drawn in pixel space: SHAP values per pixel (tree, linear or model-agnostic
-explainers), per-class mean |SHAP| images, per-image overlays for chosen and misclassified
+explainers), per-class mean ``|SHAP|`` images, per-image overlays for chosen and misclassified
 images, and permutation- and impurity-importance images."""
 
 from shallowvision.explain._display import OverlayDisplay, PixelMapDisplay

@@ -27,7 +27,7 @@ MAP_KINDS = ("class_mean_abs", "class_mean", "importance")
 def pixel_maps(explanation: Explanation, kind: str) -> tuple[np.ndarray, list[str], str, bool]:
     """``(maps, tile titles, title, signed)`` of one kind of map of an explanation.
 
-    ``"importance"`` puts mean |SHAP|, permutation and impurity importance side by
+    ``"importance"`` puts mean ``|SHAP|``, permutation and impurity importance side by
     side, each divided by its largest value (their units differ).
     """
     e = explanation

@@ -72,7 +72,7 @@ class Explanation(Record):
     Attributes
     ----------
     class_mean_abs : ndarray, shape (n_classes, height, width)
-        Mean |SHAP value| of each class's output over the explained images: where the
+        Mean absolute SHAP value of each class's output over the explained images: where the
         model looks to score that class.
     mean_abs : ndarray, shape (height, width)
         The same, averaged over classes.

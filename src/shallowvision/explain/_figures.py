@@ -62,8 +62,8 @@ def overlay_figure(images: Sequence[ImageExplanation], *, title: str = "") -> go
 def explanation_figures(explanation: Explanation) -> dict[str, go.Figure]:
     """Every report figure of an explanation, by name.
 
-    ``shap_classes`` (mean |SHAP| per class), ``shap_direction`` (mean signed SHAP over
-    each class's images), ``importance`` (mean |SHAP|, permutation and impurity side
+    ``shap_classes`` (mean ``|SHAP|`` per class), ``shap_direction`` (mean signed SHAP over
+    each class's images), ``importance`` (mean ``|SHAP|``, permutation and impurity side
     by side), and ``misclassified`` / ``chosen`` overlays when there are such images.
     """
     figures = {}

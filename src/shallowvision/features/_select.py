@@ -1,7 +1,7 @@
 """Pixel selection: scikit-learn selectors that keep an exact number of pixels and draw their mask.
 
 Every selector scores each pixel (variance, mutual information with the class, RFE
-rank, a model's impurity or permutation importance, mean |SHAP|), keeps the ``keep``
+rank, a model's impurity or permutation importance, mean ``|SHAP|``), keeps the ``keep``
 best and remembers the image shape, so :meth:`~PixelSelectorMixin.mask_as_image` and
 :meth:`~PixelSelectorMixin.scores_as_image` draw the choice at the images' height x width.
 ``keep`` is a share of the pixels (below 1) or a count (1 or more); the mask holds
@@ -401,7 +401,7 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
 
 
 class ShapSelector(PixelSelectorMixin, BaseEstimator):
-    """Keep the pixels with the largest mean |SHAP value| over a sample of training images.
+    """Keep the pixels with the largest mean absolute SHAP value over a sample of training images.
 
     The model is fitted on all of ``X`` (or taken as it is, ``prefit``); SHAP values
     (averaged over images and classes)

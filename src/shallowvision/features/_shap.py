@@ -37,6 +37,7 @@ __all__ = [
     "stratified_sample",
 ]
 
+#: SHAP explainers by name; ``"auto"`` picks tree, linear or partition from the model.
 EXPLAINERS = ("auto", "tree", "linear", "partition")
 
 # Tree models TreeExplainer reads exactly, with the space their raw output lives in.

@@ -17,6 +17,7 @@ from shallowvision.models._registry import get_model_spec
 
 __all__ = ["SEARCHES", "TuneResult", "tune_model"]
 
+#: The successive-halving searches: over the whole grid, or over sampled candidates.
 SEARCHES = ("halving-grid", "halving-random")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["TRUSTED_TYPES"]
 
+#: The types, beyond skops' defaults, that a model file may hold; any other is refused.
 TRUSTED_TYPES: tuple[str, ...] = (
     # Python containers skops does not trust by default.
     "collections.OrderedDict",

@@ -293,6 +293,7 @@ def _finalists_enabled(config: RunConfig) -> bool:
     return scale.finalists > 0 and (scale.max_images is not None or scale.curve == "always")
 
 
+#: The stages of a study, in the order a run goes through them.
 STAGES: list[Stage] = [
     Stage("data", "Data", stage_data, sections=(), needs=(), weight=0.5),
     Stage(

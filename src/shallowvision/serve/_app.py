@@ -47,7 +47,9 @@ __all__ = [
     "create_app",
 ]
 
+#: Images in one request.
 DEFAULT_MAX_BATCH = 64
+#: Bytes of one request body.
 DEFAULT_MAX_BYTES = 10_000_000
 #: Decoded pixels of all the images of one request together (one 4096x4096 image).
 DEFAULT_MAX_PIXELS = 4096 * 4096

@@ -115,6 +115,7 @@ class Deskewer(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
 
     def __init__(
         self,
+        *,
         centre: bool = True,
         max_skew: float = 1.0,
         image_shape: tuple[int, int] | None = None,

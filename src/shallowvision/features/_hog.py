@@ -227,6 +227,7 @@ class HOGTransformer(
 
     def __init__(
         self,
+        *,
         orientations: int = 9,
         pixels_per_cell: int | tuple[int, int] = 4,
         cells_per_block: int | tuple[int, int] = 2,

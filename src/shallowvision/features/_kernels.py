@@ -60,6 +60,7 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         n_components: int = 2000,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,

@@ -97,6 +97,7 @@ class PatchKMeansTransformer(
 
     def __init__(
         self,
+        *,
         n_clusters: int = 400,
         patch_size: int = 5,
         pool: int = 3,

@@ -41,6 +41,7 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def __init__(
         self,
+        *,
         n_components: int | float = 50,
         whiten: bool = False,
         random_state: int | None = None,

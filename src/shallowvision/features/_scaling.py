@@ -26,7 +26,7 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
     """
 
     def __init__(
-        self, max_value: float = 255.0, image_shape: tuple[int, int] | None = None
+        self, *, max_value: float = 255.0, image_shape: tuple[int, int] | None = None
     ) -> None:
         self.max_value = max_value
         self.image_shape = image_shape

@@ -161,7 +161,7 @@ class VarianceSelector(PixelSelectorMixin, BaseEstimator):
 
     _supervised = False
 
-    def __init__(self, keep: float = 0.3, image_shape: tuple[int, int] | None = None) -> None:
+    def __init__(self, *, keep: float = 0.3, image_shape: tuple[int, int] | None = None) -> None:
         self.keep = keep
         self.image_shape = image_shape
 
@@ -187,6 +187,7 @@ class MutualInfoSelector(PixelSelectorMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         keep: float = 0.3,
         n_neighbors: int = 3,
         random_state: int | None = None,
@@ -259,6 +260,7 @@ class RFESelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         step: float | int = 0.1,
         cv: int | None = None,
@@ -334,6 +336,7 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         importance: str = "impurity",
         n_repeats: int = 3,
@@ -428,6 +431,7 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         n_explain: int | None = None,
         n_background: int = 100,

@@ -122,6 +122,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         n_components: int | str = 2000,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,

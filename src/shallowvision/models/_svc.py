@@ -103,6 +103,7 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         C: float = 1.0,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,

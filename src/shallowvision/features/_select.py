@@ -483,12 +483,22 @@ def get_selection_method_names() -> list[str]:
 
 def make_selector(
     method: str,
-    keep: float = 0.3,
     *,
+    keep: float = 0.3,
     estimator: Any = None,
     random_state: int | None = 0,
     image_shape: tuple[int, int] | None = None,
-    **options: Any,
+    n_neighbors: int | None = None,
+    step: float | int | None = None,
+    cv: int | None = None,
+    scoring: str | None = None,
+    n_jobs: int | None = None,
+    importance: str | None = None,
+    n_repeats: int | None = None,
+    validation_fraction: float | None = None,
+    n_explain: int | None = None,
+    n_background: int | None = None,
+    prefit: bool | None = None,
 ) -> Any:
     """An unfitted selector by method name.
 
@@ -503,8 +513,11 @@ def make_selector(
         The model that scores pixels for rfe, rfecv, model, permutation and shap.
     random_state : int, optional
     image_shape : (height, width), optional
-    **options
-        Further parameters of the selector class (e.g. ``n_explain=100``).
+    n_neighbors, step, cv, scoring, n_jobs, importance, n_repeats, validation_fraction, \
+n_explain, n_background, prefit : optional
+        Parameters of the selector class the method builds (e.g. ``n_explain=100`` for
+        ``shap``); left as None, the class's own default. Setting one the class does
+        not have raises :class:`~shallowvision.exceptions.ConfigError`.
     """
     key = method.strip().lower()
     if key not in _METHODS:
@@ -514,6 +527,20 @@ def make_selector(
             f"unknown selection method {method!r}: {hint}methods are {', '.join(_METHODS)}"
         )
     cls, fixed = _METHODS[key]
+    given = {
+        "n_neighbors": n_neighbors,
+        "step": step,
+        "cv": cv,
+        "scoring": scoring,
+        "n_jobs": n_jobs,
+        "importance": importance,
+        "n_repeats": n_repeats,
+        "validation_fraction": validation_fraction,
+        "n_explain": n_explain,
+        "n_background": n_background,
+        "prefit": prefit,
+    }
+    options = {name: value for name, value in given.items() if value is not None}
     params: dict[str, Any] = {"keep": keep, "image_shape": image_shape, **fixed, **options}
     names = cls._get_param_names()
     if "estimator" in names:

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["PixelScaler"]
@@ -33,7 +34,7 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
 
     def fit(self, X, y=None):
         if not self.max_value > 0:
-            raise ValueError(f"max_value must be positive, got {self.max_value!r}")
+            raise ConfigError(f"max_value must be positive, got {self.max_value!r}")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         return self
 

@@ -21,7 +21,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = [
@@ -78,10 +78,10 @@ def _scoring_model(selector: Any, X: np.ndarray, y: np.ndarray) -> Any:
         from sklearn.utils.validation import check_is_fitted
 
         if selector.estimator is None:
-            raise ValueError(f"{type(selector).__name__}(prefit=True) needs a fitted estimator")
+            raise ConfigError(f"{type(selector).__name__}(prefit=True) needs a fitted estimator")
         check_is_fitted(selector.estimator)
         if getattr(selector.estimator, "n_features_in_", X.shape[1]) != X.shape[1]:
-            raise ValueError(
+            raise DataError(
                 f"X has {X.shape[1]} features, but the prefit estimator was fitted with "
                 f"{selector.estimator.n_features_in_}"
             )
@@ -111,7 +111,7 @@ class PixelSelectorMixin(ImageShapeMixin, SelectorMixin):
             check_classification_targets(y)
             n_classes = len(np.unique(y))
             if n_classes < 2:
-                raise ValueError(
+                raise DataError(
                     f"{type(self).__name__} scores pixels by how they separate classes, but y has 1 class"
                 )
         else:

@@ -206,7 +206,7 @@ def calibrate(
         With ``predict`` and ``predict_proba``.
     """
     if method not in _METHODS:
-        raise DataError(
+        raise ConfigError(
             f"unknown calibration method {method!r}; choose one of {', '.join(get_calibration_method_names())}"
         )
     # Sigmoid and isotonic calibrators are fitted on stratified folds of the split: as many

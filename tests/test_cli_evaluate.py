@@ -120,7 +120,8 @@ def test_held_out_split_is_checked_against_the_training_images(models):
     with pytest.raises(DataError, match="trained on the whole training split of digits"):
         held_out_for_model(load_model(paths["all"]), "digits")
     with pytest.raises(
-        DataError, match="give the --validation-size, --n-per-class and --seed it was trained with"
+        DataError,
+        match="give the validation_size=, n_per_class= and random_state= it was trained with",
     ):
         held_out_for_model(lr, "digits", validation_size=0.2)
     assert len(held_out_for_model(lr, "digits", validation_size=0.2, check=False)) == 288

@@ -157,7 +157,10 @@ def test_benchmark_on_the_cluster_streams_the_local_rows(splits, cluster, tmp_pa
     assert sorted(r.key for r in read_benchmark_rows(out)) == sorted(r.key for r in local.rows)
     with (
         dask_backend_reuse(cluster),
-        pytest.raises(ConfigError, match="cannot be combined with --dask"),
+        pytest.raises(
+            ConfigError,
+            match="time_limit= stops fits in local worker processes; it cannot run on a Dask cluster",
+        ),
     ):
         run_benchmark(splits.train, splits.test, only=["SVC"], time_limit=5)
 
@@ -165,7 +168,10 @@ def test_benchmark_on_the_cluster_streams_the_local_rows(splits, cluster, tmp_pa
 def test_time_limit_and_dask_do_not_mix(splits, cluster):
     with (
         dask_backend_reuse(cluster),
-        pytest.raises(ConfigError, match="cannot be combined with --dask"),
+        pytest.raises(
+            ConfigError,
+            match="time_limit= stops fits in local worker processes; it cannot run on a Dask cluster",
+        ),
     ):
         compare_models(["nb"], splits.train, splits.validation, time_limit=5)
 

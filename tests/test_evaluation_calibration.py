@@ -22,7 +22,7 @@ from shallowvision.evaluation import (
     compare_calibration,
     reliability_diagram,
 )
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 
 def test_ece_and_mce_of_a_small_set_worked_by_hand():
@@ -189,5 +189,5 @@ def test_the_test_split_is_never_the_calibration_split(digits_model):
     X, y = digits_model.calibration.X, digits_model.calibration.labels
     with pytest.raises(DataError, match="same images"):
         compare_calibration(digits_model.model, (X, y), (X.copy(), y))
-    with pytest.raises(DataError, match="unknown calibration method 'platt'"):
+    with pytest.raises(ConfigError, match="unknown calibration method 'platt'"):
         calibrate(digits_model.model, X, y, method="platt")

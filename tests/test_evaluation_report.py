@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 
@@ -26,6 +27,7 @@ from shallowvision.evaluation import (
     curves_figure,
     error_overlap,
     error_overlap_figure,
+    evaluate_model,
     evaluate_predictions,
     evaluate_robustness,
     gallery_figure,
@@ -124,6 +126,19 @@ def test_shuffling_images_and_labels_together_changes_nothing(evaluation, digits
     for a, b in zip(shuffled.galleries, evaluation.galleries, strict=True):
         np.testing.assert_array_equal(shuffled.images[a.indices], evaluation.images[b.indices])
         np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
+def test_evaluate_model_takes_every_option_of_evaluate_predictions_with_the_same_default():
+    def options(function):
+        params = inspect.signature(function).parameters.values()
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+    of_model, of_predictions = options(evaluate_model), options(evaluate_predictions)
+    # evaluate_model takes these from the fitted model and the ImageSet instead
+    for derived in ("class_names", "images", "other_predictions"):
+        del of_predictions[derived]
+    del of_model["other_models"]
+    assert of_model == of_predictions
 
 
 def test_a_perfect_classifier_end_to_end():

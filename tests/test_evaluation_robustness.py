@@ -16,7 +16,7 @@ from shallowvision.evaluation import (
     rotate,
     shift,
 )
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 
 def _dot(n: int = 1, at: tuple[int, int] = (10, 12)) -> np.ndarray:
@@ -54,7 +54,7 @@ def test_inversion_twice_is_identity_and_exact():
     images = rng.integers(0, 256, (5, 6, 7), dtype=np.uint8)
     np.testing.assert_array_equal(invert(images), 255 - images.astype(int))
     np.testing.assert_array_equal(invert(invert(images)), images)
-    with pytest.raises(DataError, match="severity 2 is out of range for 'invert'"):
+    with pytest.raises(ConfigError, match="severity 2 is out of range for 'invert'"):
         invert(images, 2)
 
 
@@ -108,9 +108,9 @@ def test_rotation_keeps_a_centred_disc_and_turns_a_bar():
 
 def test_bad_corruption_requests_say_what_is_allowed():
     images = _dot()
-    with pytest.raises(DataError, match="unknown corruption 'fog'; choose from shift, rotate"):
+    with pytest.raises(ConfigError, match="unknown corruption 'fog'; choose from shift, rotate"):
         corrupt(images, "fog")
-    with pytest.raises(DataError, match="severity 4 is out of range for 'shift': use 1..3"):
+    with pytest.raises(ConfigError, match="severity 4 is out of range for 'shift': use 1..3"):
         shift(images, 4)
     with pytest.raises(DataError, match="uint8 batch"):
         shift(images.astype(float), 1)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import FASHION_DIR, write_idx
-from shallowvision import DataError
+from shallowvision import ConfigError, DataError
 from shallowvision.datasets import (
     _registry,
     cache_dir,
@@ -298,7 +298,7 @@ def test_validation_split_options(tmp_path):
     root = mnist_folder(tmp_path / "d", n_train=200)
     with pytest.raises(DataError, match="pass validation_size"):
         load(root, "validation")
-    with pytest.raises(DataError, match="unknown split 'valid'"):
+    with pytest.raises(ConfigError, match="unknown split 'valid'"):
         load(root, "valid")
     splits = load_splits(root, validation_size=0.25, random_state=3)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (150, 50, 20)

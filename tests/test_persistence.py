@@ -7,6 +7,7 @@ from sklearn.pipeline import Pipeline
 
 from conftest import FAST_PARAMS
 from estimators_for_tests import Opaque
+from shallowvision.exceptions import ConfigError
 from shallowvision.models import get_model, get_model_names
 from shallowvision.persistence import (
     ModelFileError,
@@ -80,7 +81,7 @@ def test_the_manifest_describes_what_the_model_was_fitted_on(tiny, tmp_path):
     derived = read_manifest(save_model(model, tmp_path / "d.skops", trained_on=load_model(path)))
     assert derived["training_data"] == manifest["training_data"]
     assert derived["class_names"] == manifest["class_names"] and derived["metrics"] == {}
-    with pytest.raises(TypeError, match="trained_on, or class_names and image_shape"):
+    with pytest.raises(ConfigError, match="trained_on, or class_names and image_shape"):
         save_model(model, tmp_path / "x.skops", class_names=tiny.class_names)
 
 

@@ -197,7 +197,7 @@ def test_same_config_and_seed_give_identical_metrics(digits_run, tmp_path):
 
 def test_existing_run_needs_resume(digits_run):
     config, out, _, _ = digits_run
-    with pytest.raises(ConfigError, match="already exists; pass --resume"):
+    with pytest.raises(ConfigError, match="already exists; pass resume=True"):
         run_study(config, out_dir=out, run_id="a")
 
 

@@ -112,7 +112,7 @@ def test_resume_into_another_dataset_is_refused_and_changes_nothing(small_run, t
         run_study(other, out_dir=out, run_id="small", resume=True)
     assert str(error.value) == (
         f"{run_dir}: resuming would change the study (data.dataset ('digits' -> '{folder}')); "
-        "start it as a new run with another --run-id"
+        "start it as a new run with another run_id="
     )
     after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     assert after == before

@@ -73,7 +73,7 @@ def test_every_method_keeps_exactly_the_count_asked_for(split, method, keep):
     train, validation = split
     estimator = None if method in ("variance", "mi") else forest()
     options = {"n_explain": 50} if method == "shap" else {}
-    selector = make_selector(method, keep, estimator=estimator, image_shape=(8, 8), **options)
+    selector = make_selector(method, keep=keep, estimator=estimator, image_shape=(8, 8), **options)
     selector.fit(train.X, train.y)
     k = 19 if keep == 0.3 else 10
     assert selector.get_support().sum() == k == selector.n_features_kept_
@@ -211,7 +211,7 @@ def test_fitted_selector_pipelines_round_trip_through_model_files(split, tmp_pat
     for method in ("variance", "rfecv", "shap"):
         estimator = None if method == "variance" else forest()
         options = {"n_explain": 20} if method == "shap" else {}
-        selector = make_selector(method, 0.3, estimator=estimator, **options)
+        selector = make_selector(method, keep=0.3, estimator=estimator, **options)
         model = make_pipeline(selector, get_model("nb")).fit(train.X, train.y)
         path = save_model(
             model,

@@ -34,12 +34,12 @@ def parse_dask(spec: str) -> tuple[str, int | str]:
     if match:
         n = int(match.group(1) or 2)
         if n < 1:
-            raise ConfigError(f"--dask {spec}: a local cluster needs at least one worker")
+            raise ConfigError(f"dask={spec!r}: a local cluster needs at least one worker")
         return "local", n
     if text.startswith(("tcp://", "tls://")) and ":" in text[6:]:
         return "remote", text
     raise ConfigError(
-        f"--dask {spec!r}: expected local, local:N, local:N:MEMORY (e.g. local:2:3GB), "
+        f"dask={spec!r}: expected local, local:N, local:N:MEMORY (e.g. local:2:3GB), "
         "or tcp://host:port"
     )
 
@@ -58,7 +58,7 @@ def local_memory_limit(spec: str) -> int | None:
 
     limit = int(parse_bytes(match.group(2).replace(" ", "")))
     if limit < 1:
-        raise ConfigError(f"--dask {spec}: a worker's memory limit must be positive")
+        raise ConfigError(f"dask={spec!r}: a worker's memory limit must be positive")
     return limit
 
 
@@ -93,7 +93,7 @@ def dask_client(spec: str) -> Iterator[Any]:
             try:
                 client = distributed.Client(str(value), timeout="15s")
             except OSError as exc:
-                raise ConfigError(f"--dask {value}: cannot reach the scheduler ({exc})") from None
+                raise ConfigError(f"dask={value!r}: cannot reach the scheduler ({exc})") from None
         with client:
             yield client
     finally:

@@ -1,7 +1,13 @@
 """The errors shallowvision raises for problems a user can fix.
 
 Each one carries a single-line message that names the file, key or value at fault;
-the CLI prints it in red and exits with code 2.
+the CLI prints it in red and exits with code 2. A message names a parameter as a
+Python caller writes it (``n_per_class=``); the CLI shows the flag that sets it
+(``--n-per-class``) instead.
+
+Two of them say whose mistake it is: :class:`ConfigError` for a bad argument or
+configuration value, :class:`DataError` for bad data. Both are :class:`ValueError`
+subclasses, so code written against scikit-learn's conventions still catches them.
 """
 
 __all__ = [
@@ -22,7 +28,7 @@ class DataError(ShallowVisionError, ValueError):
 
 
 class ConfigError(ShallowVisionError, ValueError):
-    """A configuration key or value is invalid."""
+    """An argument or configuration value is invalid; the message names the parameter or key."""
 
 
 class MissingDependencyError(ShallowVisionError, ImportError):

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from shallowvision._console import stderr_console
     from shallowvision._workers import workers_die_with_this_process
+    from shallowvision.cli._common import as_flags
     from shallowvision.exceptions import ShallowVisionError
 
     args = sys.argv[1:] if argv is None else argv
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         elif isinstance(exc, MemoryError):
             text = "out of memory; try a smaller --n-per-class or a lighter model"
         else:
-            text = str(exc)
+            text = as_flags(str(exc))
         stderr_console().print(f"[red]error:[/red] {escape(_one_line(text))}", soft_wrap=True)
         return EXIT_USER_ERROR
     return result if isinstance(result, int) else 0

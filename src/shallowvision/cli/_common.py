@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,44 @@ from typing import Any
 from shallowvision.exceptions import ConfigError
 
 TASKS = ("multiclass", "binary")
+
+#: The library's parameter names and the flags that set them. Library messages name the
+#: parameter a Python caller typed (``n_per_class=``); the CLI shows its own flag instead.
+PARAMETER_FLAGS: dict[str, str] = {
+    "allow_version_mismatch": "--allow-version-mismatch",
+    "dask": "--dask",
+    "data_dir": "--data-dir",
+    "expect_sha256": "--expect-sha256",
+    "n_per_class": "--n-per-class",
+    "out": "--out",
+    "out_dir": "--out",
+    "random_state": "--seed",
+    "resume": "--resume",
+    "run_id": "--run-id",
+    "time_limit": "--time-limit",
+    "validation_size": "--validation-size",
+}
+_PARAMETER = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=(True\b)?")
+
+
+def as_flags(message: str) -> str:
+    """``message`` with each ``parameter=`` of :data:`PARAMETER_FLAGS` written as its flag.
+
+    ``run_id='x'`` becomes ``--run-id 'x'``, a bare ``out_dir=`` becomes ``--out`` and a
+    switch's ``resume=True`` becomes ``--resume``; other text is left as it is.
+    """
+
+    def flag(match: re.Match[str]) -> str:
+        name, switch = match.groups()
+        if name not in PARAMETER_FLAGS:
+            return match.group(0)
+        option = PARAMETER_FLAGS[name]
+        after = message[match.end() : match.end() + 1]
+        if switch or not after or after.isspace() or after in ",;:)]":
+            return option
+        return f"{option} "
+
+    return _PARAMETER.sub(flag, message)
 
 
 def load_task(

@@ -91,7 +91,7 @@ def select_cli(
             raise ConfigError("--n-explain applies to --method shap only")
         options["n_explain"] = n_explain
     # A bad method, keep or option fails here, before any data is read.
-    make_selector(method, keep, **options)
+    make_selector(method, keep=keep, **options)
     n_to_keep(keep, 2**31)
     params = _model_params(param, model)
     if out is not None and out.exists() and not out.is_dir():

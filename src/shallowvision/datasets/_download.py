@@ -50,7 +50,7 @@ def download(remote: RemoteFile, mirrors: Sequence[str], dest_dir: Path) -> Path
         return target
     raise DataError(
         f"could not download {remote.name} ({'; '.join(failures)}); copy the file into a folder "
-        "and pass --data-dir (or set SHALLOWVISION_DATA)"
+        "and pass data_dir= (or set SHALLOWVISION_DATA)"
     )
 
 

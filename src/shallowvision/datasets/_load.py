@@ -17,7 +17,7 @@ from shallowvision.datasets._cache import _cached
 from shallowvision.datasets._decode import _decode_named, _decode_path, _Decoded
 from shallowvision.datasets._imageset import ImageSet
 from shallowvision.datasets._registry import get_dataset_spec, is_dataset_name
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = ["DatasetSplits", "load", "load_splits"]
 
@@ -114,7 +114,7 @@ def load(
     ImageSet
     """
     if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if split == "validation" and validation_size is None:
         raise DataError("split='validation' is carved from train: pass validation_size (e.g. 0.1)")
     part = "test" if split == "test" else "train"

@@ -32,7 +32,7 @@ from shallowvision._optional import import_optional
 from shallowvision.datasets import _cache, _decode, _load, _locate, _readers
 from shallowvision.datasets._imageset import held_out_indices, resolve_class
 from shallowvision.datasets._registry import RemoteFile, get_dataset_spec, is_dataset_name
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = ["PartitionedImages", "read_partitioned"]
 
@@ -900,7 +900,7 @@ def read_partitioned(
     from dask.utils import parse_bytes
 
     if split not in _load.SPLITS:
-        raise DataError(f"unknown split {split!r}; choose one of {', '.join(_load.SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(_load.SPLITS)}")
     if split == "validation" and validation_size is None:
         raise DataError("split='validation' is carved from train: pass validation_size (e.g. 0.1)")
     budget = parse_bytes(chunk_bytes) if isinstance(chunk_bytes, str) else int(chunk_bytes)

@@ -191,7 +191,7 @@ def explore_dataset(
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: --out must be a folder, and this is a file")
+        raise ConfigError(f"{out}: out_dir= must be a folder, and this is a file")
     step = on_step or (lambda _: None)
     step("loading")
     splits = load_splits(

@@ -27,7 +27,7 @@ from shallowvision import _metrics as core
 from shallowvision.evaluation._arrays import top_label
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_predictions
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = [
     "BrierDecomposition",
@@ -63,7 +63,7 @@ class _Bins:
             if len(edges) == 1:  # every forecast equal: one bin holding them all
                 edges = np.r_[edges, edges]
         else:
-            raise DataError(f"unknown binning strategy {strategy!r}: use 'uniform' or 'quantile'")
+            raise ConfigError(f"unknown binning strategy {strategy!r}: use 'uniform' or 'quantile'")
         ids = np.searchsorted(edges[1:-1], forecast, side="left")
         size = len(edges) - 1
         return cls(

@@ -33,7 +33,7 @@ from shallowvision.evaluation._calibration import (
 )
 from shallowvision.evaluation._records import NOT_JSON, Record
 from shallowvision.evaluation._validation import check_predictions
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = [
     "CalibrationComparison",
@@ -105,7 +105,7 @@ class TemperatureScaling(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self
         """
         if self.estimator is None:
-            raise ValueError("TemperatureScaling needs the fitted classifier to calibrate")
+            raise ConfigError("TemperatureScaling needs the fitted classifier to calibrate")
         try:
             check_is_fitted(self.estimator)
         except NotFittedError as exc:
@@ -114,7 +114,7 @@ class TemperatureScaling(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(self.estimator).__name__} is not fitted: fit it on the training split first"
             ) from exc
         if self.response_method not in ("auto", "predict_proba", "decision_function"):
-            raise ValueError(
+            raise ConfigError(
                 f"response_method must be 'auto', 'predict_proba' or 'decision_function', "
                 f"got {self.response_method!r}"
             )
@@ -206,7 +206,7 @@ def calibrate(
         With ``predict`` and ``predict_proba``.
     """
     if method not in _METHODS:
-        raise DataError(
+        raise ConfigError(
             f"unknown calibration method {method!r}; choose one of {', '.join(get_calibration_method_names())}"
         )
     # Sigmoid and isotonic calibrators are fitted on stratified folds of the split: as many

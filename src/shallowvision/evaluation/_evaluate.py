@@ -247,7 +247,19 @@ def evaluate_model(
     *,
     model_name: str = "model",
     other_models: Mapping[str, Any] | None = None,
-    **options: Any,
+    n_bins: int = 15,
+    top_k: Sequence[int] = (3, 5),
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 0,
+    target_accuracy: float = 0.99,
+    n_pairs: int = 6,
+    gallery_size: int = 16,
+    positive: int | str | None = None,
+    threshold: float | None = None,
+    min_precision: float | None = None,
+    fp_cost: float | None = None,
+    fn_cost: float | None = None,
 ) -> Evaluation:
     """Evaluate a fitted classifier on labelled images: :func:`evaluate_predictions` of its probabilities.
 
@@ -262,10 +274,9 @@ def evaluate_model(
     other_models : mapping of str to fitted classifier, optional
         Other models on the same images: their predicted labels are compared with
         this model's (McNemar's test, error overlap).
-    **options
-        Further keyword arguments of :func:`evaluate_predictions` (``n_bins``,
-        ``threshold``, ``min_precision``, ``fp_cost``, ``fn_cost``, ``positive``,
-        ``target_accuracy`` ...).
+    n_bins, top_k, n_resamples, confidence, random_state, target_accuracy, n_pairs, \
+gallery_size, positive, threshold, min_precision, fp_cost, fn_cost
+        As for :func:`evaluate_predictions`, which these are passed to.
 
     Returns
     -------
@@ -293,7 +304,19 @@ def evaluate_model(
         images=data.images,
         model_name=model_name,
         other_predictions=others,
-        **options,
+        n_bins=n_bins,
+        top_k=top_k,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        random_state=random_state,
+        target_accuracy=target_accuracy,
+        n_pairs=n_pairs,
+        gallery_size=gallery_size,
+        positive=positive,
+        threshold=threshold,
+        min_precision=min_precision,
+        fp_cost=fp_cost,
+        fn_cost=fn_cost,
     )
 
 

@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from shallowvision.evaluation._records import Record
 from shallowvision.evaluation._validation import check_labels
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 
 __all__ = [
     "RobustnessResult",
@@ -67,7 +67,9 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 def _level(name: str, severity: int) -> float:
     levels = _CORRUPTIONS[name].levels
     if not isinstance(severity, int | np.integer) or not 1 <= severity <= len(levels):
-        raise DataError(f"severity {severity!r} is out of range for {name!r}: use 1..{len(levels)}")
+        raise ConfigError(
+            f"severity {severity!r} is out of range for {name!r}: use 1..{len(levels)}"
+        )
     return levels[int(severity) - 1]
 
 
@@ -164,7 +166,7 @@ def get_corruption_names() -> list[str]:
 
 def _corruption(name: str) -> _Corruption:
     if name not in _CORRUPTIONS:
-        raise DataError(
+        raise ConfigError(
             f"unknown corruption {name!r}; choose from {', '.join(get_corruption_names())}"
         )
     return _CORRUPTIONS[name]

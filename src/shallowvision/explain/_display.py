@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shallowvision._plotting import Display, MapDisplay, color_limit, mosaic, new_axes
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.explain._explain import Explanation, ImageExplanation
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def pixel_maps(explanation: Explanation, kind: str) -> tuple[np.ndarray, list[st
             parts.append(("impurity", e.impurity.values))
         maps = np.stack([_relative(v) for _, v in parts])
         return maps, [t for t, _ in parts], "Pixel importance (each divided by its maximum)", False
-    raise DataError(f"unknown map kind {kind!r}; choose one of {', '.join(MAP_KINDS)}")
+    raise ConfigError(f"unknown map kind {kind!r}; choose one of {', '.join(MAP_KINDS)}")
 
 
 def _relative(values: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from shallowvision.exceptions import ConfigError
+
 __all__ = ["ImageShapeMixin", "check_positive_int", "infer_image_shape"]
 
 
@@ -15,7 +17,7 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     at least ``minimum`` (1: a positive one)."""
     if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < minimum:
         kind = "a positive int" if minimum == 1 else f"an int of at least {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 
 
@@ -31,7 +33,7 @@ def infer_image_shape(
     if image_shape is not None:
         h, w = (int(v) for v in image_shape)
         if h * w != n_features:
-            raise ValueError(
+            raise ConfigError(
                 f"image_shape {h}x{w} has {h * w} pixels but X has {n_features} features; "
                 "pass the (height, width) of the images X was flattened from"
             )
@@ -40,7 +42,7 @@ def infer_image_shape(
     if side * side != n_features:
         if not strict:
             return 1, n_features
-        raise ValueError(
+        raise ConfigError(
             f"X has {n_features} features, which is not a square image; pass image_shape=(height, width)"
         )
     return side, side

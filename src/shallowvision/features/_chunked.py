@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import check_positive_int
 
 __all__ = ["ChunkedPipeline", "chunk_rows"]
@@ -110,7 +111,7 @@ class ChunkedPipeline(Pipeline):
             self.chunk_rows_ = self._chunk_rows_for(X)
             return Xt
         if any(routed_params[name].get("fit") for name, _ in self.steps[:-1]):
-            raise ValueError(
+            raise ConfigError(
                 "ChunkedPipeline fits its transforms on a sample and cannot pass them fit "
                 "parameters; pass fit_sample=None to fit them on every row"
             )
@@ -160,7 +161,7 @@ class ChunkedPipeline(Pipeline):
     def _final_input(self, X, params) -> np.ndarray:
         check_is_fitted(self)
         if params or get_config().get("enable_metadata_routing"):
-            raise ValueError("ChunkedPipeline passes no parameters to its steps' predictions")
+            raise ConfigError("ChunkedPipeline passes no parameters to its steps' predictions")
         return self._transform_chunked(X)
 
     @available_if(_final_has("predict"))

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["Deskewer", "deskew_images", "shear_images"]
@@ -115,6 +116,7 @@ class Deskewer(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
 
     def __init__(
         self,
+        *,
         centre: bool = True,
         max_skew: float = 1.0,
         image_shape: tuple[int, int] | None = None,
@@ -125,7 +127,7 @@ class Deskewer(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
 
     def fit(self, X, y=None):
         if not self.max_skew >= 0:
-            raise ValueError(f"max_skew must be non-negative, got {self.max_skew!r}")
+            raise ConfigError(f"max_skew must be non-negative, got {self.max_skew!r}")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         return self
 

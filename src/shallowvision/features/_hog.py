@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._optional import has_module, import_optional
 from shallowvision._threads import map_in_threads
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import ImageShapeMixin, check_positive_int
 
 __all__ = ["HOGTransformer", "hog_images"]
@@ -32,7 +33,7 @@ def _pair(value, name: str) -> tuple[int, int]:
     if len(pair) != 2 or not all(
         isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in pair
     ):
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+        raise ConfigError(f"{name} must be a positive int or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
@@ -161,10 +162,10 @@ def hog_images(
     batch (joblib's convention: None is one, -1 is every core).
     """
     if backend not in ("numpy", "opencv"):
-        raise ValueError(f"backend must be 'numpy' or 'opencv', got {backend!r}")
+        raise ConfigError(f"backend must be 'numpy' or 'opencv', got {backend!r}")
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3:
-        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+        raise DataError(f"images must have shape (n, height, width), got {images.shape}")
     cell, n_cells, block = _geometry(
         images.shape[1:],
         _pair(pixels_per_cell, "pixels_per_cell"),
@@ -227,6 +228,7 @@ class HOGTransformer(
 
     def __init__(
         self,
+        *,
         orientations: int = 9,
         pixels_per_cell: int | tuple[int, int] = 4,
         cells_per_block: int | tuple[int, int] = 2,
@@ -250,11 +252,13 @@ class HOGTransformer(
     def fit(self, X, y=None):
         check_positive_int(self.orientations, "orientations")
         if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(
+            raise ConfigError(
                 f"block_norm must be one of {', '.join(_BLOCK_NORMS)}, got {self.block_norm!r}"
             )
         if self.backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+            raise ConfigError(
+                f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}"
+            )
         cell = _pair(self.pixels_per_cell, "pixels_per_cell")
         block = _pair(self.cells_per_block, "cells_per_block")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))

@@ -7,6 +7,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.kernel_approximation import Nystroem
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from shallowvision.exceptions import ConfigError
+
 __all__ = ["RBFNystroem", "distance_weights", "rbf_gamma", "with_norms"]
 
 
@@ -18,7 +20,7 @@ def rbf_gamma(X: np.ndarray, gamma: str | float, gamma_scale: float = 1.0) -> fl
         return gamma_scale / (X.shape[1] * variance) if variance > 0 else 1.0
     if isinstance(gamma, int | float) and not isinstance(gamma, bool) and gamma > 0:
         return float(gamma)
-    raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
+    raise ConfigError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
 
 
 def with_norms(X: np.ndarray) -> np.ndarray:
@@ -60,6 +62,7 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         n_components: int = 2000,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from shallowvision._threads import map_in_threads
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin, check_positive_int
 from shallowvision.features._kernels import distance_weights, with_norms
 
@@ -97,6 +98,7 @@ class PatchKMeansTransformer(
 
     def __init__(
         self,
+        *,
         n_clusters: int = 400,
         patch_size: int = 5,
         pool: int = 3,
@@ -127,7 +129,7 @@ class PatchKMeansTransformer(
         for name in ("contrast_eps", "whiten_eps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
         X = self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         images = self._images(X)
         h, w = self.image_shape_

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["ImagePCA"]
@@ -41,6 +42,7 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def __init__(
         self,
+        *,
         n_components: int | float = 50,
         whiten: bool = False,
         random_state: int | None = None,
@@ -59,7 +61,7 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
             or not isinstance(n, int | float | np.integer | np.floating)
             or n <= 0
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"n_components must be a positive count or a share in (0, 1), got {n!r}"
             )
         if isinstance(n, float | np.floating) and n < 1:

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["PixelScaler"]
@@ -26,14 +27,14 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
     """
 
     def __init__(
-        self, max_value: float = 255.0, image_shape: tuple[int, int] | None = None
+        self, *, max_value: float = 255.0, image_shape: tuple[int, int] | None = None
     ) -> None:
         self.max_value = max_value
         self.image_shape = image_shape
 
     def fit(self, X, y=None):
         if not self.max_value > 0:
-            raise ValueError(f"max_value must be positive, got {self.max_value!r}")
+            raise ConfigError(f"max_value must be positive, got {self.max_value!r}")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         return self
 

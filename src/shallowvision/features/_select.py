@@ -21,7 +21,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import ImageShapeMixin
 
 __all__ = [
@@ -78,10 +78,10 @@ def _scoring_model(selector: Any, X: np.ndarray, y: np.ndarray) -> Any:
         from sklearn.utils.validation import check_is_fitted
 
         if selector.estimator is None:
-            raise ValueError(f"{type(selector).__name__}(prefit=True) needs a fitted estimator")
+            raise ConfigError(f"{type(selector).__name__}(prefit=True) needs a fitted estimator")
         check_is_fitted(selector.estimator)
         if getattr(selector.estimator, "n_features_in_", X.shape[1]) != X.shape[1]:
-            raise ValueError(
+            raise DataError(
                 f"X has {X.shape[1]} features, but the prefit estimator was fitted with "
                 f"{selector.estimator.n_features_in_}"
             )
@@ -111,7 +111,7 @@ class PixelSelectorMixin(ImageShapeMixin, SelectorMixin):
             check_classification_targets(y)
             n_classes = len(np.unique(y))
             if n_classes < 2:
-                raise ValueError(
+                raise DataError(
                     f"{type(self).__name__} scores pixels by how they separate classes, but y has 1 class"
                 )
         else:
@@ -161,7 +161,7 @@ class VarianceSelector(PixelSelectorMixin, BaseEstimator):
 
     _supervised = False
 
-    def __init__(self, keep: float = 0.3, image_shape: tuple[int, int] | None = None) -> None:
+    def __init__(self, *, keep: float = 0.3, image_shape: tuple[int, int] | None = None) -> None:
         self.keep = keep
         self.image_shape = image_shape
 
@@ -187,6 +187,7 @@ class MutualInfoSelector(PixelSelectorMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         keep: float = 0.3,
         n_neighbors: int = 3,
         random_state: int | None = None,
@@ -259,6 +260,7 @@ class RFESelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         step: float | int = 0.1,
         cv: int | None = None,
@@ -334,6 +336,7 @@ class ModelSelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         importance: str = "impurity",
         n_repeats: int = 3,
@@ -428,6 +431,7 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
+        *,
         keep: float = 0.3,
         n_explain: int | None = None,
         n_background: int = 100,
@@ -479,12 +483,22 @@ def get_selection_method_names() -> list[str]:
 
 def make_selector(
     method: str,
-    keep: float = 0.3,
     *,
+    keep: float = 0.3,
     estimator: Any = None,
     random_state: int | None = 0,
     image_shape: tuple[int, int] | None = None,
-    **options: Any,
+    n_neighbors: int | None = None,
+    step: float | int | None = None,
+    cv: int | None = None,
+    scoring: str | None = None,
+    n_jobs: int | None = None,
+    importance: str | None = None,
+    n_repeats: int | None = None,
+    validation_fraction: float | None = None,
+    n_explain: int | None = None,
+    n_background: int | None = None,
+    prefit: bool | None = None,
 ) -> Any:
     """An unfitted selector by method name.
 
@@ -499,8 +513,11 @@ def make_selector(
         The model that scores pixels for rfe, rfecv, model, permutation and shap.
     random_state : int, optional
     image_shape : (height, width), optional
-    **options
-        Further parameters of the selector class (e.g. ``n_explain=100``).
+    n_neighbors, step, cv, scoring, n_jobs, importance, n_repeats, validation_fraction, \
+n_explain, n_background, prefit : optional
+        Parameters of the selector class the method builds (e.g. ``n_explain=100`` for
+        ``shap``); left as None, the class's own default. Setting one the class does
+        not have raises :class:`~shallowvision.exceptions.ConfigError`.
     """
     key = method.strip().lower()
     if key not in _METHODS:
@@ -510,6 +527,20 @@ def make_selector(
             f"unknown selection method {method!r}: {hint}methods are {', '.join(_METHODS)}"
         )
     cls, fixed = _METHODS[key]
+    given = {
+        "n_neighbors": n_neighbors,
+        "step": step,
+        "cv": cv,
+        "scoring": scoring,
+        "n_jobs": n_jobs,
+        "importance": importance,
+        "n_repeats": n_repeats,
+        "validation_fraction": validation_fraction,
+        "n_explain": n_explain,
+        "n_background": n_background,
+        "prefit": prefit,
+    }
+    options = {name: value for name, value in given.items() if value is not None}
     params: dict[str, Any] = {"keep": keep, "image_shape": image_shape, **fixed, **options}
     names = cls._get_param_names()
     if "estimator" in names:

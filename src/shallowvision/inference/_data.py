@@ -155,7 +155,7 @@ def held_out_for_model(
                 f"{label} was trained on other images than {splits.train.name}'s training split "
                 f"less a validation split of {validation_size} (seed {random_state}"
                 f"{f', {n_per_class} per class' if n_per_class else ''}); give the "
-                "--validation-size, --n-per-class and --seed it was trained with"
+                "validation_size=, n_per_class= and random_state= it was trained with"
             )
     return _check_matches(model, held_out)
 

@@ -597,7 +597,7 @@ def _done_rows(path: Path, identity: Mapping[str, Any]) -> dict[str, BenchmarkRo
             if getattr(row, name) != identity[name]:
                 raise ConfigError(
                     f"{path} holds another benchmark's results ({name} {getattr(row, name)!r}, "
-                    f"this run {identity[name]!r}); write to another --out file, or delete it to start over"
+                    f"this run {identity[name]!r}); write to another out= file, or delete it to start over"
                 )
     return {r.key: r for r in rows if r.status in DONE_STATUSES}
 
@@ -622,7 +622,7 @@ def _run(
     if on_dask():
         if time_limit is not None:
             raise ConfigError(
-                "--time-limit stops fits in local worker processes; it cannot be combined with --dask"
+                "time_limit= stops fits in local worker processes; it cannot run on a Dask cluster"
             )
         from joblib import Parallel, delayed
 

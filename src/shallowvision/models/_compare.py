@@ -292,7 +292,7 @@ def compare_models(
     if on_dask():
         if time_limit is not None:
             raise ConfigError(
-                "--time-limit stops fits in local worker processes; it cannot be combined with --dask"
+                "time_limit= stops fits in local worker processes; it cannot run on a Dask cluster"
             )
         return _compare_on_cluster(
             models,

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision.exceptions import ConfigError
+
 __all__ = ["curve_sizes", "expected_fit_seconds", "last_doubling", "learning_curve_figure"]
 
 #: Bounds of the power law that extrapolates fit times: no fit gets cheaper per image as
@@ -20,7 +22,7 @@ def curve_sizes(start: int, stop: int, points: int) -> list[int]:
     """``points`` training sizes from ``start`` to ``stop``, evenly spaced on a log scale
     (ascending, distinct; fewer when the range holds fewer whole numbers)."""
     if not 1 <= start <= stop:
-        raise ValueError(f"a learning curve needs 1 <= start <= stop, got {start} and {stop}")
+        raise ConfigError(f"a learning curve needs 1 <= start <= stop, got {start} and {stop}")
     sizes = {round(float(s)) for s in np.geomspace(start, stop, max(points, 1))}
     return sorted(sizes | {start, stop})
 

@@ -103,8 +103,8 @@ def _client(client: Any) -> Any:
         return distributed.default_client()
     except ValueError:
         raise ConfigError(
-            "data-parallel fitting needs a Dask cluster: pass --dask (local:N or "
-            "tcp://host:port), or create a distributed.Client first"
+            "data-parallel fitting needs a Dask cluster: create a distributed.Client first, or "
+            "pass client="
         ) from None
 
 
@@ -447,7 +447,7 @@ def fit_data_parallel(
                 raise WorkerLostError(
                     f"the data-parallel fit of {model} lost worker(s) {', '.join(lost)} on "
                     f"each of {retries + 1} attempt(s); if they ran out of memory, give the "
-                    "workers more (--dask local:N:MEMORY) or add workers"
+                    "workers more (dask='local:N:MEMORY') or add workers"
                 ) from None
         # Out of the handler, the failed fit's frames are gone; collecting them releases
         # the futures they held.

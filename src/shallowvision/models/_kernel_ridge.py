@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from shallowvision._threads import map_in_threads
+from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import check_positive_int
 from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
@@ -122,6 +123,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         n_components: int | str = 2000,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,
@@ -149,17 +151,17 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             check_positive_int(self.n_components, "n_components")
         check_positive_int(self.max_iter, "max_iter")
         if not self.alpha > 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha!r}")
+            raise ConfigError(f"alpha must be positive, got {self.alpha!r}")
         if not self.tol > 0:
-            raise ValueError(f"tol must be positive, got {self.tol!r}")
+            raise ConfigError(f"tol must be positive, got {self.tol!r}")
         if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
+            raise ConfigError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
         self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)
         binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = binarizer.fit_transform(y).astype(np.float64)
         self.classes_ = binarizer.classes_
         if len(self.classes_) < 2:
-            raise ValueError(
+            raise DataError(
                 f"NystroemRidgeClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})"
             )
         n = len(X)

@@ -137,7 +137,7 @@ _REGISTRY: dict[str, ModelSpec] = {}
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a model family to the registry (its name must be new)."""
     if spec.name in _REGISTRY:
-        raise ValueError(f"model {spec.name!r} is already registered")
+        raise ConfigError(f"model {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec
     return spec
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,9 +150,13 @@ def evaluate_selection(
     by_model = key in _MODEL_METHODS
     pixel_scorer = (clone(scorer) if scorer is not None else clone(fresh)) if by_model else None
     # Built before any fit, so a bad method, option or keep fails at once.
+    known = inspect.signature(make_selector).parameters
+    unknown = sorted(set(options or {}) - {n for n, p in known.items() if p.kind is p.KEYWORD_ONLY})
+    if unknown:
+        raise ConfigError(f"options: no selector has a parameter {', '.join(unknown)}")
     selector = make_selector(
         method,
-        keep,
+        keep=keep,
         estimator=pixel_scorer,
         random_state=random_state,
         image_shape=train.image_shape,

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from shallowvision._optional import has_module, import_optional
 from shallowvision._threads import map_in_threads
+from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import check_positive_int
 from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
@@ -103,6 +104,7 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         C: float = 1.0,
         gamma: str | float = "scale",
         gamma_scale: float = 1.0,
@@ -131,11 +133,11 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
         check_classification_targets(y)
         if self.decision_function_shape not in ("ovr", "ovo"):
-            raise ValueError(
+            raise ConfigError(
                 f"decision_function_shape must be 'ovr' or 'ovo', got {self.decision_function_shape!r}"
             )
         if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
+            raise ConfigError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
         self.gamma_ = rbf_gamma(X, self.gamma, self.gamma_scale)
         self.solver_ = self.solver
         if self.solver == "auto":

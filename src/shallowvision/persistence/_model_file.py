@@ -234,7 +234,7 @@ def _training_of(
     if image_shape is None:
         image_shape = None if trained_on is None else trained_on.image_shape
     if class_names is None or image_shape is None:
-        raise TypeError("save_model needs trained_on, or class_names and image_shape")
+        raise ConfigError("save_model needs trained_on, or class_names and image_shape")
     h, w = (int(v) for v in image_shape)
     return [str(c) for c in class_names], (h, w), provenance
 
@@ -314,7 +314,7 @@ def _check_compatible(
             raise ModelFileError(
                 f"{label}: saved with {lib} {saved[lib]} but {current[lib]} is installed; models are "
                 "only guaranteed to load in the version that wrote them: retrain, or allow the "
-                "mismatch (allow_version_mismatch=True, --allow-version-mismatch) at your own risk"
+                "mismatch (allow_version_mismatch=True) at your own risk"
             )
 
 
@@ -462,7 +462,7 @@ def _expected_sha256(text: str | None) -> str | None:
         return None
     value = text.strip().lower().removeprefix("sha256:")
     if not _HEX64.fullmatch(value):
-        raise ConfigError(f"--expect-sha256 {text!r}: expected 64 hex digits (sha256sum's output)")
+        raise ConfigError(f"expect_sha256={text!r}: expected 64 hex digits (sha256sum's output)")
     return value
 
 

@@ -61,8 +61,8 @@ def check_run_id(run_id: str) -> str:
         or "\0" in run_id
     ):
         raise ConfigError(
-            f"--run-id {run_id!r}: give a plain folder name (no '/', not starting with '.'); "
-            "runs are written inside --out"
+            f"run_id={run_id!r}: give a plain folder name (no '/', not starting with '.'); "
+            "runs are written inside the out_dir= folder"
         )
     return run_id
 
@@ -93,7 +93,7 @@ def find_run(out_dir: Path, run_id: str | None, overrides: dict[str, Any] | None
     raise ConfigError(
         f"{out_dir}: no run of this study to resume; "
         + (f"the runs there differ in {'; '.join(differences[:3])}" if differences else "")
-        + "; start a new run, or name one with --run-id"
+        + "; start a new run, or name one with run_id="
     )
 
 
@@ -192,14 +192,14 @@ def run_study(
     run_dir = out / check_run_id(run_id or new_run_id(config))
     if run_dir.exists() and not resume and any(run_dir.iterdir()):
         raise ConfigError(
-            f"{run_dir}: already exists; pass --resume to continue it, or another --run-id"
+            f"{run_dir}: already exists; pass resume=True to continue it, or another run_id="
         )
     if resume and (run_dir / "config.json").is_file():
         changed = study_changes(_stored_config(run_dir), config)
         if changed:
             raise ConfigError(
                 f"{run_dir}: resuming would change the study ({'; '.join(changed)}); "
-                "start it as a new run with another --run-id"
+                "start it as a new run with another run_id="
             )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -331,7 +331,7 @@ def _check_same_data(ctx: RunContext) -> None:
                 f"{ctx.run_dir}: the dataset changed since the run began ({split} split: "
                 f"{then[0]} images with sha256 {str(then[1])[:12]} then, "
                 f"{now.n_images} with sha256 {str(now.sha256)[:12]} now); "
-                "start a new run with another --run-id"
+                "start a new run with another run_id="
             )
 
 

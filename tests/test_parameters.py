@@ -90,3 +90,24 @@ def test_a_bad_run_id_names_the_parameter_in_python_and_the_flag_on_the_command_
         "error: --run-id 'a/b': give a plain folder name (no '/', not starting with '.'); "
         "runs are written inside the --out folder"
     )
+
+
+def test_a_refused_fit_prints_its_estimate_not_the_generic_out_of_memory_line(
+    monkeypatch, capsys
+):
+    import shallowvision.datasets as datasets
+    from shallowvision.cli import main
+    from shallowvision.models._memory import MemoryBudgetError
+
+    def refuse(*args, **kwargs):
+        raise MemoryBudgetError(
+            "best would need about 9.1 GB and 2.0 GB is free; subsample with n_per_class=500",
+            needed=9_100_000_000,
+            available=2_000_000_000,
+            n_per_class=500,
+        )
+
+    monkeypatch.setattr(datasets, "load", refuse)
+    assert main(["data", "info", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "best would need about 9.1 GB" in err and "--n-per-class 500" in err, err

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(exc, OSError) and exc.filename is not None:
             text = f"{exc.filename}: {exc.strerror or exc}"
-        elif isinstance(exc, MemoryError):
+        elif isinstance(exc, MemoryError) and not isinstance(exc, ShallowVisionError):
             text = "out of memory; try a smaller --n-per-class or a lighter model"
         else:
             text = as_flags(str(exc))

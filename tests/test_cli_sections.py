@@ -47,6 +47,7 @@ def option_default(command: str, name: str):
         ("explain", "n_background", ExplainConfig, "n_background"),
         ("explain", "n_permutation", ExplainConfig, "n_permutation"),
         ("select", "keep", SelectConfig, "keep"),
+        ("select", "method", SelectConfig, "method"),
     ],
 )
 def test_a_commands_default_is_the_runs(command, option, section, key):
@@ -131,3 +132,17 @@ def test_ensemble_combines_as_a_run_does_unless_told_otherwise(monkeypatch, caps
     assert main(["ensemble", "digits", "--members", "lr,nb", "--method", "hard"]) == 2
     assert calls[1]["methods"] == ["hard"]
     capsys.readouterr()
+
+
+def test_the_select_section_takes_every_method_the_command_does():
+    from shallowvision.features import get_selection_method_names
+
+    for method in get_selection_method_names():
+        assert SelectConfig(method=method).method == method
+    assert SelectConfig(method="shap", n_explain=50).selector_options() == {"n_explain": 50}
+    with pytest.raises(ConfigError, match="^n_explain= applies to method=shap only$"):
+        build_section(SelectConfig, {}, method="mi", n_explain=5)
+    with pytest.raises(ConfigError, match="^unknown selection method 'lasso'"):
+        build_section(SelectConfig, {}, method="lasso")
+    with pytest.raises(ConfigError, match="whole count >= 1, got 2.5"):
+        build_section(SelectConfig, {}, keep=2.5)

@@ -20,6 +20,8 @@ PARAMETER_FLAGS: dict[str, str] = {
     "dask": "--dask",
     "data_dir": "--data-dir",
     "expect_sha256": "--expect-sha256",
+    "method": "--method",
+    "n_explain": "--n-explain",
     "n_per_class": "--n-per-class",
     "out": "--out",
     "out_dir": "--out",

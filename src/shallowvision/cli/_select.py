@@ -23,7 +23,7 @@ from shallowvision.cli._options import (
     TaskOpt,
     ValidationOpt,
 )
-from shallowvision.cli._sections import default
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import comparison_table, fmt
 from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import SelectConfig
@@ -41,7 +41,7 @@ def select_cli(
             "--method",
             help="variance, mi, rfe, rfecv, model (impurity importance), permutation or shap.",
         ),
-    ] = "shap",
+    ] = default(SelectConfig, "method"),
     keep: Annotated[
         float,
         typer.Option("--keep", min=0.0, help="Share (< 1) or number (>= 1) of pixels kept."),
@@ -81,18 +81,18 @@ def select_cli(
     pixels kept.
     """
     from shallowvision._console import stderr_console, stdout_console
-    from shallowvision.features import make_selector, n_to_keep
     from shallowvision.models import evaluate_selection, get_model_spec, save_selection
 
+    # A bad method, keep, model or option fails here, before any data is read.
+    config = build_section(
+        SelectConfig,
+        {"method": "--method", "keep": "--keep", "model": "--model", "n_explain": "--n-explain"},
+        method=method,
+        keep=keep,
+        model=model,
+        n_explain=n_explain,
+    )
     get_model_spec(model)
-    options: dict[str, Any] = {}
-    if n_explain is not None:
-        if method != "shap":
-            raise ConfigError("--n-explain applies to --method shap only")
-        options["n_explain"] = n_explain
-    # A bad method, keep or option fails here, before any data is read.
-    make_selector(method, keep=keep, **options)
-    n_to_keep(keep, 2**31)
     params = _model_params(param, model)
     if out is not None and out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: --out must be a folder")
@@ -109,15 +109,15 @@ def select_cli(
         f"selecting pixels with {method} and retraining {model} on {len(splits.train):,} images"
     ):
         result = evaluate_selection(
-            method,
-            keep,
+            config.method,
+            config.keep,
             model,
             splits.train,
             splits.validation,
             random_state=seed,
             n_jobs=n_jobs,
             params=params,
-            options=options,
+            options=config.selector_options(),
         )
     console = stdout_console()
     all_row = dataclasses.replace(result.all_pixels, model=f"all {result.n_features} pixels")

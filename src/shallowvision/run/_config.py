@@ -131,13 +131,43 @@ class EnsembleConfig(_Section):
 
 class SelectConfig(_Section):
     enabled: bool = True
-    method: Literal["variance", "mi", "rfe", "model", "shap"] = "model"
-    keep: float = Field(
-        default=0.3, gt=0, description="Share (< 1) or count (>= 1) of pixels kept."
+    method: str = Field(
+        default="model",
+        description="variance, mi, rfe, rfecv, model (impurity importance), permutation or shap.",
     )
+    keep: float = Field(default=0.3, description="Share (< 1) or count (>= 1) of pixels kept.")
     model: str | None = Field(
         default=None, description="Model retrained on the kept pixels; default the best so far."
     )
+    n_explain: int | None = Field(
+        default=None, ge=1, description="shap only: training images explained (default 200)."
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        from shallowvision.features import make_selector
+
+        make_selector(method)  # raises "unknown selection method ...: methods are ..."
+        return method
+
+    @field_validator("keep")
+    @classmethod
+    def _share_or_count(cls, keep: float) -> float:
+        from shallowvision.features import n_to_keep
+
+        n_to_keep(keep, 2**31)  # raises "keep must be a share in (0, 1) or a whole count ..."
+        return keep
+
+    @model_validator(mode="after")
+    def _explain_needs_shap(self) -> SelectConfig:
+        if self.n_explain is not None and self.method != "shap":
+            raise ConfigError("n_explain= applies to method=shap only")
+        return self
+
+    def selector_options(self) -> dict[str, Any]:
+        """The selector's own parameters this section sets (see ``make_selector``)."""
+        return {} if self.n_explain is None else {"n_explain": self.n_explain}
 
 
 class ExplainConfig(_Section):

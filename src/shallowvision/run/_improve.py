@@ -161,6 +161,7 @@ def stage_select(ctx: RunContext) -> SelectOutput:
         splits.validation,
         random_state=ctx.config.seed,
         n_jobs=ctx.config.n_jobs,
+        options=config.selector_options(),
         fit_seconds=by_name[name].metrics.get("fit_seconds") if name in by_name else None,
     )
     if ctx.on_progress:

@@ -31,9 +31,6 @@ from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
 
 __all__ = [
     "SEARCHES",
-    "BenchmarkConfig",
-    "BenchmarkResult",
-    "BenchmarkRow",
     "BlockRBFSVC",
     "Comparison",
     "ModelScore",
@@ -41,18 +38,13 @@ __all__ = [
     "NystroemRidgeClassifier",
     "SelectionResult",
     "TuneResult",
-    "UnsupportedConfigError",
     "WorkerLostError",
-    "build_classifier",
     "compare_data_parallel",
     "compare_models",
     "data_parallel_model_names",
     "evaluate_selection",
     "fit_and_score",
-    "fit_config",
     "fit_data_parallel",
-    "get_benchmark_configs",
-    "get_benchmark_grid_names",
     "get_model",
     "get_model_names",
     "get_model_spec",
@@ -61,8 +53,6 @@ __all__ = [
     "has_scores",
     "list_models",
     "predict_scores",
-    "read_benchmark_rows",
-    "run_benchmark",
     "save_selection",
     "score_data_parallel",
     "score_fitted",
@@ -79,21 +69,6 @@ _LAZY = {
     "BlockRBFSVC": "shallowvision.models._svc",
     **dict.fromkeys(
         (
-            "BenchmarkConfig",
-            "BenchmarkResult",
-            "BenchmarkRow",
-            "UnsupportedConfigError",
-            "build_classifier",
-            "fit_config",
-            "get_benchmark_configs",
-            "get_benchmark_grid_names",
-            "read_benchmark_rows",
-            "run_benchmark",
-        ),
-        "shallowvision.models._benchmark",
-    ),
-    **dict.fromkeys(
-        (
             "WorkerLostError",
             "compare_data_parallel",
             "data_parallel_model_names",
@@ -104,10 +79,29 @@ _LAZY = {
     ),
 }
 
+#: Names this package offered before they moved to a package of their own.
+_MOVED = dict.fromkeys(
+    (
+        "BenchmarkConfig",
+        "BenchmarkResult",
+        "BenchmarkRow",
+        "UnsupportedConfigError",
+        "build_classifier",
+        "fit_config",
+        "get_benchmark_configs",
+        "get_benchmark_grid_names",
+        "read_benchmark_rows",
+        "run_benchmark",
+    ),
+    "shallowvision.benchmark",
+)
+
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MOVED:
+        raise AttributeError(f"{name} moved to {_MOVED[name]}: import it from there")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

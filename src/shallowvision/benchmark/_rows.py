@@ -1,17 +1,15 @@
-"""Benchmark rows and the JSON-lines file they are appended to, one complete line each."""
+"""Benchmark rows, as the JSON-lines file of a run stores them, one complete line each."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from shallowvision._jsonl import read_rows
 from shallowvision._records import Record
 from shallowvision.benchmark._grid import config_key
-from shallowvision.exceptions import DataError
 
 __all__ = ["DONE_STATUSES", "BenchmarkResult", "BenchmarkRow", "read_benchmark_rows"]
 
@@ -71,43 +69,7 @@ def read_benchmark_rows(path: str | os.PathLike[str]) -> list[BenchmarkRow]:
     A last line cut short (the process was killed while writing it) is ignored; any
     other unreadable line is an error naming the line.
     """
-    path = Path(path)
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").split("\n")
-    complete = lines[:-1]  # the text after the last newline, if any, is unfinished
-    rows: dict[str, BenchmarkRow] = {}
-    for number, line in enumerate(complete, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = BenchmarkRow.from_dict(json.loads(line))
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{path}, line {number}: not a benchmark row ({exc})") from None
-        rows.pop(row.key, None)
-        rows[row.key] = row
-    return list(rows.values())
-
-
-class _RowFile:
-    """Appends rows to a JSON-lines file, one complete line per write, flushed to disk."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        if path.exists():
-            text = path.read_text(encoding="utf-8")
-            if text and not text.endswith("\n"):
-                # Drop the line a killed run left unfinished, so appends start on a fresh line.
-                from shallowvision._io import write_text
-
-                write_text(path, text[: text.rfind("\n") + 1])
-
-    def append(self, row: BenchmarkRow) -> None:
-        line = json.dumps(row.to_dict(), sort_keys=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as stream:
-            stream.write(line)
-            stream.flush()
-            os.fsync(stream.fileno())
+    return read_rows(path, BenchmarkRow.from_dict, key=lambda row: row.key, what="benchmark row")
 
 
 @dataclass(frozen=True, kw_only=True)

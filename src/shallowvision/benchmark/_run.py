@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._jsonl import RowFile
 from shallowvision.benchmark._grid import (
     BenchmarkConfig,
     UnsupportedConfigError,
@@ -36,7 +37,6 @@ from shallowvision.benchmark._rows import (
     DONE_STATUSES,
     BenchmarkResult,
     BenchmarkRow,
-    _RowFile,
     read_benchmark_rows,
 )
 from shallowvision.datasets import ImageSet
@@ -202,10 +202,10 @@ def run_benchmark(
         if on_row:
             on_row(row)
     todo = [c for c in configs if c.key not in finished]
-    writer = _RowFile(path) if path is not None else None
+    writer = RowFile(path) if path is not None else None
     for row in _run(todo, train, test, identity, repeats, random_state, n_jobs, time_limit):
         if writer is not None:
-            writer.append(row)
+            writer.append(row.to_dict())
         finished[row.key] = row
         if on_row:
             on_row(row)

@@ -224,8 +224,8 @@ def test_time_limit_stops_a_configuration(data):
     X, Xt = _run.standardise(train.X, test.X)
     config = BenchmarkConfig("GradientBoostingClassifier", {"n_estimators": 100, "max_depth": 10})
     start = time.perf_counter()
-    row = _run._fit_config_limited(
-        config,
+    (row,) = _run._fit_configs(
+        [config],
         X,
         train.y,
         Xt,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._dispatch import Job, dispatch
 from shallowvision._jsonl import RowFile
 from shallowvision.benchmark._grid import (
     BenchmarkConfig,
@@ -250,59 +250,35 @@ def _run(
     X_train, X_test = standardise(train.X, test.X)
     y_train, y_test = np.asarray(train.y), np.asarray(test.y)
     kwargs = {"n_classes": train.n_classes, "repeats": repeats, "seed": seed, "n_jobs": n_jobs}
-    stamp = dict(identity)
-    if on_dask():
-        if time_limit is not None:
-            raise ConfigError(
-                "--time-limit stops fits in local worker processes; it cannot be combined with --dask"
-            )
-        from joblib import Parallel, delayed
-
-        with shared_on_cluster(X_train, y_train, X_test, y_test):
-            results = Parallel(n_jobs=-1, return_as="generator_unordered")(
-                delayed(fit_config)(c, X_train, y_train, X_test, y_test, **kwargs) for c in todo
-            )
-            for row in results:
-                yield replace(row, **stamp)
-        return
-    for config in todo:
-        if time_limit is None:
-            row = fit_config(config, X_train, y_train, X_test, y_test, **kwargs)  # type: ignore[arg-type]
-        else:
-            row = _fit_config_limited(config, X_train, y_train, X_test, y_test, time_limit, kwargs)
-        yield replace(row, **stamp)
+    for row in _fit_configs(todo, X_train, y_train, X_test, y_test, time_limit, kwargs):
+        yield replace(row, **identity)
 
 
-def _fit_config_limited(
-    config: BenchmarkConfig,
+def _fit_configs(
+    configs: list[BenchmarkConfig],
     X_train: np.ndarray,
     y_train: np.ndarray,
     X_test: np.ndarray,
     y_test: np.ndarray,
-    seconds: float,
+    time_limit: float | None,
     kwargs: dict[str, Any],
-) -> BenchmarkRow:
-    from shallowvision._workers import run_with_time_limit
-
-    outcome = run_with_time_limit(
-        fit_config,
-        config,
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        seconds=seconds,
-        warmup=_import_sklearn,
-        **kwargs,
-    )
-    if outcome.status == "ok":
-        return outcome.value
-    return BenchmarkRow(
-        classifier=config.classifier,
-        params=dict(config.params),
-        status=outcome.status,
-        error=_one_line(outcome.error),
-    )
+) -> Iterator[BenchmarkRow]:
+    """A row per configuration as it finishes, on the cluster or here under ``time_limit``."""
+    jobs = [
+        Job(c, (c, X_train, y_train, X_test, y_test), kwargs, warmup=_import_sklearn)
+        for c in configs
+    ]
+    shared = (X_train, y_train, X_test, y_test)
+    for job, outcome in dispatch(fit_config, jobs, shared=shared, time_limit=time_limit):
+        if outcome.status == "ok":
+            yield outcome.value
+        else:
+            yield BenchmarkRow(
+                classifier=job.key.classifier,
+                params=dict(job.key.params),
+                status=outcome.status,
+                error=_one_line(outcome.error),
+            )
 
 
 def _import_sklearn() -> None:

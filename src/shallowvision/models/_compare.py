@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from shallowvision._dask import on_dask
 from shallowvision._dispatch import Job, dispatch
 from shallowvision._metrics import summary_metrics
+from shallowvision._records import StoredRecord
 from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
@@ -50,9 +51,12 @@ COLUMNS = {
 }
 
 
-@dataclass
-class ModelScore:
-    """One model's row: metrics on the evaluation images, costs, and status."""
+@dataclass(frozen=True, kw_only=True)
+class ModelScore(StoredRecord):
+    """One model's row: metrics on the evaluation images, costs, and status.
+
+    Stored as it is in a run's stage files, which the report reads back into it.
+    """
 
     model: str
     status: str = "ok"
@@ -74,9 +78,6 @@ class ModelScore:
     #: The peak memory estimated before the fit (zoo models), in bytes.
     memory_estimate_bytes: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def measured(self) -> dict[str, Any]:
         """The row as a model file's manifest and a run's candidates keep it: all but the
@@ -326,8 +327,7 @@ def compare_models(
                 ModelScore(model=name, status=outcome.status, error=outcome.error),
                 None,
             )
-        row.memory_estimate_bytes = estimates[job.key]
-        rows[job.key] = row
+        rows[job.key] = replace(row, memory_estimate_bytes=estimates[job.key])
         if estimator is not None:
             fitted[job.key] = estimator
         if on_progress:

@@ -15,15 +15,15 @@ from sklearn.preprocessing import StandardScaler
 
 from conftest import default_sigint
 from shallowvision import ConfigError, DataError
-from shallowvision.datasets import load
-from shallowvision.models import (
+from shallowvision.benchmark import (
     BenchmarkConfig,
-    _benchmark,
+    _run,
     build_classifier,
     get_benchmark_configs,
     read_benchmark_rows,
     run_benchmark,
 )
+from shallowvision.datasets import load
 from test_cli import EXE, cli
 
 
@@ -109,7 +109,7 @@ def test_crammer_singer_is_the_real_solver_or_an_explained_skip(data, monkeypatc
     config = BenchmarkConfig("LinearSVC", {"C": 1.0, "multi_class": "crammer_singer"})
     model = build_classifier(config, n_classes=10, random_state=0)
     assert model.multi_class == "crammer_singer"
-    X, Xt = _benchmark.standardise(train.X, test.X)
+    X, Xt = _run.standardise(train.X, test.X)
     ovr = build_classifier(
         BenchmarkConfig(
             "LinearSVC", {"C": 1.0, "multi_class": "ovr", "loss": "squared_hinge", "penalty": "l2"}
@@ -127,7 +127,7 @@ def test_crammer_singer_is_the_real_solver_or_an_explained_skip(data, monkeypatc
             return {"C": 1.0, "loss": "squared_hinge", "penalty": "l2"}
 
     monkeypatch.setattr("sklearn.svm.LinearSVC", WithoutCrammerSinger)
-    row = _benchmark.fit_config(config, X, train.y, Xt, test.y, n_classes=10)
+    row = _run.fit_config(config, X, train.y, Xt, test.y, n_classes=10)
     assert row.status == "skipped" and row.accuracy is None
     assert (
         "no Crammer-Singer solver" in row.error and "one-vs-rest is not a substitute" in row.error
@@ -164,13 +164,13 @@ def test_interrupted_run_resumes_without_refitting_done_rows(data, tmp_path, mon
     train, test = data
     out = tmp_path / "bench.jsonl"
     fitted = []
-    real_fit = _benchmark.fit_config
+    real_fit = _run.fit_config
 
     def counting_fit(config, *args, **kwargs):
         fitted.append(config.key)
         return real_fit(config, *args, **kwargs)
 
-    monkeypatch.setattr(_benchmark, "fit_config", counting_fit)
+    monkeypatch.setattr(_run, "fit_config", counting_fit)
 
     def stop_after_two(row):
         if len(fitted) == 2:
@@ -221,11 +221,11 @@ def test_a_file_of_another_benchmark_is_refused(data, tmp_path):
 
 def test_time_limit_stops_a_configuration(data):
     train, test = data
-    X, Xt = _benchmark.standardise(train.X, test.X)
+    X, Xt = _run.standardise(train.X, test.X)
     config = BenchmarkConfig("GradientBoostingClassifier", {"n_estimators": 100, "max_depth": 10})
     start = time.perf_counter()
-    row = _benchmark._fit_config_limited(
-        config,
+    (row,) = _run._fit_configs(
+        [config],
         X,
         train.y,
         Xt,

@@ -10,8 +10,9 @@ import pytest
 
 from shallowvision import ConfigError
 from shallowvision._dask import dask_backend, dask_client, parse_dask
+from shallowvision.benchmark import read_benchmark_rows, run_benchmark
 from shallowvision.datasets import load_splits
-from shallowvision.models import compare_models, read_benchmark_rows, run_benchmark, tune_model
+from shallowvision.models import compare_models, tune_model
 
 
 def test_parse_dask():

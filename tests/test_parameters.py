@@ -92,9 +92,7 @@ def test_a_bad_run_id_names_the_parameter_in_python_and_the_flag_on_the_command_
     )
 
 
-def test_a_refused_fit_prints_its_estimate_not_the_generic_out_of_memory_line(
-    monkeypatch, capsys
-):
+def test_a_refused_fit_prints_its_estimate_not_the_generic_out_of_memory_line(monkeypatch, capsys):
     import shallowvision.datasets as datasets
     from shallowvision.cli import main
     from shallowvision.models._memory import MemoryBudgetError

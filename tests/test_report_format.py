@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from shallowvision.report import render_report
-from shallowvision.report._records import STAGE_FORMAT, RunManifest, ScoreRow, read_stage
+from shallowvision.report._records import STAGE_FORMAT, RunManifest, read_stage
 from test_cli import cli
 from test_hostile import one_error_line
 
@@ -149,18 +149,14 @@ def test_a_stage_file_that_does_not_fit_its_record_is_named(old_run, change, pro
     )
 
 
-def test_comparison_rows_keep_every_field_of_the_model_scores():
-    import dataclasses
-
+def test_comparison_rows_are_read_back_as_the_model_scores_they_were(old_run):
     from shallowvision.models import ModelScore
 
-    def defaults(kind):
-        return {
-            f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-            for f in dataclasses.fields(kind)
-        }
-
-    assert defaults(ScoreRow) == defaults(ModelScore)
+    rows = read_stage(old_run / "stages" / "compare.json").output.comparison.rows
+    assert rows and all(type(row) is ModelScore for row in rows)
+    assert [ModelScore.from_dict(row.to_dict()) for row in rows] == rows
+    stored = json.loads((old_run / "stages" / "compare.json").read_text())
+    assert [row.to_dict() for row in rows] == stored["result"]["comparison"]["rows"]
 
 
 def test_a_value_that_does_not_fit_is_named_by_its_path(old_run):

@@ -28,6 +28,7 @@ _SUBPACKAGES = (
     "persistence",
     "run",
     "report",
+    "benchmark",
 )
 
 __all__ = [

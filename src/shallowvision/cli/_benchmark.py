@@ -61,8 +61,8 @@ def benchmark_cli(
     """Fit each configuration of a benchmark grid on the whole standardised training set and
     report its test accuracy (mean over --repeats shuffles) and seconds per fit."""
     from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.benchmark import get_benchmark_configs, run_benchmark
     from shallowvision.datasets import load
-    from shallowvision.models import get_benchmark_configs, run_benchmark
 
     classifiers = split_names(only) if only else None
     configs = get_benchmark_configs(grid, classifiers)

@@ -7,13 +7,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from shallowvision._dask import on_dask, shared_on_cluster
+from shallowvision._dask import on_dask
+from shallowvision._dispatch import Job, dispatch
 from shallowvision._metrics import summary_metrics
+from shallowvision._records import StoredRecord
 from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
@@ -49,9 +51,12 @@ COLUMNS = {
 }
 
 
-@dataclass
-class ModelScore:
-    """One model's row: metrics on the evaluation images, costs, and status."""
+@dataclass(frozen=True, kw_only=True)
+class ModelScore(StoredRecord):
+    """One model's row: metrics on the evaluation images, costs, and status.
+
+    Stored as it is in a run's stage files, which the report reads back into it.
+    """
 
     model: str
     status: str = "ok"
@@ -73,9 +78,6 @@ class ModelScore:
     #: The peak memory estimated before the fit (zoo models), in bytes.
     memory_estimate_bytes: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def measured(self) -> dict[str, Any]:
         """The row as a model file's manifest and a run's candidates keep it: all but the
@@ -278,140 +280,67 @@ def compare_models(
     on_progress : callable, optional
         Called with ``(model_name, stage)`` as each model starts and ends.
     """
-    from shallowvision._workers import run_with_time_limit
-
     models = _check_models(models)
     train.check_trainable()
     if train.class_names != evaluate_on.class_names or train.image_shape != evaluate_on.image_shape:
         raise ConfigError(
             f"train and {evaluate_on.split} differ in classes or image shape; load them with one load_splits call"
         )
-    rows, fitted = [], {}
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(evaluate_on.X), evaluate_on.y
-    if on_dask():
-        if time_limit is not None:
-            raise ConfigError(
-                "time_limit= stops fits in local worker processes; it cannot run on a Dask cluster"
-            )
-        return _compare_on_cluster(
-            models,
-            train,
-            evaluate_on,
-            X_train,
-            X_eval,
-            random_state,
-            n_jobs,
-            params,
-            keep_models,
-            on_progress,
-        )
-    for model in models:
-        name = model if isinstance(model, str) else model[0]
-        if on_progress:
-            on_progress(name, "start")
-        estimate = _memory_estimate(model, train)
-        if isinstance(estimate, ModelScore):
-            rows.append(estimate)
-            if on_progress:
-                on_progress(name, estimate.status)
-            continue
-        args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
-        kwargs = {
-            "random_state": random_state,
-            "n_jobs": n_jobs,
-            "params": (params or {}).get(name),
-            "keep_model": keep_models,
-        }
-        if time_limit is None:
-            row, estimator = _fit_and_score_safely(*args, **kwargs)  # type: ignore[arg-type]
-        else:
-            outcome = run_with_time_limit(
-                fit_and_score,
-                *args,
-                seconds=time_limit,
-                warmup=functools.partial(_warm_up, model),
-                **kwargs,
-            )
-            if outcome.status == "ok":
-                row, estimator = outcome.value
-            else:
-                if outcome.value:
-                    _log.debug("%s %s:\n%s", name, outcome.status, outcome.value)
-                row, estimator = (
-                    ModelScore(model=name, status=outcome.status, error=outcome.error),
-                    None,
-                )
-        row.memory_estimate_bytes = estimate
-        rows.append(row)
-        if estimator is not None:
-            fitted[name] = estimator
-        if on_progress:
-            on_progress(name, row.status)
-    return Comparison(
-        rows=rows,
-        dataset=train.name,
-        evaluated_on=evaluate_on.split,
-        n_train=len(train),
-        n_eval=len(evaluate_on),
-        class_names=list(train.class_names),
-        random_state=random_state,
-        models=fitted,
-    )
-
-
-def _compare_on_cluster(
-    models: list[str | tuple[str, Any]],
-    train: ImageSet,
-    evaluate_on: ImageSet,
-    X_train: np.ndarray,
-    X_eval: np.ndarray,
-    random_state: int,
-    n_jobs: int | None,
-    params: dict[str, dict[str, Any]] | None,
-    keep_models: bool,
-    on_progress: Callable[[str, str], None] | None,
-) -> Comparison:
-    """Every model fitted at once on the cluster (joblib's Dask backend), rows in the asked order."""
-    from joblib import Parallel, delayed
-
     names = [m if isinstance(m, str) else m[0] for m in models]
-    for name in names:
-        if on_progress:
-            on_progress(name, "start")
-    tasks = (
-        delayed(_fit_and_score_safely)(
-            model,
-            X_train,
-            train.y,
-            X_eval,
-            evaluate_on.y,
-            train.n_classes,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            params=(params or {}).get(name),
-            keep_model=keep_models,
-        )
-        for model, name in zip(models, names, strict=True)
-    )
-    results = {}
-    with shared_on_cluster(X_train, train.y, X_eval, evaluate_on.y):
-        outputs = Parallel(n_jobs=-1)(tasks)
-    for name, (row, estimator) in zip(names, outputs, strict=True):
-        results[name] = (row, estimator)
+    rows: list[ModelScore | None] = [None] * len(models)
+    estimates: dict[int, int | None] = {}
+    # A cluster's workers have memory of their own: this machine's says nothing of it.
+    check_memory = not on_dask()
+
+    def jobs() -> Iterator[Job]:
+        for i, (model, name) in enumerate(zip(models, names, strict=True)):
+            if on_progress:
+                on_progress(name, "start")
+            estimate = _memory_estimate(model, train) if check_memory else None
+            if isinstance(estimate, ModelScore):
+                rows[i] = estimate
+                if on_progress:
+                    on_progress(name, estimate.status)
+                continue
+            estimates[i] = estimate
+            kwargs = {
+                "random_state": random_state,
+                "n_jobs": n_jobs,
+                "params": (params or {}).get(name),
+                "keep_model": keep_models,
+            }
+            args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
+            yield Job(i, args, kwargs, warmup=functools.partial(_warm_up, model))
+
+    fitted: dict[int, Any] = {}
+    shared = (X_train, y_train, X_eval, y_eval)
+    for job, outcome in dispatch(fit_and_score, jobs(), shared=shared, time_limit=time_limit):
+        name = names[job.key]
+        if outcome.status == "ok":
+            row, estimator = outcome.value
+        else:
+            if outcome.value:
+                _log.debug("%s %s:\n%s", name, outcome.status, outcome.value)
+            row, estimator = (
+                ModelScore(model=name, status=outcome.status, error=outcome.error),
+                None,
+            )
+        rows[job.key] = replace(row, memory_estimate_bytes=estimates[job.key])
+        if estimator is not None:
+            fitted[job.key] = estimator
         if on_progress:
             on_progress(name, row.status)
-    rows = [results[n][0] for n in names]
-    fitted = {n: e for n, (_, e) in results.items() if e is not None}
     return Comparison(
-        rows=rows,
+        rows=[row for row in rows if row is not None],
         dataset=train.name,
         evaluated_on=evaluate_on.split,
         n_train=len(train),
         n_eval=len(evaluate_on),
         class_names=list(train.class_names),
         random_state=random_state,
-        models=fitted,
+        models={names[i]: fitted[i] for i in sorted(fitted)},
     )
 
 
@@ -432,14 +361,3 @@ def _warm_up(model: str | tuple[str, Any]) -> None:
 
     if isinstance(model, str):
         get_model_spec(model).make()  # imports the model's own library (xgboost, lightgbm ...)
-
-
-def _fit_and_score_safely(
-    model: str | tuple[str, Any], *args: Any, **kwargs: Any
-) -> tuple[ModelScore, Any]:
-    name = model if isinstance(model, str) else model[0]
-    try:
-        return fit_and_score(model, *args, **kwargs)
-    except Exception as exc:  # one failing model must not lose the others' results
-        _log.debug("%s failed", name, exc_info=True)  # the traceback, for --debug
-        return ModelScore(model=name, status="failed", error=f"{type(exc).__name__}: {exc}"), None

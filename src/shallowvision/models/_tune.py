@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -158,7 +158,7 @@ def tune_model(
     tuned, best = fit_and_score(
         (name, tuned_estimator), X, y, X_val, y_val, train.n_classes, keep_model=True
     )
-    tuned.params = _jsonable_params(searcher.best_params_)
+    tuned = replace(tuned, params=_jsonable_params(searcher.best_params_))
     results = searcher.cv_results_
     candidates = [
         {

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 from shallowvision._io import read_stage_file
 from shallowvision._records import OMIT_NONE, RecordError, StoredRecord
 from shallowvision.exceptions import ConfigError
+from shallowvision.models import ModelScore
 
 __all__ = [
     "OUTPUTS",
@@ -39,7 +40,6 @@ __all__ = [
     "ReportOutput",
     "RobustnessOutput",
     "RunManifest",
-    "ScoreRow",
     "SelectOutput",
     "StageOutput",
     "StageTiming",
@@ -65,30 +65,6 @@ class Candidate(StoredRecord):
     model_file: str
     metrics: dict[str, Any]
     gives_proba: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScoreRow(StoredRecord):
-    """One model's row of a comparison, as :class:`~shallowvision.models.ModelScore` stores it."""
-
-    model: str
-    status: str = "ok"
-    accuracy: float | None = None
-    balanced_accuracy: float | None = None
-    precision_macro: float | None = None
-    recall_macro: float | None = None
-    f1_macro: float | None = None
-    roc_auc: float | None = None
-    log_loss: float | None = None
-    brier: float | None = None
-    fit_seconds: float | None = None
-    predict_seconds_per_1000: float | None = None
-    size_bytes: int | None = None
-    scores_kind: str | None = None
-    error: str = ""
-    notes: str = ""
-    memory_estimate_bytes: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +158,7 @@ class ComparisonTable(StoredRecord):
     n_eval: int
     class_names: list[str]
     random_state: int
-    rows: list[ScoreRow]
+    rows: list[ModelScore]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,8 +197,8 @@ class Search(StoredRecord):
     n_resources: list[int]
     n_fits: int
     search_seconds: float
-    baseline: ScoreRow
-    tuned: ScoreRow
+    baseline: ModelScore
+    tuned: ModelScore
     candidates: list[SearchPoint] = field(default_factory=list)
 
 
@@ -261,8 +237,8 @@ class EnsembleTable(StoredRecord):
     final: str
     cv: int
     random_state: int
-    member_rows: list[ScoreRow]
-    ensemble_rows: list[ScoreRow]
+    member_rows: list[ModelScore]
+    ensemble_rows: list[ModelScore]
     best_member: str
     gain: dict[str, Gain]
     agreement: float
@@ -308,8 +284,8 @@ class Selection(StoredRecord):
     image_shape: list[int]
     mask: list[list[bool]]
     scores: list[list[float | None]]
-    all_pixels: ScoreRow
-    kept_pixels: ScoreRow
+    all_pixels: ModelScore
+    kept_pixels: ModelScore
     delta: SelectionDelta
     selection_seconds: float
     dataset: str

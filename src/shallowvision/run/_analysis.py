@@ -111,12 +111,7 @@ def stage_calibrate(ctx: RunContext) -> CalibrateOutput:
                     comparison.calibrator,
                     row,
                     trained_on=ctx.trained_on(base.stage),
-                    calibration={
-                        "method": method,
-                        "temperature": comparison.temperature,
-                        "model_file": base.model_file,
-                        "table": comparison.table,
-                    },
+                    calibration=comparison.manifest_record(model_file=base.model_file),
                 )
             )
             chart = ctx.save_chart(f"calibration-{_slug(name)}", calibration_figure(comparison))

@@ -74,13 +74,35 @@ def test_toml_round_trip_keeps_every_value(tmp_path):
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
+    from shallowvision.run._context import RunContext
+
     out = tmp_path_factory.mktemp("runs")
     config = build_config(overrides=DIGITS)
     events = []
-    run_dir = run_study(
-        config, out_dir=out, run_id="a", on_event=lambda s, e, d: events.append((s, e))
-    )
+    # Models a stage starts with in memory: each stage loads the models it uses itself.
+    held: dict[str, int] = {}
+    load = RunContext.model
+
+    def model(ctx, name):
+        stage = next(s for s, e in reversed(events) if e == "start")
+        held.setdefault(stage, len(ctx._models))
+        return load(ctx, name)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RunContext, "model", model)
+        run_dir = run_study(
+            config, out_dir=out, run_id="a", on_event=lambda s, e, d: events.append((s, e))
+        )
+    DIGITS_HELD_MODELS.update(held)
     return config, out, run_dir, events
+
+
+DIGITS_HELD_MODELS: dict[str, int] = {}
+
+
+def test_a_stage_starts_with_no_model_of_the_stages_before_it_in_memory(digits_run):
+    assert len(DIGITS_HELD_MODELS) >= 3, DIGITS_HELD_MODELS
+    assert set(DIGITS_HELD_MODELS.values()) == {0}, DIGITS_HELD_MODELS
 
 
 def test_run_directory_layout_and_manifest(digits_run):

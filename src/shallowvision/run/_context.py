@@ -224,12 +224,18 @@ class RunContext:
         return relative
 
     def model(self, name: str) -> Any:
-        """A fitted model of this run, as loaded from its file (once)."""
+        """A fitted model of this run, as loaded from its file (once per stage)."""
         if name not in self._models:
             from shallowvision.persistence import load_model
 
             self._models[name] = load_model(self.path("models", f"{name}.skops")).estimator
         return self._models[name]
+
+    def forget_models(self) -> None:
+        """Drop the models loaded so far: a stage keeps only the models it uses in memory,
+        not every model of the stages before it (forests and neighbours fitted on large
+        sets hold gigabytes)."""
+        self._models.clear()
 
     # -- predictions -----------------------------------------------------------------------
     def save_predictions(self, name: str, split: str, estimator: Any, data: Any) -> dict[str, Any]:

@@ -298,6 +298,8 @@ def _run_stages(
                 # The data cannot support this stage (too few images of a class for its
                 # folds): the run goes on, and the report says why the stage is missing.
                 skipped, output = str(exc), None
+            finally:
+                ctx.forget_models()
         seconds = time.perf_counter() - start
         record = StoredStage(
             stage=stage.name, key=key, seconds=seconds, output=output, skipped=skipped

@@ -35,7 +35,7 @@ from shallowvision.run._analysis import (
     stage_errors,
     stage_robustness,
 )
-from shallowvision.run._candidates import offer, rank_candidates
+from shallowvision.run._candidates import offer, rank_candidates, recommend
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
@@ -211,17 +211,20 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
 def stage_final(ctx: RunContext) -> FinalOutput:
     """Choose on validation, then score the chosen models once on the test split.
 
-    The recommended model also gets the full evaluation (curves, calibration,
-    errors), written as ``evaluation.json`` and charts.
+    The recommendation respects the noise of the validation images (see
+    :func:`~shallowvision.run._candidates.recommend`); the recommended model and the two
+    best others by the objective are scored on test, and the recommended model also
+    gets the full evaluation (curves, calibration, errors), written as
+    ``evaluation.json`` and charts.
     """
     from shallowvision.evaluation import ranking_metrics, summary_metrics
 
     config = ctx.config
-    ranked = rank_candidates(ctx.candidates(), config)
-    if not ranked:
-        raise ConfigError("no candidate models to evaluate")
-    recommended, broken = ranked[0]
-    chosen = [c for c, _ in ranked[:3]]
+    recommendation, ranked = recommend(
+        ctx.candidates(), config, lambda name: ctx.predictions(name, "validation")
+    )
+    recommended, broken = next((c, b) for c, b in ranked if c.name == recommendation.model)
+    chosen = [recommended, *[c for c, _ in ranked if c is not recommended][:2]]
     test = ctx.splits.test
     evaluated = []
     for candidate in chosen:
@@ -272,6 +275,7 @@ def stage_final(ctx: RunContext) -> FinalOutput:
         evaluated=evaluated,
         evaluation=evaluation,
         n_test=len(test),
+        recommendation=recommendation,
     )
 
 

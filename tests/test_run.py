@@ -163,6 +163,18 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(digits_run, tmp_pa
     assert [s for s, e in events if e == "done"] == ["eda", "report"]
     eda = json.loads((tmp_path / "a" / "stages" / "eda.json").read_text())["result"]
     assert eda["eda"]["differences"]["compare_class"] == "3"
+    # The level of the final choice is read by the final stage alone.
+    events.clear()
+    run_study(
+        load_run_config(tmp_path / "a", {"objective": {"significance": 0.2}}),
+        out_dir=tmp_path,
+        run_id="a",
+        resume=True,
+        on_event=lambda s, e, d: events.append((s, e)),
+    )
+    assert [s for s, e in events if e == "done"] == ["final", "report"]
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["recommended"]["level"] == 0.2
 
 
 def test_stage_files_and_manifest_are_their_records(digits_run):

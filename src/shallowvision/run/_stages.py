@@ -297,6 +297,11 @@ def _finalists_enabled(config: RunConfig) -> bool:
     return scale.finalists > 0 and (scale.max_images is not None or scale.curve == "always")
 
 
+#: The objective settings that rank candidates (rank_candidates); the stages that pick the
+#: best models so far depend on these, and only the final choice on the rest (significance).
+_RANKING = ("objective.metric", "objective.max_predict_ms_per_image", "objective.max_size_mb")
+
+
 #: The stages of a study, in the order a run goes through them.
 STAGES: list[Stage] = [
     Stage("data", "Data", stage_data, sections=(), needs=(), weight=0.5),
@@ -321,7 +326,7 @@ STAGES: list[Stage] = [
         "tune",
         "Tuning of the best families",
         stage_tune,
-        sections=("compare", "tune", "objective"),
+        sections=("compare", "tune", *_RANKING),
         weight=6,
         enabled=_enabled("tune"),
         needs=("compare",),
@@ -330,7 +335,7 @@ STAGES: list[Stage] = [
         "ensemble",
         "Ensembles",
         stage_ensemble,
-        sections=("ensemble", "objective"),
+        sections=("ensemble", *_RANKING),
         weight=3,
         enabled=_enabled("ensemble"),
         needs=("tune",),
@@ -339,7 +344,7 @@ STAGES: list[Stage] = [
         "select",
         "Pixel selection",
         stage_select,
-        sections=("select", "objective"),
+        sections=("select", *_RANKING),
         weight=2,
         enabled=_enabled("select"),
         needs=("ensemble",),
@@ -348,7 +353,7 @@ STAGES: list[Stage] = [
         "explain",
         "Explanations",
         stage_explain,
-        sections=("explain", "objective"),
+        sections=("explain", *_RANKING),
         weight=1,
         enabled=_enabled("explain"),
         needs=("select",),
@@ -357,7 +362,7 @@ STAGES: list[Stage] = [
         "finalists",
         "Finalists on all training images",
         stage_finalists,
-        sections=("scale", "objective"),
+        sections=("scale", *_RANKING),
         weight=2,
         enabled=_finalists_enabled,
         needs=("tune",),
@@ -366,7 +371,7 @@ STAGES: list[Stage] = [
         "calibrate",
         "Calibration and uncertainty",
         stage_calibrate,
-        sections=("calibrate", "objective"),
+        sections=("calibrate", *_RANKING),
         weight=1,
         enabled=_enabled("calibrate"),
         needs=("select", "finalists"),
@@ -375,7 +380,7 @@ STAGES: list[Stage] = [
         "robustness",
         "Robustness to corrupted images",
         stage_robustness,
-        sections=("robustness", "objective"),
+        sections=("robustness", *_RANKING),
         weight=1,
         enabled=_enabled("robustness"),
         needs=("calibrate",),
@@ -384,7 +389,7 @@ STAGES: list[Stage] = [
         "errors",
         "Error analysis",
         stage_errors,
-        sections=("errors", "objective"),
+        sections=("errors", *_RANKING),
         weight=0.5,
         enabled=_enabled("errors"),
         needs=("calibrate",),

@@ -587,7 +587,7 @@ class Objective(StoredRecord):
     metric: str
     max_predict_ms_per_image: float | None
     max_size_mb: float | None
-    significance: float | None = None
+    significance: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -715,7 +715,7 @@ class FinalOutput(StageOutput):
     n_test: int
     #: How ``recommended`` was chosen; runs written before the choice respected noise
     #: (which took the leader) have none.
-    recommendation: Recommendation | None = None
+    recommendation: Recommendation | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,7 +67,8 @@ def summary(run: RunData) -> Section | None:
         limits.append(f"prediction under {objective.max_predict_ms_per_image:g} ms per image")
     if objective.max_size_mb is not None:
         limits.append(f"a model under {objective.max_size_mb:g} MB")
-    why = f"highest validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
+    best = "lowest" if metric in ("log_loss", "brier") else "highest"
+    why = f"{best} validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
     s = Section("summary", "Summary")
     s.blocks.append(
         '<div class="cards">'
@@ -95,7 +96,8 @@ def summary(run: RunData) -> Section | None:
             f"<b>{html.escape(chosen)}</b> is recommended among {len(final.ranking)} candidate models: "
             f"{html.escape(choice.reason)}."
         )
-        s.text(_noise_note(choice, label, why))
+        if len(choice.compared) > 1:
+            s.text(_noise_note(choice, label, why))
     passed_over = [
         r
         for r in final.ranking

@@ -203,8 +203,13 @@ def test_same_config_and_seed_give_identical_metrics(digits_run, tmp_path):
             if split in ("validation", "test")
         }
 
-    first = json.loads((run_dir / "metrics.json").read_text())
-    assert quality(again) == quality(run_dir) and first["recommended"]["model"]
+    first, second = quality(run_dir), quality(again)
+    # The recommended model among those within the noise may be chosen by measured speed,
+    # and is scored on test with the two best by the metric: compare what both scored.
+    common = first["test"].keys() & second["test"].keys()
+    assert len(common) >= 2 and json.loads((run_dir / "metrics.json").read_text())["recommended"]
+    assert {m: first["test"][m] for m in common} == {m: second["test"][m] for m in common}
+    assert first["validation"] == second["validation"]
 
 
 def test_existing_run_needs_resume(digits_run):

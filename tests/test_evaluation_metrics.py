@@ -15,6 +15,7 @@ from shallowvision.evaluation import (
     classification_metrics,
     evaluate_predictions,
     mcnemar_test,
+    paired_bootstrap,
     pr_curves,
     ranking_metrics,
     reliability_diagram,
@@ -188,6 +189,69 @@ def test_bootstrap_matches_resampling_the_images():
     assert fast.accuracy.high == pytest.approx(np.quantile(acc, 0.975), abs=0.006)
     assert fast.macro_f1.low == pytest.approx(np.quantile(f1, 0.025), abs=0.008)
     assert fast.macro_f1.high == pytest.approx(np.quantile(f1, 0.975), abs=0.008)
+
+
+# -- paired bootstrap ------------------------------------------------------------------------
+def _two_models(digits_model):
+    """The fitted model's test probabilities and a blurrier, worse copy of them (rounded to
+    create tied scores). float64, as paired_bootstrap computes: scikit-learn's log loss of
+    float32 probabilities is float32 arithmetic, off in the 8th digit."""
+    p = digits_model.proba.astype(np.float64)
+    rng = np.random.default_rng(0)
+    q = np.round(0.2 * p + 0.8 * rng.dirichlet(np.ones(p.shape[1]), len(p)), 2) + 1e-3
+    return p, q / q.sum(axis=1, keepdims=True)
+
+
+def test_paired_bootstrap_matches_resampling_with_the_summary_metrics(digits_model):
+    from shallowvision._metrics import summary_metrics
+    from shallowvision.evaluation._metrics import _resample_counts
+
+    y = digits_model.y
+    p, q = _two_models(digits_model)
+    n, k, n_resamples = len(y), p.shape[1], 60
+    counts = np.concatenate(list(_resample_counts(n, n_resamples, 7)))
+    assert counts.shape == (n_resamples, n) and (counts.sum(axis=1) == n).all()
+    # The slow way: each resample's images, scored by the code every table uses.
+    slow = []
+    for row in counts:
+        idx = np.repeat(np.arange(n), row.astype(int))
+        a = summary_metrics(y[idx], p[idx].argmax(1), p[idx], "proba", k)
+        b = summary_metrics(y[idx], q[idx].argmax(1), q[idx], "proba", k)
+        slow.append({m: a[m] - b[m] for m in a if a[m] is not None})
+    full_a = summary_metrics(y, p.argmax(1), p, "proba", k)
+    full_b = summary_metrics(y, q.argmax(1), q, "proba", k)
+    for metric in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "brier"):
+        pa, pb = (
+            (p.argmax(1), q.argmax(1))
+            if metric in ("accuracy", "balanced_accuracy", "f1_macro")
+            else (p, q)
+        )
+        fast = paired_bootstrap(
+            y, pa, pb, metric=metric, n_resamples=n_resamples, confidence=0.9, random_state=7
+        )
+        low, high = np.quantile([d[metric] for d in slow], [0.05, 0.95])
+        assert fast.value_a == pytest.approx(full_a[metric], abs=1e-12), metric
+        assert fast.value_b == pytest.approx(full_b[metric], abs=1e-12), metric
+        assert fast.estimate == pytest.approx(full_a[metric] - full_b[metric], abs=1e-12)
+        assert (fast.low, fast.high) == pytest.approx((low, high), abs=1e-12), metric
+        # The better model's interval lies wholly on the better side of 0.
+        assert (fast.high < 0) if metric in ("log_loss", "brier") else (fast.low > 0), metric
+
+
+def test_paired_bootstrap_is_seeded_and_a_model_against_itself_is_exactly_0(digits_model):
+    y, (p, q) = digits_model.y, _two_models(digits_model)
+    same = paired_bootstrap(y, p, p, metric="roc_auc", n_resamples=200)
+    assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)
+    first = paired_bootstrap(y, p.argmax(1), q.argmax(1), random_state=3)
+    assert (
+        first.to_dict() == paired_bootstrap(y, p.argmax(1), q.argmax(1), random_state=3).to_dict()
+    )
+    assert first.n_resamples == 1000 and first.metric == "f1_macro"
+    assert first.low != paired_bootstrap(y, p.argmax(1), q.argmax(1), random_state=4).low
+    with pytest.raises(DataError, match="unknown metric 'speed'"):
+        paired_bootstrap(y, p, q, metric="speed")
+    with pytest.raises(DataError, match="hard labels carry no ranking"):
+        paired_bootstrap(y, p.argmax(1), q.argmax(1), metric="roc_auc")
 
 
 # -- McNemar -------------------------------------------------------------------------------

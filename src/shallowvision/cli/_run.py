@@ -220,11 +220,25 @@ def run_cli(
             f"[yellow]interrupted[/yellow]; finished stages are kept: resume with `shallowvision run --resume --out {out}{' --run-id ' + run_id if run_id else ''}`"
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    stdout_console().print(
+    out_console = stdout_console()
+    recommended = _recommended(run_dir)
+    if recommended:
+        out_console.print(recommended, markup=False, soft_wrap=True)
+    out_console.print(
         f"report: {run_dir / 'report.html'}"
         if (run_dir / "report.html").exists()
         else f"run: {run_dir}"
     )
+
+
+def _recommended(run_dir: Path) -> str | None:
+    """The recommended model and why, in one line, from the run's ``metrics.json``."""
+    try:
+        recommended = json.loads((run_dir / "metrics.json").read_text())["recommended"]
+    except (OSError, ValueError, KeyError):
+        return None
+    reason = recommended.get("reason")
+    return f"recommended: {recommended['model']}" + (f": {reason}" if reason else "")
 
 
 def _merge_flags(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Scalar metrics: label metrics, ranking metrics from scores, probability metrics,
-bootstrap confidence intervals and McNemar's test.
+bootstrap confidence intervals, the paired bootstrap of two models' difference and
+McNemar's test.
 
 scikit-learn computes every metric it has (ROC AUC and average precision as the areas
 under its ``roc_curve`` and ``precision_recall_curve``, which the curve sets share); this
@@ -11,7 +12,7 @@ comparison rows use too, so both give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,13 @@ from sklearn import metrics as skm
 from shallowvision import _metrics as core
 from shallowvision.evaluation._curves import OneVsRest
 from shallowvision.evaluation._records import Record
-from shallowvision.evaluation._validation import check_labels, check_predictions
+from shallowvision.evaluation._validation import (
+    check_labels,
+    check_predicted_labels,
+    check_predictions,
+    check_proba,
+    check_scores,
+)
 from shallowvision.exceptions import DataError
 
 __all__ = [
@@ -31,11 +38,13 @@ __all__ = [
     "ClassificationMetrics",
     "Interval",
     "McNemarResult",
+    "PairedDifference",
     "PerClass",
     "RankingMetrics",
     "bootstrap_ci",
     "classification_metrics",
     "mcnemar_test",
+    "paired_bootstrap",
     "ranking_metrics",
 ]
 
@@ -342,6 +351,251 @@ def _accuracy_macro_f1(confusions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=present)
     macro = f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
     return tp.sum(axis=1) / n, macro
+
+
+# -- paired bootstrap of a difference --------------------------------------------------------
+#: Metrics :func:`paired_bootstrap` compares; the first three from predicted labels, the
+#: others from scores (``roc_auc``) or probabilities (``log_loss``, ``brier``).
+PAIRED_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "brier")
+
+# Resample weights are drawn and used a block at a time, so memory stays near this many
+# bytes of float64 weights whatever the number of images and resamples.
+_BLOCK_BYTES = 16_000_000
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PairedDifference(Record):
+    """Two models' metric on the same images, and how sure their difference is.
+
+    ``estimate`` is ``value_a - value_b`` on the images as given, in the metric's own
+    units (for log loss and Brier score a negative difference means ``a`` is better);
+    ``low`` and ``high`` bound the percentile bootstrap interval of that difference, with
+    both models scored on the same resampled images.
+    """
+
+    metric: str
+    value_a: float
+    value_b: float
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    n_samples: int
+    n_resamples: int
+    random_state: int | None
+
+
+def paired_bootstrap(
+    y_true: ArrayLike,
+    pred_a: ArrayLike,
+    pred_b: ArrayLike,
+    *,
+    metric: str = "f1_macro",
+    n_classes: int | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int | None = 0,
+) -> PairedDifference:
+    """Percentile bootstrap interval of the difference of one metric between two models.
+
+    Each resample draws ``n`` images with replacement and scores both models on the same
+    draw, so what the two models share (the easy and the hard images) cancels out of the
+    difference. An interval that excludes 0 says the two models differ by more than
+    the choice of images explains, at level ``1 - confidence``.
+
+    A resample is a row of counts (how often each image was drawn), and the metrics
+    are computed from those counts as weights, for a block of resamples at once:
+    accuracy, log loss and Brier score are weighted sums of per-image values; balanced
+    accuracy and macro F1 come from weighted per-class counts of true, predicted and
+    correctly predicted images; ROC AUC is the weighted Mann-Whitney statistic of each
+    class's scores, sorted once, with ties counted half (the area under scikit-learn's
+    ROC curve). The cost is ``O(n_resamples * n_samples * n_classes)``, with ROC AUC a
+    few times the others. Each value is the one :func:`summary_metrics` gives for the
+    resampled images: macro averages over the classes present in the resample's
+    ``y_true``, a binary task's ROC AUC that of class 1.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n_samples,)
+        True class indices.
+    pred_a, pred_b : array-like
+        Each model's predictions for the same images, in the same order: predicted class
+        indices, shape (n_samples,), for ``accuracy``, ``balanced_accuracy`` and
+        ``f1_macro`` (the highest column of a 2-D array otherwise); scores, shape
+        (n_samples, n_classes), for ``roc_auc``; probabilities for ``log_loss`` and
+        ``brier`` (clipped to [0, 1] and divided by their row sums, as
+        :func:`summary_metrics` does).
+    metric : {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "brier"}
+    n_classes : int, optional
+        Number of classes; by default the number of score columns, or one more than the
+        largest class index seen.
+    n_resamples : int
+        Number of bootstrap resamples.
+    confidence : float
+        Coverage of the interval, e.g. 0.95.
+    random_state : int or None
+        Seed of the resampling; the same seed draws the same resamples for any pair of
+        models on the same number of images.
+
+    Returns
+    -------
+    PairedDifference
+    """
+    if metric not in PAIRED_METRICS:
+        raise DataError(f"unknown metric {metric!r}; choose from {', '.join(PAIRED_METRICS)}")
+    if not 0 < confidence < 1:
+        raise DataError(f"confidence must be in (0, 1), got {confidence}")
+    if n_resamples < 1:
+        raise DataError(f"n_resamples must be at least 1, got {n_resamples}")
+    y = check_labels(y_true)
+    a = _PerImage(y, pred_a, metric, n_classes, name="pred_a")
+    b = _PerImage(y, pred_b, metric, n_classes, name="pred_b")
+    n = len(y)
+    observed = np.ones((1, n))
+    value_a, value_b = float(a.values(observed)[0]), float(b.values(observed)[0])
+    differences = np.concatenate(
+        [a.values(w) - b.values(w) for w in _resample_counts(n, n_resamples, random_state)]
+    )
+    tail = (1 - confidence) / 2
+    # A resample where the metric is undefined for a model (no negative image of a
+    # class for ROC AUC) is left out, as a NaN.
+    low, high = np.nanquantile(differences, [tail, 1 - tail])
+    return PairedDifference(
+        metric=metric,
+        value_a=value_a,
+        value_b=value_b,
+        estimate=value_a - value_b,
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        n_samples=n,
+        n_resamples=n_resamples,
+        random_state=random_state,
+    )
+
+
+def _resample_counts(n: int, n_resamples: int, random_state: int | None) -> Iterator[np.ndarray]:
+    """Bootstrap resamples as counts, ``(block, n)`` float64 blocks: row ``r`` says how
+    many times resample ``r`` drew each image (each row sums to ``n``)."""
+    rng = np.random.default_rng(random_state)
+    block = max(1, min(n_resamples, _BLOCK_BYTES // (8 * n)))
+    for start in range(0, n_resamples, block):
+        rows = min(block, n_resamples - start)
+        drawn = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
+        yield np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
+
+
+class _PerImage:
+    """One model's predictions reduced to per-image quantities that weights sum up."""
+
+    def __init__(
+        self, y: np.ndarray, pred: ArrayLike, metric: str, n_classes: int | None, *, name: str
+    ) -> None:
+        self.metric = metric
+        n = len(y)
+        if metric in ("accuracy", "balanced_accuracy", "f1_macro"):
+            labels = check_predicted_labels(pred, n, name=name)
+            k = n_classes or int(max(y.max(), labels.max())) + 1
+            if metric == "accuracy":
+                self.per_image = (labels == y).astype(np.float64)
+                return
+            self.truth = np.eye(k)[y]
+            self.predicted = np.eye(k)[labels]
+            self.hits = self.truth * self.predicted
+            return
+        scores = check_scores(pred, name=name)
+        if len(scores) != n:
+            raise DataError(f"{name} has {len(scores)} rows for {n} images")
+        if y.max() >= scores.shape[1]:
+            raise DataError(
+                f"y_true holds class {y.max()} but {name} has {scores.shape[1]} columns"
+            )
+        if metric == "roc_auc":
+            self._ranks(y, scores)
+            return
+        proba = check_proba(np.clip(scores, 0.0, 1.0), name=name)
+        if metric == "log_loss":
+            # scikit-learn's log_loss clips at the float64 epsilon in the same way.
+            eps = np.finfo(np.float64).eps
+            self.per_image = -np.log(np.clip(proba[np.arange(n), y], eps, 1 - eps))
+        else:
+            self.per_image = ((proba - np.eye(proba.shape[1])[y]) ** 2).sum(axis=1)
+
+    def _ranks(self, y: np.ndarray, scores: np.ndarray) -> None:
+        k = scores.shape[1]
+        # A binary task's ROC AUC is class 1's; a multiclass one's the macro average.
+        self.classes = [1] if k == 2 else list(range(k))
+        self.truth = np.eye(k)[y]
+        self.sorted = []
+        for j in self.classes:
+            order = np.argsort(scores[:, j], kind="stable")
+            s = scores[order, j]
+            group = np.concatenate([[0], np.cumsum(np.diff(s) != 0)])  # tied scores share one
+            positive = y[order] == j
+            neg_group = group[~positive]
+            starts = np.flatnonzero(np.diff(neg_group, prepend=-1))  # first of each group
+            neg_group = neg_group[starts]
+            # For each positive: how many groups of negatives score lower, and whether
+            # one ties with it.
+            below = np.searchsorted(neg_group, group[positive], side="left")
+            tied = below < len(neg_group)
+            tied[tied] = neg_group[below[tied]] == group[positive][tied]
+            ties = None if len(starts) == np.count_nonzero(~positive) else starts
+            self.sorted.append(
+                (order[~positive], order[positive], ties, below, tied if tied.any() else None)
+            )
+
+    def values(self, weights: np.ndarray) -> np.ndarray:
+        """The metric on each resample, one per row of ``weights`` (counts per image)."""
+        n = weights.sum(axis=1)
+        if self.metric in ("accuracy", "log_loss", "brier"):
+            return weights @ self.per_image / n
+        if self.metric == "roc_auc":
+            return self._auc(weights)
+        support = weights @ self.truth
+        hits = weights @ self.hits
+        present = support > 0
+        if self.metric == "balanced_accuracy":
+            per_class = np.divide(hits, support, out=np.zeros_like(hits), where=present)
+        else:
+            denom = support + weights @ self.predicted  # 2tp + fp + fn
+            per_class = np.divide(2 * hits, denom, out=np.zeros_like(hits), where=denom > 0)
+        return (per_class * present).sum(axis=1) / present.sum(axis=1)
+
+    def _auc(self, weights: np.ndarray) -> np.ndarray:
+        # Images as rows: the gathers below then copy whole rows.
+        by_image = np.ascontiguousarray(weights.T)
+        aucs = []
+        for negatives, positives, ties, below, tied in self.sorted:
+            if len(negatives) == 0 or len(positives) == 0:
+                aucs.append(np.full(len(weights), np.nan))
+                continue
+            # The negatives' weight per distinct score, ascending.
+            neg = by_image[negatives]
+            if ties is not None:
+                neg = np.add.reduceat(neg, ties, axis=0)
+            lower = np.concatenate([np.zeros((1, len(weights))), np.cumsum(neg, axis=0)])
+            # Each positive beats the negatives of lower scores and ties half of its own.
+            beaten = lower[below]
+            if tied is not None:
+                beaten[tied] += 0.5 * neg[below[tied]]
+            pos = by_image[positives]
+            wins = np.einsum("ij,ij->j", pos, beaten)
+            pairs = pos.sum(axis=0) * neg.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                aucs.append(np.where(pairs > 0, wins / pairs, np.nan))
+        auc = np.column_stack(aucs)
+        if len(self.classes) == 1:
+            return auc[:, 0]
+        # Macro over the classes the resample holds (with positives and negatives), as
+        # summary_metrics averages; NaN when fewer than two classes are present.
+        support = weights @ self.truth
+        defined = np.isfinite(auc) & (support > 0)
+        total = np.where(defined, auc, 0.0).sum(axis=1)
+        count = defined.sum(axis=1)
+        enough = (support > 0).sum(axis=1) > 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(enough & (count > 0), total / count, np.nan)
 
 
 # -- McNemar -------------------------------------------------------------------------------

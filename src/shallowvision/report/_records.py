@@ -31,12 +31,14 @@ __all__ = [
     "Candidate",
     "CompareOutput",
     "DataOutput",
+    "Difference",
     "EdaOutput",
     "EnsembleOutput",
     "ErrorsOutput",
     "ExplainOutput",
     "FinalOutput",
     "FinalistsOutput",
+    "Recommendation",
     "ReportOutput",
     "RobustnessOutput",
     "RunManifest",
@@ -555,11 +557,13 @@ class ErrorsOutput(StageOutput):
 # -- the final test-set evaluation ----------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Objective(StoredRecord):
-    """What 'best' meant: the run's ``objective`` section."""
+    """What 'best' meant: the run's ``objective`` section (runs written before the
+    recommendation respected noise have no ``significance``)."""
 
     metric: str
     max_predict_ms_per_image: float | None
     max_size_mb: float | None
+    significance: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -633,6 +637,47 @@ class FinalEvaluation(StoredRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Difference(StoredRecord):
+    """A candidate's validation metric against the leader's: the paired bootstrap
+    estimate of candidate minus leader, its interval, and whether the candidate is
+    significantly worse (the interval lies wholly on the worse side of 0)."""
+
+    model: str
+    value: float
+    difference: float
+    low: float
+    high: float
+    worse: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recommendation(StoredRecord):
+    """How the recommended model was chosen on validation.
+
+    The ``leader`` has the best value of ``metric`` among the models that meet the
+    objective's constraints. Among it and the models not significantly worse at
+    ``level`` (``within_noise``), the tie-breakers decide in order: faster, smaller,
+    better calibrated, fewer steps, then the metric. ``rule`` names what decided
+    (``only candidate``, ``significantly best``, ``leader``, ``faster``, ``smaller``,
+    ``better calibrated`` or ``fewer steps``) and ``reason`` says it in a sentence;
+    ``difference`` is the recommended model's own difference to the leader (0 for the
+    leader) and ``compared`` every compared model's, best first.
+    """
+
+    model: str
+    leader: str
+    metric: str
+    level: float
+    n_images: int
+    n_resamples: int
+    difference: Difference
+    rule: str
+    reason: str
+    within_noise: list[str]
+    compared: list[Difference]
+
+
+@dataclass(frozen=True, kw_only=True)
 class FinalOutput(StageOutput):
     stage: ClassVar[str] = "final"
 
@@ -644,6 +689,9 @@ class FinalOutput(StageOutput):
     #: None when the recommended model gives decision scores, not probabilities.
     evaluation: FinalEvaluation | None
     n_test: int
+    #: How ``recommended`` was chosen; runs written before the choice respected noise
+    #: (which took the leader) have none.
+    recommendation: Recommendation | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

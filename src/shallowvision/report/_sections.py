@@ -13,6 +13,7 @@ from shallowvision.report._records import (
     DataOutput,
     EdaOutput,
     FinalOutput,
+    Recommendation,
     TuneOutput,
 )
 from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
@@ -66,7 +67,8 @@ def summary(run: RunData) -> Section | None:
         limits.append(f"prediction under {objective.max_predict_ms_per_image:g} ms per image")
     if objective.max_size_mb is not None:
         limits.append(f"a model under {objective.max_size_mb:g} MB")
-    why = f"highest validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
+    best = "lowest" if metric in ("log_loss", "brier") else "highest"
+    why = f"{best} validation {label}" + (f" with {' and '.join(limits)}" if limits else "")
     s = Section("summary", "Summary")
     s.blocks.append(
         '<div class="cards">'
@@ -83,10 +85,19 @@ def summary(run: RunData) -> Section | None:
         for r in runner_up
         if r.value is not None
     )
-    s.text(
-        f"<b>{html.escape(chosen)}</b> is recommended: the {why} among {len(final.ranking)} candidate models "
-        f"({label} {val.get(metric, float('nan')):.4f} on validation). Next best: {others or 'none'}."
-    )
+    choice = final.recommendation
+    if choice is None:  # a run written before the choice respected noise
+        s.text(
+            f"<b>{html.escape(chosen)}</b> is recommended: the {why} among {len(final.ranking)} candidate models "
+            f"({label} {val.get(metric, float('nan')):.4f} on validation). Next best: {others or 'none'}."
+        )
+    else:
+        s.text(
+            f"<b>{html.escape(chosen)}</b> is recommended among {len(final.ranking)} candidate models: "
+            f"{html.escape(choice.reason)}."
+        )
+        if len(choice.compared) > 1:
+            s.text(_noise_note(choice, label, why))
     passed_over = [
         r
         for r in final.ranking
@@ -107,6 +118,25 @@ def summary(run: RunData) -> Section | None:
         "at the end, for the chosen models only."
     )
     return s
+
+
+def _noise_note(choice: Recommendation, label: str, why: str) -> str:
+    """How the leader was found and what counted as noise, in a sentence or two."""
+    leader = next(d for d in choice.compared if d.model == choice.leader)
+    tied = [html.escape(name) for name in choice.within_noise if name != choice.leader]
+    within = (
+        f"{', '.join(tied)} {'is' if len(tied) == 1 else 'are'} not significantly worse"
+        if tied
+        else "every other model is significantly worse"
+    )
+    return (
+        f'<span class="note">The leader, {html.escape(choice.leader)}, has the {why} '
+        f"({label} {leader.value:.4f}). Each other model was compared with it on the same "
+        f"{choice.n_images:,} validation images ({choice.n_resamples:,} paired bootstrap "
+        f"resamples, {1 - choice.level:.0%} intervals of the difference): {within}; among "
+        "those the faster model wins, then the smaller, the better calibrated and the one "
+        "made in fewer steps.</span>"
+    )
 
 
 def _card(label: str, value: str) -> str:

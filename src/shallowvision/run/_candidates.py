@@ -1,13 +1,27 @@
-"""Choosing among the fitted models of a run: ranking by the objective, offering a candidate."""
+"""Choosing among the fitted models of a run: ranking by the objective, offering a
+candidate, and the final recommendation, which respects the noise of the validation images."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from shallowvision.exceptions import ConfigError
+from shallowvision.report._records import Difference, Recommendation
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import Candidate, RunContext
 
-__all__ = ["SINGLE", "best_candidates", "best_single", "family", "offer", "rank_candidates"]
+__all__ = [
+    "SINGLE",
+    "best_candidates",
+    "best_single",
+    "family",
+    "offer",
+    "rank_candidates",
+    "recommend",
+]
 
 #: Metrics where lower is better.
 _LOWER_IS_BETTER = {"log_loss", "brier"}
@@ -124,3 +138,219 @@ def _fitting_sample(estimator: Any) -> dict[str, int] | None:
     if sample and rows and sample < rows:
         return {"n_images": int(sample), "of": int(rows)}
     return None
+
+
+# -- the recommendation ----------------------------------------------------------------------
+#: Costs within this share of the cheapest count as equal: timings repeat to a few percent.
+_COST_TOLERANCE = 0.1
+#: Expected calibration errors within this much of the best count as equal.
+_ECE_TOLERANCE = 0.005
+#: Bootstrap resamples of each paired difference to the leader.
+_N_RESAMPLES = 1000
+#: Steps in the making of a candidate, by stage; a calibrated model adds one to its base's,
+#: a refit on every training image (finalists) has its base's.
+_STAGE_STEPS = {"compare": 1, "tune": 2, "select": 2, "ensemble": 3}
+_LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
+
+
+def recommend(
+    candidates: list[Candidate],
+    config: RunConfig,
+    predictions: Callable[[str], dict[str, Any]],
+) -> tuple[Recommendation, list[tuple[Candidate, list[str]]]]:
+    """The model to recommend, chosen with paired statistics on the validation images.
+
+    The leader is the first of :func:`rank_candidates` among the models that meet the
+    constraints (among all, when none does). Each other such model is compared with it
+    by :func:`~shallowvision.evaluation.paired_bootstrap` on the stored validation
+    predictions (``predictions(name)``, as :meth:`RunContext.predictions` gives them);
+    those not significantly worse at ``objective.significance`` tie with it, and the
+    tie-breakers pick one: predicting in fewer milliseconds per image, then a smaller
+    file, then a lower expected calibration error, then fewer steps (a compared model
+    before a tuned one or a pixel selection, before an ensemble; a calibration adds one),
+    then the better metric. Costs within 10% of the cheapest, and calibration errors
+    within 0.005 of the best, count as equal, since they are measured with noise too.
+
+    Returns the recommendation and the ranking it was made from.
+    """
+    from shallowvision.evaluation import paired_bootstrap
+    from shallowvision.report._render import METRIC_LABELS
+
+    objective = config.objective
+    metric = objective.metric
+    ranked = rank_candidates(candidates, config)
+    if not ranked:
+        raise ConfigError("no candidate models to evaluate")
+    pool = [c for c, broken in ranked if not broken] or [c for c, _ in ranked]
+    scored = [c for c in pool if c.metrics.get(metric) is not None] or pool[:1]
+    leader = scored[0]
+    led = predictions(leader.name)
+    field = "labels" if metric in _LABEL_METRICS else "scores"
+    lower = metric in _LOWER_IS_BETTER
+    compared = []
+    for c in scored:
+        if c is leader:
+            value = leader.metrics.get(metric)
+            value = float("nan") if value is None else float(value)
+            compared.append(
+                Difference(
+                    model=c.name, value=value, difference=0.0, low=0.0, high=0.0, worse=False
+                )
+            )
+            continue
+        paired = paired_bootstrap(
+            led["y_true"],
+            predictions(c.name)[field],
+            led[field],
+            metric=metric,
+            n_classes=_n_classes(led),
+            n_resamples=_N_RESAMPLES,
+            confidence=1 - objective.significance,
+            random_state=config.seed,
+        )
+        worse = paired.low > 0 if lower else paired.high < 0
+        compared.append(
+            Difference(
+                model=c.name,
+                value=paired.value_a,
+                difference=paired.estimate,
+                low=paired.low,
+                high=paired.high,
+                worse=bool(worse),
+            )
+        )
+    by_name = {c.name: c for c in candidates}
+    tied = [c for c, d in zip(scored, compared, strict=True) if not d.worse]
+    chosen, rule, detail = _break_ties(tied, leader, by_name, predictions, config)
+    own = next(d for d in compared if d.model == chosen.name)
+    n_images = len(led["y_true"])
+    label = METRIC_LABELS.get(metric, metric)
+    if len(scored) == 1:
+        rule = "only candidate"
+        reason = f"the only candidate with a validation {label} that meets the objective"
+    elif len(tied) == 1:
+        closest = compared[1]
+        rule = "significantly best"
+        reason = (
+            f"the best validation {label} ({own.value:.4f}), and every other model is "
+            f"significantly worse; the closest, {closest.model}, by "
+            f"{_interval(closest, objective.significance, n_images)}"
+        )
+    elif chosen is leader:
+        others = [d for d in compared if d.model in set(c.name for c in tied) and d is not own]
+        reason = (
+            f"the best validation {label} ({own.value:.4f}); "
+            f"{', '.join(d.model for d in others)} {'is' if len(others) == 1 else 'are'} "
+            f"within the noise ({others[0].model}: "
+            f"{_interval(others[0], objective.significance, n_images)}) but none beats it on "
+            "the tie-breakers (speed, size, calibration, steps)"
+        )
+    else:
+        reason = (
+            f"within the noise of {leader.name} "
+            f"({_interval(own, objective.significance, n_images)}) and {rule} ({detail})"
+        )
+    recommendation = Recommendation(
+        model=chosen.name,
+        leader=leader.name,
+        metric=metric,
+        level=objective.significance,
+        n_images=n_images,
+        n_resamples=_N_RESAMPLES,
+        difference=own,
+        rule=rule,
+        reason=reason,
+        within_noise=[c.name for c in tied],
+        compared=compared,
+    )
+    return recommendation, ranked
+
+
+def _n_classes(stored: dict[str, Any]) -> int | None:
+    scores = stored.get("scores")
+    return int(scores.shape[1]) if scores is not None and np.ndim(scores) == 2 else None
+
+
+def _interval(d: Difference, level: float, n_images: int) -> str:
+    return (
+        f"difference {d.difference:+.4f}, {1 - level:.0%} interval {d.low:+.4f} to "
+        f"{d.high:+.4f} on {n_images:,} validation images"
+    )
+
+
+def _break_ties(
+    tied: list[Candidate],
+    leader: Candidate,
+    by_name: dict[str, Candidate],
+    predictions: Callable[[str], dict[str, Any]],
+    config: RunConfig,
+) -> tuple[Candidate, str, str]:
+    """The tie-breakers in order, each keeping the models that do best on it; the
+    first left in metric order wins. Returns it, the rule that dropped the leader
+    (``leader`` if none did) and the figures of that rule, winner against leader."""
+
+    def ms(c: Candidate) -> float:
+        value = c.metrics.get("predict_seconds_per_1000")  # seconds per 1,000 = ms per image
+        return float("inf") if value is None else float(value)
+
+    def size(c: Candidate) -> float:
+        value = c.metrics.get("size_bytes")
+        return float("inf") if value is None else float(value) / 1e6
+
+    def ece(c: Candidate) -> float:
+        return _ece(predictions(c.name), config.calibrate.n_bins)
+
+    def steps(c: Candidate) -> float:
+        return float(_steps(c, by_name))
+
+    breakers: list[tuple[str, Callable[[Candidate], float], Callable[[float], float], str]] = [
+        (
+            "faster",
+            ms,
+            lambda best: best * (1 + _COST_TOLERANCE),
+            "{:.3f} against {:.3f} ms per image",
+        ),
+        ("smaller", size, lambda best: best * (1 + _COST_TOLERANCE), "{:.2f} against {:.2f} MB"),
+        (
+            "better calibrated",
+            ece,
+            lambda best: best + _ECE_TOLERANCE,
+            "expected calibration error {:.4f} against {:.4f}",
+        ),
+        ("fewer steps", steps, lambda best: best, "{:.0f} against {:.0f}"),
+    ]
+    left = list(tied)
+    decided: tuple[str, dict[str, float], str] | None = None
+    for name, key, bound, text in breakers:
+        values = {c.name: key(c) for c in left}
+        best = min(values.values())
+        keep = [c for c in left if values[c.name] <= bound(best)]
+        if decided is None and leader not in keep:
+            decided = (name, values, text)
+        left = keep
+    if decided is None:
+        return left[0], "leader", ""
+    rule, values, text = decided
+    return left[0], rule, text.format(values[left[0].name], values[leader.name])
+
+
+def _ece(stored: dict[str, Any], n_bins: int) -> float:
+    """The expected calibration error of stored validation probabilities (inf for scores)."""
+    if stored["kind"] != "proba":
+        return float("inf")
+    from shallowvision.evaluation import reliability_diagram
+
+    proba = np.clip(stored["scores"], 0.0, 1.0)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(reliability_diagram(stored["y_true"], proba, n_bins=n_bins).ece)
+
+
+def _steps(c: Candidate, by_name: dict[str, Candidate]) -> int:
+    """How many steps made the candidate (see :data:`_STAGE_STEPS`)."""
+    if c.stage == "calibrate":
+        base = by_name.get(c.name.rpartition("+")[0])
+        return (1 if base is None else _steps(base, by_name)) + 1
+    if c.stage == "finalists":
+        base = by_name.get(c.name.removesuffix("-all"))
+        return 1 if base is None else _steps(base, by_name)
+    return _STAGE_STEPS.get(c.stage, 1)

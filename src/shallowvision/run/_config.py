@@ -272,13 +272,29 @@ class ScaleConfig(_Section):
 
 
 class ObjectiveConfig(_Section):
-    """What 'best' means when the report recommends a model."""
+    """What 'best' means when the report recommends a model.
+
+    The leader is the model with the best validation ``metric`` among those that meet
+    the constraints. A model whose paired bootstrap interval of its difference to the
+    leader (at ``1 - significance``) lies wholly on the worse side is significantly
+    worse; among the leader and the models that are not, the faster one is recommended,
+    then the smaller, the better calibrated, the one made in fewer steps, and last the
+    one with the better metric.
+    """
 
     metric: Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "brier"] = (
         "f1_macro"
     )
     max_predict_ms_per_image: float | None = Field(default=1.0, gt=0)
     max_size_mb: float | None = Field(default=None, gt=0)
+    significance: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Level of the paired test on validation images: a model is "
+        "significantly worse than the leader when its (1 - level) bootstrap interval of "
+        "the difference lies wholly below (above, for log_loss and brier) zero.",
+    )
 
 
 class RunConfig(_Section):

@@ -169,7 +169,12 @@ def _gather_metrics(ctx: RunContext) -> dict[str, Any]:
     out: dict[str, Any] = {"validation": {c.name: c.metrics for c in ctx.candidates()}}
     if ctx.has_result("final"):
         final = ctx.result(FinalOutput)
-        out["recommended"] = final.recommended
+        # Runs written before the choice respected noise name the model only.
+        out["recommended"] = (
+            final.recommendation.to_dict()
+            if final.recommendation is not None
+            else {"model": final.recommended}
+        )
         out["test"] = {e.name: e.test.to_dict() for e in final.evaluated}
     return out
 

@@ -35,7 +35,7 @@ from shallowvision.run._analysis import (
     stage_errors,
     stage_robustness,
 )
-from shallowvision.run._candidates import offer, rank_candidates
+from shallowvision.run._candidates import offer, rank_candidates, recommend
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
@@ -211,17 +211,20 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
 def stage_final(ctx: RunContext) -> FinalOutput:
     """Choose on validation, then score the chosen models once on the test split.
 
-    The recommended model also gets the full evaluation (curves, calibration,
-    errors), written as ``evaluation.json`` and charts.
+    The recommendation respects the noise of the validation images (see
+    :func:`~shallowvision.run._candidates.recommend`); the recommended model and the two
+    best others by the objective are scored on test, and the recommended model also
+    gets the full evaluation (curves, calibration, errors), written as
+    ``evaluation.json`` and charts.
     """
     from shallowvision.evaluation import ranking_metrics, summary_metrics
 
     config = ctx.config
-    ranked = rank_candidates(ctx.candidates(), config)
-    if not ranked:
-        raise ConfigError("no candidate models to evaluate")
-    recommended, broken = ranked[0]
-    chosen = [c for c, _ in ranked[:3]]
+    recommendation, ranked = recommend(
+        ctx.candidates(), config, lambda name: ctx.predictions(name, "validation")
+    )
+    recommended, broken = next((c, b) for c, b in ranked if c.name == recommendation.model)
+    chosen = [recommended, *[c for c, _ in ranked if c is not recommended][:2]]
     test = ctx.splits.test
     evaluated = []
     for candidate in chosen:
@@ -272,6 +275,7 @@ def stage_final(ctx: RunContext) -> FinalOutput:
         evaluated=evaluated,
         evaluation=evaluation,
         n_test=len(test),
+        recommendation=recommendation,
     )
 
 
@@ -291,6 +295,11 @@ def _finalists_enabled(config: RunConfig) -> bool:
     finds out from the data whether they do)."""
     scale = config.scale
     return scale.finalists > 0 and (scale.max_images is not None or scale.curve == "always")
+
+
+#: The objective settings that rank candidates (rank_candidates); the stages that pick the
+#: best models so far depend on these, and only the final choice on the rest (significance).
+_RANKING = ("objective.metric", "objective.max_predict_ms_per_image", "objective.max_size_mb")
 
 
 #: The stages of a study, in the order a run goes through them.
@@ -317,7 +326,7 @@ STAGES: list[Stage] = [
         "tune",
         "Tuning of the best families",
         stage_tune,
-        sections=("compare", "tune", "objective"),
+        sections=("compare", "tune", *_RANKING),
         weight=6,
         enabled=_enabled("tune"),
         needs=("compare",),
@@ -326,7 +335,7 @@ STAGES: list[Stage] = [
         "ensemble",
         "Ensembles",
         stage_ensemble,
-        sections=("ensemble", "objective"),
+        sections=("ensemble", *_RANKING),
         weight=3,
         enabled=_enabled("ensemble"),
         needs=("tune",),
@@ -335,7 +344,7 @@ STAGES: list[Stage] = [
         "select",
         "Pixel selection",
         stage_select,
-        sections=("select", "objective"),
+        sections=("select", *_RANKING),
         weight=2,
         enabled=_enabled("select"),
         needs=("ensemble",),
@@ -344,7 +353,7 @@ STAGES: list[Stage] = [
         "explain",
         "Explanations",
         stage_explain,
-        sections=("explain", "objective"),
+        sections=("explain", *_RANKING),
         weight=1,
         enabled=_enabled("explain"),
         needs=("select",),
@@ -353,7 +362,7 @@ STAGES: list[Stage] = [
         "finalists",
         "Finalists on all training images",
         stage_finalists,
-        sections=("scale", "objective"),
+        sections=("scale", *_RANKING),
         weight=2,
         enabled=_finalists_enabled,
         needs=("tune",),
@@ -362,7 +371,7 @@ STAGES: list[Stage] = [
         "calibrate",
         "Calibration and uncertainty",
         stage_calibrate,
-        sections=("calibrate", "objective"),
+        sections=("calibrate", *_RANKING),
         weight=1,
         enabled=_enabled("calibrate"),
         needs=("select", "finalists"),
@@ -371,7 +380,7 @@ STAGES: list[Stage] = [
         "robustness",
         "Robustness to corrupted images",
         stage_robustness,
-        sections=("robustness", "objective"),
+        sections=("robustness", *_RANKING),
         weight=1,
         enabled=_enabled("robustness"),
         needs=("calibrate",),
@@ -380,7 +389,7 @@ STAGES: list[Stage] = [
         "errors",
         "Error analysis",
         stage_errors,
-        sections=("errors", "objective"),
+        sections=("errors", *_RANKING),
         weight=0.5,
         enabled=_enabled("errors"),
         needs=("calibrate",),

@@ -69,9 +69,8 @@ _SIZE_TEXT = re.compile(r"^\s*(\d+)\s*(?:[xX×]\s*(\d+))?\s*$")
 
 # -- options ---------------------------------------------------------------------------------
 def check_color(value: str) -> Color:
-    """``value`` if it is a colour mode (``auto``, ``gray``, ``rgb``); ``grey`` is read as ``gray``."""
+    """``value`` if it is a colour mode (``auto``, ``gray``, ``rgb``)."""
     text = str(value).strip().lower()
-    text = {"grey": "gray", "color": "rgb", "colour": "rgb"}.get(text, text)
     if text not in COLOR_MODES:
         raise ConfigError(f"unknown color {value!r}; choose one of {', '.join(COLOR_MODES)}")
     return text  # type: ignore[return-value]
@@ -248,8 +247,8 @@ def converted(
 
 
 # -- arrays ----------------------------------------------------------------------------------
-#: Images converted at once between grey and colour arrays (bounded temporaries).
-_ARRAY_CHUNK = 4096
+#: Pixel values converted at once from colour to grey (a 16 MB uint32 temporary).
+_ARRAY_CHUNK_VALUES = 1 << 22
 
 
 def array_as(images: np.ndarray, color: Color) -> np.ndarray:
@@ -265,7 +264,8 @@ def array_as(images: np.ndarray, color: Color) -> np.ndarray:
         return np.repeat(images[..., None], 3, axis=-1)
     out = np.empty(images.shape[:-1], dtype=np.uint8)
     weights = np.array([19595, 38470, 7471], dtype=np.uint32)  # Pillow's, in 1/65536ths
-    for start in range(0, len(images), _ARRAY_CHUNK):
-        chunk = images[start : start + _ARRAY_CHUNK].astype(np.uint32)
-        out[start : start + _ARRAY_CHUNK] = (chunk @ weights + 0x8000) >> 16
+    step = max(1, _ARRAY_CHUNK_VALUES // max(1, int(np.prod(images.shape[1:]))))
+    for start in range(0, len(images), step):
+        chunk = images[start : start + step].astype(np.uint32)
+        out[start : start + step] = (chunk @ weights + 0x8000) >> 16
     return out

@@ -147,6 +147,7 @@ class ImageSet:
             "class_counts": {c: int(n) for c, n in zip(self.class_names, counts, strict=True)},
             "source": self.source,
             "sha256": self.sha256,
+            **({"skipped": list(self.skipped)} if self.skipped else {}),
         }
 
     # -- derived sets -----------------------------------------------------------------------

@@ -209,8 +209,14 @@ def may_have_colour(img: Image.Image) -> bool:
 def has_colour(rgb: np.ndarray) -> bool:
     """Whether an ``(h, w, 3)`` uint8 image has a pixel whose channels differ by more than
     :data:`GRAY_TOLERANCE`."""
-    spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
-    return bool((spread > GRAY_TOLERANCE).any())
+    # Pairwise channel differences: as exact as max - min over the channels, several
+    # times faster than a reduction along an axis of three.
+    red, green, blue = (rgb[..., c].astype(np.int16) for c in range(3))
+    return bool(
+        (np.abs(red - green) > GRAY_TOLERANCE).any()
+        or (np.abs(green - blue) > GRAY_TOLERANCE).any()
+        or (np.abs(red - blue) > GRAY_TOLERANCE).any()
+    )
 
 
 def resized(img: Image.Image, size: tuple[int, int] | None, rule: Resize) -> Image.Image:

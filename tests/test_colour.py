@@ -282,7 +282,7 @@ def test_a_colour_model_file_converts_what_it_is_given(hues, tmp_path):
     assert test.images.shape[1:] == (12, 12, 3)
     assert (saved.predict(test.images) == test.y).mean() >= 0.95
 
-    names, images = read_inputs(
+    _, images = read_inputs(
         [hues / "blue"], image_shape=saved.image_shape, color=saved.color, resize=saved.resize
     )
     assert images.shape == (40, 12, 12, 3)

@@ -9,15 +9,22 @@ import typer
 
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
-from shallowvision.cli._common import split_names
+from shallowvision.cli._common import image_options, print_skipped, split_names
 from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
     SEED,
+    ColorOpt,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
+    ImageSizeOpt,
     NJobsOpt,
     NPerClassOpt,
+    ResizeOpt,
     SeedOpt,
+    SkipBadOpt,
     TimeLimitOpt,
 )
 from shallowvision.cli._tables import fmt, new_table
@@ -57,6 +64,10 @@ def benchmark_cli(
     time_limit: TimeLimitOpt = None,
     dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Fit each configuration of a benchmark grid on the whole standardised training set and
     report its test accuracy (mean over --repeats shuffles) and seconds per fit."""
@@ -68,8 +79,12 @@ def benchmark_cli(
     configs = get_benchmark_configs(grid, classifiers)
     if out is not None:
         _check_jsonl(out)
-    train = load(dataset, "train", data_dir=data_dir, n_per_class=n_per_class, random_state=seed)
-    test = load(dataset, "test", data_dir=data_dir)
+    images = image_options(color, image_size, resize, skip_bad)
+    train = load(
+        dataset, "train", data_dir=data_dir, n_per_class=n_per_class, random_state=seed, **images
+    )
+    test = load(dataset, "test", data_dir=data_dir, **images)
+    print_skipped(train, test)
     path = out or Path(f"benchmark-{train.name}-{grid}.jsonl")
     console = stderr_console()
     console.print(

@@ -27,6 +27,10 @@ PARAMETER_FLAGS: dict[str, str] = {
     "out_dir": "--out",
     "random_state": "--seed",
     "resume": "--resume",
+    "skip_bad": "--skip-bad",
+    "color": "--color",
+    "image_size": "--image-size",
+    "resize": "--resize",
     "run_id": "--run-id",
     "time_limit": "--time-limit",
     "validation_size": "--validation-size",
@@ -63,19 +67,61 @@ def load_task(
     validation_size: float | int = 0.1,
     seed: int = 0,
     data_dir: Path | None = None,
+    images: dict[str, Any] | None = None,
 ) -> Any:
-    """Train, validation and test splits for a multiclass or one-vs-rest task."""
+    """Train, validation and test splits for a multiclass or one-vs-rest task; ``images``
+    are the image-file options of :func:`image_options`."""
     from shallowvision.datasets import load_splits
 
     check_task(task, positive)
-    return load_splits(
+    splits = load_splits(
         dataset,
         validation_size=validation_size,
         n_per_class=n_per_class,
         positive=positive,
         random_state=seed,
         data_dir=data_dir,
+        **(images or {}),
     )
+    print_skipped(splits.train, splits.test)
+    return splits
+
+
+def image_options(
+    color: str | None = None,
+    image_size: str | None = None,
+    resize: str | None = None,
+    skip_bad: bool | None = None,
+) -> dict[str, Any]:
+    """``--color``, ``--image-size``, ``--resize`` and ``--skip-bad``, validated as a run's
+    ``data`` section is, as keyword arguments of :func:`~shallowvision.datasets.load`."""
+    from shallowvision.cli._sections import build_section
+    from shallowvision.run._config import DataConfig
+
+    data = build_section(
+        DataConfig,
+        {key: flag for key, flag in PARAMETER_FLAGS.items() if key in _IMAGE_KEYS},
+        color=color,
+        image_size=image_size,
+        resize=resize,
+        skip_bad=skip_bad,
+    )
+    return {key: getattr(data, key) for key in _IMAGE_KEYS}
+
+
+_IMAGE_KEYS = ("color", "image_size", "resize", "skip_bad")
+
+
+def print_skipped(*splits: Any) -> None:
+    """List, on stderr, the unreadable image files a load with ``--skip-bad`` skipped."""
+    from shallowvision._console import stderr_console
+
+    skipped = list(dict.fromkeys(f for split in splits if split is not None for f in split.skipped))
+    if skipped:
+        console = stderr_console()
+        console.print(f"skipped {len(skipped)} unreadable image files:", markup=False)
+        for line in skipped:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
 
 
 def check_task(task: str, positive: str | None) -> None:

@@ -12,6 +12,7 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
+    image_options,
     load_task,
     model_progress,
     parse_params,
@@ -19,17 +20,24 @@ from shallowvision.cli._common import (
 )
 from shallowvision.cli._data_parallel import check_data_parallel, compared_data_parallel
 from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
     SEED,
     TASK,
     VALIDATION_SIZE,
+    ColorOpt,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
+    ImageSizeOpt,
     NJobsOpt,
     NPerClassOpt,
     OutOpt,
     PositiveOpt,
+    ResizeOpt,
     SeedOpt,
+    SkipBadOpt,
     TaskOpt,
     TimeLimitOpt,
     ValidationOpt,
@@ -82,6 +90,10 @@ def compare_cli(
         ),
     ] = False,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Fit each model on train and score it on validation (test only with --test)."""
     from shallowvision.models import compare_models, get_model_names
@@ -127,6 +139,7 @@ def compare_cli(
         validation_size=validation_size,
         seed=seed,
         data_dir=data_dir,
+        images=image_options(color, image_size, resize, skip_bad),
     )
     target = splits.test if test else splits.validation
     with dask_backend(dask), model_progress(names) as on_progress:

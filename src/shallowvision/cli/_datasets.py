@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._options import DataDirOpt, DatasetArg, JsonOpt
+from shallowvision.cli._common import image_options, print_skipped
+from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
+    ColorOpt,
+    DataDirOpt,
+    DatasetArg,
+    ImageSizeOpt,
+    JsonOpt,
+    ResizeOpt,
+    SkipBadOpt,
+)
 
 data_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -56,6 +68,10 @@ def data_info_cli(
         typer.Option("--split", help="Split(s) to describe; default train and test."),
     ] = None,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Describe a dataset: shapes, class counts, checksum and source of each split."""
@@ -64,7 +80,10 @@ def data_info_cli(
     from shallowvision._console import stdout_console
     from shallowvision.datasets import load
 
-    infos = [load(dataset, s, data_dir=data_dir).describe() for s in (split or ["train", "test"])]
+    images = image_options(color, image_size, resize, skip_bad)
+    loaded = [load(dataset, s, data_dir=data_dir, **images) for s in (split or ["train", "test"])]
+    print_skipped(*loaded)
+    infos = [data.describe() for data in loaded]
     if as_json:
         typer.echo(json.dumps(infos, indent=2))
         return

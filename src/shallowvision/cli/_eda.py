@@ -8,7 +8,21 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._options import SEED, DataDirOpt, DatasetArg, NPerClassOpt, SeedOpt
+from shallowvision.cli._common import image_options
+from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
+    SEED,
+    ColorOpt,
+    DataDirOpt,
+    DatasetArg,
+    ImageSizeOpt,
+    NPerClassOpt,
+    ResizeOpt,
+    SeedOpt,
+    SkipBadOpt,
+)
 
 
 @app.command("eda")
@@ -22,6 +36,10 @@ def eda_cli(
         ),
     ],
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
     n_per_class: NPerClassOpt = None,
     compare_class: Annotated[
         str | None,
@@ -49,6 +67,7 @@ def eda_cli(
     from shallowvision._console import stderr_console, stdout_console
     from shallowvision.eda import explore_dataset
 
+    images = image_options(color, image_size, resize, skip_bad)
     console = stderr_console()
     with console.status("loading") as status:
         result, written = explore_dataset(
@@ -61,6 +80,7 @@ def eda_cli(
             near_threshold=near_threshold,
             figures=figures,
             on_step=status.update,
+            **images,
         )
     stdout = stdout_console()
     for line in result.findings():

@@ -10,22 +10,30 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
+    image_options,
     load_task,
     model_progress,
     parse_params,
     split_names,
 )
 from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
     SEED,
     TASK,
     VALIDATION_SIZE,
+    ColorOpt,
     DataDirOpt,
     DatasetArg,
+    ImageSizeOpt,
     NJobsOpt,
     NPerClassOpt,
     OutOpt,
     PositiveOpt,
+    ResizeOpt,
     SeedOpt,
+    SkipBadOpt,
     TaskOpt,
     ValidationOpt,
 )
@@ -93,6 +101,10 @@ def ensemble_cli(
     ] = None,
     out: OutOpt = None,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Voting and stacking ensembles against their members, on the same validation images.
 
@@ -140,6 +152,7 @@ def ensemble_cli(
         validation_size=validation_size,
         seed=seed,
         data_dir=data_dir,
+        images=image_options(color, image_size, resize, skip_bad),
     )
     rows = [*names, *(ensemble_label(m, config.final) for m in dict.fromkeys(methods))]
     with model_progress(rows) as on_progress:

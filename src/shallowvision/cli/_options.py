@@ -14,6 +14,9 @@ from shallowvision.run._config import MAX_SEED, DataConfig, RunConfig
 SEED = default(RunConfig, "seed")
 TASK = default(DataConfig, "task")
 VALIDATION_SIZE = default(DataConfig, "validation_size")
+COLOR = default(DataConfig, "color")
+IMAGE_SIZE = default(DataConfig, "image_size")
+RESIZE = default(DataConfig, "resize")
 
 DatasetArg = Annotated[
     str,
@@ -58,6 +61,37 @@ PositiveOpt = Annotated[
     typer.Option(
         "--positive",
         help="One-vs-rest task: the positive class, by index (8) or name (Shirt).",
+    ),
+]
+ColorOpt = Annotated[
+    str,
+    typer.Option(
+        "--color",
+        help="Colour mode of image files: auto (colour when any image has colour), gray, or "
+        "rgb. Datasets of grey arrays stay grey under auto.",
+    ),
+]
+ImageSizeOpt = Annotated[
+    str,
+    typer.Option(
+        "--image-size",
+        help="Size image files are brought to: 32, 48x64 (height x width), auto (their median "
+        "size, at most 64 a side) or native (their own).",
+    ),
+]
+ResizeOpt = Annotated[
+    str,
+    typer.Option(
+        "--resize",
+        help="How image files reach --image-size: stretch, pad (aspect kept, padded with the "
+        "border colour) or crop (aspect kept, the centre).",
+    ),
+]
+SkipBadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad",
+        help="Skip image files that cannot be decoded (and list them) instead of stopping.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

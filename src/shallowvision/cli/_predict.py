@@ -49,7 +49,9 @@ def predict_cli(
     saved = load_model(
         model, allow_version_mismatch=allow_version_mismatch, expect_sha256=expect_sha256
     )
-    names, images = read_inputs(list(inputs), image_shape=saved.image_shape)
+    names, images = read_inputs(
+        list(inputs), image_shape=saved.image_shape, color=saved.color, resize=saved.resize
+    )
     predictions = predict_top_k(saved, images, k=top_k)
     records = predictions.records(names)
     if out is not None:

@@ -145,6 +145,22 @@ def run_cli(
         str | None,
         typer.Option("--positive", help="Binary one-vs-rest task with this positive class."),
     ] = None,
+    color: Annotated[
+        str | None,
+        typer.Option("--color", help="Colour mode of image files: auto, gray or rgb."),
+    ] = None,
+    image_size: Annotated[
+        str | None,
+        typer.Option("--image-size", help="Size of image files: 32, 48x64, auto or native."),
+    ] = None,
+    resize: Annotated[
+        str | None,
+        typer.Option("--resize", help="How image files reach their size: stretch, pad or crop."),
+    ] = None,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Skip and list image files that cannot be decoded."),
+    ] = False,
     n_jobs: Annotated[
         int | None,
         typer.Option(
@@ -184,6 +200,10 @@ def run_cli(
             "n_per_class": n_per_class,
             "positive": positive,
             "task": "binary" if positive else None,
+            "color": color,
+            "image_size": image_size,
+            "resize": resize,
+            "skip_bad": True if skip_bad else None,
         },
         "compare": {
             "models": (["all"] if models.strip() == "all" else split_names(models))

@@ -9,17 +9,24 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
-from shallowvision.cli._common import load_task, parse_params
+from shallowvision.cli._common import image_options, load_task, parse_params
 from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
     SEED,
     TASK,
     VALIDATION_SIZE,
+    ColorOpt,
     DataDirOpt,
     DatasetArg,
+    ImageSizeOpt,
     NJobsOpt,
     NPerClassOpt,
     PositiveOpt,
+    ResizeOpt,
     SeedOpt,
+    SkipBadOpt,
     TaskOpt,
     ValidationOpt,
 )
@@ -73,6 +80,10 @@ def select_cli(
         typer.Option("--out", help="Write selection.json and mask.png into this folder."),
     ] = None,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Keep the most useful pixels, retrain on them, and compare with all pixels.
 
@@ -104,6 +115,7 @@ def select_cli(
         validation_size=validation_size,
         seed=seed,
         data_dir=data_dir,
+        images=image_options(color, image_size, resize, skip_bad),
     )
     with stderr_console().status(
         f"selecting pixels with {method} and retraining {model} on {len(splits.train):,} images"

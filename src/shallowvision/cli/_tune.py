@@ -9,18 +9,25 @@ import typer
 
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
-from shallowvision.cli._common import check_out_path, load_task
+from shallowvision.cli._common import check_out_path, image_options, load_task
 from shallowvision.cli._options import (
+    COLOR,
+    IMAGE_SIZE,
+    RESIZE,
     SEED,
     TASK,
     VALIDATION_SIZE,
+    ColorOpt,
     DaskOpt,
     DataDirOpt,
     DatasetArg,
+    ImageSizeOpt,
     NJobsOpt,
     NPerClassOpt,
     PositiveOpt,
+    ResizeOpt,
     SeedOpt,
+    SkipBadOpt,
     TaskOpt,
     ValidationOpt,
 )
@@ -78,6 +85,10 @@ def tune_cli(
     ] = None,
     dask: DaskOpt = None,
     data_dir: DataDirOpt = None,
+    color: ColorOpt = COLOR,
+    image_size: ImageSizeOpt = IMAGE_SIZE,
+    resize: ResizeOpt = RESIZE,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Successive-halving search with stratified CV on train; tuned vs default on validation.
 
@@ -111,6 +122,7 @@ def tune_cli(
         validation_size=validation_size,
         seed=seed,
         data_dir=data_dir,
+        images=image_options(color, image_size, resize, skip_bad),
     )
     with (
         dask_backend(dask),

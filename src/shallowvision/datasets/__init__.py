@@ -1,5 +1,6 @@
 """Datasets: the ImageSet container, the registry of named datasets, readers and ``load``."""
 
+from shallowvision.datasets._convert import parse_image_size
 from shallowvision.datasets._imageset import ImageSet
 from shallowvision.datasets._load import DatasetSplits, load, load_splits
 from shallowvision.datasets._locate import cache_dir, list_datasets, locate
@@ -27,6 +28,7 @@ __all__ = [
     "load",
     "load_splits",
     "locate",
+    "parse_image_size",
     "read_csv",
     "read_emnist_zip",
     "read_idx",

@@ -18,6 +18,7 @@ import numpy as np
 
 from shallowvision._io import sha256_file
 from shallowvision.datasets import _readers
+from shallowvision.datasets._convert import Color, ImageSize, Resize
 from shallowvision.datasets._imageset import ImageSet
 from shallowvision.datasets._locate import (
     PathLike,
@@ -30,12 +31,24 @@ from shallowvision.datasets._locate import (
 from shallowvision.datasets._registry import DatasetSpec, RemoteFile
 from shallowvision.exceptions import DataError
 
-__all__ = ["FIXED_TEST_SIZE"]
+__all__ = ["FIXED_TEST_SIZE", "ReadOptions"]
 
 #: Datasets without an official test split get this share carved off, always with seed 0,
 #: so every run sees the same test images whatever its own random_state.
 FIXED_TEST_SIZE = 0.2
 _FIXED_TEST_SEED = 0
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How image files are read: size, colour mode and resize rule (see
+    :mod:`._convert`), and whether unreadable files are skipped. Files of arrays (IDX,
+    CSV, NPZ) keep their own size."""
+
+    image_size: ImageSize = "auto"
+    color: Color = "auto"
+    resize: Resize = "stretch"
+    skip_bad: bool = False
 
 
 @dataclass
@@ -185,9 +198,9 @@ def _fixed_test_split(whole: ImageSet, part: str) -> ImageSet:
 
 
 # -- datasets given by path -----------------------------------------------------------------
-def _decode_path(path: Path, part: str, image_size: tuple[int, int] | None) -> _Decoded:
+def _decode_path(path: Path, part: str, options: ReadOptions) -> _Decoded:
     if path.is_dir():
-        return _decode_dir(path, part, image_size)
+        return _decode_dir(path, part, options)
     if not path.exists():
         raise DataError(f"{path}: file or folder not found")
     lower = path.name.lower()
@@ -227,7 +240,19 @@ def _decode_npz(path: Path, part: str) -> _Decoded:
     return _from_arrays(path, images, labels, part, [path], carve=not has_test)
 
 
-def _decode_dir(path: Path, part: str, image_size: tuple[int, int] | None) -> _Decoded:
+def nested_split(path: Path) -> str | None:
+    """``"train+test"`` for a folder with ``train/`` and ``test/`` sub-folders, ``"train"``
+    for one whose only sub-folder is ``train/`` (its test split is carved), else None
+    (``train`` is then a class like any other)."""
+    if not (path / "train").is_dir():
+        return None
+    if (path / "test").is_dir():
+        return "train+test"
+    folders = [p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return "train" if folders == ["train"] else None
+
+
+def _decode_dir(path: Path, part: str, options: ReadOptions) -> _Decoded:
     # An MNIST-style folder of IDX files, or Kaggle-style CSVs.
     idx = sorted(
         p
@@ -240,29 +265,35 @@ def _decode_dir(path: Path, part: str, image_size: tuple[int, int] | None) -> _D
     for files in (idx, csvs):
         trains = [p for p in files if "train" in p.name.lower()]
         if trains:
-            return _decode_path(trains[0], part, image_size)
+            return _decode_path(trains[0], part, options)
     if len(csvs) == 1:
-        return _decode_path(csvs[0], part, image_size)
-    # A folder of class sub-folders, with or without train/ and test/.
-    sub = path / part
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        images, labels, classes = _readers.read_image_folder(sub, image_size=image_size)
-        return _folder_decoded(path, sub, images, labels, classes, part, carve=False)
-    images, labels, classes = _readers.read_image_folder(path, image_size=image_size)
-    return _folder_decoded(path, path, images, labels, classes, part, carve=True)
+        return _decode_path(csvs[0], part, options)
+    # A folder of class sub-folders, with or without train/ and test/ (or train/ alone).
+    nested = nested_split(path)
+    if nested == "train+test":
+        return _folder_decoded(path, path / part, part, options, carve=False)
+    if nested == "train":
+        return _folder_decoded(path, path / "train", part, options, carve=True)
+    return _folder_decoded(path, path, part, options, carve=True)
 
 
 def _folder_decoded(
-    root: Path,
-    read_from: Path,
-    images: np.ndarray,
-    labels: np.ndarray,
-    classes: tuple[str, ...],
-    part: str,
-    carve: bool,
+    root: Path, read_from: Path, part: str, options: ReadOptions, carve: bool
 ) -> _Decoded:
+    read = _readers.read_folder(
+        read_from,
+        image_size=options.image_size,
+        color=options.color,
+        resize=options.resize,
+        skip_bad=options.skip_bad,
+    )
     files = sorted(p for p in read_from.rglob("*") if _readers.is_image_file(p))
-    decoded = _from_arrays(root, images, labels, part, files, carve, class_names=classes)
+    decoded = _from_arrays(
+        root, read.images, read.labels, part, files, carve, class_names=read.class_names
+    )
+    decoded.meta["resize"] = options.resize
+    if read.skipped:
+        decoded.meta["skipped"] = read.skipped
     return decoded
 
 

@@ -23,7 +23,8 @@ class ImageSet:
 
     Attributes
     ----------
-    images : ndarray of uint8, shape (n, height, width)
+    images : ndarray of uint8, shape (n, height, width) or (n, height, width, 3)
+        Grey images, or colour images with their red, green and blue channels last.
     labels : ndarray of int64, shape (n,)
         Class indices into ``class_names``.
     class_names : tuple of str
@@ -35,6 +36,9 @@ class ImageSet:
         Path or URL the pixels were read from.
     sha256 : str
         SHA-256 of the source file(s) the pixels were read from.
+    meta : dict
+        Further facts: how image files were converted (``resize``), the files skipped
+        as unreadable (``skipped``), a carved test split, a one-vs-rest relabelling.
     """
 
     images: np.ndarray
@@ -49,9 +53,10 @@ class ImageSet:
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
         where = f"{self.name} ({self.split})"
-        if images.ndim != 3:
+        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
             raise DataError(
-                f"{where}: images must have shape (n, height, width), got {images.shape}"
+                f"{where}: images must have shape (n, height, width), or (n, height, width, 3) "
+                f"in colour, got {images.shape}"
             )
         if images.dtype != np.uint8:
             raise DataError(f"{where}: images must be uint8, got {images.dtype}")
@@ -73,9 +78,34 @@ class ImageSet:
         return len(self.labels)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of every image."""
+    def image_shape(self) -> tuple[int, ...]:
+        """Shape of every image: ``(height, width)`` grey, ``(height, width, 3)`` colour."""
+        return tuple(int(side) for side in self.images.shape[1:])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(height, width)`` of every image, grey or colour."""
         return (int(self.images.shape[1]), int(self.images.shape[2]))
+
+    @property
+    def color(self) -> str:
+        """``"rgb"`` for colour images, ``"gray"`` for grey ones."""
+        return "rgb" if self.images.ndim == 4 else "gray"
+
+    @property
+    def conversion(self) -> dict[str, object]:
+        """How image files are converted to images like these: ``color``, ``image_size``
+        and ``resize`` rule (what a model file records, for prediction to repeat)."""
+        return {
+            "color": self.color,
+            "image_size": list(self.image_size),
+            "resize": str(self.meta.get("resize", "stretch")),
+        }
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The unreadable files a load with ``skip_bad`` skipped, each with its problem."""
+        return tuple(str(item) for item in self.meta.get("skipped", ()))  # type: ignore[attr-defined]
 
     @property
     def n_classes(self) -> int:
@@ -83,7 +113,8 @@ class ImageSet:
 
     @property
     def X(self) -> np.ndarray:
-        """Flattened pixels, shape ``(n, height * width)``, still ``uint8`` (a view when possible)."""
+        """Flattened pixels, shape ``(n, height * width)`` (colour: ``height * width * 3``,
+        each pixel's red, green and blue together), still ``uint8`` (a view when possible)."""
         return self.images.reshape(len(self.images), -1)
 
     @property
@@ -97,6 +128,9 @@ class ImageSet:
     def fingerprint(self) -> str:
         """SHA-256 of the pixels and labels themselves (independent of the file format)."""
         digest = hashlib.sha256()
+        if self.images.ndim == 4:
+            # Colour pixels' bytes could equal those of a grey set three times as wide.
+            digest.update(b"rgb")
         digest.update(np.ascontiguousarray(self.images).data)
         digest.update(np.ascontiguousarray(self.labels).data)
         return digest.hexdigest()
@@ -113,6 +147,7 @@ class ImageSet:
             "class_counts": {c: int(n) for c, n in zip(self.class_names, counts, strict=True)},
             "source": self.source,
             "sha256": self.sha256,
+            **({"skipped": list(self.skipped)} if self.skipped else {}),
         }
 
     # -- derived sets -----------------------------------------------------------------------
@@ -214,6 +249,18 @@ class ImageSet:
             class_names=(f"not {name}", name),
             meta={**self.meta, "positive": name, "original_class_names": list(self.class_names)},
         )
+
+    def check_gray(self, what: str) -> tuple[int, int]:
+        """``(height, width)`` of these grey images; raise if they are in colour.
+
+        For the steps that draw on grey images only (``what`` names the step).
+        """
+        if self.images.ndim == 4:
+            raise DataError(
+                f"{what} needs grey images, and {self.name} ({self.split}) is in colour; "
+                "load it with color='gray'"
+            )
+        return self.image_size
 
     def check_trainable(self) -> None:
         """Raise if this set cannot train a classifier (empty, or a single class)."""

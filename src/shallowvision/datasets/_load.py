@@ -7,6 +7,7 @@ split.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterator
@@ -14,7 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shallowvision.datasets._cache import _cached
-from shallowvision.datasets._decode import _decode_named, _decode_path, _Decoded
+from shallowvision.datasets._convert import (
+    ImageSize,
+    array_as,
+    check_color,
+    check_resize,
+    parse_image_size,
+)
+from shallowvision.datasets._decode import (
+    ReadOptions,
+    _decode_named,
+    _decode_path,
+    _Decoded,
+    nested_split,
+)
 from shallowvision.datasets._imageset import ImageSet
 from shallowvision.datasets._registry import get_dataset_spec, is_dataset_name
 from shallowvision.exceptions import ConfigError, DataError
@@ -32,7 +46,7 @@ def _decode_cached(
     data_dir: str | os.PathLike[str] | None,
     download: bool,
     verify: bool,
-    image_size: tuple[int, int] | None,
+    options: ReadOptions,
     cache: bool,
 ) -> _Decoded:
     text = os.fspath(source)
@@ -54,11 +68,33 @@ def _decode_cached(
             get_dataset_spec(text)  # raises "unknown dataset ..., did you mean ..."
         raise DataError(f"{path}: file or folder not found")
     resolved = path.resolve()
-    size_key = "native" if image_size is None else f"{image_size[0]}x{image_size[1]}"
-    key = "path-" + hashlib.sha1(f"{resolved}|{size_key}".encode()).hexdigest()[:16]
-    return _cached(
-        key, part, lambda: _decode_path(resolved, part, image_size), use_cache=cache, root=resolved
+    if (
+        part == "test"
+        and resolved.is_dir()
+        and nested_split(resolved) == "train+test"
+        and "auto" in (options.image_size, options.color)
+    ):
+        # The test folder is read as the training folder was: its size and colour are
+        # chosen from the training images (decoded once, then cached).
+        train = _decode_path_cached(resolved, "train", options, cache)
+        options = dataclasses.replace(
+            options,
+            image_size=(int(train.images.shape[1]), int(train.images.shape[2])),
+            color="rgb" if train.images.ndim == 4 else "gray",
+        )
+    return _decode_path_cached(resolved, part, options, cache)
+
+
+def _decode_path_cached(path: Path, part: str, options: ReadOptions, cache: bool) -> _Decoded:
+    size = options.image_size
+    size_key = (
+        "native" if size is None else size if isinstance(size, str) else f"{size[0]}x{size[1]}"
     )
+    # How image files are converted changes what a folder decodes to; a file of arrays
+    # is decoded alike whatever the options (converted after the cache).
+    conversion = f"|{options.color}|{options.resize}" if path.is_dir() else ""
+    key = "path-" + hashlib.sha1(f"{path}|{size_key}{conversion}".encode()).hexdigest()[:16]
+    return _cached(key, part, lambda: _decode_path(path, part, options), use_cache=cache, root=path)
 
 
 def load(
@@ -71,7 +107,10 @@ def load(
     fraction: float | None = None,
     positive: int | str | None = None,
     random_state: int = 0,
-    image_size: tuple[int, int] | None = (28, 28),
+    image_size: ImageSize | int | str = "auto",
+    color: str = "auto",
+    resize: str = "stretch",
+    skip_bad: bool = False,
     download: bool = True,
     verify: bool = True,
     cache: bool = True,
@@ -100,14 +139,30 @@ def load(
         Relabel for a one-vs-rest task with this class (index or name) as positive.
     random_state : int
         Seed for the validation split and the subsample.
-    image_size : (height, width) or None
-        Size image-folder datasets are resized to; None keeps their own (uniform) size.
+    image_size : (height, width), int, "auto" or None
+        Size image files are brought to (``48x64`` text and a single side work too).
+        ``"auto"``: the median size of the images, the longer side at most 64 pixels;
+        None: their own size, which must be the same for all. Files of arrays (IDX,
+        CSV, NPZ, the named datasets) keep their own size.
+    color : {"auto", "gray", "rgb"}
+        ``"gray"`` gives ``(n, height, width)`` images, ``"rgb"`` ``(n, height, width,
+        3)``; ``"auto"`` keeps colour when the source has it (any image of a folder with
+        colour, an NPZ of colour arrays) and grey otherwise. Transparent pixels are
+        composited onto black for grey images and onto white for colour ones.
+    resize : {"stretch", "pad", "crop"}
+        How image files reach ``image_size``: ``"stretch"`` ignores the aspect ratio,
+        ``"pad"`` keeps it and pads with the image's border colour, ``"crop"`` keeps it
+        and takes the centre.
+    skip_bad : bool
+        Skip image files that cannot be decoded instead of stopping at the first (named
+        in the error); the skipped files are listed in the result's ``skipped``.
     download : bool
         Whether a missing named dataset may be downloaded.
     verify : bool
         Whether local copies must match the published checksums.
     cache : bool
-        Whether to read and write the decoded ``.npy`` cache.
+        Whether to read and write the decoded ``.npy`` cache (keyed by the image size,
+        colour mode and resize rule too).
 
     Returns
     -------
@@ -118,16 +173,28 @@ def load(
     if split == "validation" and validation_size is None:
         raise DataError("split='validation' is carved from train: pass validation_size (e.g. 0.1)")
     part = "test" if split == "test" else "train"
+    options = ReadOptions(
+        image_size=parse_image_size(image_size),
+        color=check_color(color),
+        resize=check_resize(resize),
+        skip_bad=skip_bad,
+    )
     decoded = _decode_cached(
         source,
         part,
         data_dir=data_dir,
         download=download,
         verify=verify,
-        image_size=image_size,
+        options=options,
         cache=cache,
     )
+    skipped = decoded.meta.get("skipped")
+    if skipped and not skip_bad:  # skipped by an earlier load, now in the cache
+        raise DataError(f"{skipped[0]}; pass skip_bad=True to skip unreadable files")  # type: ignore[index]
     result = decoded.to_imageset(part)
+    converted = array_as(result.images, options.color)
+    if converted is not result.images:
+        result = dataclasses.replace(result, images=converted)
     if validation_size is not None and part == "train":
         rest, held = result.split_off(validation_size, random_state=random_state)
         result = held if split == "validation" else rest
@@ -161,7 +228,10 @@ def load_splits(
     fraction: float | None = None,
     positive: int | str | None = None,
     random_state: int = 0,
-    image_size: tuple[int, int] | None = (28, 28),
+    image_size: ImageSize | int | str = "auto",
+    color: str = "auto",
+    resize: str = "stretch",
+    skip_bad: bool = False,
     download: bool = True,
     verify: bool = True,
     cache: bool = True,
@@ -190,8 +260,9 @@ def load_splits(
         positive.
     random_state : int
         Seed for the validation split and the subsamples.
-    image_size : (height, width) or None
-        Size image-folder datasets are resized to; None keeps their own (uniform) size.
+    image_size, color, resize, skip_bad : optional
+        How image files are converted, as for :func:`load`; one conversion for the
+        three splits.
     download : bool
         Whether a missing named dataset may be downloaded.
     verify : bool
@@ -216,6 +287,9 @@ def load_splits(
             positive=positive,
             random_state=random_state,
             image_size=image_size,
+            color=color,
+            resize=resize,
+            skip_bad=skip_bad,
             download=download,
             verify=verify,
             cache=cache,

@@ -16,15 +16,29 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from shallowvision._io import ZIP_ERRORS
 from shallowvision._memory import check_fits
+from shallowvision.datasets._convert import (
+    ImageSize,
+    Resize,
+    auto_size,
+    check_color,
+    check_resize,
+    converted,
+    has_colour,
+    may_have_colour,
+    oriented_size,
+    parse_image_size,
+    upright,
+)
 from shallowvision.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -32,16 +46,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "FolderImages",
     "ImageTooLargeError",
     "image_pixels",
     "image_suffixes",
     "is_image_file",
     "read_csv",
     "read_emnist_zip",
+    "read_folder",
     "read_idx",
     "read_image_folder",
     "read_npz",
 ]
+
+T = TypeVar("T")
 
 # IDX type codes (third byte of the magic number); every multi-byte type is big-endian.
 _IDX_DTYPES: dict[int, np.dtype] = {
@@ -184,9 +202,12 @@ def parse_idx(raw: bytes, label: str) -> np.ndarray:
 
 
 def check_pair(images: np.ndarray, labels: np.ndarray, label: str) -> None:
-    """Raise unless ``images`` is (n, h, w) and ``labels`` is (n,)."""
-    if images.ndim != 3:
-        raise DataError(f"{label}: expected images of shape (n, height, width), got {images.shape}")
+    """Raise unless ``images`` is (n, h, w) or, in colour, (n, h, w, 3) and ``labels`` is (n,)."""
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
+        raise DataError(
+            f"{label}: expected images of shape (n, height, width) or (n, height, width, 3), "
+            f"got {images.shape}"
+        )
     if labels.ndim != 1:
         raise DataError(f"{label}: expected labels of shape (n,), got {labels.shape}")
     if len(images) != len(labels):
@@ -420,7 +441,8 @@ def open_npz(path: str | os.PathLike[str]) -> Iterator[Any]:
 def read_npz(path: str | os.PathLike[str], part: str) -> tuple[np.ndarray, np.ndarray]:
     """Read ``x_<part>`` / ``y_<part>`` from an NPZ file (the Keras layout).
 
-    Images may be (n, h, w) or (n, h, w, 1); they must hold integers 0..255.
+    Images may be (n, h, w) or (n, h, w, 1), or in colour (n, h, w, 3); they must hold
+    integers 0..255.
     """
     label = str(path)
     with open_npz(path) as data:
@@ -473,21 +495,167 @@ def _as_labels(labels: np.ndarray, label: str) -> np.ndarray:
 
 
 # -- image folders --------------------------------------------------------------------------
+@dataclass
+class FolderImages:
+    """What :func:`read_folder` read: images, labels, classes, the colour mode the images
+    came out in, the size they were brought to, and the files skipped as unreadable."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    color: Literal["gray", "rgb"]
+    skipped: list[str] = field(default_factory=list)
+
+
 def read_image_folder(
-    folder: str | os.PathLike[str], *, image_size: tuple[int, int] | None = (28, 28)
+    folder: str | os.PathLike[str],
+    *,
+    image_size: ImageSize | int | str = (28, 28),
+    color: str = "gray",
+    resize: str = "stretch",
+    skip_bad: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read a folder with one sub-folder of images per class.
 
     Images (any format Pillow opens: PNG, JPEG, BMP, TIFF, WebP, GIF ...; see
-    :func:`image_suffixes`) are converted to 8-bit grayscale and resized to
-    ``image_size`` = (height, width); with ``image_size=None`` they keep their size,
-    which must then be the same for all.
+    :func:`image_suffixes`) are turned upright by their EXIF orientation, converted to
+    ``color`` and brought to ``image_size`` = (height, width) by ``resize``, as
+    :func:`read_folder` describes; with ``image_size=None`` they keep their size, which
+    must then be the same for all.
 
     Returns
     -------
     images, labels, class_names (sorted sub-folder names)
     """
+    read = read_folder(folder, image_size=image_size, color=color, resize=resize, skip_bad=skip_bad)
+    return read.images, read.labels, read.class_names
+
+
+def read_folder(
+    folder: str | os.PathLike[str],
+    *,
+    image_size: ImageSize | int | str = "auto",
+    color: str = "auto",
+    resize: str = "stretch",
+    skip_bad: bool = False,
+    n_jobs: int | None = None,
+) -> FolderImages:
+    """Read a folder with one sub-folder of images per class, files decoded in parallel.
+
+    Parameters
+    ----------
+    folder : path
+    image_size : (height, width), int, "auto" or None
+        The size every image is brought to. ``"auto"``: the images' median size, its
+        longer side brought down to 64 pixels; None: their own size, the same for all.
+    color : {"auto", "gray", "rgb"}
+        ``"gray"`` gives ``(n, height, width)`` images, ``"rgb"`` ``(n, height, width, 3)``;
+        ``"auto"`` keeps colour when any image has colour (a pixel whose red, green and
+        blue differ by more than 2 levels) and gives grey images otherwise.
+        Transparent pixels are composited onto black for grey images and onto white
+        for colour ones.
+    resize : {"stretch", "pad", "crop"}
+        ``"stretch"`` ignores the aspect ratio; ``"pad"`` keeps it and pads with the
+        image's border colour; ``"crop"`` keeps it and takes the centre.
+    skip_bad : bool
+        Skip files that cannot be decoded (listed in ``skipped``) instead of stopping
+        at the first with an error naming it.
+    n_jobs : int, optional
+        Threads decoding files (None: one per core).
+
+    Returns
+    -------
+    FolderImages
+    """
+    size = parse_image_size(image_size)
+    mode, rule = check_color(color), check_resize(resize)
     root = Path(folder)
+    classes, files = _class_files(root)
+    paths = [p for members in files for p in members]
+    labels = np.concatenate([np.full(len(m), i, dtype=np.int64) for i, m in enumerate(files)])
+    skipped: list[str] = []
+    keep = np.ones(len(paths), dtype=bool)
+
+    def bad(index: int, problem: str) -> None:
+        if not skip_bad:
+            raise DataError(f"{problem}; pass skip_bad=True to skip unreadable files")
+        keep[index] = False
+        skipped.append(problem)
+
+    if size == "auto":
+        sizes = []
+        for i, found in enumerate(_in_threads(_header_size, paths, n_jobs, "reading sizes")):
+            if isinstance(found, str):
+                bad(i, found)
+            else:
+                sizes.append(found)
+        if not sizes:
+            raise DataError(f"{root}: no image could be read")
+        size = auto_size(sizes)
+    fixed: tuple[int, int] | None = size
+    todo = [int(i) for i in np.flatnonzero(keep)]
+    decode = functools.partial(_decode_file, color=mode, size=fixed, rule=rule)
+    gray: np.ndarray | None = None
+    rgb: np.ndarray | None = None
+    gray_content: list[int] = []  # rows of a colour result decoded as grey: redone in colour
+    first: tuple[Path, tuple[int, int]] | None = None
+    for i, (pixels, problem) in zip(
+        todo, _in_threads(decode, [paths[i] for i in todo], n_jobs, "decoding images"), strict=True
+    ):
+        if pixels is None:
+            bad(i, str(problem))
+            continue
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+        if first is None:
+            first = (paths[i], shape)
+        elif shape != first[1]:
+            (h, w), (fh, fw) = shape, first[1]
+            raise DataError(
+                f"{paths[i]}: image is {w}x{h} but {first[0].name} is {fw}x{fh}; images of "
+                "mixed sizes need image_size"
+            )
+        if pixels.ndim == 3:
+            if rgb is None:
+                rgb = np.empty((len(paths), *first[1], 3), dtype=np.uint8)
+            rgb[i] = pixels
+        else:
+            if gray is None:
+                gray = np.empty((len(paths), *first[1]), dtype=np.uint8)
+            gray[i] = pixels
+            gray_content.append(i)
+    if first is None:
+        raise DataError(f"{root}: no image could be read")
+    images = gray if rgb is None else rgb
+    assert images is not None
+    if rgb is not None and gray_content:
+        # Colour won: the images that came back grey are decoded again as colour, so
+        # their transparency meets the colour background, as in a colour load.
+        again = functools.partial(_decode_file, color="rgb", size=first[1], rule=rule)
+        redone = _in_threads(again, [paths[i] for i in gray_content], n_jobs, "decoding images")
+        for i, (pixels, problem) in zip(gray_content, redone, strict=True):
+            if pixels is None:  # decoded a moment ago: changed on disk since
+                raise DataError(str(problem))
+            rgb[i] = pixels
+    del gray
+    if not keep.all():
+        images, labels = images[keep], labels[keep]
+        empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
+        if empty:
+            raise DataError(
+                f"{root / empty[0]}: every image of class {empty[0]!r} is unreadable "
+                f"({len(skipped)} files skipped)"
+            )
+    return FolderImages(
+        images=images,
+        labels=labels,
+        class_names=tuple(classes),
+        color="rgb" if images.ndim == 4 else "gray",
+        skipped=skipped,
+    )
+
+
+def _class_files(root: Path) -> tuple[list[str], list[list[Path]]]:
+    """The class sub-folders of ``root`` (sorted) and their image files (sorted)."""
     if not root.is_dir():
         raise DataError(f"{root}: folder not found")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -506,41 +674,146 @@ def read_image_folder(
         files.append(members)
     if len(classes) < 2:
         raise DataError(f"{root}: only one class ({classes[0]!r}); a classifier needs at least two")
-    n = sum(len(m) for m in files)
-    labels = np.concatenate([np.full(len(m), i, dtype=np.int64) for i, m in enumerate(files)])
-    paths = [p for members in files for p in members]
-    first = decode_image(paths[0], image_size)
-    images = np.empty((n, *first.shape), dtype=np.uint8)
-    images[0] = first
-    for i, path in enumerate(paths[1:], start=1):
-        pixels = decode_image(path, image_size)
-        if pixels.shape != first.shape:
-            raise DataError(
-                f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]} but {paths[0].name} is "
-                f"{first.shape[1]}x{first.shape[0]}; images of mixed sizes need image_size"
-            )
-        images[i] = pixels
-    return images, labels, tuple(classes)
+    return classes, files
+
+
+def _header_size(path: Path) -> tuple[int, int] | str:
+    """An image file's upright ``(height, width)`` from its header, or what is wrong with it."""
+    try:
+        with _opened(path, str(path), load=False) as img:
+            return oriented_size(img)
+    except DataError as exc:
+        return str(exc)
+
+
+def _decode_file(
+    path: Path, *, color: str, size: tuple[int, int] | None, rule: Resize
+) -> tuple[np.ndarray | None, str | None]:
+    """One file's pixels (grey or colour, as :func:`decode_image`), or what is wrong with it."""
+    try:
+        return decode_image(path, size, color=color, resize=rule), None
+    except DataError as exc:
+        return None, str(exc)
+
+
+#: Files each thread decodes at a time, and the fewest files worth threads at all.
+_FILES_PER_BATCH = 32
+#: Fewest files for which a progress bar is shown (on a terminal).
+_PROGRESS_FILES = 500
+
+
+def _in_threads(
+    fn: Callable[[Path], T], paths: list[Path], n_jobs: int | None, description: str
+) -> Iterator[T]:
+    """``fn(path)`` for every path, in order, computed by threads (Pillow decodes and
+    resizes without the GIL), with a progress bar for long folders on a terminal."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shallowvision._console import stderr_console
+
+    workers = _workers(n_jobs, len(paths))
+    console = stderr_console()
+    with _progress(len(paths), description, console) as advance:
+        if workers <= 1:
+            for path in paths:
+                yield fn(path)
+                advance(1)
+            return
+        batches = [paths[i : i + _FILES_PER_BATCH] for i in range(0, len(paths), _FILES_PER_BATCH)]
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shallowvision-decode")
+        try:
+            for results in pool.map(lambda batch: [fn(p) for p in batch], batches):
+                yield from results
+                advance(len(results))
+        finally:
+            # Stopped early (a bad file): the batches not yet started are dropped.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers(n_jobs: int | None, n_files: int) -> int:
+    if n_files < 2 * _FILES_PER_BATCH:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    wanted = cores if n_jobs is None else (n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs))
+    return max(1, min(wanted, math.ceil(n_files / _FILES_PER_BATCH)))
+
+
+@contextmanager
+def _progress(total: int, description: str, console: Any) -> Iterator[Callable[[int], None]]:
+    if total < _PROGRESS_FILES or not console.is_terminal:
+        yield lambda _n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 def decode_image(
     source: str | os.PathLike[str] | bytes,
     image_size: tuple[int, int] | None,
     *,
+    color: str = "gray",
+    resize: str = "stretch",
     name: str | None = None,
     max_pixels: int | None = None,
     formats: tuple[str, ...] | None = None,
 ) -> np.ndarray:
-    """Decode one image file or its bytes into a (height, width) uint8 grayscale array.
+    """Decode one image file or its bytes into a uint8 array: ``(height, width)`` grey or
+    ``(height, width, 3)`` colour.
+
+    The image is turned upright by its EXIF orientation, converted to ``color``
+    (``"gray"``; ``"rgb"``; ``"auto"``: colour if the image has colour, else grey) and
+    brought to ``image_size`` = (height, width) by ``resize`` (``"stretch"``, ``"pad"``
+    or ``"crop"``); None keeps its size. Transparent pixels are composited onto black
+    for a grey result and onto white for a colour one; 16-bit images are stretched to
+    0..255 by their maximum; CMYK, YCbCr and palette images are converted through RGB.
 
     ``name`` is what error messages call the source (default: its path, or ``<upload>``);
     an image whose header declares more than ``max_pixels`` pixels is refused before
     its pixels are decoded; ``formats`` (Pillow names such as ``"PNG"``) limits the
     formats tried.
     """
+    mode, rule = check_color(color), check_resize(resize)
+    label = name or ("<upload>" if isinstance(source, bytes) else str(source))
+    with _opened(source, label, max_pixels=max_pixels, formats=formats) as img:
+        if mode == "auto":
+            if may_have_colour(img):
+                rgb = converted(img, "rgb", image_size, rule)
+                if has_colour(rgb):
+                    return rgb
+            mode = "gray"
+        return converted(img, mode, image_size, rule)
+
+
+@contextmanager
+def _opened(
+    source: str | os.PathLike[str] | bytes,
+    label: str,
+    *,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
+    load: bool = True,
+) -> Iterator[Image.Image]:
+    """The image in ``source``, decoded (``load``) and upright; anything wrong with it, in
+    the body too, is one :class:`DataError` naming ``label``."""
     from PIL import Image, UnidentifiedImageError
 
-    label = name or ("<upload>" if isinstance(source, bytes) else str(source))
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with Image.open(stream, formats=formats) as img:
@@ -549,11 +822,11 @@ def decode_image(
                     f"{label}: image is {img.width}x{img.height} pixels, more than the "
                     f"{max_pixels:,} allowed"
                 )
+            if not load:
+                yield img
+                return
             img.load()
-            gray = _to_gray(img)
-            if image_size is not None and gray.size != (image_size[1], image_size[0]):
-                gray = gray.resize((image_size[1], image_size[0]), Image.Resampling.LANCZOS)
-            return np.asarray(gray, dtype=np.uint8)
+            yield upright(img)
     except DataError:
         raise
     except FileNotFoundError:
@@ -570,7 +843,7 @@ def _unreadable(label: str, exc: Exception) -> DataError:
     chunks beyond Pillow's limits) or a corrupt file."""
     from PIL import Image
 
-    text = str(exc)
+    text = " ".join(str(exc).split())  # one line, whatever the decoder said
     if isinstance(exc, Image.DecompressionBombError) or any(
         words in text.lower() for words in ("too large", "too much memory")
     ):
@@ -586,38 +859,5 @@ def image_pixels(
     data: bytes, *, formats: tuple[str, ...] | None = None, name: str = "<upload>"
 ) -> int:
     """The pixels an image file's header declares (width x height), read without decoding."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data), formats=formats) as img:
-            return int(img.width) * int(img.height)
-    except UnidentifiedImageError:
-        expected = "/".join(formats) if formats else "a format Pillow reads"
-        raise DataError(f"{name}: corrupt or unreadable image (not {expected})") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise _unreadable(name, exc) from None
-
-
-def _to_gray(img: Image.Image) -> Image.Image:
-    from PIL import Image
-
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        # Flatten transparency onto black, the background of MNIST-style images.
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(background, rgba)
-    if img.mode in ("I", "I;16", "I;16B", "F"):
-        # Stretched to 0..255 by the image's maximum, in float64 as always, a band of rows
-        # at a time: a 4096x4096 16-bit image no longer needs four float64 copies (0.5 GB).
-        array = np.asarray(img)
-        top = float(array.max()) or 1.0
-        gray = np.empty(array.shape, dtype=np.uint8)
-        for start in range(0, len(array), _ROWS_PER_BAND):
-            band = array[start : start + _ROWS_PER_BAND].astype(np.float64)
-            gray[start : start + _ROWS_PER_BAND] = np.round(band / top * 255).astype(np.uint8)
-        return Image.fromarray(gray)
-    return img.convert("L")
-
-
-#: Rows converted at once from 16- and 32-bit images (a few MB of float64).
-_ROWS_PER_BAND = 128
+    with _opened(data, name, formats=formats, load=False) as img:
+        return int(img.width) * int(img.height)

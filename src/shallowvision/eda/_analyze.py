@@ -329,7 +329,7 @@ def _analyze(
     images = class_images(scan, names)
     result = EdaResult(
         name=train.name,
-        image_shape=train.image_shape,
+        image_shape=train.check_gray("EDA"),
         class_names=names,
         n_train=len(train),
         n_test=None if test is None else len(test),

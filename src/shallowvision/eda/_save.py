@@ -155,6 +155,10 @@ def explore_dataset(
     near_threshold: float = 6.0,
     figures: bool = True,
     on_step: Callable[[str], None] | None = None,
+    color: str = "auto",
+    image_size: tuple[int, int] | int | str | None = "auto",
+    resize: str = "stretch",
+    skip_bad: bool = False,
 ) -> tuple[EdaResult, dict[str, Path]]:
     """Load a dataset's train and test splits, analyse them and write the EDA into ``out_dir``
     (what ``shallowvision eda`` does).
@@ -179,6 +183,9 @@ def explore_dataset(
         Whether to draw the PNG figures.
     on_step : callable, optional
         Called with a short description as each step starts.
+    color, image_size, resize, skip_bad : optional
+        How image files are read, as for :func:`~shallowvision.datasets.load` (the EDA
+        draws grey images: load colour folders with ``color="gray"``).
 
     Returns
     -------
@@ -200,6 +207,10 @@ def explore_dataset(
         n_per_class=n_per_class,
         random_state=random_state,
         data_dir=data_dir,
+        color=color,
+        image_size=image_size,
+        resize=resize,
+        skip_bad=skip_bad,
     )
     step("analysing")
     result = analyze(

@@ -282,10 +282,11 @@ def explain_model(
             f"image index {bad[0]} is out of range 0..{len(data) - 1} of {data.name} ({data.split})"
         )
     X, y = np.ascontiguousarray(data.X), data.y
+    image_shape = data.check_gray("explain")
     n_in = getattr(estimator, "n_features_in_", X.shape[1])
     if n_in != X.shape[1]:
         raise DataError(
-            f"{data.name} has {data.image_shape[0]}x{data.image_shape[1]} images ({X.shape[1]} pixels), "
+            f"{data.name} has {image_shape[0]}x{image_shape[1]} images ({X.shape[1]} pixels), "
             f"but the model was trained on {n_in} pixels"
         )
     seconds: dict[str, float] = {}
@@ -310,7 +311,7 @@ def explain_model(
         X[explained],
         background=X[background],
         class_names=data.class_names,
-        image_shape=data.image_shape,
+        image_shape=image_shape,
         explainer=explainer,
         max_evals=max_evals,
     )
@@ -346,7 +347,7 @@ def explain_model(
             estimator,
             X[rows],
             y[rows],
-            data.image_shape,
+            image_shape,
             n_repeats=n_repeats,
             random_state=random_state,
         )
@@ -356,7 +357,7 @@ def explain_model(
         dataset=data.name,
         split=data.split,
         class_names=tuple(names),
-        image_shape=data.image_shape,
+        image_shape=image_shape,
         explainer=sv.explainer,
         output_space=sv.output_space,
         n_images=len(data),
@@ -371,7 +372,7 @@ def explain_model(
         mean_abs=class_mean_abs.mean(axis=0),
         images=images,
         permutation=perm,
-        impurity=impurity_importance(estimator, data.image_shape),
+        impurity=impurity_importance(estimator, image_shape),
         seconds=seconds,
         random_state=random_state,
         shap=sv,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from shallowvision.datasets import ImageSet, load, load_splits
 from shallowvision.exceptions import DataError
@@ -26,11 +27,12 @@ def _check_matches(model: SavedModel, data: ImageSet) -> ImageSet:
             f"{_label(model)} predicts the classes {', '.join(model.class_names)} but "
             f"{data.name} ({data.split}) has {', '.join(data.class_names)}"
         )
-    if data.image_shape != model.image_shape:
-        h, w = model.image_shape
+    if data.image_shape != model.input_shape:
+        h, w = data.image_size
+        what = f"{h}x{w}" + (" colour" if data.color == "rgb" else "")
         raise DataError(
-            f"{data.name} images are {data.image_shape[0]}x{data.image_shape[1]} but "
-            f"{_label(model)} expects {h}x{w}"
+            f"{data.name} images are {what} but {_label(model)} expects "
+            f"{model.describe_input()} images"
         )
     return data
 
@@ -48,7 +50,9 @@ def load_for_model(
     """One split of a dataset, loaded for a saved model.
 
     The split gets the model's one-vs-rest task (the positive class recorded in its
-    manifest) and image size (for image folders), and must have its classes.
+    manifest) and its conversion: image files are converted to its colour mode and
+    brought to its size by its resize rule, exactly as its training images were; the
+    split must have its classes.
 
     Parameters
     ----------
@@ -71,9 +75,15 @@ def load_for_model(
         n_per_class=n_per_class,
         random_state=random_state,
         positive=_positive(model),
-        image_size=model.image_shape,
+        **_conversion(model),
     )
     return _check_matches(model, data)
+
+
+def _conversion(model: SavedModel) -> dict[str, Any]:
+    """The options of :func:`~shallowvision.datasets.load` that convert images as the
+    model's training images were converted."""
+    return {"image_size": model.image_shape, "color": model.color, "resize": model.resize}
 
 
 def held_out_for_model(
@@ -115,7 +125,7 @@ def held_out_for_model(
             f"{label} is already calibrated ({model.manifest['calibration'].get('method')}); "
             "calibrate the model it was made from instead"
         )
-    positive, image_size = _positive(model), model.image_shape
+    positive, conversion = _positive(model), _conversion(model)
     splits = load_splits(
         source,
         validation_size=validation_size,
@@ -123,7 +133,7 @@ def held_out_for_model(
         random_state=random_state,
         data_dir=data_dir,
         positive=positive,
-        image_size=image_size,
+        **conversion,
     )
     held_out = splits.validation
     if held_out is None:
@@ -143,7 +153,7 @@ def held_out_for_model(
                 random_state=random_state,
                 data_dir=data_dir,
                 positive=positive,
-                image_size=image_size,
+                **conversion,
             )
             if trained_on == whole.fingerprint():
                 raise DataError(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from shallowvision.datasets._convert import array_as, check_color
 from shallowvision.datasets._readers import (
     ImageTooLargeError,
     _as_uint8,
@@ -37,7 +38,11 @@ _NPZ_KEYS = ("x_test", "x", "images", "x_train")
 
 
 def read_inputs(
-    paths: list[str | os.PathLike[str]], *, image_shape: tuple[int, int]
+    paths: list[str | os.PathLike[str]],
+    *,
+    image_shape: tuple[int, int],
+    color: str = "gray",
+    resize: str = "stretch",
 ) -> tuple[list[str], np.ndarray]:
     """Read images to classify.
 
@@ -48,15 +53,20 @@ def read_inputs(
         sorted), IDX
         image files, or NPZ files (array ``x_test``, ``x``, ``images`` or ``x_train``).
     image_shape : (height, width)
-        The model's input size; image files are converted to grayscale and resized to
-        it the same way training folders are; arrays must already have it.
+        The model's input size; image files are brought to it by ``resize`` the same
+        way training folders are; arrays must already have it.
+    color : {"gray", "rgb"}
+        The model's colour mode: image files and arrays are converted to it.
+    resize : {"stretch", "pad", "crop"}
+        The model's resize rule.
 
     Returns
     -------
     names : list of str
         One per image: the file path, or ``file[index]`` for arrays.
-    images : uint8 array of shape (n, height, width)
+    images : uint8 array of shape (n, height, width), or (n, height, width, 3) in colour
     """
+    mode = check_color(color)
     names: list[str] = []
     batches: list[np.ndarray] = []
     for raw in paths:
@@ -70,15 +80,15 @@ def read_inputs(
                 )
             for file in files:
                 names.append(str(file))
-                batches.append(decode_image(file, image_shape)[None])
+                batches.append(decode_image(file, image_shape, color=mode, resize=resize)[None])
         elif not path.exists():
             raise DataError(f"{path}: file not found")
         elif path.suffix.lower() in image_suffixes():
             names.append(str(path))
-            batches.append(decode_image(path, image_shape)[None])
+            batches.append(decode_image(path, image_shape, color=mode, resize=resize)[None])
         else:
-            array = _read_array(path)
-            if array.shape[1:] != tuple(image_shape):
+            array = array_as(_read_array(path), mode)
+            if array.shape[1:3] != tuple(image_shape):
                 raise DataError(
                     f"{path}: images are {array.shape[1]}x{array.shape[2]} but the model expects "
                     f"{image_shape[0]}x{image_shape[1]}"
@@ -105,8 +115,11 @@ def _read_array(path: Path) -> np.ndarray:
         array = array[..., 0]
     if array.ndim == 2:
         array = array[None]
-    if array.ndim != 3:
-        raise DataError(f"{path}: expected images of shape (n, height, width), got {array.shape}")
+    if not (array.ndim == 3 or (array.ndim == 4 and array.shape[-1] == 3)):
+        raise DataError(
+            f"{path}: expected images of shape (n, height, width) or (n, height, width, 3), "
+            f"got {array.shape}"
+        )
     return _as_uint8(array, str(path))
 
 
@@ -120,13 +133,15 @@ def decode_upload(
     data: bytes,
     *,
     image_shape: tuple[int, int],
+    color: str = "gray",
+    resize: str = "stretch",
     name: str = "<upload>",
     max_pixels: int = MAX_UPLOAD_PIXELS,
 ) -> np.ndarray:
     """Decode the bytes of one uploaded image file (PNG, JPEG, BMP) into a uint8 image.
 
-    The image is converted to grayscale and resized to ``image_shape`` exactly as
-    training image folders are (:func:`shallowvision.datasets.decode_image`).
+    The image is converted to ``color`` and brought to ``image_shape`` by ``resize``
+    exactly as training image folders are (:func:`shallowvision.datasets.decode_image`).
 
     Parameters
     ----------
@@ -134,6 +149,10 @@ def decode_upload(
         The file's content.
     image_shape : (height, width)
         The model's input size.
+    color : {"gray", "rgb"}
+        The model's colour mode.
+    resize : {"stretch", "pad", "crop"}
+        The model's resize rule.
     name : str
         What error messages call the upload (e.g. its file name).
     max_pixels : int
@@ -141,11 +160,19 @@ def decode_upload(
 
     Returns
     -------
-    uint8 array of shape (height, width)
+    uint8 array of shape (height, width), or (height, width, 3) in colour
     """
     if not data:
         raise DataError(f"{name}: empty file")
-    return decode_image(data, image_shape, name=name, max_pixels=max_pixels, formats=UPLOAD_FORMATS)
+    return decode_image(
+        data,
+        image_shape,
+        color=check_color(color),
+        resize=resize,
+        name=name,
+        max_pixels=max_pixels,
+        formats=UPLOAD_FORMATS,
+    )
 
 
 def upload_pixels(data: bytes, *, name: str = "<upload>") -> int:
@@ -161,24 +188,29 @@ def upload_pixels(data: bytes, *, name: str = "<upload>") -> int:
 
 
 def images_from_pixels(
-    values: Any, *, image_shape: tuple[int, int], name: str = "pixels"
+    values: Any, *, image_shape: tuple[int, int], color: str = "gray", name: str = "pixels"
 ) -> np.ndarray:
     """Images given as (nested lists of) pixel values, e.g. parsed from JSON.
 
-    Accepted layouts for images of ``(h, w)`` pixels: one image ``(h, w)`` or
-    ``(h * w,)``, or a batch ``(n, h, w)`` or ``(n, h * w)``. Values must be
-    integers 0..255, as the training images are (floats with integral values pass).
+    Accepted layouts for grey images of ``(h, w)`` pixels: one image ``(h, w)`` or
+    ``(h * w,)``, or a batch ``(n, h, w)`` or ``(n, h * w)``; for colour images
+    (``color="rgb"``) the same with ``(h, w, 3)`` and ``h * w * 3`` values, each pixel's
+    red, green and blue together. Values must be integers 0..255, as the training
+    images are (floats with integral values pass).
 
     Returns
     -------
-    uint8 array of shape (n, h, w)
+    uint8 array of shape (n, h, w), or (n, h, w, 3) in colour
     """
     h, w = image_shape
+    shape = (h, w, 3) if check_color(color) == "rgb" else (h, w)
+    size = int(np.prod(shape))
+    one = ", ".join(str(v) for v in shape)
     try:
         array = np.asarray(values)
     except (ValueError, TypeError, OverflowError):
         raise DataError(
-            f"{name}: rows of different lengths; expected one image ({h}, {w}) or a batch (n, {h}, {w})"
+            f"{name}: rows of different lengths; expected one image ({one}) or a batch (n, {one})"
         ) from None
     if array.dtype == object and {type(v) for v in array.ravel()} <= {int, float}:
         raise DataError(f"{name}: pixel values must be integers 0..255")  # beyond int64
@@ -190,14 +222,15 @@ def images_from_pixels(
         )
     if array.size == 0:
         raise DataError(f"{name}: no images (the array is empty)")
-    if (array.ndim == 1 and array.size == h * w) or array.shape == (h, w):
-        array = array.reshape(1, h, w)
-    elif array.ndim == 2 and array.shape[1] == h * w:
-        array = array.reshape(len(array), h, w)
-    elif array.ndim != 3 or array.shape[1:] != (h, w):
+    if (array.ndim == 1 and array.size == size) or array.shape == shape:
+        array = array.reshape(1, *shape)
+    elif array.ndim == 2 and array.shape[1] == size:
+        array = array.reshape(len(array), *shape)
+    elif array.ndim != len(shape) + 1 or array.shape[1:] != shape:
+        what = f"{h}x{w}" + (" colour" if len(shape) == 3 else "")
         raise DataError(
-            f"{name}: shape {array.shape} does not fit the model's {h}x{w} images; expected "
-            f"one image ({h}, {w}) or ({h * w},), or a batch (n, {h}, {w}) or (n, {h * w})"
+            f"{name}: shape {array.shape} does not fit the model's {what} images; expected "
+            f"one image ({one}) or ({size},), or a batch (n, {one}) or (n, {size})"
         )
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise DataError(

@@ -154,15 +154,16 @@ def evaluate_selection(
     unknown = sorted(set(options or {}) - {n for n, p in known.items() if p.kind is p.KEYWORD_ONLY})
     if unknown:
         raise ConfigError(f"options: no selector has a parameter {', '.join(unknown)}")
+    h, w = train.check_gray("pixel selection")
     selector = make_selector(
         method,
         keep=keep,
         estimator=pixel_scorer,
         random_state=random_state,
-        image_shape=train.image_shape,
+        image_shape=(h, w),
         **(options or {}),
     )
-    n_to_keep(keep, train.image_shape[0] * train.image_shape[1])
+    n_to_keep(keep, h * w)
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(validation.X), validation.y
     k = train.n_classes
@@ -210,7 +211,7 @@ def evaluate_selection(
         n_features=n_features,
         n_kept=int(selector.n_features_kept_),
         share_kept=selector.n_features_kept_ / n_features,
-        image_shape=train.image_shape,
+        image_shape=(h, w),
         mask=selector.mask_as_image(),
         scores=selector.scores_as_image(),
         all_pixels=all_row,

@@ -126,7 +126,7 @@ def save_model(
     *,
     trained_on: Any = None,
     class_names: Iterable[str] | None = None,
-    image_shape: tuple[int, int] | None = None,
+    image_shape: tuple[int, ...] | None = None,
     name: str = "model",
     training_data: Mapping[str, Any] | None = None,
     evaluated_on: str | None = None,
@@ -147,15 +147,15 @@ def save_model(
     path : path
         Target file (conventionally ``*.skops``); replaced only when complete.
     trained_on : ImageSet or SavedModel, optional
-        What the model was fitted on: the images, whose class names, image shape and
-        provenance (:func:`training_provenance`) the manifest records, or the model
-        file a derived model (a calibrated one) was made from, whose class names, image
-        shape and training data it keeps. Without it, give ``class_names`` and
-        ``image_shape``.
+        What the model was fitted on: the images, whose class names, image shape,
+        conversion and provenance (:func:`training_provenance`) the manifest records,
+        or the model file a derived model (a calibrated one) was made from, whose class
+        names, image shape, conversion and training data it keeps. Without it, give
+        ``class_names`` and ``image_shape``.
     class_names : iterable of str, optional
         Names of the classes, in the order of the model's outputs.
-    image_shape : (height, width), optional
-        Shape of the images the model was trained on.
+    image_shape : (height, width) or (height, width, 3), optional
+        Shape of the images the model was trained on (three values for colour).
     name : str
         Zoo name or a description of the model.
     training_data : mapping, optional
@@ -181,7 +181,8 @@ def save_model(
     target = Path(path)
     if not target.parent.is_dir():
         raise ModelFileError(f"{target.parent}: folder does not exist")
-    classes, (h, w), provenance = _training_of(trained_on, class_names, image_shape)
+    classes, (h, w), conversion, provenance = _training_of(trained_on, class_names, image_shape)
+    channels = 3 if conversion["color"] == "rgb" else 1
     measured = {} if evaluated_on is None else {"evaluated_on": evaluated_on}
     key = signing_key()
     with atomic_path(target) as tmp:
@@ -195,7 +196,9 @@ def save_model(
                 "estimator": type(model).__name__,
                 "class_names": classes,
                 "image_shape": [h, w],
-                "n_features": h * w,
+                "n_features": h * w * channels,
+                # How an image file becomes this model's input, for prediction to repeat.
+                "conversion": conversion,
                 "gives_proba": hasattr(model, "predict_proba"),
                 "training_data": {**provenance, **(training_data or {})},
                 "metrics": {**measured, **(metrics or {})},
@@ -221,22 +224,34 @@ def _calibration_of(calibration: Mapping[str, Any] | None, data: Any) -> dict[st
 
 
 def _training_of(
-    trained_on: Any, class_names: Iterable[str] | None, image_shape: tuple[int, int] | None
-) -> tuple[list[str], tuple[int, int], dict[str, Any]]:
-    """Class names, image shape and provenance of what a model was fitted on."""
+    trained_on: Any, class_names: Iterable[str] | None, image_shape: tuple[int, ...] | None
+) -> tuple[list[str], tuple[int, int], dict[str, str], dict[str, Any]]:
+    """Class names, image size, conversion (colour mode and resize rule) and provenance
+    of what a model was fitted on."""
     provenance: dict[str, Any] = {}
+    resize = "stretch"
     if isinstance(trained_on, SavedModel):
         provenance = dict(trained_on.manifest.get("training_data") or {})
+        resize = trained_on.resize
     elif trained_on is not None:
         provenance = training_provenance(trained_on)
+        resize = str(trained_on.meta.get("resize", "stretch"))
     if class_names is None:
         class_names = None if trained_on is None else trained_on.class_names
-    if image_shape is None:
-        image_shape = None if trained_on is None else trained_on.image_shape
+    if image_shape is None and trained_on is not None:
+        image_shape = (
+            trained_on.input_shape if isinstance(trained_on, SavedModel) else trained_on.image_shape
+        )
     if class_names is None or image_shape is None:
         raise ConfigError("save_model needs trained_on, or class_names and image_shape")
-    h, w = (int(v) for v in image_shape)
-    return [str(c) for c in class_names], (h, w), provenance
+    if len(image_shape) not in (2, 3) or (len(image_shape) == 3 and image_shape[2] != 3):
+        raise ConfigError(
+            f"image_shape {tuple(image_shape)}: give (height, width), or (height, width, 3) "
+            "for colour images"
+        )
+    h, w = (int(v) for v in image_shape[:2])
+    conversion = {"color": "rgb" if len(image_shape) == 3 else "gray", "resize": resize}
+    return [str(c) for c in class_names], (h, w), conversion, provenance
 
 
 def _jsonable(value: Any) -> Any:
@@ -336,8 +351,31 @@ class SavedModel:
 
     @property
     def image_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the model's images, grey or colour."""
         h, w = self.manifest["image_shape"]
         return int(h), int(w)
+
+    @property
+    def color(self) -> str:
+        """``"gray"`` or ``"rgb"``: the colour mode image files are converted to (files
+        saved before colour was kept are grey)."""
+        return str((self.manifest.get("conversion") or {}).get("color", "gray"))
+
+    @property
+    def resize(self) -> str:
+        """How image files are brought to :attr:`image_shape`: ``"stretch"``, ``"pad"`` or
+        ``"crop"``."""
+        return str((self.manifest.get("conversion") or {}).get("resize", "stretch"))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input image: ``(height, width)`` grey, ``(height, width, 3)`` colour."""
+        return (*self.image_shape, 3) if self.color == "rgb" else self.image_shape
+
+    def describe_input(self) -> str:
+        """The input images in words: ``"28x28 grey"``, ``"32x32 colour"``."""
+        h, w = self.image_shape
+        return f"{h}x{w} {'colour' if self.color == 'rgb' else 'grey'}"
 
     @property
     def name(self) -> str:
@@ -353,18 +391,20 @@ class SavedModel:
 
     def _check(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
-        if X.ndim == 3:
+        if X.ndim in (3, 4):
             X = X.reshape(len(X), -1)
         if X.ndim != 2 or X.shape[1] != self._n_features:
-            h, w = self.image_shape
             got = X.shape[1] if X.ndim == 2 else X.shape
-            raise ShallowVisionError(
-                f"X has {got} features, but the model was trained on {h}x{w} images ({h * w} pixels)"
-            )
+            h, w = self.image_shape
+            what = f"{h}x{w} images ({h * w} pixels)"
+            if self.color == "rgb":
+                what = f"{h}x{w} colour images ({h * w} pixels, {self._n_features} values)"
+            raise ShallowVisionError(f"X has {got} features, but the model was trained on {what}")
         return X
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices for flattened ``(n, h*w)`` or ``(n, h, w)`` uint8 images."""
+        """Class indices for flattened ``(n, h*w)`` or ``(n, h, w)`` uint8 images (colour:
+        ``(n, h*w*3)`` or ``(n, h, w, 3)``)."""
         return np.asarray(self.estimator.predict(self._check(X)))
 
     def predict_scores(self, X: Any) -> Scores:
@@ -509,9 +549,10 @@ def _check_matches_estimator(label: str, manifest: Mapping[str, Any], estimator:
     n_features = getattr(estimator, "n_features_in_", None)
     if isinstance(n_features, int | np.integer) and n_features != manifest["n_features"]:
         h, w = manifest["image_shape"]
+        colour = (manifest.get("conversion") or {}).get("color") == "rgb"
         raise ModelFileError(
-            f"{label}: the manifest says {h}x{w} images but the model takes {n_features} "
-            "features; refusing to load it"
+            f"{label}: the manifest says {h}x{w}{'x3' if colour else ''} images but the model "
+            f"takes {n_features} features; refusing to load it"
         )
 
 

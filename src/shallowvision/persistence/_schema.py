@@ -52,6 +52,16 @@ class Signature(BaseModel):
     value: _Hex64
 
 
+class Conversion(BaseModel):
+    """How an image file becomes the model's input: colour mode and resize rule (the
+    size is ``image_shape``). Manifests without it are of grey, stretched images."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    color: Literal["gray", "rgb"]
+    resize: Literal["stretch", "pad", "crop"]
+
+
 class ModelManifest(BaseModel):
     """What ``shallowvision-manifest.json`` inside a model file must hold.
 
@@ -69,6 +79,7 @@ class ModelManifest(BaseModel):
     class_names: list[_ClassName] = Field(min_length=2, max_length=MAX_CLASSES)
     image_shape: tuple[_Side, _Side]
     n_features: int = Field(ge=1)
+    conversion: Conversion | None = None
     gives_proba: bool
     training_data: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
@@ -81,8 +92,12 @@ class ModelManifest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ModelManifest:
         h, w = self.image_shape
-        if self.n_features != h * w:
-            raise ValueError(f"n_features is {self.n_features} but image_shape {h}x{w} has {h * w}")
+        channels = 3 if self.conversion is not None and self.conversion.color == "rgb" else 1
+        if self.n_features != h * w * channels:
+            what = f"{h}x{w}" + (" colour" if channels == 3 else "")
+            raise ValueError(
+                f"n_features is {self.n_features} but image_shape {what} has {h * w * channels}"
+            )
         if len(set(self.class_names)) != len(self.class_names):
             raise ValueError("class_names are not unique")
         return self

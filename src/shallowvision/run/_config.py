@@ -52,6 +52,35 @@ class DataConfig(_Section):
         description="Most images of the validation split and of the calibration split, each "
         "(a seeded stratified subsample; None: all). Scoring and calibrating stay cheap at scale.",
     )
+    color: Literal["auto", "gray", "rgb"] = Field(
+        default="auto",
+        description="Colour mode: gray, rgb (height x width x 3), or auto (colour when any "
+        "image has colour, as in a folder of colour photos; grey otherwise).",
+    )
+    image_size: str = Field(
+        default="auto",
+        description="Size image files are brought to: HEIGHTxWIDTH (48x64), a side (32), auto "
+        "(their median size, at most 64 a side) or native (their own, the same for all). "
+        "Datasets of arrays (IDX, CSV, NPZ, the named ones) keep their size.",
+    )
+    resize: Literal["stretch", "pad", "crop"] = Field(
+        default="stretch",
+        description="How image files reach image_size: stretch, pad (aspect kept, padded with "
+        "the border colour) or crop (aspect kept, the centre).",
+    )
+    skip_bad: bool = Field(
+        default=False,
+        description="Skip and list image files that cannot be decoded instead of stopping "
+        "at the first.",
+    )
+
+    @field_validator("image_size")
+    @classmethod
+    def _known_size(cls, value: str) -> str:
+        from shallowvision.datasets import parse_image_size
+
+        parse_image_size(value)  # raises naming the value and what is expected
+        return value
 
     @model_validator(mode="after")
     def _binary_needs_positive(self) -> DataConfig:

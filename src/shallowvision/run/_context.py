@@ -97,6 +97,10 @@ class RunContext:
             data_dir=data.data_dir,
             positive=data.positive,
             random_state=seed,
+            color=data.color,
+            image_size=data.image_size,
+            resize=data.resize,
+            skip_bad=data.skip_bad,
         )
         assert pool.validation is not None  # validation_size was given
         share = data.validation_size / held

@@ -210,13 +210,15 @@ def create_app(
         class_names=saved.class_names,
     ).model_dump(mode="json")
     h, w = saved.image_shape
+    # Uploads are converted as the model's training images were: colour mode, size, rule.
+    conversion = {"color": saved.color, "resize": saved.resize}
     state = {"started": time.monotonic(), "requests": 0}
 
     app = fastapi.FastAPI(
         title="shallowvision prediction service",
         version=__version__,
         description=f"Predictions of the model {saved.name} ({saved.version}) on {h}x{w} "
-        f"grayscale images; at most {max_batch} images, {max_bytes:,} bytes and "
+        f"{'colour' if saved.color == 'rgb' else 'grayscale'} images; at most {max_batch} images, {max_bytes:,} bytes and "
         f"{max_pixels:,} decoded pixels a request.",
     )
 
@@ -293,14 +295,18 @@ def create_app(
             )
         async with gate.turn():
             if media == "application/json":
-                images = await run_in_threadpool(_images_from_json, body, (h, w), max_batch)
+                images = await run_in_threadpool(
+                    _images_from_json, body, (h, w), max_batch, conversion["color"]
+                )
             else:
                 uploads = (
                     await _uploads(request, body, max_batch)
                     if media == "multipart/form-data"
                     else [("<body>", body)]
                 )
-                images = await run_in_threadpool(_decode_all, uploads, (h, w), max_pixels)
+                images = await run_in_threadpool(
+                    _decode_all, uploads, (h, w), max_pixels, conversion
+                )
             content = await run_in_threadpool(_answer, saved, images, info)
         state["requests"] += 1
         return JSONResponse(content)
@@ -392,7 +398,10 @@ def _too_many(n: int | None, max_batch: int) -> str:
 
 
 def _decode_all(
-    files: list[tuple[str, bytes]], image_shape: tuple[int, int], max_pixels: int
+    files: list[tuple[str, bytes]],
+    image_shape: tuple[int, int],
+    max_pixels: int,
+    conversion: dict[str, str],
 ) -> np.ndarray:
     """Decode every upload, after their headers showed that together they stay within
     ``max_pixels``: 64 blank 4096x4096 PNGs fit in a small body, not in the budget."""
@@ -406,7 +415,9 @@ def _decode_all(
                 f"{max_pixels:,} allowed (--max-pixels)"
             )
         images = [
-            decode_upload(data, image_shape=image_shape, name=name, max_pixels=max_pixels)
+            decode_upload(
+                data, image_shape=image_shape, name=name, max_pixels=max_pixels, **conversion
+            )
             for name, data in files
         ]
     except ImageTooLargeError as exc:
@@ -417,7 +428,9 @@ def _decode_all(
     return np.stack(images)
 
 
-def _images_from_json(body: bytes, image_shape: tuple[int, int], max_batch: int) -> np.ndarray:
+def _images_from_json(
+    body: bytes, image_shape: tuple[int, int], max_batch: int, color: str = "gray"
+) -> np.ndarray:
     try:
         values = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -435,10 +448,10 @@ def _images_from_json(body: bytes, image_shape: tuple[int, int], max_batch: int)
         )
     h, w = image_shape
     # A batch is a list of images; refuse an oversized one before converting it.
-    if len(values) > max_batch and len(values) not in (h, h * w):
+    if len(values) > max_batch and len(values) not in (h, h * w, h * w * 3):
         raise _Refused(422, "too_many_images", _too_many(len(values), max_batch))
     try:
-        images = images_from_pixels(values, image_shape=image_shape)
+        images = images_from_pixels(values, image_shape=image_shape, color=color)
     except DataError as exc:
         text = str(exc)
         shaped = any(word in text for word in ("shape", "lengths", "no images"))

@@ -146,3 +146,21 @@ def test_the_select_section_takes_every_method_the_command_does():
         build_section(SelectConfig, {}, method="lasso")
     with pytest.raises(ConfigError, match="whole count >= 1, got 2.5"):
         build_section(SelectConfig, {}, keep=2.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["explain", "--n-permutation", "5"], "--n-permutation: Input should be greater than or"),
+        (["explain", "--n-background", "0"], "--n-background: Input should be greater than or"),
+        (["evaluate", "--bins", "1"], "--bins: Input should be greater than or equal to 2"),
+        (["evaluate", "--target-accuracy", "0"], "--target-accuracy: Input should be greater"),
+    ],
+)
+def test_explain_and_evaluate_refuse_what_a_run_refuses_before_reading_the_model(
+    tmp_path, capsys, args, message
+):
+    command, *options = args
+    missing = tmp_path / "no-such-model.skops"
+    assert main([command, str(missing), "digits", "--out", str(tmp_path / "o"), *options]) == 2
+    assert message in capsys.readouterr().err

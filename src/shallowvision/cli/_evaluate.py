@@ -20,7 +20,7 @@ from shallowvision.cli._options import (
     SeedOpt,
     ValidationOpt,
 )
-from shallowvision.cli._sections import default
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import (
     evaluation_table,
     mcnemar_table,
@@ -99,14 +99,12 @@ def evaluate_cli(
         bool, typer.Option("--figures/--no-figures", help="Write the PNG figures.")
     ] = True,
     bins: Annotated[
-        int, typer.Option("--bins", min=2, help="Bins of the reliability diagrams and ECE.")
+        int, typer.Option("--bins", help="Bins of the reliability diagrams and ECE.")
     ] = default(CalibrateConfig, "n_bins"),
     target_accuracy: Annotated[
         float,
         typer.Option(
             "--target-accuracy",
-            min=0.0,
-            max=1.0,
             help="Accuracy whose coverage the risk-coverage curve reports.",
         ),
     ] = default(CalibrateConfig, "target_accuracy"),
@@ -129,6 +127,14 @@ def evaluate_cli(
     from shallowvision.evaluation import evaluate_model, evaluate_robustness, save_evaluation
     from shallowvision.inference import load_for_model
     from shallowvision.persistence import load_model
+
+    # Out-of-range values are refused by the run's section, before the model is read.
+    calibration = build_section(
+        CalibrateConfig,
+        {"n_bins": "--bins", "target_accuracy": "--target-accuracy"},
+        n_bins=bins,
+        target_accuracy=target_accuracy,
+    )
 
     saved = load_model(
         model, allow_version_mismatch=allow_version_mismatch, expect_sha256=expect_sha256
@@ -161,8 +167,8 @@ def evaluate_cli(
         data,
         model_name=name,
         other_models={n: o.estimator for n, o in others.items()},
-        n_bins=bins,
-        target_accuracy=target_accuracy,
+        n_bins=calibration.n_bins,
+        target_accuracy=calibration.target_accuracy,
         random_state=seed,
         positive=positive,
         threshold=threshold,

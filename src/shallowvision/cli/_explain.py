@@ -16,7 +16,7 @@ from shallowvision.cli._options import (
     NPerClassOpt,
     SeedOpt,
 )
-from shallowvision.cli._sections import default
+from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import fmt
 from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import ExplainConfig
@@ -37,7 +37,6 @@ def explain_cli(
         int | None,
         typer.Option(
             "--n-explain",
-            min=1,
             help="Images whose SHAP values are averaged (default 200, fewer for large forests).",
         ),
     ] = None,
@@ -45,7 +44,6 @@ def explain_cli(
         int,
         typer.Option(
             "--n-background",
-            min=1,
             help="Background images (linear and model-agnostic explainers).",
         ),
     ] = default(ExplainConfig, "n_background"),
@@ -64,7 +62,7 @@ def explain_cli(
         typer.Option("--permutation/--no-permutation", help="Compute permutation importance."),
     ] = True,
     n_permutation: Annotated[
-        int, typer.Option("--n-permutation", min=1, help="Images of permutation importance.")
+        int, typer.Option("--n-permutation", help="Images of permutation importance.")
     ] = default(ExplainConfig, "n_permutation"),
     n_repeats: Annotated[
         int, typer.Option("--n-repeats", min=1, help="Shuffles per pixel (permutation).")
@@ -105,6 +103,17 @@ def explain_cli(
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: --out must be a folder")
+    config = build_section(
+        ExplainConfig,
+        {
+            "n_explain": "--n-explain",
+            "n_background": "--n-background",
+            "n_permutation": "--n-permutation",
+        },
+        n_explain=n_explain,
+        n_background=n_background,
+        n_permutation=n_permutation,
+    )
     saved = load_model(model, allow_version_mismatch=allow_version_mismatch)
     data = load_for_model(
         saved,
@@ -121,12 +130,12 @@ def explain_cli(
             saved,
             data,
             name=saved.name,
-            n_explain=n_explain,
-            n_background=n_background,
+            n_explain=config.n_explain,
+            n_background=config.n_background,
             indices=index or (),
             n_misclassified=n_misclassified,
             permutation=permutation,
-            n_permutation=n_permutation,
+            n_permutation=config.n_permutation,
             n_repeats=n_repeats,
             max_evals=max_evals,
             random_state=seed,

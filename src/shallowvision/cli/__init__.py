@@ -16,6 +16,7 @@ from shallowvision.cli import (  # noqa: F401  (register commands)
     _tune,
     _predict,
     _run,
+    _report,
     _select,
     _serve,
 )

@@ -33,66 +33,6 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-class _Progress:
-    """Live progress: a weighted bar over the stages (with ETA) and one line per model."""
-
-    def __init__(self, stages: list[Any]) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        from shallowvision._console import stderr_console
-
-        self.weights = {s.name: s.weight for s in stages}
-        self.titles = {s.name: s.title for s in stages}
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<34}"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.fields[detail]:<16}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=stderr_console(),
-        )
-        self.overall = self.progress.add_task("study", total=sum(self.weights.values()), detail="")
-        self.models: dict[str, Any] = {}
-        self.stage = ""
-
-    def __enter__(self) -> _Progress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
-
-    def on_event(self, stage: str, event: str, detail: str) -> None:
-        if event == "start":
-            self.stage = stage
-            self.progress.update(
-                self.overall, description=f"{self.titles.get(stage, stage)}", detail=""
-            )
-            return
-        self.progress.advance(self.overall, self.weights.get(stage, 1.0))
-        self.progress.console.print(
-            f"  {'✓' if event == 'done' else '·'} {self.titles.get(stage, stage)}: {detail}"
-        )
-
-    def on_model(self, name: str, stage: str) -> None:
-        key = f"{self.stage}:{name}"
-        if stage == "start":
-            self.models[key] = self.progress.add_task(f"  {name}", total=1, detail="fitting")
-        elif key in self.models:
-            self.progress.update(self.models[key], completed=1, detail=stage)
-            self.progress.remove_task(self.models.pop(key))
-            self.progress.console.print(f"      {name}: {stage}")
-
-
 @app.command("run")
 def run_cli(
     dataset: Annotated[
@@ -178,6 +118,7 @@ def run_cli(
     """Run the whole study: EDA, comparison, tuning, ensembles, selection, explanations,
     calibration, robustness, a final test evaluation and one offline HTML report."""
     from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.cli._progress import RunProgress
     from shallowvision.run import (
         STAGES,
         build_config,
@@ -226,7 +167,7 @@ def run_cli(
         f"[bold]shallowvision run[/bold]: {effective.data.dataset}, preset {effective.preset}, seed {effective.seed}"
     )
     try:
-        with _Progress(STAGES) as progress:
+        with RunProgress(STAGES) as progress:
             run_dir = run_study(
                 effective,
                 out_dir=out,
@@ -271,14 +212,3 @@ def _merge_flags(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, 
         elif value is not None:
             overrides[key] = value
     return overrides
-
-
-@app.command("report")
-def report_cli(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `shallowvision run`.")],
-) -> None:
-    """Re-render a run's report.html from its stored results, without recomputing anything."""
-    from shallowvision._console import stdout_console
-    from shallowvision.report import render_report
-
-    stdout_console().print(f"report: {render_report(run_dir)}")

@@ -13,13 +13,16 @@ from shallowvision.datasets._readers import (
     read_image_folder,
     read_npz,
 )
+from shallowvision.datasets._recipe import CarvedSplits, SplitRecipe
 from shallowvision.datasets._registry import DatasetSpec, get_dataset_names, get_dataset_spec
 
 __all__ = [
+    "CarvedSplits",
     "DatasetSpec",
     "DatasetSplits",
     "ImageSet",
     "PartitionedImages",
+    "SplitRecipe",
     "cache_dir",
     "decode_image",
     "get_dataset_names",

@@ -87,77 +87,26 @@ class RunContext:
     def splits(self) -> Any:
         """Train, calibration, validation and test ImageSets (deterministic for the config),
         the subsample of train that models are compared on, and every subsample taken."""
-        from shallowvision.datasets import load_splits
-
-        data, seed = self.config.data, self.config.seed
-        held = data.validation_size + data.calibration_size
-        pool = load_splits(
-            data.dataset,
-            validation_size=held,
-            data_dir=data.data_dir,
-            positive=data.positive,
-            random_state=seed,
-            color=data.color,
-            image_size=data.image_size,
-            resize=data.resize,
-            skip_bad=data.skip_bad,
-        )
-        assert pool.validation is not None  # validation_size was given
-        share = data.validation_size / held
-        calibration, validation = pool.validation.split_off(share, random_state=seed)
-        calibration = _renamed(calibration, "calibration")
-        whole = {"train": pool.train, "calibration": calibration, "validation": validation}
-        why = {}
-        train = pool.train
-        if data.n_per_class is not None:
-            train = train.subsample(n_per_class=data.n_per_class, random_state=seed)
-            why["train"] = f"at most {data.n_per_class:,} per class (data.n_per_class)"
-            # The held-out splits shrink in proportion, so a quick run stays quick.
-            ratio = len(train) / len(pool.train)
-            calibration = _shrink(calibration, ratio, seed)
-            validation = _shrink(validation, ratio, seed)
-            why["calibration"] = why["validation"] = "in proportion to data.n_per_class"
-        if data.max_held_out is not None:
-            # Scoring every model and fitting calibrators stay cheap on data-rich sets.
-            cap = data.max_held_out
-            for name, split in (("calibration", calibration), ("validation", validation)):
-                if len(split) > cap:
-                    capped = f"at most {cap:,} images (data.max_held_out)"
-                    why[name] = f"{why[name]}, then {capped}" if name in why else capped
-            calibration = calibration.subsample(n_images=cap, random_state=seed)
-            validation = validation.subsample(n_images=cap, random_state=seed)
-        test = pool.test
-        whole["test"] = test
-        if data.test_n_per_class is not None:
-            test = test.subsample(n_per_class=data.test_n_per_class, random_state=seed)
-            why["test"] = f"at most {data.test_n_per_class:,} per class (data.test_n_per_class)"
-        for split in (train, calibration, validation):
-            split.check_trainable()
-        compared = train
-        scale = self.config.scale
-        if scale.max_images is not None and len(train) > scale.max_images:
-            compared = train.subsample(n_images=scale.max_images, random_state=seed)
-            compared.check_trainable()
-        kept = {"train": train, "calibration": calibration, "validation": validation, "test": test}
-        taken = [
-            Subsample(
-                name=f"{name} split",
-                split=name,
-                n_images=len(kept[name]),
-                of=len(whole[name]),
-                seed=seed,
-                used_for=why[name],
-            )
-            for name in ("train", "validation", "calibration", "test")
-            if name in why and len(kept[name]) < len(whole[name])
-        ]
+        carved = self.recipe.carve()
         return _Splits(
-            train=train,
-            calibration=calibration,
-            validation=validation,
-            test=test,
-            compared=compared,
-            subsamples=taken,
+            train=carved.train,
+            calibration=carved.calibration,
+            validation=carved.validation,
+            test=carved.test,
+            compared=carved.compared,
+            subsamples=[Subsample.from_dict(taken) for taken in carved.subsamples],
+        )
+
+    @cached_property
+    def recipe(self) -> Any:
+        """The run's :class:`~shallowvision.datasets.SplitRecipe`: its data section, seed
+        and the most images models are compared on."""
+        from shallowvision.datasets import SplitRecipe
+
+        data = self.config.data
+        options = data.model_dump(exclude={"task"})
+        return SplitRecipe(
+            **options, seed=self.config.seed, max_images=self.config.scale.max_images
         )
 
     def trained_on(self, stage: str) -> Any:
@@ -305,13 +254,3 @@ class _Splits:
             )
             for name in ("train", "calibration", "validation", "test")
         }
-
-
-def _renamed(data: Any, split: str) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(data, split=split)
-
-
-def _shrink(data: Any, ratio: float, seed: int) -> Any:
-    return data if ratio >= 1 else data.subsample(fraction=max(ratio, 1e-6), random_state=seed)

@@ -31,8 +31,6 @@ def option_default(command: str, name: str):
         ("compare", "models", CompareConfig, "models"),
         ("compare", "seed", RunConfig, "seed"),
         ("select", "task", DataConfig, "task"),
-        ("calibrate", "validation_size", DataConfig, "validation_size"),
-        ("explain", "validation_size", DataConfig, "validation_size"),
         ("tune", "search", TuneConfig, "search"),
         ("tune", "n_candidates", TuneConfig, "n_candidates"),
         ("tune", "scoring", TuneConfig, "scoring"),
@@ -164,3 +162,11 @@ def test_explain_and_evaluate_refuse_what_a_run_refuses_before_reading_the_model
     missing = tmp_path / "no-such-model.skops"
     assert main([command, str(missing), "digits", "--out", str(tmp_path / "o"), *options]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["calibrate", "evaluate", "explain"])
+def test_a_command_given_a_model_leaves_its_splits_to_the_model(command):
+    """Unset, the model's recorded split recipe decides; the library falls back to the
+    run's defaults for a model without one (tests/test_run.py)."""
+    assert option_default(command, "validation_size") is None
+    assert option_default(command, "seed") is None

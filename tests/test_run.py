@@ -422,3 +422,64 @@ def test_explain_stage_explains_validation_images_exactly(digits_run):
     assert len(explanation["class_mean_abs"]) == 10 and len(explanation["class_mean_abs"][0]) == 8
     assert {"shap_classes", "importance"} <= set(result["charts"])
     assert all((run_dir / "figures" / f"{c}.json").is_file() for c in result["charts"].values())
+
+
+def test_a_runs_model_finds_its_own_held_out_images_with_no_options(digits_run, tmp_path):
+    """calibrate, evaluate --split validation and explain on a model of a run need no
+    flags: the model file keeps the recipe of the run's splits."""
+    import numpy as np
+
+    from shallowvision.cli import main
+    from shallowvision.inference import calibration_splits, load_for_model, split_recipe
+
+    _, _, run_dir, _ = digits_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    saved = load_model(run_dir / "models" / "lr.skops")
+    recipe = split_recipe(saved)
+    assert recipe is not None and (recipe.dataset, recipe.seed) == ("digits", 0)
+    validation = load_for_model(saved, "digits", "validation")
+    assert validation.fingerprint() == manifest["data"]["validation"]["fingerprint"]
+    fitted_on, measured = calibration_splits(saved, "digits")
+    assert fitted_on.fingerprint() == manifest["data"]["calibration"]["fingerprint"]
+    assert measured.fingerprint() == validation.fingerprint()
+    # The stored validation predictions are of exactly these images.
+    stored = _stored(run_dir, "lr", "validation")
+    assert np.array_equal(stored["y_true"], validation.y)
+
+    out = tmp_path / "lr-temperature.skops"
+    assert (
+        main(["calibrate", str(run_dir / "models" / "lr.skops"), "digits", "--out", str(out)]) == 0
+    )
+    assert load_model(out).manifest["calibration"]["data"]["n_images"] == len(fitted_on)
+    folder = tmp_path / "evaluation"
+    args = ["evaluate", str(run_dir / "models" / "lr.skops"), "digits", "--split", "validation"]
+    assert main([*args, "--out", str(folder), "--no-figures"]) == 0
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    assert evaluation["n_samples"] == len(validation) == 144
+
+
+def test_a_runs_model_refuses_a_dataset_that_is_not_its_runs(digits_run, tmp_path):
+    """The recipe cut from other images cannot give the model's training images: refused."""
+    import numpy as np
+
+    from shallowvision.inference import held_out_for_model
+
+    _, _, run_dir, _ = digits_run
+    saved = load_model(run_dir / "models" / "lr.skops")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(1)
+    keep = rng.permutation(len(digits.target))
+    other = tmp_path / "other.npz"
+    images = (digits.images[keep] * 16).clip(0, 255).astype(np.uint8)
+    half = len(keep) // 2
+    np.savez(
+        other,
+        x_train=images[half:],
+        y_train=digits.target[keep][half:],
+        x_test=images[:half],
+        y_test=digits.target[keep][:half],
+    )
+    with pytest.raises(DataError, match="trained on other images than the splits its run cut"):
+        held_out_for_model(saved, other)

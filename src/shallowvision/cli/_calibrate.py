@@ -9,15 +9,13 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._options import (
-    SEED,
-    VALIDATION_SIZE,
     AllowVersionMismatchOpt,
     DataDirOpt,
     DatasetArg,
     ModelFileArg,
+    ModelSeedOpt,
+    ModelValidationOpt,
     NPerClassOpt,
-    SeedOpt,
-    ValidationOpt,
 )
 from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import calibration_table
@@ -51,8 +49,8 @@ def calibrate_cli(
         CalibrateConfig, "n_bins"
     ),
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationOpt = VALIDATION_SIZE,
-    seed: SeedOpt = SEED,
+    validation_size: ModelValidationOpt = None,
+    seed: ModelSeedOpt = None,
     assume_held_out: Annotated[
         bool,
         typer.Option(

@@ -16,9 +16,9 @@ from shallowvision.cli._options import (
     DatasetArg,
     ExpectSha256Opt,
     ModelFileArg,
+    ModelSeedOpt,
+    ModelValidationOpt,
     NPerClassOpt,
-    SeedOpt,
-    ValidationOpt,
 )
 from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import (
@@ -109,8 +109,8 @@ def evaluate_cli(
         ),
     ] = default(CalibrateConfig, "target_accuracy"),
     n_per_class: NPerClassOpt = None,
-    validation_size: ValidationOpt = VALIDATION_SIZE,
-    seed: SeedOpt = SEED,
+    validation_size: ModelValidationOpt = None,
+    seed: ModelSeedOpt = None,
     data_dir: DataDirOpt = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
     expect_sha256: ExpectSha256Opt = None,
@@ -147,7 +147,10 @@ def evaluate_cli(
         saved,
         dataset,
         split,
-        validation_size=validation_size,
+        # The whole training split is --split train's only when asked for.
+        validation_size=VALIDATION_SIZE
+        if split == "train" and validation_size is None
+        else validation_size,
         n_per_class=n_per_class,
         random_state=seed,
         data_dir=data_dir,
@@ -169,7 +172,7 @@ def evaluate_cli(
         other_models={n: o.estimator for n, o in others.items()},
         n_bins=calibration.n_bins,
         target_accuracy=calibration.target_accuracy,
-        random_state=seed,
+        random_state=SEED if seed is None else seed,
         positive=positive,
         threshold=threshold,
         min_precision=min_precision,
@@ -177,7 +180,9 @@ def evaluate_cli(
         fn_cost=fn_cost,
     )
     corrupted = (
-        evaluate_robustness(saved.estimator, data.images, data.labels, random_state=seed)
+        evaluate_robustness(
+            saved.estimator, data.images, data.labels, random_state=SEED if seed is None else seed
+        )
         if robustness
         else None
     )

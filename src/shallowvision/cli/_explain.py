@@ -10,11 +10,11 @@ import typer
 from shallowvision.cli._app import app
 from shallowvision.cli._options import (
     SEED,
-    VALIDATION_SIZE,
     DataDirOpt,
     DatasetArg,
+    ModelSeedOpt,
+    ModelValidationOpt,
     NPerClassOpt,
-    SeedOpt,
 )
 from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import fmt
@@ -73,16 +73,8 @@ def explain_cli(
             "--max-evals", min=10, help="Model calls per image (model-agnostic explainer)."
         ),
     ] = 500,
-    validation_size: Annotated[
-        float,
-        typer.Option(
-            "--validation-size",
-            min=0.01,
-            max=0.9,
-            help="With --split validation: its share of train.",
-        ),
-    ] = VALIDATION_SIZE,
-    seed: SeedOpt = SEED,
+    validation_size: ModelValidationOpt = None,
+    seed: ModelSeedOpt = None,
     allow_version_mismatch: Annotated[
         bool,
         typer.Option(
@@ -138,7 +130,7 @@ def explain_cli(
             n_permutation=config.n_permutation,
             n_repeats=n_repeats,
             max_evals=max_evals,
-            random_state=seed,
+            random_state=SEED if seed is None else seed,
         )
         written = save_explanation(explanation, out)
     e = explanation

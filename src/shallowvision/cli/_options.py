@@ -112,6 +112,28 @@ ValidationOpt = Annotated[
     ),
 ]
 
+#: For a command given a saved model: unset, a model saved by ``run`` finds its own splits.
+ModelValidationOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--validation-size",
+        min=0.01,
+        max=0.9,
+        help="Share of train the model was validated on; default: a model from `run` "
+        f"remembers its splits, any other was held out {VALIDATION_SIZE}.",
+    ),
+]
+ModelSeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help=f"Seed of the model's splits and of sampling; default: a model from `run` "
+        f"remembers its splits, else {SEED}.",
+    ),
+]
+
 
 def check_n_jobs(value: int | None) -> int | None:
     """``--n-jobs``: a count of workers, or -1 (every core), -2 (all but one) ...; never 0."""

@@ -1,6 +1,11 @@
 """Inference on new images with a saved model: input decoding and top-k predictions."""
 
-from shallowvision.inference._data import calibration_splits, held_out_for_model, load_for_model
+from shallowvision.inference._data import (
+    calibration_splits,
+    held_out_for_model,
+    load_for_model,
+    split_recipe,
+)
 from shallowvision.inference._inputs import (
     ImageTooLargeError,
     decode_upload,
@@ -20,5 +25,6 @@ __all__ = [
     "load_for_model",
     "predict_top_k",
     "read_inputs",
+    "split_recipe",
     "upload_pixels",
 ]

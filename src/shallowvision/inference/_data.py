@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
-from shallowvision.datasets import ImageSet, load, load_splits
+from shallowvision.datasets import CarvedSplits, ImageSet, SplitRecipe, load, load_splits
 from shallowvision.exceptions import DataError
 from shallowvision.persistence import SavedModel
 
-__all__ = ["calibration_splits", "held_out_for_model", "load_for_model"]
+__all__ = ["calibration_splits", "held_out_for_model", "load_for_model", "split_recipe"]
 
 
 def _label(model: SavedModel) -> str:
@@ -42,9 +43,9 @@ def load_for_model(
     source: str | os.PathLike[str],
     split: str = "test",
     *,
-    validation_size: float | int | None = 0.1,
+    validation_size: float | int | None = None,
     n_per_class: int | None = None,
-    random_state: int = 0,
+    random_state: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> ImageSet:
     """One split of a dataset, loaded for a saved model.
@@ -65,15 +66,23 @@ def load_for_model(
         same images. With ``validation_size=None``, ``"train"`` is the whole
         training split.
     validation_size, n_per_class, random_state, data_dir : optional
-        As for :func:`shallowvision.datasets.load`.
+        As for :func:`shallowvision.datasets.load`. ``"validation"`` with none of the
+        first three is the model's own validation split when it records the recipe of
+        its splits (a model saved by ``run``), else that of ``validation_size=0.1``
+        and ``random_state=0``.
     """
+    if split == "validation" and _no_options(validation_size, n_per_class, random_state):
+        carved = _carved_for(model, source, data_dir)
+        if carved is not None:
+            return _check_matches(model, carved.validation)
+        validation_size = 0.1
     data = load(
         source,
         split,
         data_dir=data_dir,
         validation_size=validation_size,
         n_per_class=n_per_class,
-        random_state=random_state,
+        random_state=0 if random_state is None else random_state,
         positive=_positive(model),
         **_conversion(model),
     )
@@ -86,13 +95,51 @@ def _conversion(model: SavedModel) -> dict[str, Any]:
     return {"image_size": model.image_shape, "color": model.color, "resize": model.resize}
 
 
+def _no_options(*options: Any) -> bool:
+    return all(option is None for option in options)
+
+
+def split_recipe(model: SavedModel) -> SplitRecipe | None:
+    """The recipe of the splits a model was fitted on, if its file records one (models
+    saved by ``run`` do), or None."""
+    stored = model.manifest.get("training_data", {}).get("recipe")
+    return None if stored is None else SplitRecipe.from_dict(stored)
+
+
+def _carved_for(
+    model: SavedModel, source: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None
+) -> CarvedSplits | None:
+    """The splits of the model's recipe, cut from ``source``; None without a recipe.
+
+    The recipe's dataset is read from ``source`` (the run's data may have moved), and
+    the images the model was fitted on must be exactly the recipe's, or nothing cut
+    from them can be called held out.
+    """
+    recipe = split_recipe(model)
+    if recipe is None:
+        return None
+    recipe = dataclasses.replace(
+        recipe,
+        dataset=os.fspath(source),
+        data_dir=recipe.data_dir if data_dir is None else os.fspath(data_dir),
+    )
+    carved = recipe.carve()
+    trained_on = model.manifest.get("training_data", {}).get("fingerprint")
+    if trained_on not in (carved.compared.fingerprint(), carved.train.fingerprint()):
+        raise DataError(
+            f"{_label(model)} was trained on other images than the splits its run cut from "
+            f"{carved.train.name} (seed {recipe.seed}); is this the dataset of its run?"
+        )
+    return carved
+
+
 def held_out_for_model(
     model: SavedModel,
     source: str | os.PathLike[str],
     *,
-    validation_size: float | int = 0.1,
+    validation_size: float | int | None = None,
     n_per_class: int | None = None,
-    random_state: int = 0,
+    random_state: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     check: bool = True,
 ) -> ImageSet:
@@ -107,8 +154,9 @@ def held_out_for_model(
     model : SavedModel
     source : str or path
     validation_size, n_per_class, random_state, data_dir : optional
-        The options the model was trained with (``compare``'s defaults: 0.1,
-        None, 0).
+        The options the model was trained with. With none of the first three, a model
+        that records the recipe of its splits (one saved by ``run``) gets its own
+        validation split; any other gets ``compare``'s defaults (0.1, None, 0).
     check : bool
         Verify the fingerprint; ``False`` trusts the caller that the model never
         saw these images.
@@ -125,6 +173,12 @@ def held_out_for_model(
             f"{label} is already calibrated ({model.manifest['calibration'].get('method')}); "
             "calibrate the model it was made from instead"
         )
+    if _no_options(validation_size, n_per_class, random_state):
+        carved = _carved_for(model, source, data_dir)
+        if carved is not None:
+            return _check_matches(model, carved.validation)
+    validation_size = 0.1 if validation_size is None else validation_size
+    random_state = 0 if random_state is None else random_state
     positive, conversion = _positive(model), _conversion(model)
     splits = load_splits(
         source,
@@ -175,9 +229,9 @@ def calibration_splits(
     source: str | os.PathLike[str],
     *,
     test: bool = False,
-    validation_size: float | int = 0.1,
+    validation_size: float | int | None = None,
     n_per_class: int | None = None,
-    random_state: int = 0,
+    random_state: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     check: bool = True,
 ) -> tuple[ImageSet, ImageSet]:
@@ -187,7 +241,10 @@ def calibration_splits(
     its training images: by default a seeded stratified half of it fits the calibrator
     and the other half (named ``"held-out"``) measures it. With ``test``, the whole
     held-out split fits it and the test split measures it; the test split is never
-    fitted on.
+    fitted on. A model that records the recipe of its splits (one saved by ``run``), with
+    none of ``validation_size``, ``n_per_class`` and ``random_state`` given, is
+    calibrated as its run calibrates: on the run's calibration split, measured on its
+    validation split (or on test).
 
     Parameters
     ----------
@@ -202,6 +259,15 @@ def calibration_splits(
     -------
     calibration, measured : ImageSet
     """
+    if "calibration" not in model.manifest and _no_options(
+        validation_size, n_per_class, random_state
+    ):
+        carved = _carved_for(model, source, data_dir)
+        if carved is not None:
+            # As its run calibrates: fitted on the calibration split, measured on the
+            # validation split (or on test).
+            fitted_on = _check_matches(model, carved.calibration)
+            return fitted_on, _check_matches(model, carved.test if test else carved.validation)
     held_out = held_out_for_model(
         model,
         source,
@@ -213,4 +279,6 @@ def calibration_splits(
     )
     if test:
         return held_out, load_for_model(model, source, "test", data_dir=data_dir)
-    return held_out.split_off(0.5, random_state=random_state, name="held-out")
+    return held_out.split_off(
+        0.5, random_state=0 if random_state is None else random_state, name="held-out"
+    )

@@ -158,6 +158,8 @@ class RunContext:
             if len(train) < len(self.splits.train)
             else {}
         )
+        # The cuts of the run's data, so commands given this model find its held-out images.
+        subsample["recipe"] = self.recipe.to_dict()
         relative = f"models/{name}.skops"
         save_model(
             estimator,

@@ -322,8 +322,8 @@ class ChannelHistogramDisplay(Display):
                         color=colour,
                         label=name if ch == 0 else None,
                     )
-        for ch, (colour, label) in enumerate(zip(CHANNEL_COLOURS, CHANNEL_NAMES, strict=True)):
-            ax.axvspan(ch * 256 - 0.5, ch * 256 + 255.5, color=colour, alpha=0.07, lw=0)
+        for ch, (tint, label) in enumerate(zip(CHANNEL_COLOURS, CHANNEL_NAMES, strict=True)):
+            ax.axvspan(ch * 256 - 0.5, ch * 256 + 255.5, color=tint, alpha=0.07, lw=0)
             ax.text(
                 ch * 256 + 128,
                 1.0,
@@ -331,7 +331,7 @@ class ChannelHistogramDisplay(Display):
                 transform=ax.get_xaxis_transform(),
                 ha="center",
                 va="bottom",
-                color=colour,
+                color=tint,
                 fontsize="small",
             )
         ax.set_yscale("log")

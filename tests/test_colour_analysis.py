@@ -318,3 +318,51 @@ def test_robustness_of_a_colour_model_runs_the_colour_corruptions():
         evaluate_robustness(
             model, test.images[..., 0], test.labels, corruptions=["grayscale"], random_state=0
         )
+
+
+# -- a whole run ------------------------------------------------------------------------------
+def test_a_colour_run_explores_explains_and_corrupts_in_colour(tmp_path):
+    from PIL import Image
+
+    from shallowvision.run import build_config, run_study
+
+    data = patch_set(120)
+    for c, name in enumerate(data.class_names):
+        (tmp_path / "patches" / name).mkdir(parents=True)
+        for i in np.flatnonzero(data.labels == c):
+            Image.fromarray(data.images[i]).save(tmp_path / "patches" / name / f"{i}.png")
+    config = build_config(
+        overrides={
+            "data": {"dataset": str(tmp_path / "patches")},
+            "compare": {"models": ["lr", "nb"]},
+            "tune": {"enabled": False},
+            "explain": {"n_explain": 10, "n_background": 10, "n_permutation": 20},
+        }
+    )
+    run_dir = run_study(config, out_dir=tmp_path / "runs", run_id="colour")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for stage in ("eda", "explain", "select", "robustness", "errors", "report"):
+        assert manifest["stages"][stage]["status"] == "done", stage
+
+    def result(stage):
+        return json.loads((run_dir / "stages" / f"{stage}.json").read_text())["result"]
+
+    eda = result("eda")
+    assert eda["eda"]["image_shape"] == [12, 12, 3]
+    means = np.array(eda["eda"]["colour"]["channel_means"])
+    red, blue = (eda["eda"]["class_names"].index(name) for name in ("red", "blue"))
+    # The patch (16 of 144 pixels) tints the red class red and the blue class blue.
+    assert means[red, 0] > means[red, 2] and means[blue, 2] > means[blue, 0]
+    assert {"eda-channel_histograms", "eda-hue_histogram"} <= set(eda["charts"])
+    rows = result("robustness")["models"][0]["rows"]
+    by = {(r["corruption"], r["severity"]): r["accuracy"] for r in rows}
+    assert by[("grayscale", 1)] <= 0.75 and ("hue_shift", 1) in by
+    explanation = json.loads((run_dir / "explanation.json").read_text())
+    mean_abs = np.array(explanation["mean_abs"])
+    assert mean_abs.shape == (12, 12) and mean_abs[:4, :4].mean() > 3 * mean_abs[4:, 4:].mean()
+    selection = result("select")["selection"]
+    assert np.array(selection["mask"]).shape == (12, 12)
+    samples = json.loads((run_dir / "figures" / "eda-samples.json").read_text())
+    assert samples["data"][0]["type"] == "image"
+    report = (run_dir / "report.html").read_text()
+    assert "12x12 colour images" in report and "chart-eda-hue_histogram" in report

@@ -5,7 +5,8 @@ on the axes it is given, or on a new figure made without pyplot, setting ``ax_``
 ``figure_``; nothing here touches pyplot's global state (no current figure or axes, no
 rcParams, no ``show()``), so drawing is safe in threads and loops. The plotly helpers
 build the report's figures; plotly and matplotlib are imported only when something is
-drawn. Images are drawn as one mosaic at their own height x width.
+drawn. Images are drawn as one mosaic at their own height x width: grey images
+``(n, height, width)`` on a colour map, colour images ``(n, height, width, 3)`` as they are.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "new_axes",
     "pixel_map_figure",
     "plotly_figure",
+    "rgba_canvas",
     "save_png",
 ]
 
@@ -64,14 +66,16 @@ def mosaic(
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Tile ``images[indices]`` into one array, row by row, at their own height x width.
 
-    Returns the float canvas (NaN in the gaps, so they draw as background) and the
+    Returns the float canvas (NaN in the gaps, so they draw as background), of shape
+    ``(rows, cols)`` for grey images or ``(rows, cols, 3)`` for colour ones, and the
     ``(row, col)`` pixel of each tile's top-left corner.
     """
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
+    channels = images.shape[3:]
     n = len(indices)
     n_rows = max(1, -(-n // n_cols))
     cols = min(n, n_cols) if n else 1
-    canvas = np.full((n_rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
+    canvas = np.full((n_rows * (h + gap) - gap, cols * (w + gap) - gap, *channels), np.nan)
     corners = []
     for i, idx in enumerate(indices):
         r, c = divmod(i, n_cols)
@@ -79,6 +83,28 @@ def mosaic(
         canvas[top : top + h, left : left + w] = images[idx]
         corners.append((top, left))
     return canvas, corners
+
+
+def rgba_canvas(canvas: np.ndarray) -> np.ndarray:
+    """A colour canvas of :func:`mosaic` (values 0-255, NaN in the gaps) as RGBA in 0-1,
+    transparent where any channel is NaN (a gap, or a missing image)."""
+    missing = ~np.isfinite(canvas).all(axis=-1)
+    rgba = np.empty((*canvas.shape[:2], 4))
+    rgba[..., :3] = np.clip(np.nan_to_num(canvas, nan=0.0) / 255.0, 0.0, 1.0)
+    rgba[..., 3] = np.where(missing, 0.0, 1.0)
+    return rgba
+
+
+def _png_data_uri(rgba: np.ndarray) -> str:
+    """An RGBA array in 0-1 as an inline PNG ``data:`` URI (plotly's Image trace shows it)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(rgba * 255).astype(np.uint8), mode="RGBA").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def draw_tiles(
@@ -103,7 +129,8 @@ def draw_tiles(
     Parameters
     ----------
     ax : Axes
-    images : ndarray, shape (n, height, width)
+    images : ndarray, shape (n, height, width) or (n, height, width, 3)
+        Grey images, drawn with ``cmap``, or colour images (0-255), drawn in colour.
     captions : sequence of str, optional
         One per image.
     n_cols : int
@@ -111,9 +138,9 @@ def draw_tiles(
     row_labels : sequence of str, optional
         One per row of tiles.
     cmap : str
-        A matplotlib colour map name.
+        A matplotlib colour map name (grey images).
     vmin, vmax : float
-        Pixel values at the two ends of the colour map.
+        Pixel values at the two ends of the colour map (grey images).
     """
     import matplotlib as mpl
 
@@ -124,8 +151,11 @@ def draw_tiles(
     h = images.shape[1]
     gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
     canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
-    colormap = mpl.colormaps[cmap].with_extremes(bad="white")
-    image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if canvas.ndim == 3:
+        image = ax.imshow(rgba_canvas(canvas), interpolation="nearest")
+    else:
+        colormap = mpl.colormaps[cmap].with_extremes(bad="white")
+        image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
     for (top, left), caption in zip(corners, captions or (), strict=False):
         ax.text(left, top + h, caption, va="top", ha="left", fontsize=6.5, clip_on=False)
     for row, label in enumerate(row_labels or ()):
@@ -177,7 +207,9 @@ def add_tiles(
     hovertemplate: str | None = None,
     colorbar: dict[str, Any] | None = None,
 ) -> int:
-    """Add ``images`` to ``fig`` as one mosaic heat map at their own height x width.
+    """Add ``images`` to ``fig`` as one mosaic at their own height x width: a heat map of
+    grey images ``(n, height, width)``, or a picture of colour ones ``(n, height, width, 3)``
+    (the colour scale and hover options then do not apply).
 
     Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
     are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
@@ -192,20 +224,25 @@ def add_tiles(
     h = images.shape[1]
     gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
     canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
-    fig.add_trace(
-        go.Heatmap(
-            # An array (not nested lists) is stored as one typed buffer: NaN gaps stay
-            # blank, and the figure builds and serialises in milliseconds.
-            z=canvas,
-            colorscale=colorscale,
-            zmin=zmin,
-            zmax=zmax,
-            showscale=showscale,
-            colorbar=colorbar,
-            hoverinfo="skip" if hovertemplate is None else None,
-            hovertemplate=hovertemplate,
+    if canvas.ndim == 3:
+        # One inline PNG: pixel centres at whole coordinates, as a heat map's, so a heat
+        # map laid over it (an overlay) lines up; the gaps are transparent.
+        fig.add_trace(go.Image(source=_png_data_uri(rgba_canvas(canvas)), hoverinfo="skip"))
+    else:
+        fig.add_trace(
+            go.Heatmap(
+                # An array (not nested lists) is stored as one typed buffer: NaN gaps stay
+                # blank, and the figure builds and serialises in milliseconds.
+                z=canvas,
+                colorscale=colorscale,
+                zmin=zmin,
+                zmax=zmax,
+                showscale=showscale,
+                colorbar=colorbar,
+                hoverinfo="skip" if hovertemplate is None else None,
+                hovertemplate=hovertemplate,
+            )
         )
-    )
     for (top, left), caption in zip(corners, captions or (), strict=False):
         fig.add_annotation(
             x=left,

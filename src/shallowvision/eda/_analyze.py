@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision._records import NOT_JSON
+from shallowvision._records import NOT_JSON, OMIT_NONE
 from shallowvision.datasets._imageset import ImageSet, resolve_class
 from shallowvision.eda._duplicates import Duplicates, find_duplicates
 from shallowvision.eda._records import EdaRecord
@@ -17,6 +17,7 @@ from shallowvision.eda._stats import (
     ClassBalance,
     ClassDifferences,
     ClassImages,
+    ColourStatistics,
     ImageGrid,
     InkStatistics,
     PCASummary,
@@ -24,6 +25,7 @@ from shallowvision.eda._stats import (
     class_balance,
     class_differences,
     class_images,
+    colour_statistics,
     image_grid,
     ink_statistics,
     pca_summary,
@@ -48,15 +50,18 @@ class EdaResult(EdaRecord):
     ----------
     name : str
         The dataset's name.
-    image_shape : (height, width)
+    image_shape : (height, width), or (height, width, 3) for colour images
     n_train, n_test : int
         Images analysed; ``n_test`` is None without a test split.
     settings : dict
         The options of :func:`analyze` that shaped the result.
+    colour : ColourStatistics or None
+        The colours of each class (colour images only; left out of ``to_dict()`` for grey
+        ones).
     """
 
     name: str
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...]
     class_names: tuple[str, ...]
     n_train: int
     n_test: int | None
@@ -70,7 +75,13 @@ class EdaResult(EdaRecord):
     atypical: ImageGrid
     pca: PCASummary
     duplicates: tuple[Duplicates, ...]
+    colour: ColourStatistics | None = field(default=None, metadata=OMIT_NONE)
     timings: dict[str, float] = field(default_factory=dict, metadata=NOT_JSON)
+
+    @property
+    def color(self) -> str:
+        """``"rgb"`` for colour images, ``"gray"`` for grey ones."""
+        return "rgb" if len(self.image_shape) == 3 else "gray"
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "findings": self.findings()}
@@ -84,16 +95,19 @@ class EdaResult(EdaRecord):
         ``"train is balanced: 6,000 images per class"`` or
         ``"Shirt's mean image is closest to T-shirt/top's (...)"``."""
         names = self.class_names
-        h, w = self.image_shape
+        h, w = self.image_shape[:2]
         test = f" and {self.n_test:,} test" if self.n_test is not None else ""
+        colour = " colour" if self.color == "rgb" else ""
         lines = [
-            f"{self.name}: {self.n_train:,} training{test} images of {h}x{w} pixels "
+            f"{self.name}: {self.n_train:,} training{test}{colour} images of {h}x{w} pixels "
             f"in {len(names)} classes",
             self.balance.describe("train"),
         ]
         if self.n_test is not None:
             lines.append(self.balance.describe("test"))
         lines += self._ink_findings()
+        if self.colour is not None:
+            lines += self.colour.describe()
         d = self.differences
         if d.most_similar:
             pairs = ", ".join(
@@ -131,7 +145,7 @@ class EdaResult(EdaRecord):
 
     def _ink_findings(self) -> list[str]:
         names, ink = self.class_names, self.ink
-        h, w = self.image_shape
+        h, w = self.image_shape[:2]
         lines = []
         mi, nz = ink.mean_intensity, ink.nonzero_share
         if np.isfinite(mi.mean).any():
@@ -199,7 +213,8 @@ def analyze(
 ) -> EdaResult:
     """Explore an image dataset: class balance, ink statistics, pixel histogram, class
     mean and variance images and their differences, samples, PCA, duplicates and the
-    most atypical images.
+    most atypical images; for colour images also each channel's histogram and the hues
+    and saturation of each class.
 
     Everything is computed from the uint8 images in bounded chunks (never a float copy
     of the whole set): the training split is read twice and the test split twice.
@@ -223,7 +238,8 @@ def analyze(
     n_similar : int
         Most similar pairs of class means kept.
     near_threshold : float
-        Largest RMS pixel difference, in grey levels (0-255), of a near duplicate.
+        Largest RMS pixel difference, in grey levels (0-255), of a near duplicate (in
+        colour, over every channel value).
     n_projection : int
         Training images (a seeded random sample) kept with their coordinates on the
         first two principal components.
@@ -329,7 +345,7 @@ def _analyze(
     images = class_images(scan, names)
     result = EdaResult(
         name=train.name,
-        image_shape=train.check_gray("EDA"),
+        image_shape=train.image_shape,
         class_names=names,
         n_train=len(train),
         n_test=None if test is None else len(test),
@@ -345,7 +361,9 @@ def _analyze(
         },
         balance=class_balance(names, scan.counts, None if test is None else test.class_counts()),
         ink=ink_statistics(scan, y, names),
-        pixels=PixelHistogram(class_names=names, counts=scan.histogram),
+        pixels=PixelHistogram(
+            class_names=names, counts=scan.histogram, channels=scan.channel_histogram
+        ),
         class_images=images,
         differences=class_differences(images.mean, names, compare=compare, n_similar=n_similar),
         samples=image_grid(
@@ -361,6 +379,7 @@ def _analyze(
         ),
         pca=pca_summary(eigenvalues, coords[shown], y[shown], shown, names, len(train)),
         duplicates=duplicates,
+        colour=colour_statistics(scan, names),
         timings=timings,
     )
     lap("records")

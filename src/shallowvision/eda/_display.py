@@ -19,6 +19,7 @@ from shallowvision.eda._stats import (
     ClassBalance,
     ClassDifferences,
     ClassImages,
+    ColourStatistics,
     Distribution,
     ImageGrid,
     InkStatistics,
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CentreOfMassDisplay",
+    "ChannelHistogramDisplay",
     "ClassBalanceDisplay",
     "ClassImagesDisplay",
     "DifferencesDisplay",
     "DistributionDisplay",
     "DuplicatesDisplay",
     "ExplainedVarianceDisplay",
+    "HueHistogramDisplay",
     "ImageGridDisplay",
     "PixelHistogramDisplay",
     "ProjectionDisplay",
@@ -49,7 +52,7 @@ __all__ = [
 def tile_figsize(
     n_rows: int,
     n_cols: int,
-    image_shape: tuple[int, int],
+    image_shape: tuple[int, ...],
     *,
     caption_lines: int = 0,
     label_inches: float = 0.0,
@@ -61,7 +64,7 @@ def tile_figsize(
     and a number at 6.5 points), whatever its pixel count; its height follows the
     image's aspect ratio.
     """
-    h, w = image_shape
+    h, w = image_shape[:2]
     tile_w = 1.15 if caption_lines else 0.7
     tile_h = tile_w * h / w
     width = n_cols * tile_w * 1.05 + label_inches + (1.2 if colorbar else 0.0) + 0.4
@@ -181,12 +184,13 @@ class DistributionDisplay(Display):
 
 class CentreOfMassDisplay(Display):
     """Each class's mean centre of mass, with the standard deviation of the centres as error
-    bars, over the mean image of all classes (in image coordinates)."""
+    bars, over the mean image of all classes (in image coordinates; in colour for colour
+    images)."""
 
     def __init__(self, ink: InkStatistics, mean_image: np.ndarray) -> None:
         self.ink = ink
         self.mean_image = np.asarray(mean_image)
-        if self.mean_image.shape != tuple(ink.image_shape):
+        if self.mean_image.shape[:2] != tuple(ink.image_shape):
             raise DataError(
                 f"the mean image has shape {self.mean_image.shape}, the images {ink.image_shape}"
             )
@@ -196,7 +200,10 @@ class CentreOfMassDisplay(Display):
         ax = self._start(ax)
         ink = self.ink
         h, w = ink.image_shape
-        ax.imshow(self.mean_image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        if self.mean_image.ndim == 3:
+            ax.imshow(np.clip(self.mean_image / 255.0, 0, 1), interpolation="nearest")
+        else:
+            ax.imshow(self.mean_image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         colours = class_colours(len(ink.class_names))
         many = len(ink.class_names) > MAX_LEGEND
         for c, name in enumerate(ink.class_names):
@@ -277,8 +284,116 @@ class PixelHistogramDisplay(Display):
         return self
 
 
+#: Line colours of the red, green and blue channels.
+CHANNEL_COLOURS = ("tab:red", "tab:green", "tab:blue")
+CHANNEL_NAMES = ("red", "green", "blue")
+
+
+class ChannelHistogramDisplay(Display):
+    """Share of each channel's values at each level, per class: the red, green and blue
+    histograms side by side along one axis (log scale), one line per class (up to 12,
+    else all classes together)."""
+
+    _figsize = (9.0, 4.5)
+
+    def __init__(self, histogram: PixelHistogram) -> None:
+        if histogram.channels is None:
+            raise DataError("these are grey images: there are no channel histograms to draw")
+        self.histogram = histogram
+
+    def plot(self, ax: Axes | None = None) -> ChannelHistogramDisplay:
+        """Draw on ``ax``; return self."""
+        ax = self._start(ax)
+        hist = self.histogram
+        channels = np.asarray(hist.channels, dtype=np.float64)  # (k, 3, 256)
+        names = list(hist.class_names)
+        if len(names) > MAX_LEGEND:
+            channels, names = channels.sum(axis=0, keepdims=True), ["all classes"]
+        levels = np.arange(256)
+        for c, (name, colour) in enumerate(zip(names, class_colours(len(names)), strict=True)):
+            for ch in range(3):
+                counts = channels[c, ch]
+                if counts.sum():
+                    ax.step(
+                        ch * 256 + levels,
+                        counts / counts.sum(),
+                        where="mid",
+                        lw=0.9,
+                        color=colour,
+                        label=name if ch == 0 else None,
+                    )
+        for ch, (tint, label) in enumerate(zip(CHANNEL_COLOURS, CHANNEL_NAMES, strict=True)):
+            ax.axvspan(ch * 256 - 0.5, ch * 256 + 255.5, color=tint, alpha=0.07, lw=0)
+            ax.text(
+                ch * 256 + 128,
+                1.0,
+                label,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                color=tint,
+                fontsize="small",
+            )
+        ax.set_yscale("log")
+        ax.set_xticks([0, 128, 256, 384, 512, 640, 767], ["0", "128"] * 3 + ["255"])
+        ax.set(xlim=(-0.5, 767.5), xlabel="Channel value", ylabel="Share of the channel's values")
+        ax.set_title("Red, green and blue values per class", fontsize="medium", pad=16)
+        ax.legend(fontsize="x-small", ncol=2)
+        return self
+
+
+class HueHistogramDisplay(Display):
+    """Share of each class's coloured pixels at each hue (grey pixels left out), over a strip
+    of the hues themselves."""
+
+    _figsize = (8.0, 4.5)
+
+    def __init__(self, colour: ColourStatistics) -> None:
+        self.colour = colour
+
+    def plot(self, ax: Axes | None = None) -> HueHistogramDisplay:
+        """Draw on ``ax``; return self."""
+        from shallowvision._colour import hsv_to_rgb
+
+        ax = self._start(ax)
+        c = self.colour
+        edges = np.asarray(c.hue_edges, dtype=np.float64)
+        counts = np.asarray(c.hue_counts, dtype=np.float64)
+        names = list(c.class_names)
+        grey = np.asarray(c.grey_share, dtype=np.float64)
+        if len(names) > MAX_LEGEND:
+            counts, names, grey = counts.sum(axis=0, keepdims=True), ["all classes"], grey[:0]
+        top = 0.0
+        for k, (name, colour) in enumerate(zip(names, class_colours(len(names)), strict=True)):
+            total = counts[k].sum()
+            if not total:
+                continue
+            share = counts[k] / total
+            top = max(top, float(share.max()))
+            label = name + (f" ({grey[k]:.0%} grey)" if len(grey) else "")
+            ax.stairs(share, edges, lw=1.2, color=colour, label=label)
+        top = top or 1.0
+        strip = hsv_to_rgb(np.linspace(0, 360, 361), np.ones(361), np.ones(361))[None]
+        ax.imshow(strip, extent=(0, 360, -0.08 * top, -0.02 * top), aspect="auto")
+        ax.set_xticks(
+            range(0, 361, 60), ["0 red", "60", "120 green", "180", "240 blue", "300", "360"]
+        )
+        ax.set(
+            xlim=(0, 360),
+            ylim=(-0.09 * top, 1.08 * top),
+            xlabel="Hue (degrees)",
+            ylabel="Share of the class's coloured pixels",
+        )
+        ax.set_title(
+            "Hues of each class (pixels of saturation and value >= 0.1)", fontsize="medium"
+        )
+        ax.legend(fontsize="x-small", ncol=2)
+        return self
+
+
 class ClassImagesDisplay(Display):
-    """The mean image, or the variance image, of every class."""
+    """The mean image, or the variance image, of every class (colour images: the mean in
+    colour, the variance summed over the three channels)."""
 
     def __init__(self, images: ClassImages) -> None:
         self.images = images
@@ -292,7 +407,8 @@ class ClassImagesDisplay(Display):
         ci = self.images
         k = len(ci.class_names)
         cols = min(k, max(5, math.ceil(math.sqrt(k))))
-        tiles = ci.mean if kind == "mean" else ci.variance
+        tiles = ci.mean if kind == "mean" else ci.total_variance
+        colour = ci.mean.ndim == 4
         if ax is None:
             ax = new_axes(
                 tile_figsize(
@@ -315,7 +431,8 @@ class ClassImagesDisplay(Display):
             vmax=max(top, 1e-9),
         )
         if kind == "variance" and image is not None:
-            ax.figure.colorbar(image, ax=ax, shrink=0.7, label="variance (grey levels²)")
+            label = "variance, summed over R, G, B" if colour else "variance (grey levels²)"
+            ax.figure.colorbar(image, ax=ax, shrink=0.7, label=label)
         ax.set_title(
             f"{kind.capitalize()} image of each class (training images in brackets)",
             fontsize="medium",

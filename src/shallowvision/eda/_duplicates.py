@@ -40,7 +40,9 @@ class Duplicates(EdaRecord):
     scope : {"train", "train-test"}
         Within the training split, or a training image against a test image.
     threshold : float
-        Largest RMS pixel difference (grey levels) of a near duplicate; 0 for exact ones.
+        Largest RMS pixel difference (grey levels; in colour, over every channel value) of
+        a near duplicate; 0 for exact ones. Exact duplicates of colour images match in
+        every channel.
     n_pairs : int
         Pairs of images. Within train, exact copies of one image count as
         ``s * (s - 1) / 2`` pairs; near pairs are counted between distinct images (an
@@ -57,7 +59,7 @@ class Duplicates(EdaRecord):
     first_label, second_label : tuple of str
     distance : ndarray of float, shape (m,)
         RMS pixel difference of each example pair.
-    images : ndarray of uint8, shape (m, 2, height, width)
+    images : ndarray of uint8, shape (m, 2, height, width) or (m, 2, height, width, 3)
         The two images of each example pair.
     """
 
@@ -88,7 +90,8 @@ class Duplicates(EdaRecord):
                 f"({self.n_images:,} test image{'s' * (self.n_images != 1)}"
             )
         if self.kind == "near":
-            text += f", RMS difference at most {self.threshold:g} grey levels"
+            levels = "colour levels" if self.images.ndim == 5 else "grey levels"
+            text += f", RMS difference at most {self.threshold:g} {levels}"
         if self.n_label_conflicts:
             text += f"; {self.n_label_conflicts:,} with different labels"
         return text + ")"

@@ -17,6 +17,7 @@ from shallowvision.eda._stats import (
     ClassBalance,
     ClassDifferences,
     ClassImages,
+    ColourStatistics,
     Distribution,
     ImageGrid,
     InkStatistics,
@@ -31,12 +32,14 @@ if TYPE_CHECKING:
 __all__ = [
     "balance_figure",
     "centre_of_mass_figure",
+    "channel_histogram_figure",
     "class_images_figure",
     "differences_figure",
     "distribution_figure",
     "duplicates_figure",
     "eda_figures",
     "explained_variance_figure",
+    "hue_histogram_figure",
     "image_grid_figure",
     "pixel_histogram_figure",
     "projection_figure",
@@ -98,16 +101,20 @@ def centre_of_mass_figure(ink: InkStatistics, mean_image: np.ndarray) -> go.Figu
     fig = plotly_figure(
         "Centre of mass per class (± std of the images' centres)", "x (column, px)", "y (row, px)"
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=np.asarray(mean_image, dtype=np.float64),
-            colorscale="gray",
-            zmin=0,
-            zmax=255,
-            showscale=False,
-            hoverinfo="skip",
+    picture = np.asarray(mean_image, dtype=np.float64)
+    if picture.ndim == 3:
+        fig.add_trace(go.Image(z=np.clip(np.rint(picture), 0, 255), hoverinfo="skip"))
+    else:
+        fig.add_trace(
+            go.Heatmap(
+                z=picture,
+                colorscale="gray",
+                zmin=0,
+                zmax=255,
+                showscale=False,
+                hoverinfo="skip",
+            )
         )
-    )
     fig.add_trace(
         go.Scatter(
             x=jsonable(ink.centre_x.mean),
@@ -155,6 +162,108 @@ def pixel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
     return fig
 
 
+def channel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
+    """Share of each channel's values at each level, per class: red, green and blue side by
+    side (log scale); classes beyond 12 start hidden (click the legend)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if histogram.channels is None:
+        raise DataError("these are grey images: there are no channel histograms to draw")
+    channels = np.asarray(histogram.channels, dtype=np.float64)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        shared_yaxes=True,
+        subplot_titles=("red", "green", "blue"),
+        horizontal_spacing=0.03,
+    )
+    levels = list(range(256))
+    many = len(histogram.class_names) > 12
+    for k, name in enumerate(histogram.class_names):
+        for ch in range(3):
+            counts = channels[k, ch]
+            if counts.sum():
+                fig.add_trace(
+                    go.Scatter(
+                        x=levels,
+                        y=counts / counts.sum(),
+                        mode="lines",
+                        name=name,
+                        legendgroup=name,
+                        showlegend=ch == 0,
+                        line={"width": 1, "color": _class_colour(k)},
+                        visible="legendonly" if many else True,
+                    ),
+                    row=1,
+                    col=ch + 1,
+                )
+    fig.update_yaxes(type="log")
+    fig.update_yaxes(title_text="Share of the channel's values", row=1, col=1)
+    fig.update_xaxes(title_text="Channel value", range=[0, 255])
+    fig.update_layout(
+        title="Red, green and blue values per class",
+        template="plotly_white",
+        legend={"font": {"size": 10}},
+    )
+    return fig
+
+
+def _class_colour(k: int) -> str:
+    import plotly.colors
+
+    palette = plotly.colors.qualitative.Plotly
+    return palette[k % len(palette)]
+
+
+def hue_histogram_figure(colour: ColourStatistics) -> go.Figure:
+    """Share of each class's coloured pixels at each hue (grey pixels left out), with the
+    hues themselves drawn along the axis."""
+    import plotly.graph_objects as go
+
+    from shallowvision._colour import hsv_to_rgb
+
+    fig = plotly_figure(
+        "Hues of each class (pixels of saturation and value >= 0.1)",
+        "Hue (degrees)",
+        "Share of the class's coloured pixels",
+    )
+    edges = np.asarray(colour.hue_edges, dtype=np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    counts = np.asarray(colour.hue_counts, dtype=np.float64)
+    many = len(colour.class_names) > 12
+    for k, name in enumerate(colour.class_names):
+        total = counts[k].sum()
+        if total:
+            fig.add_trace(
+                go.Scatter(
+                    x=centres,
+                    y=counts[k] / total,
+                    mode="lines",
+                    line={"shape": "hvh", "width": 1.5, "color": _class_colour(k)},
+                    name=f"{name} ({colour.grey_share[k]:.0%} grey)",
+                    visible="legendonly" if many else True,
+                )
+            )
+    rgb = hsv_to_rgb(centres, np.ones_like(centres), np.ones_like(centres))
+    fig.add_trace(
+        go.Bar(
+            x=centres,
+            # A strip of the hues themselves just under the axis.
+            y=[0.02] * len(centres),
+            base=-0.03,
+            width=edges[1] - edges[0],
+            marker={
+                "color": [f"rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f})" for r, g, b in rgb]
+            },
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(range=[0, 360], tickvals=list(range(0, 361, 60)))
+    return fig
+
+
 def _n_cols(k: int) -> int:
     return min(k, max(5, math.ceil(math.sqrt(k))))
 
@@ -162,10 +271,11 @@ def _n_cols(k: int) -> int:
 def class_images_figure(
     images: ClassImages, *, kind: Literal["mean", "variance"] = "mean"
 ) -> go.Figure:
-    """The mean (or variance) image of every class, at the images' own size."""
+    """The mean (or variance) image of every class, at the images' own size (colour images:
+    the mean in colour, the variance summed over the three channels)."""
     if kind not in ("mean", "variance"):
         raise DataError(f"kind must be 'mean' or 'variance', got {kind!r}")
-    tiles = images.mean if kind == "mean" else images.variance
+    tiles = images.mean if kind == "mean" else images.total_variance
     fig = plotly_figure(f"{kind.capitalize()} image of each class", "", "")
     top = float(np.nanmax(tiles)) if kind == "variance" and np.isfinite(tiles).any() else 255.0
     add_tiles(
@@ -330,13 +440,19 @@ def eda_figures(result: EdaResult) -> list[tuple[str, go.Figure]]:
 
     The names are those of :func:`save_figures`'s PNG files. Duplicate figures appear
     only for the kinds with examples; the class-against-others view only when a class
-    was compared.
+    was compared; the channel and hue histograms only for colour images.
     """
     r = result
     figures: list[tuple[str, go.Figure]] = [
         ("class_balance", balance_figure(r.balance)),
         ("samples", image_grid_figure(r.samples)),
         ("pixel_histogram", pixel_histogram_figure(r.pixels)),
+    ]
+    if r.pixels.channels is not None:
+        figures.append(("channel_histograms", channel_histogram_figure(r.pixels)))
+    if r.colour is not None:
+        figures.append(("hue_histogram", hue_histogram_figure(r.colour)))
+    figures += [
         *((f"ink_{d.name}", distribution_figure(d)) for d in r.ink.distributions()),
         ("centre_of_mass", centre_of_mass_figure(r.ink, r.class_images.overall_mean)),
         ("mean_images", class_images_figure(r.class_images, kind="mean")),

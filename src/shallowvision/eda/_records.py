@@ -2,7 +2,9 @@
 
 Mean, variance and difference images are stored exactly in memory (tests compare them
 with numpy to the last bit) but written to ``eda.json`` with a few decimals, which keeps
-the file small and stable; a field opts in with ``metadata=decimals(n)``.
+the file small and stable; a field opts in with ``metadata=decimals(n)``. A field with
+:data:`~shallowvision._records.OMIT_NONE` (the colour parts) is left out while None, so
+the analysis of grey images writes the same ``eda.json`` as before they existed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class EdaRecord(Record):
             if not f.metadata.get("json", True):
                 continue
             value = getattr(self, f.name)
+            if value is None and f.metadata.get("omit_none"):
+                continue
             places = f.metadata.get("decimals")
             if places is not None and value is not None:
                 # + 0.0 turns -0.0 into 0.0, so rounding never writes "-0.0".

@@ -13,12 +13,14 @@ from shallowvision._plotting import new_axes, save_png
 from shallowvision.eda._analyze import EdaResult
 from shallowvision.eda._display import (
     CentreOfMassDisplay,
+    ChannelHistogramDisplay,
     ClassBalanceDisplay,
     ClassImagesDisplay,
     DifferencesDisplay,
     DistributionDisplay,
     DuplicatesDisplay,
     ExplainedVarianceDisplay,
+    HueHistogramDisplay,
     ImageGridDisplay,
     PixelHistogramDisplay,
     ProjectionDisplay,
@@ -34,7 +36,8 @@ def save_figures(
     """Draw every figure of an EDA and write each as ``out_dir/<name>.png``.
 
     The names are those of :func:`eda_figures`: ``class_balance``, ``samples``,
-    ``pixel_histogram``, ``ink_<statistic>``, ``centre_of_mass``, ``mean_images``,
+    ``pixel_histogram``, ``channel_histograms`` and ``hue_histogram`` (colour images),
+    ``ink_<statistic>``, ``centre_of_mass``, ``mean_images``,
     ``variance_images``, ``similar_pairs``, ``against_others``, ``pca_variance``,
     ``pca_projection``, ``atypical`` and ``duplicates_<kind>_<scope>`` for each kind of
     duplicate with examples.
@@ -60,6 +63,12 @@ def save_figures(
         "class_balance": (wide, ClassBalanceDisplay(r.balance), {}),
         "samples": (None, ImageGridDisplay(r.samples), {}),
         "pixel_histogram": ((7.0, 4.5), PixelHistogramDisplay(r.pixels), {}),
+    }
+    if r.pixels.channels is not None:
+        draw["channel_histograms"] = ((9.0, 4.5), ChannelHistogramDisplay(r.pixels), {})
+    if r.colour is not None:
+        draw["hue_histogram"] = ((8.0, 4.5), HueHistogramDisplay(r.colour), {})
+    draw |= {
         **{f"ink_{d.name}": (wide, DistributionDisplay(d), {}) for d in r.ink.distributions()},
         "centre_of_mass": (
             (7.5, 5.5),
@@ -129,7 +138,7 @@ def write_eda(
 
 #: The files an EDA writes: its JSON and summary, and its figures' names.
 _FIGURE_NAMES = re.compile(
-    r"^(class_balance|samples|pixel_histogram|ink_\w+|centre_of_mass|mean_images|"
+    r"^(class_balance|samples|pixel_histogram|channel_histograms|hue_histogram|ink_\w+|centre_of_mass|mean_images|"
     r"variance_images|similar_pairs|against_others|pca_variance|pca_projection|atypical|"
     r"duplicates_\w+)\.png$"
 )
@@ -184,8 +193,8 @@ def explore_dataset(
     on_step : callable, optional
         Called with a short description as each step starts.
     color, image_size, resize, skip_bad : optional
-        How image files are read, as for :func:`~shallowvision.datasets.load` (the EDA
-        draws grey images: load colour folders with ``color="gray"``).
+        How image files are read, as for :func:`~shallowvision.datasets.load` (colour
+        images are analysed in colour, channel by channel).
 
     Returns
     -------

@@ -6,7 +6,8 @@ The images are never copied whole to floats. Each pass converts one chunk (about
 - the first pass (:func:`scan_train`) gathers per-class pixel sums (exact) and sums of
   squares, the per-class pixel histograms, five intensity moments of every image (for
   mean intensity, centre of mass and ink spread), its count of non-zero pixels, a
-  64-bit hash of its bytes, and the pixel covariance;
+  64-bit hash of its bytes, and the pixel covariance; on colour images also the
+  per-class histograms of each channel, of hue and of saturation;
 - the second pass (:func:`project`) projects every image on the leading principal
   components and measures its distance to its class's mean image.
 """
@@ -19,6 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CHUNK_BYTES", "TrainScan", "chunks", "principal_axes", "project", "row_hashes"]
+
+#: Hue bins (degrees) of the colour histogram: 10 degrees each.
+HUE_BINS = 36
+#: Saturation bins of the colour histogram, over [0, 1].
+SATURATION_BINS = 20
+#: Below this saturation, or this value (brightness, 0-1), a pixel is counted as grey:
+#: its hue is noise.
+CHROMATIC_SATURATION = 0.1
+CHROMATIC_VALUE = 0.1
 
 #: Size of the float32 working copy of one chunk of images.
 CHUNK_BYTES = 8 * 2**20
@@ -67,18 +77,27 @@ class TrainScan:
     """
 
     n_classes: int
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...]  # (height, width), or (height, width, 3) in colour
     counts: np.ndarray  # (k,) images per class
-    sums: np.ndarray  # (k, n_pixels) sum of pixel values per class
-    squares: np.ndarray  # (k, n_pixels) sum of squared pixel values per class
-    histogram: np.ndarray  # (k, 256) pixel values per class
+    sums: np.ndarray  # (k, n_values) sum of pixel values per class (colour: per channel)
+    squares: np.ndarray  # (k, n_values) sum of squared pixel values per class
+    histogram: np.ndarray  # (k, 256) pixel values per class (colour: every channel's values)
     mean_intensity: np.ndarray  # (n,)
     nonzero_share: np.ndarray  # (n,)
     centre_x: np.ndarray  # (n,) intensity-weighted column of each image
     centre_y: np.ndarray  # (n,) intensity-weighted row of each image
     spread: np.ndarray  # (n,) intensity-weighted RMS distance of the ink to its centre
     hashes: np.ndarray  # (n,) uint64
-    covariance: np.ndarray  # (n_pixels, n_pixels), population covariance of the pixels
+    covariance: np.ndarray  # (n_values, n_values), population covariance of the pixels
+    # Colour images only (None for grey ones):
+    channel_histogram: np.ndarray | None = None  # (k, 3, 256) values of each channel per class
+    hue_histogram: np.ndarray | None = None  # (k, HUE_BINS) hues of the coloured pixels
+    saturation_histogram: np.ndarray | None = None  # (k, SATURATION_BINS) of every pixel
+    n_grey_pixels: np.ndarray | None = None  # (k,) pixels too grey or dark to have a hue
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return (self.image_shape[0], self.image_shape[1])
 
     @property
     def n_pixels(self) -> int:
@@ -111,13 +130,18 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
 
     Parameters
     ----------
-    images : ndarray of uint8, shape (n, height, width)
+    images : ndarray of uint8, shape (n, height, width) or (n, height, width, 3)
     labels : ndarray of int, shape (n,)
     n_classes : int
+
+    On colour images every channel value is a value of its own (sums, squares, the
+    covariance and the value histogram); the ink statistics weigh each pixel by the sum
+    of its channels, and a pixel is non-zero when any channel is.
     """
-    n, h, w = images.shape
-    flat = images.reshape(n, h * w)
-    p = h * w
+    n, h, w = images.shape[:3]
+    c = images.shape[3] if images.ndim == 4 else 1
+    flat = images.reshape(n, h * w * c)
+    p = h * w * c
     counts = np.bincount(labels, minlength=n_classes)
     sums = np.zeros((n_classes, p))
     squares = np.zeros((n_classes, p))
@@ -126,7 +150,9 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
     nonzero = np.empty(n, dtype=np.int64)
     hashes = np.empty(n, dtype=np.uint64)
     scatter = np.zeros((p, p))
-    weights = _moment_weights((h, w)).astype(np.float32)
+    # A flat colour row holds each pixel's channels together: repeat its weights per channel.
+    weights = np.repeat(_moment_weights((h, w)), c, axis=0).astype(np.float32)
+    colour = _ColourCounts(n_classes) if c == 3 else None
     centre: np.ndarray | None = None
     for part in chunks(n, p):
         block = flat[part]
@@ -144,7 +170,11 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
         squares += onehot.T @ (shifted * shifted)
         scatter += shifted.T @ shifted
         moments[part] = shifted @ weights
-        nonzero[part] = np.count_nonzero(block, axis=1)
+        if colour is None:
+            nonzero[part] = np.count_nonzero(block, axis=1)
+        else:
+            nonzero[part] = block.reshape(len(y), h * w, c).any(axis=2).sum(axis=1)
+            colour.add(block.reshape(len(y), h * w, c), y)
         hashes[part] = row_hashes(block)
         histogram += np.bincount((y[:, None] * 256 + block).ravel(), minlength=n_classes * 256)
     shift = np.zeros(p) if centre is None else centre.astype(np.float64)
@@ -162,19 +192,58 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
         spread = np.sqrt(np.maximum(moments[:, 3] / ink - cx**2 + moments[:, 4] / ink - cy**2, 0.0))
     return TrainScan(
         n_classes=n_classes,
-        image_shape=(h, w),
+        image_shape=tuple(int(v) for v in images.shape[1:]),
         counts=counts,
         sums=sums,
         squares=squares,
         histogram=histogram.reshape(n_classes, 256),
         mean_intensity=ink / p,
-        nonzero_share=nonzero / p,
+        nonzero_share=nonzero / (h * w),
         centre_x=cx,
         centre_y=cy,
         spread=spread,
         hashes=hashes,
         covariance=covariance,
+        **(colour.fields() if colour is not None else {}),
     )
+
+
+class _ColourCounts:
+    """The colour histograms of :func:`scan_train`, accumulated chunk by chunk."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.k = n_classes
+        self.channels = np.zeros(n_classes * 3 * 256, dtype=np.int64)
+        self.hue = np.zeros(n_classes * HUE_BINS, dtype=np.int64)
+        self.saturation = np.zeros(n_classes * SATURATION_BINS, dtype=np.int64)
+        self.grey = np.zeros(n_classes, dtype=np.int64)
+
+    def add(self, pixels: np.ndarray, y: np.ndarray) -> None:
+        """Count a chunk: ``pixels`` (m, n_pixels, 3) uint8 of images of classes ``y``."""
+        from shallowvision._colour import rgb_to_hsv
+
+        k = self.k
+        cells = (y[:, None, None] * 3 + np.arange(3)) * 256 + pixels
+        self.channels += np.bincount(cells.ravel(), minlength=k * 3 * 256)
+        hue, saturation, value = rgb_to_hsv(pixels)
+        rows = np.broadcast_to(y[:, None], hue.shape)
+        s_bin = np.minimum((saturation * SATURATION_BINS).astype(np.int64), SATURATION_BINS - 1)
+        self.saturation += np.bincount(
+            (rows * SATURATION_BINS + s_bin).ravel(), minlength=k * SATURATION_BINS
+        )
+        chromatic = (saturation >= CHROMATIC_SATURATION) & (value >= CHROMATIC_VALUE)
+        h_bin = np.minimum((hue[chromatic] * (HUE_BINS / 360)).astype(np.int64), HUE_BINS - 1)
+        self.hue += np.bincount(rows[chromatic] * HUE_BINS + h_bin, minlength=k * HUE_BINS)
+        self.grey += np.bincount(rows[~chromatic], minlength=k)
+
+    def fields(self) -> dict[str, np.ndarray]:
+        k = self.k
+        return {
+            "channel_histogram": self.channels.reshape(k, 3, 256),
+            "hue_histogram": self.hue.reshape(k, HUE_BINS),
+            "saturation_histogram": self.saturation.reshape(k, SATURATION_BINS),
+            "n_grey_pixels": self.grey,
+        }
 
 
 def principal_axes(covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +264,8 @@ def project(
 
     Parameters
     ----------
-    images : ndarray of uint8, shape (n, height, width)
-    mean : ndarray, shape (n_pixels,)
+    images : ndarray of uint8, shape (n, height, width) or (n, height, width, 3)
+    mean : ndarray, shape (n_values,)
         The centre of the projection (the training images' mean).
     components : ndarray, shape (n_pixels, d)
         Orthonormal columns.

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shallowvision._records import OMIT_NONE
 from shallowvision.eda._records import EdaRecord, decimals
-from shallowvision.eda._scan import TrainScan
+from shallowvision.eda._scan import HUE_BINS, SATURATION_BINS, TrainScan
 
 __all__ = [
     "QUANTILES",
     "ClassBalance",
     "ClassDifferences",
     "ClassImages",
+    "ColourStatistics",
     "Distribution",
     "ImageGrid",
     "InkStatistics",
@@ -181,8 +183,10 @@ def distribution(
 class InkStatistics(EdaRecord):
     """Per-image ink statistics of the training images, per class and overall.
 
-    ``mean_intensity`` is each image's mean pixel value (0-255); ``nonzero_share`` its
-    share of non-zero pixels; ``centre_x`` and ``centre_y`` its intensity-weighted centre
+    ``mean_intensity`` is each image's mean pixel value (0-255; in colour, the mean of
+    every channel value); ``nonzero_share`` its share of non-zero pixels (in colour, of
+    pixels with a non-zero channel); the centre and spread weigh each pixel by the sum
+    of its channels in colour; ``centre_x`` and ``centre_y`` its intensity-weighted centre
     of mass (pixels); ``spread`` the intensity-weighted RMS distance of its pixels from
     that centre (pixels). The spread of the centres themselves is each class's
     ``centre_x.std`` and ``centre_y.std``.
@@ -232,7 +236,7 @@ def ink_statistics(
     scan: TrainScan, labels: np.ndarray, class_names: tuple[str, ...]
 ) -> InkStatistics:
     """The per-image statistics of a scan, as distributions."""
-    h, w = scan.image_shape
+    h, w = scan.image_size
     blank = np.flatnonzero(scan.mean_intensity == 0)
     reach = float(np.hypot(h - 1, w - 1) / 2) or 0.5
 
@@ -257,10 +261,16 @@ def ink_statistics(
 # -- pixels ---------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False, kw_only=True)
 class PixelHistogram(EdaRecord):
-    """How often each grey level 0-255 occurs, per class (training images)."""
+    """How often each grey level 0-255 occurs, per class (training images).
+
+    In colour, ``counts`` pools the values of all three channels and ``channels`` holds
+    each channel's own counts, shape ``(n_classes, 3, 256)`` (red, green, blue); None
+    for grey images.
+    """
 
     class_names: tuple[str, ...]
     counts: np.ndarray  # (n_classes, 256)
+    channels: np.ndarray | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def total(self) -> np.ndarray:
@@ -283,16 +293,124 @@ class PixelHistogram(EdaRecord):
         return {**super().to_dict(), "share_zero": self.share_zero, "share_max": self.share_max}
 
 
+# -- colour -----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ColourStatistics(EdaRecord):
+    """The colours of each class's training images (colour datasets only).
+
+    Attributes
+    ----------
+    channel_means : ndarray, shape (n_classes, 3)
+        Mean red, green and blue value of each class (0-255; NaN for an empty class).
+    hue_edges : ndarray, shape (37,)
+        Hue bins, in degrees (0 red, 120 green, 240 blue).
+    hue_counts : ndarray of int, shape (n_classes, 36)
+        Pixels of each class per hue bin, counting only pixels coloured enough to have a
+        hue (saturation and value both at least 0.1).
+    grey_share : ndarray, shape (n_classes,)
+        Share of each class's pixels left out of the hue counts as grey, black or white.
+    saturation_edges : ndarray, shape (21,)
+    saturation_counts : ndarray of int, shape (n_classes, 20)
+        Pixels of each class per saturation bin (HSV saturation, 0 for grey).
+    mean_saturation : ndarray, shape (n_classes,)
+        From the saturation histogram's bin centres.
+    dominant_hue : ndarray, shape (n_classes,)
+        Centre (degrees) of each class's fullest hue bin; NaN without coloured pixels.
+    """
+
+    class_names: tuple[str, ...]
+    channel_means: np.ndarray = field(metadata=decimals(3))
+    hue_edges: np.ndarray
+    hue_counts: np.ndarray
+    grey_share: np.ndarray = field(metadata=decimals(4))
+    saturation_edges: np.ndarray = field(metadata=decimals(3))
+    saturation_counts: np.ndarray
+    mean_saturation: np.ndarray = field(metadata=decimals(4))
+    dominant_hue: np.ndarray = field(metadata=decimals(1))
+
+    def describe(self) -> list[str]:
+        """Findings lines: the mean colour, and where the classes differ in colour."""
+        names, m = self.class_names, self.channel_means
+        present = np.isfinite(m).all(axis=1)
+        if not present.any():
+            return []
+        overall = np.nanmean(m[present], axis=0)
+        lines = [
+            "mean colour (red, green, blue) over the classes: "
+            + ", ".join(f"{v:.0f}" for v in overall)
+            + "; "
+            + ", ".join(
+                f"{names[c]} ({', '.join(f'{v:.0f}' for v in m[c])})"
+                for c in np.flatnonzero(present)[:6]
+            )
+            + (" ..." if present.sum() > 6 else "")
+        ]
+        s = self.mean_saturation
+        if np.isfinite(s).any():
+            lo, hi = int(np.nanargmin(s)), int(np.nanargmax(s))
+            hues = [
+                f"{names[c]} {self.dominant_hue[c]:.0f}°"
+                for c in range(len(names))
+                if np.isfinite(self.dominant_hue[c])
+            ][:6]
+            lines.append(
+                f"most saturated class {names[hi]} ({s[hi]:.2f}), least {names[lo]} "
+                f"({s[lo]:.2f}); commonest hue: {', '.join(hues) or 'none (all grey)'}"
+            )
+        return lines
+
+
+def colour_statistics(scan: TrainScan, class_names: tuple[str, ...]) -> ColourStatistics | None:
+    """The colour record of a scan of colour images; None for grey images."""
+    if scan.channel_histogram is None or scan.hue_histogram is None:
+        return None
+    assert scan.saturation_histogram is not None and scan.n_grey_pixels is not None
+    k = scan.n_classes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        channel_means = scan.class_means().reshape(k, -1, 3).mean(axis=1)
+        pixels = scan.saturation_histogram.sum(axis=1)
+        grey_share = scan.n_grey_pixels / pixels
+        s_edges = np.linspace(0, 1, SATURATION_BINS + 1)
+        centres = (s_edges[:-1] + s_edges[1:]) / 2
+        mean_saturation = scan.saturation_histogram @ centres / pixels
+    h_edges = np.linspace(0, 360, HUE_BINS + 1)
+    hue_centres = (h_edges[:-1] + h_edges[1:]) / 2
+    coloured = scan.hue_histogram.sum(axis=1) > 0
+    dominant = np.where(coloured, hue_centres[scan.hue_histogram.argmax(axis=1)], np.nan)
+    return ColourStatistics(
+        class_names=class_names,
+        channel_means=channel_means,
+        hue_edges=h_edges,
+        hue_counts=scan.hue_histogram,
+        grey_share=grey_share,
+        saturation_edges=s_edges,
+        saturation_counts=scan.saturation_histogram,
+        mean_saturation=mean_saturation,
+        dominant_hue=dominant,
+    )
+
+
 # -- class images ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ClassImages(EdaRecord):
-    """Mean and variance image of each class (variance with ddof 0; NaN for an empty class)."""
+    """Mean and variance image of each class (variance with ddof 0; NaN for an empty class).
+
+    Colour images have colour means and a variance per channel: ``mean`` and
+    ``variance`` are ``(n_classes, height, width, 3)``, ``overall_mean`` is
+    ``(height, width, 3)``.
+    """
 
     class_names: tuple[str, ...]
     counts: np.ndarray
-    mean: np.ndarray = field(metadata=decimals(3))  # (n_classes, height, width)
-    variance: np.ndarray = field(metadata=decimals(2))  # (n_classes, height, width)
-    overall_mean: np.ndarray = field(metadata=decimals(3))  # (height, width)
+    mean: np.ndarray = field(metadata=decimals(3))  # (n_classes, height, width[, 3])
+    variance: np.ndarray = field(metadata=decimals(2))  # (n_classes, height, width[, 3])
+    overall_mean: np.ndarray = field(metadata=decimals(3))  # (height, width[, 3])
+
+    @property
+    def total_variance(self) -> np.ndarray:
+        """Each class's variance image summed over the channels, ``(n_classes, height, width)``
+        (the variance itself for grey images)."""
+        return self.variance.sum(axis=3) if self.variance.ndim == 4 else self.variance
 
 
 def class_images(scan: TrainScan, class_names: tuple[str, ...]) -> ClassImages:
@@ -308,7 +426,8 @@ def class_images(scan: TrainScan, class_names: tuple[str, ...]) -> ClassImages:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class MeanDifference(EdaRecord):
-    """The absolute difference of two classes' mean images; ``distance`` is its mean (grey levels)."""
+    """The absolute difference of two classes' mean images; ``distance`` is its mean (grey
+    levels). In colour, ``image`` is the difference averaged over the three channels."""
 
     first: str
     second: str
@@ -351,8 +470,13 @@ def _difference(
         first_index=int(a),
         second_index=int(b),
         distance=float(d),
-        image=np.abs(means[a] - means[b]),
+        image=_channel_mean(np.abs(means[a] - means[b])),
     )
+
+
+def _channel_mean(image: np.ndarray) -> np.ndarray:
+    """A colour image ``(height, width, 3)`` averaged over its channels; a grey one as it is."""
+    return image.mean(axis=2) if image.ndim == 3 else image
 
 
 def default_compare_class(distance: np.ndarray) -> int | None:
@@ -374,7 +498,7 @@ def class_differences(
 
     Parameters
     ----------
-    means : ndarray, shape (n_classes, height, width)
+    means : ndarray, shape (n_classes, height, width) or (n_classes, height, width, 3)
     compare : int or None
         Index of the class drawn against the others; None picks
         :func:`default_compare_class`.
@@ -417,7 +541,7 @@ class ImageGrid(EdaRecord):
     ----------
     indices : ndarray of int, shape (n_classes, n_columns)
         Training-image indices; -1 where a class has fewer images.
-    images : ndarray of uint8, shape (n_classes, n_columns, height, width)
+    images : ndarray of uint8, shape (n_classes, n_columns, height, width[, 3])
         The images (zeros where the index is -1).
     scores : ndarray of float, shape (n_classes, n_columns), or None
         A number per image (NaN where the index is -1), described by ``score_label``.

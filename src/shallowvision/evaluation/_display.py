@@ -481,14 +481,16 @@ class ErrorOverlapDisplay(Display):
 
 
 class GalleryDisplay(Display):
-    """Images of a gallery at their own height x width, each with true label, prediction and confidence."""
+    """Images of a gallery at their own height x width (colour images in colour), each with
+    true label, prediction and confidence."""
 
     def __init__(self, gallery: Gallery, images: ArrayLike) -> None:
         self.gallery = gallery
         self.images = np.asarray(images)
-        if self.images.ndim != 3:
+        if not (self.images.ndim == 3 or (self.images.ndim == 4 and self.images.shape[-1] == 3)):
             raise DataError(
-                f"gallery images must have shape (n, height, width), got {self.images.shape}"
+                "gallery images must have shape (n, height, width), or (n, height, width, 3) "
+                f"in colour, got {self.images.shape}"
             )
 
     @classmethod

@@ -134,8 +134,9 @@ def evaluate_predictions(
         The model's predicted probabilities for the same images.
     class_names : sequence of str
         One name per column of ``proba``.
-    images : array-like of uint8, shape (n_samples, height, width), optional
-        The images, kept for the galleries of :func:`save_figures`.
+    images : array-like of uint8, shape (n_samples, height, width[, 3]), optional
+        The images (grey, or colour with 3 channels), kept for the galleries of
+        :func:`save_figures`.
     model_name : str
     other_predictions : mapping of str to array-like, optional
         Other models' predictions (labels or probabilities) on the same images: each
@@ -168,9 +169,11 @@ def evaluate_predictions(
     pixels = None
     if images is not None:
         pixels = np.asarray(images)
-        if pixels.ndim != 3 or len(pixels) != len(y):
+        colour = pixels.ndim == 4 and pixels.shape[-1] == 3
+        if not (pixels.ndim == 3 or colour) or len(pixels) != len(y):
             raise DataError(
-                f"images must have shape (n, height, width) with n = {len(y)}, got {pixels.shape}"
+                f"images must have shape (n, height, width), or (n, height, width, 3) in "
+                f"colour, with n = {len(y)}, got {pixels.shape}"
             )
     pred = p.argmax(axis=1)
     # Every ROC and PR curve is computed once, for the metrics and the curve sets alike.

@@ -273,7 +273,8 @@ def error_overlap_figure(overlap: ErrorOverlap) -> go.Figure:
 
 
 def gallery_figure(gallery: Gallery, images: ArrayLike, *, n_cols: int = 8) -> go.Figure:
-    """A gallery as one grey-level mosaic at the images' own size, labelled under each tile."""
+    """A gallery as one mosaic at the images' own size (grey levels, or colour), labelled
+    under each tile."""
     g = gallery
     fig = plotly_figure(f"{g.title} ({len(g.indices)} of {g.n_matching} images)", "", "")
     captions = [

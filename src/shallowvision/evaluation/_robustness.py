@@ -1,8 +1,10 @@
 """Controlled corruptions of uint8 image batches, and accuracy under each of them.
 
 Every corruption is a pure function ``(images, severity, random_state) -> images`` on a
-``(n, height, width)`` uint8 batch, vectorised over the batch; it never changes its input.
-Severities run from 1 (mild) to 3:
+``(n, height, width)`` grey or ``(n, height, width, 3)`` colour uint8 batch, vectorised over
+the batch; it never changes its input. The first six work on both (on colour images
+channel by channel, the same shift, angle or blur for the three channels); the last four
+change colours and need colour images. Severities run from 1 (mild) to 3:
 
 ============== ============================================ ==================
 corruption     what it does                                 severity 1 / 2 / 3
@@ -16,6 +18,15 @@ blur           Gaussian blur of standard deviation sigma    0.5 / 1.0 / 1.5 pixe
 contrast       pull pixels towards the image's mean by      0.4 / 0.2 / 0.1
                keeping this share of their deviation
 invert         255 - pixel (one severity only)              1
+hue_shift      turn every hue by this many degrees, the     30 / 60 / 120 degrees
+               direction drawn per image
+saturation     keep this share of each pixel's distance     0.5 / 0.25 / 0.1
+               from its grey (luma) level
+color_jitter   per image, random brightness, contrast and   0.1 / 0.2 / 0.4
+               saturation factors in 1 ± j and a hue turn
+               of up to ± 180 j degrees, in that order
+grayscale      luma (0.299 R + 0.587 G + 0.114 B) in all    1
+               three channels (one severity only)
 ============== ============================================ ==================
 """
 
@@ -38,13 +49,17 @@ __all__ = [
     "RobustnessResult",
     "RobustnessRow",
     "blur",
+    "color_jitter",
     "contrast",
     "corrupt",
     "evaluate_robustness",
     "gaussian_noise",
     "get_corruption_names",
+    "grayscale",
+    "hue_shift",
     "invert",
     "rotate",
+    "saturation",
     "shift",
 ]
 
@@ -53,9 +68,19 @@ RandomState = int | np.random.Generator | None
 
 def _check_images(images: ArrayLike) -> np.ndarray:
     x = np.asarray(images)
-    if x.ndim != 3 or x.dtype != np.uint8:
+    if not (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 3)) or x.dtype != np.uint8:
         raise DataError(
-            f"corruptions take a uint8 batch of shape (n, height, width), got {x.dtype} {x.shape}"
+            "corruptions take a uint8 batch of shape (n, height, width), or (n, height, width, 3) "
+            f"in colour, got {x.dtype} {x.shape}"
+        )
+    return x
+
+
+def _check_colour(images: ArrayLike, name: str) -> np.ndarray:
+    x = _check_images(images)
+    if x.ndim != 4:
+        raise DataError(
+            f"{name} changes colours and needs a colour batch (n, height, width, 3), got {x.shape}"
         )
     return x
 
@@ -83,8 +108,8 @@ def shift(images: ArrayLike, severity: int = 1, random_state: RandomState = None
     rng = np.random.default_rng(random_state)
     steps = np.array([(dy, dx) for dy in (-s, 0, s) for dx in (-s, 0, s) if (dy, dx) != (0, 0)])
     choice = rng.integers(0, len(steps), size=len(x))
-    h, w = x.shape[1:]
-    padded = np.pad(x, ((0, 0), (s, s), (s, s)))
+    h, w = x.shape[1:3]
+    padded = np.pad(x, ((0, 0), (s, s), (s, s), *((0, 0),) * (x.ndim - 3)))
     out = np.empty_like(x)
     # One slice per direction (8 at most), each over all the images that drew it.
     for i, (dy, dx) in enumerate(steps):
@@ -124,11 +149,13 @@ def blur(images: ArrayLike, severity: int = 1, random_state: RandomState = None)
     x = _check_images(images)
     sigma = _level("blur", severity)
     # sigma 0 along the batch axis keeps images apart while one call blurs them all.
-    return _to_uint8(ndimage.gaussian_filter(x.astype(np.float32), sigma=(0, sigma, sigma)))
+    sigmas = (0, sigma, sigma, *(0,) * (x.ndim - 3))  # nor across the channels
+    return _to_uint8(ndimage.gaussian_filter(x.astype(np.float32), sigma=sigmas))
 
 
 def contrast(images: ArrayLike, severity: int = 1, random_state: RandomState = None) -> np.ndarray:
-    """Keep 0.4, 0.2 or 0.1 of each pixel's deviation from its image's mean (deterministic)."""
+    """Keep 0.4, 0.2 or 0.1 of each pixel's deviation from its image's mean (deterministic;
+    in colour, from the mean of its own channel)."""
     x = _check_images(images)
     keep = _level("contrast", severity)
     mean = x.mean(axis=(1, 2), keepdims=True)
@@ -142,11 +169,79 @@ def invert(images: ArrayLike, severity: int = 1, random_state: RandomState = Non
     return 255 - x
 
 
+def _grey_levels(x: np.ndarray) -> np.ndarray:
+    """Luma of float RGB images, with a channel axis of 1 to broadcast against them."""
+    from shallowvision._colour import luma
+
+    return luma(x)[..., None]
+
+
+def adjust_saturation(x: np.ndarray, factor: ArrayLike) -> np.ndarray:
+    """Float RGB images moved towards (factor < 1) or away from their grey levels: 0 gives
+    grey (luma in every channel), 1 the images. ``factor`` is a number or one per image."""
+    f = np.asarray(factor, dtype=np.float64).reshape(-1, *(1,) * (x.ndim - 1))
+    grey = _grey_levels(x)
+    return grey + f * (x - grey)
+
+
+def adjust_hue(x: np.ndarray, degrees: ArrayLike) -> np.ndarray:
+    """Float RGB images (0-255) with every hue turned by ``degrees`` (a number or one per
+    image), saturation and value kept."""
+    from shallowvision._colour import hsv_to_rgb, rgb_to_hsv
+
+    turn = np.asarray(degrees, dtype=np.float64).reshape(-1, *(1,) * (x.ndim - 2))
+    hue, sat, value = rgb_to_hsv(np.clip(x, 0, 255))
+    return hsv_to_rgb(hue + turn, sat, value).astype(np.float64) * 255.0
+
+
+def hue_shift(images: ArrayLike, severity: int = 1, random_state: RandomState = None) -> np.ndarray:
+    """Turn every hue by 30, 60 or 120 degrees, one way or the other at random per image."""
+    x = _check_colour(images, "hue_shift")
+    angle = _level("hue_shift", severity)
+    sign = np.random.default_rng(random_state).choice([-1.0, 1.0], size=len(x))
+    return _to_uint8(adjust_hue(x.astype(np.float64), sign * angle))
+
+
+def saturation(
+    images: ArrayLike, severity: int = 1, random_state: RandomState = None
+) -> np.ndarray:
+    """Keep 0.5, 0.25 or 0.1 of each pixel's distance from its grey level (deterministic)."""
+    x = _check_colour(images, "saturation")
+    return _to_uint8(adjust_saturation(x.astype(np.float64), _level("saturation", severity)))
+
+
+def color_jitter(
+    images: ArrayLike, severity: int = 1, random_state: RandomState = None
+) -> np.ndarray:
+    """Random brightness, contrast and saturation factors in ``1 ± j`` and a hue turn of up
+    to ``± 180 j`` degrees, drawn per image (j = 0.1, 0.2 or 0.4), applied in that order."""
+    x = _check_colour(images, "color_jitter").astype(np.float64)
+    j = _level("color_jitter", severity)
+    rng = np.random.default_rng(random_state)
+    n = len(x)
+    brightness, contrast_, saturation_ = (rng.uniform(1 - j, 1 + j, n) for _ in range(3))
+    turn = rng.uniform(-180 * j, 180 * j, n)
+    each = (-1, 1, 1, 1)
+    x = np.clip(x * brightness.reshape(each), 0, 255)
+    mean = _grey_levels(x).mean(axis=(1, 2), keepdims=True)
+    x = np.clip(mean + contrast_.reshape(each) * (x - mean), 0, 255)
+    x = np.clip(adjust_saturation(x, saturation_), 0, 255)
+    return _to_uint8(adjust_hue(x, turn))
+
+
+def grayscale(images: ArrayLike, severity: int = 1, random_state: RandomState = None) -> np.ndarray:
+    """Luma (``0.299 R + 0.587 G + 0.114 B``) in all three channels (deterministic, one severity)."""
+    x = _check_colour(images, "grayscale")
+    _level("grayscale", severity)
+    return np.repeat(_to_uint8(_grey_levels(x.astype(np.float64))), 3, axis=3)
+
+
 @dataclass(frozen=True)
 class _Corruption:
     function: Callable[[ArrayLike, int, RandomState], np.ndarray]
     levels: tuple[float, ...]
     unit: str
+    colour_only: bool = False
 
 
 _CORRUPTIONS: dict[str, _Corruption] = {
@@ -156,18 +251,25 @@ _CORRUPTIONS: dict[str, _Corruption] = {
     "blur": _Corruption(blur, (0.5, 1.0, 1.5), "sigma (pixels)"),
     "contrast": _Corruption(contrast, (0.4, 0.2, 0.1), "contrast kept"),
     "invert": _Corruption(invert, (1,), ""),
+    "hue_shift": _Corruption(hue_shift, (30, 60, 120), "degrees", colour_only=True),
+    "saturation": _Corruption(saturation, (0.5, 0.25, 0.1), "saturation kept", colour_only=True),
+    "color_jitter": _Corruption(color_jitter, (0.1, 0.2, 0.4), "jitter", colour_only=True),
+    "grayscale": _Corruption(grayscale, (1,), "", colour_only=True),
 }
 
 
-def get_corruption_names() -> list[str]:
-    """Names of the corruptions, in the order reports list them."""
-    return list(_CORRUPTIONS)
+def get_corruption_names(color: str = "gray") -> list[str]:
+    """Names of the corruptions of ``color`` images (``"gray"`` or ``"rgb"``), in the order
+    reports list them: colour images have the grey ones and the colour ones."""
+    if color not in ("gray", "rgb"):
+        raise ConfigError(f"color must be 'gray' or 'rgb', got {color!r}")
+    return [name for name, c in _CORRUPTIONS.items() if color == "rgb" or not c.colour_only]
 
 
 def _corruption(name: str) -> _Corruption:
     if name not in _CORRUPTIONS:
         raise ConfigError(
-            f"unknown corruption {name!r}; choose from {', '.join(get_corruption_names())}"
+            f"unknown corruption {name!r}; choose from {', '.join(get_corruption_names('rgb'))}"
         )
     return _CORRUPTIONS[name]
 
@@ -232,13 +334,14 @@ def evaluate_robustness(
     ----------
     estimator : fitted classifier
         Anything whose ``predict`` takes flattened uint8 images ``(n, height * width)``
-        (a pipeline that scales pixels itself).
-    images : array-like of uint8, shape (n, height, width)
+        (colour: ``height * width * 3``; a pipeline that scales pixels itself).
+    images : array-like of uint8, shape (n, height, width) or (n, height, width, 3)
         The evaluation images (usually the test split).
     labels : array-like, shape (n,)
         Their true labels, as ``predict`` returns them.
     corruptions : sequence of str, optional
-        Names from :func:`get_corruption_names`; all by default.
+        Names from :func:`get_corruption_names`; by default every one for the images'
+        colour (the colour corruptions only for colour images).
     severities : sequence of int
         Severities to run; those a corruption does not have (``invert`` has only 1) are skipped.
     random_state : int
@@ -254,7 +357,14 @@ def evaluate_robustness(
         raise DataError(f"{len(x)} images but {len(y)} labels; the counts must match")
     if y.dtype.kind in "iufb":
         y = check_labels(y, name="labels")
-    names = list(corruptions) if corruptions is not None else get_corruption_names()
+    color = "rgb" if x.ndim == 4 else "gray"
+    names = list(corruptions) if corruptions is not None else get_corruption_names(color)
+    grey_only = [name for name in names if _corruption(name).colour_only and color == "gray"]
+    if grey_only:
+        raise ConfigError(
+            f"{grey_only[0]} changes colours, and these images are grey; choose from "
+            f"{', '.join(get_corruption_names('gray'))}"
+        )
 
     def accuracy(batch: np.ndarray) -> float:
         return float(np.mean(np.asarray(estimator.predict(batch.reshape(len(batch), -1))) == y))

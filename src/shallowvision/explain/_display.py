@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shallowvision._plotting import Display, MapDisplay, color_limit, mosaic, new_axes
+from shallowvision._plotting import (
+    Display,
+    MapDisplay,
+    color_limit,
+    mosaic,
+    new_axes,
+    rgba_canvas,
+)
 from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.explain._explain import Explanation, ImageExplanation
 
@@ -102,7 +109,8 @@ class OverlayDisplay(Display):
     """Images with their SHAP values for the predicted and the true class laid over them.
 
     Each row: the image; red-blue SHAP values for the predicted class over it; the
-    same for the true class (red pushes towards that class, blue away from it).
+    same for the true class (red pushes towards that class, blue away from it). Colour
+    images are drawn in colour under the values, which fade to transparent near 0.
 
     Parameters
     ----------
@@ -136,18 +144,21 @@ class OverlayDisplay(Display):
         pixels, values, labels = overlay_canvases(self.images)
         h = self.images[0].pixels.shape[0]
         gap = max(1, round(0.6 * h))
-        gray, corners = mosaic(pixels, np.arange(len(pixels)), n_cols=3, gap=gap)
+        picture, corners = mosaic(pixels, np.arange(len(pixels)), n_cols=3, gap=gap)
         heat, _ = mosaic(values, np.arange(len(values)), n_cols=3, gap=gap)
         import matplotlib as mpl
 
         limit = color_limit(values)
-        ax.imshow(
-            gray,
-            cmap=mpl.colormaps["gray"].with_extremes(bad="white"),
-            vmin=0,
-            vmax=255,
-            interpolation="nearest",
-        )
+        if picture.ndim == 3:
+            ax.imshow(rgba_canvas(picture), interpolation="nearest")
+        else:
+            ax.imshow(
+                picture,
+                cmap=mpl.colormaps["gray"].with_extremes(bad="white"),
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
         overlay = ax.imshow(
             heat,
             cmap=_fading_red_blue(),
@@ -177,9 +188,10 @@ def overlay_images(
 def overlay_canvases(
     images: Sequence[ImageExplanation],
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Three tiles per image: pixels (repeated), SHAP values (NaN on the plain tile), labels."""
+    """Three tiles per image: pixels (repeated; colour ones ``(height, width, 3)``), SHAP
+    values ``(height, width)`` (NaN on the plain tile), labels."""
     pixels, values, labels = [], [], []
-    nan = np.full(images[0].pixels.shape, np.nan)
+    nan = np.full(np.shape(images[0].predicted_values), np.nan)
     for im in images:
         pixels += [im.pixels, im.pixels, im.pixels]
         values += [nan, im.predicted_values, im.true_values]

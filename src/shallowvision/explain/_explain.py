@@ -1,8 +1,16 @@
 """Explain a fitted model on a set of images: per-class SHAP images, per-image overlays and
-pixel importances, gathered in one JSON-ready record."""
+pixel importances, gathered in one JSON-ready record.
+
+A pixel is the unit of every map, in grey and in colour. On colour images the model sees
+three values per pixel; tree and linear SHAP values and impurity importances of the
+three are summed (Shapley values add up), and the model-agnostic explainer and
+permutation importance mask or shuffle a pixel's three values together, through
+:class:`WholePixels`, which shows the model one packed value per pixel.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,12 +21,19 @@ import numpy as np
 from shallowvision._records import NOT_JSON, Record
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import DataError
-from shallowvision.explain._shap import ShapValues, auto_n_explain, shap_values, stratified_sample
+from shallowvision.explain._shap import (
+    ShapValues,
+    auto_n_explain,
+    choose_explainer,
+    shap_values,
+    stratified_sample,
+)
 
 __all__ = [
     "Explanation",
     "ImageExplanation",
     "PixelImportance",
+    "WholePixels",
     "explain_model",
     "impurity_importance",
     "permutation_importance_image",
@@ -28,6 +43,9 @@ __all__ = [
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ImageExplanation(Record):
     """One image's SHAP values for its predicted and its true class, at the image's size.
+
+    ``pixels`` is the image, ``(height, width)`` or ``(height, width, 3)`` in colour; the
+    values are ``(height, width)`` either way (a colour pixel's three values summed).
 
     ``reason`` is ``"chosen"`` (asked for by index) or ``"misclassified"``; ``score`` is
     the model's probability (or decision score) of the predicted class.
@@ -71,6 +89,8 @@ class Explanation(Record):
 
     Attributes
     ----------
+    image_shape : (height, width)
+        The maps' shape; colour images have one value per pixel too (see the module).
     class_mean_abs : ndarray, shape (n_classes, height, width)
         Mean absolute SHAP value of each class's output over the explained images: where the
         model looks to score that class.
@@ -127,19 +147,72 @@ def _estimator(model: Any) -> Any:
     return getattr(model, "estimator", model) if hasattr(model, "manifest") else model
 
 
-def impurity_importance(model: Any, image_shape: tuple[int, int]) -> PixelImportance | None:
+class WholePixels:
+    """A fitted model shown whole pixels: each colour pixel packed into one number.
+
+    Column ``p`` of the packed images holds pixel ``p``'s red, green and blue values as
+    ``65536 r + 256 g + b``; ``predict``, ``predict_proba`` and ``decision_function``
+    (those the model has) unpack the columns and call the model. Whatever masks or
+    shuffles a column (model-agnostic SHAP, permutation importance) then moves a pixel's
+    three values together.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Takes flattened colour images, ``(n, height * width * 3)`` uint8.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+        n_values = getattr(estimator, "n_features_in_", None)
+        if n_values is not None:
+            self.n_features_in_ = int(n_values) // 3
+        for name in ("predict", "predict_proba", "decision_function"):
+            if hasattr(estimator, name):
+                setattr(self, name, self._unpacking(getattr(estimator, name)))
+
+    @staticmethod
+    def pack(X: np.ndarray) -> np.ndarray:
+        """Flattened colour images ``(n, n_pixels * 3)`` as one int32 per pixel ``(n, n_pixels)``."""
+        rgb = np.asarray(X).reshape(len(X), -1, 3).astype(np.int32)
+        return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+    @staticmethod
+    def unpack(packed: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`pack`: uint8 images ``(n, n_pixels * 3)``."""
+        # Explainers hand the columns back as floats; every value is a whole number.
+        v = np.rint(np.asarray(packed, dtype=np.float64)).astype(np.int64)
+        rgb = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], axis=-1)
+        return rgb.astype(np.uint8).reshape(len(v), -1)
+
+    def _unpacking(self, method: Any) -> Any:
+        def call(packed: np.ndarray) -> Any:
+            return method(self.unpack(packed))
+
+        return call
+
+
+def _values_per_pixel(values: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Per-value numbers ``(n_values,)`` as an image ``(height, width)``, a colour
+    pixel's three values summed."""
+    image = values.reshape(image_shape)
+    return image.sum(axis=2) if image.ndim == 3 else image
+
+
+def impurity_importance(model: Any, image_shape: tuple[int, ...]) -> PixelImportance | None:
     """The model's own impurity importances as an image, or None when it has none per pixel.
 
     Parameters
     ----------
     model : fitted classifier or Pipeline
-    image_shape : (height, width)
+    image_shape : (height, width), or (height, width, 3) for colour images
+        A colour pixel's importance is the sum of its three values' importances.
     """
     from shallowvision.features._pixels import pixel_importances
 
     estimator = _estimator(model)
     found = pixel_importances(
-        estimator, image_shape[0] * image_shape[1], attributes=("feature_importances_",)
+        estimator, int(np.prod(image_shape)), attributes=("feature_importances_",)
     )
     if found is None:
         return None
@@ -147,7 +220,7 @@ def impurity_importance(model: Any, image_shape: tuple[int, int]) -> PixelImport
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     return PixelImportance(
         kind="impurity",
-        values=values.reshape(image_shape),
+        values=_values_per_pixel(values, image_shape),
         source=f"{type(final).__name__}.feature_importances_",
     )
 
@@ -156,7 +229,7 @@ def permutation_importance_image(
     model: Any,
     X: np.ndarray,
     y: np.ndarray,
-    image_shape: tuple[int, int],
+    image_shape: tuple[int, ...],
     *,
     n_repeats: int = 1,
     random_state: int = 0,
@@ -165,15 +238,16 @@ def permutation_importance_image(
 
     The numbers of :func:`sklearn.inspection.permutation_importance` (accuracy, the
     same shuffles for the same ``random_state``), computed in a few batched prediction
-    calls (:func:`shallowvision.features._pixels.pixel_permutation_importance`).
+    calls (:func:`shallowvision.features._pixels.pixel_permutation_importance`). A colour
+    pixel's three values are shuffled together (see :class:`WholePixels`).
 
     Parameters
     ----------
     model : fitted classifier, Pipeline or SavedModel
-    X : array of shape (n, height * width)
+    X : array of shape (n, height * width) or (n, height * width * 3)
         Held-out images (never the training images: importance there rewards overfitting).
     y : array of shape (n,)
-    image_shape : (height, width)
+    image_shape : (height, width), or (height, width, 3) for colour images
     n_repeats : int
         Shuffles per pixel.
     random_state : int
@@ -181,18 +255,76 @@ def permutation_importance_image(
     from shallowvision.features._pixels import pixel_permutation_importance
 
     start = time.perf_counter()
+    estimator = _estimator(model)
+    if len(image_shape) == 3:
+        estimator, X = WholePixels(estimator), WholePixels.pack(X)
     mean, std = pixel_permutation_importance(
-        _estimator(model), X, y, n_repeats=n_repeats, random_state=random_state
+        estimator, X, y, n_repeats=n_repeats, random_state=random_state
     )
+    size = tuple(image_shape[:2])
     return PixelImportance(
         kind="permutation",
-        values=mean.reshape(image_shape),
-        std=std.reshape(image_shape),
+        values=mean.reshape(size),
+        std=std.reshape(size),
         n_images=len(X),
         n_repeats=n_repeats,
         source="permutation importance (accuracy)",
         seconds=time.perf_counter() - start,
     )
+
+
+def pixel_shap_values(
+    model: Any,
+    X: np.ndarray,
+    *,
+    background: np.ndarray,
+    class_names: tuple[str, ...],
+    image_shape: tuple[int, ...],
+    explainer: str = "auto",
+    max_evals: int = 500,
+) -> ShapValues:
+    """:func:`~shallowvision.explain._shap.shap_values` with one value per pixel, in colour too.
+
+    On colour images (``image_shape`` of 3), tree and linear SHAP values of a pixel's three
+    values are summed; the model-agnostic explainer masks whole pixels (their three
+    values together, on a hierarchy of the pixels' positions).
+    """
+    size = (int(image_shape[0]), int(image_shape[1]))
+    if len(image_shape) != 3:
+        return shap_values(
+            model,
+            X,
+            background=background,
+            class_names=class_names,
+            image_shape=size,
+            explainer=explainer,
+            max_evals=max_evals,
+        )
+    chosen = choose_explainer(model) if explainer == "auto" else explainer
+    if chosen == "partition":
+        return shap_values(
+            WholePixels(model),
+            WholePixels.pack(X),
+            background=WholePixels.pack(background),
+            class_names=class_names,
+            image_shape=size,
+            explainer="partition",
+            max_evals=max_evals,
+        )
+    # Every value of a row is one column of a (height, width * 3) image, which the exact
+    # explainers accept as it is; the sum over each pixel's three follows.
+    sv = shap_values(
+        model,
+        X,
+        background=background,
+        class_names=class_names,
+        image_shape=(size[0], size[1] * 3),
+        explainer=explainer,
+        max_evals=max_evals,
+    )
+    n, _, k = sv.values.shape
+    summed = sv.values.reshape(n, size[0] * size[1], 3, k).sum(axis=2)
+    return dataclasses.replace(sv, values=summed, image_shape=size)
 
 
 def _top_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +365,8 @@ def explain_model(
     model : fitted classifier, Pipeline or SavedModel
         Takes flattened images of ``data``'s shape.
     data : ImageSet
-        Images the model was not trained on (validation or test).
+        Images the model was not trained on (validation or test), grey or colour (maps
+        of colour images have one value per pixel, see the module).
     name : str
         The model's name in the record.
     n_explain : int, optional
@@ -282,12 +415,13 @@ def explain_model(
             f"image index {bad[0]} is out of range 0..{len(data) - 1} of {data.name} ({data.split})"
         )
     X, y = np.ascontiguousarray(data.X), data.y
-    image_shape = data.check_gray("explain")
+    image_shape = data.image_size
     n_in = getattr(estimator, "n_features_in_", X.shape[1])
     if n_in != X.shape[1]:
+        colour = " colour" if data.color == "rgb" else ""
         raise DataError(
-            f"{data.name} has {image_shape[0]}x{image_shape[1]} images ({X.shape[1]} pixels), "
-            f"but the model was trained on {n_in} pixels"
+            f"{data.name} has {image_shape[0]}x{image_shape[1]}{colour} images ({X.shape[1]} "
+            f"values), but the model was trained on {n_in}"
         )
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -306,12 +440,12 @@ def explain_model(
     explained = np.unique(np.concatenate([sample, drawn]))
     background = stratified_sample(y, n_background, random_state=random_state + 1)
 
-    sv = shap_values(
+    sv = pixel_shap_values(
         estimator,
         X[explained],
         background=X[background],
         class_names=data.class_names,
-        image_shape=image_shape,
+        image_shape=data.image_shape,
         explainer=explainer,
         max_evals=max_evals,
     )
@@ -347,7 +481,7 @@ def explain_model(
             estimator,
             X[rows],
             y[rows],
-            image_shape,
+            data.image_shape,
             n_repeats=n_repeats,
             random_state=random_state,
         )
@@ -372,7 +506,7 @@ def explain_model(
         mean_abs=class_mean_abs.mean(axis=0),
         images=images,
         permutation=perm,
-        impurity=impurity_importance(estimator, image_shape),
+        impurity=impurity_importance(estimator, data.image_shape),
         seconds=seconds,
         random_state=random_state,
         shap=sv,

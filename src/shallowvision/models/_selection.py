@@ -34,7 +34,8 @@ class SelectionResult(Record):
         What was asked: a share (< 1) or a count (>= 1).
     n_features, n_kept : int
         Pixels in the images, and pixels kept (exactly as asked, except for RFECV,
-        which picks its own count).
+        which picks its own count). A colour pixel is kept or dropped whole, its three
+        values together.
     share_kept : float
         ``n_kept / n_features``.
     mask : ndarray of bool, shape (height, width)
@@ -154,16 +155,19 @@ def evaluate_selection(
     unknown = sorted(set(options or {}) - {n for n, p in known.items() if p.kind is p.KEYWORD_ONLY})
     if unknown:
         raise ConfigError(f"options: no selector has a parameter {', '.join(unknown)}")
-    h, w = train.check_gray("pixel selection")
+    h, w = train.image_size
+    channels = 3 if train.color == "rgb" else 1
+    n_pixels_kept = n_to_keep(keep, h * w)
+    # A colour row is a (height, width * 3) image to the selector: it scores every value,
+    # and whole pixels are kept from the sums of their three scores (_whole_pixels).
     selector = make_selector(
         method,
-        keep=keep,
+        keep=keep if channels == 1 else n_pixels_kept * channels,
         estimator=pixel_scorer,
         random_state=random_state,
-        image_shape=(h, w),
+        image_shape=(h, w * channels),
         **(options or {}),
     )
-    n_to_keep(keep, h * w)
     X_train, y_train = np.ascontiguousarray(train.X), train.y
     X_eval, y_eval = np.ascontiguousarray(validation.X), validation.y
     k = train.n_classes
@@ -180,9 +184,13 @@ def evaluate_selection(
         selector.set_params(estimator=all_model, prefit=True)
     start = time.perf_counter()
     selector.fit(X_train, y_train)
+    if channels == 1:
+        mask, pixel_scores = selector.mask_as_image(), selector.scores_as_image()
+    else:
+        mask, pixel_scores = _whole_pixels(selector, (h, w), channels)
     selection_seconds = time.perf_counter() - start
     kept_row, kept_model = fit_and_score(
-        (f"{name} on {selector.n_features_kept_} pixels", clone(fresh)),
+        (f"{name} on {selector.n_features_kept_ // channels} pixels", clone(fresh)),
         selector.transform(X_train),
         y_train,
         selector.transform(X_eval),
@@ -196,7 +204,8 @@ def evaluate_selection(
         else float(getattr(kept_row, metric) - getattr(all_row, metric))
         for metric in ("accuracy", "f1_macro", "fit_seconds", "predict_seconds_per_1000")
     }
-    n_features = X_train.shape[1]
+    n_features = h * w
+    n_kept = int(selector.n_features_kept_) // channels
     return SelectionResult(
         method=method.strip().lower(),
         model_name=name,
@@ -209,11 +218,11 @@ def evaluate_selection(
         ),
         keep=float(keep),
         n_features=n_features,
-        n_kept=int(selector.n_features_kept_),
-        share_kept=selector.n_features_kept_ / n_features,
+        n_kept=n_kept,
+        share_kept=n_kept / n_features,
         image_shape=(h, w),
-        mask=selector.mask_as_image(),
-        scores=selector.scores_as_image(),
+        mask=mask,
+        scores=pixel_scores,
         all_pixels=all_row,
         kept_pixels=kept_row,
         delta=delta,
@@ -226,6 +235,28 @@ def evaluate_selection(
         selector=selector,
         model=kept_model,
     )
+
+
+def _whole_pixels(
+    selector: Any, image_size: tuple[int, int], channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make a fitted selector keep whole colour pixels; return the pixel mask and scores.
+
+    A pixel scores the sum of its values' scores (RFE: of their negated ranks), and the
+    best pixels are kept, as many as the selector kept values divided by ``channels``
+    (rounded up: RFECV picks its own count); ties go to the lower pixel, as the
+    selectors' own choice does. The selector then keeps all three values of each.
+    """
+    scores = np.asarray(selector.scores_, dtype=np.float64).reshape(-1, channels).sum(axis=1)
+    k = -(-int(selector.n_features_kept_) // channels)
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
+    mask = np.zeros(len(scores), dtype=bool)
+    mask[order[:k]] = True
+    # The selector's own state, set as its fit would have for whole pixels: transform,
+    # get_support and a saved pipeline then keep exactly these values.
+    selector.support_ = np.repeat(mask, channels)
+    selector.n_features_kept_ = k * channels
+    return mask.reshape(image_size), scores.reshape(image_size)
 
 
 def _mask_maps(r: SelectionResult) -> tuple[np.ndarray, list[str], str]:

@@ -86,7 +86,14 @@ def robustness(run: RunData) -> Section | None:
     s.text(
         f"Accuracy on {result.n_images:,} validation images after seeded corruptions of "
         "increasing severity (shifts and rotations of the digit or garment, Gaussian noise, blur, "
-        "lower contrast and inverted intensities)."
+        "lower contrast and inverted intensities"
+        + (
+            "; for colour images also turned hues, lower saturation, colour jitter and "
+            "grey conversion"
+            if any(r.corruption == "grayscale" for m in result.models for r in m.rows)
+            else ""
+        )
+        + ")."
     )
     models = result.models
     keys: list[tuple[str, int]] = []

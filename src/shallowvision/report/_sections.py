@@ -152,14 +152,15 @@ def data(run: RunData) -> Section | None:
     result = run.result(DataOutput)
     splits = result.splits
     s = Section("data", "Data")
-    h, w = result.image_shape
+    h, w = result.image_shape[:2]
+    kind = "colour" if len(result.image_shape) == 3 else "grayscale"
     task = (
         "multiclass"
         if result.task == "multiclass"
         else f"binary: {html.escape(str(result.positive))} against the rest"
     )
     s.text(
-        f"<b>{html.escape(result.dataset)}</b>: {len(result.class_names)} classes, {h}x{w} grayscale images; task {task}."
+        f"<b>{html.escape(result.dataset)}</b>: {len(result.class_names)} classes, {h}x{w} {kind} images; task {task}."
     )
     rows = [
         {

@@ -227,7 +227,9 @@ class RobustnessConfig(_Section):
     enabled: bool = True
     top: int = Field(default=2, ge=1, description="Corrupt the images of this many best models.")
     corruptions: list[str] | None = Field(
-        default=None, description="Corruption names (None: every one the library has)."
+        default=None,
+        description="Corruption names (None: every one for the images' colour; hue_shift, "
+        "saturation, color_jitter and grayscale need colour images).",
     )
     severities: list[int] = [1, 2, 3]
     n_images: int | None = Field(
@@ -240,7 +242,7 @@ class RobustnessConfig(_Section):
         if value is not None:
             from shallowvision.evaluation import get_corruption_names
 
-            known = get_corruption_names()
+            known = get_corruption_names("rgb")
             unknown = [name for name in value if name not in known]
             if unknown:
                 raise ValueError(

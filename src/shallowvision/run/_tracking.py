@@ -277,7 +277,8 @@ def _param_text(value: Any) -> str:
 
 def run_metrics(metrics: dict[str, Any], manifest: dict[str, Any]) -> dict[str, float]:
     """Every figure of ``metrics.json`` and the stage timings of ``manifest.json``, by
-    MLflow metric name; figures that are not finite numbers are left out."""
+    MLflow metric name; figures that are not finite numbers are left out, and characters
+    MLflow refuses in a name (``lr+temperature``) become ``_``."""
     out: dict[str, float] = {}
     for split in ("validation", "test"):
         for model, figures in (metrics.get(split) or {}).items():

@@ -304,7 +304,7 @@ def _save_pyfunc(mlflow: Any, run_dir: Path, config: Any, name: str, path: Path)
     from shallowvision.run._context import RunContext
 
     with warnings.catch_warnings():
-        # Importing mlflow.pyfunc builds MLflow's own agent schemas, which warn about
+        # Importing mlflow.pyfunc builds MLflow's own request schemas, which warn about
         # their own type hints (MLflow 3): nothing a shallowvision user can act on.
         warnings.filterwarnings("ignore", ".*Any type hint is inferred", UserWarning)
         from mlflow.models import infer_signature

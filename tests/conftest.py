@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import signal
 import struct
@@ -48,6 +49,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "browser": (
             browser_available(),
             "Chromium or playwright not installed (make test installs both)",
+        ),
+        "mlflow": (
+            importlib.util.find_spec("mlflow") is not None,
+            "mlflow not installed (pip install 'shallowvision[mlflow]')",
         ),
     }
     for item in items:

@@ -18,6 +18,7 @@ _OPTIONAL = {
     "uvicorn": ("uvicorn", "serve"),
     "cv2": ("opencv-python-headless", "cv"),
     "sklearnex": ("scikit-learn-intelex", "accel"),
+    "mlflow": ("mlflow", "mlflow"),
 }
 
 

@@ -21,6 +21,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "data_dir": "--data-dir",
     "expect_sha256": "--expect-sha256",
     "method": "--method",
+    "mlflow_uri": "--mlflow",
     "n_explain": "--n-explain",
     "n_per_class": "--n-per-class",
     "out": "--out",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from shallowvision.cli._app import EXIT_INTERRUPTED, app
-from shallowvision.cli._common import split_names
+from shallowvision.cli._app import EXIT_INTERRUPTED, EXIT_USER_ERROR, app
+from shallowvision.cli._common import as_flags, split_names
 from shallowvision.cli._options import MAX_SEED, check_n_jobs
 from shallowvision.exceptions import ConfigError
 
@@ -114,6 +116,15 @@ def run_cli(
         list[str] | None,
         typer.Option("--set", help="SECTION.KEY=VALUE override, repeatable (e.g. tune.top=3)."),
     ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow",
+            metavar="URI",
+            help="Log the finished run to MLflow: a tracking URI (http://host:5000, "
+            "sqlite:///path.db, file:/path) or 'local' (mlflow.db in this folder).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole study: EDA, comparison, tuning, ensembles, selection, explanations,
     calibration, robustness, a final test evaluation and one offline HTML report."""
@@ -136,6 +147,7 @@ def run_cli(
         "seed": seed,
         "n_jobs": n_jobs,
         "dask": dask,
+        "mlflow_uri": mlflow,
         "data": {
             "dataset": dataset,
             "n_per_class": n_per_class,
@@ -162,6 +174,11 @@ def run_cli(
     if print_config:
         typer.echo(to_toml(effective), nl=False)
         return
+    if effective.mlflow_uri is not None:
+        # Before the work: a missing extra or a server that is down is known in seconds.
+        from shallowvision.run import resolve_tracking_uri
+
+        resolve_tracking_uri(effective.mlflow_uri)
     console = stderr_console()
     console.print(
         f"[bold]shallowvision run[/bold]: {effective.data.dataset}, preset {effective.preset}, seed {effective.seed}"
@@ -189,6 +206,33 @@ def run_cli(
         f"report: {run_dir / 'report.html'}"
         if (run_dir / "report.html").exists()
         else f"run: {run_dir}"
+    )
+    if effective.mlflow_uri is not None:
+        _log_to_mlflow(run_dir, effective.mlflow_uri, out)
+
+
+def _log_to_mlflow(run_dir: Path, uri: str, out: Path) -> None:
+    """Log the finished run; a failure is one line that says how to log it later, exit 2."""
+    from rich.markup import escape
+
+    from shallowvision._console import stderr_console, stdout_console
+    from shallowvision.run import log_run, resolve_tracking_uri
+
+    # MLflow's INFO lines and artifact progress bars would bury the run's summary.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    try:
+        mlflow_run = log_run(run_dir, uri)
+    except ConfigError as exc:
+        later = f"shallowvision run --resume --out {out} --run-id {run_dir.name} --mlflow URI"
+        text = " ".join(as_flags(str(exc)).split())
+        stderr_console().print(
+            f"[red]error:[/red] {escape(text)}; log it later with `{escape(later)}`",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    stdout_console().print(
+        f"mlflow: run {mlflow_run} at {resolve_tracking_uri(uri)}", markup=False, soft_wrap=True
     )
 
 

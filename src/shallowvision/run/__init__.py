@@ -5,6 +5,7 @@ from shallowvision.run._config import PRESETS, RunConfig, build_config, config_h
 from shallowvision.run._context import Candidate, RunContext
 from shallowvision.run._runner import check_run_id, find_run, load_run_config, run_study
 from shallowvision.run._stages import STAGES, Stage
+from shallowvision.run._tracking import log_run, resolve_tracking_uri
 
 __all__ = [
     "PRESETS",
@@ -19,7 +20,9 @@ __all__ = [
     "config_hash",
     "find_run",
     "load_run_config",
+    "log_run",
     "rank_candidates",
+    "resolve_tracking_uri",
     "run_study",
     "to_toml",
 ]

@@ -339,6 +339,12 @@ class RunConfig(_Section):
         description="Threads/processes per fit: -1 uses every core, None the library default.",
     )
     dask: str | None = Field(default=None, description="'local', 'local:N' or tcp://host:port.")
+    mlflow_uri: str | None = Field(
+        default=None,
+        min_length=1,
+        description="MLflow tracking URI the finished run is logged to ('local': a store in "
+        "the current folder; None: not logged). Read after the stages, by no stage.",
+    )
     data: DataConfig = DataConfig()
     eda: EdaConfig = EdaConfig()
     compare: CompareConfig = CompareConfig()

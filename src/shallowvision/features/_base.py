@@ -9,7 +9,13 @@ from sklearn.utils.validation import validate_data
 
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["COLOUR_CHANNELS", "ImageShapeMixin", "check_positive_int", "infer_image_shape"]
+__all__ = [
+    "COLOUR_CHANNELS",
+    "ImageShapeMixin",
+    "check_image_shape",
+    "check_positive_int",
+    "infer_image_shape",
+]
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
@@ -25,7 +31,9 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
 COLOUR_CHANNELS = 3
 
 
-def _check_shape(image_shape) -> tuple[int, ...]:
+def check_image_shape(image_shape) -> tuple[int, ...]:
+    """``image_shape`` as a tuple of ints, ``(height, width)`` or ``(height, width, 3)``, or a
+    ConfigError naming the parameter."""
     try:
         shape = tuple(int(v) for v in image_shape)
     except (TypeError, ValueError):
@@ -66,7 +74,7 @@ def infer_image_shape(
     as one row of pixels.
     """
     if image_shape is not None:
-        shape = _check_shape(image_shape)
+        shape = check_image_shape(image_shape)
         if math.prod(shape) != n_features:
             size = "x".join(str(v) for v in shape)
             raise ConfigError(
@@ -117,9 +125,7 @@ class ImageShapeMixin:
         return X, y
 
     def _set_image_shape(self, X: np.ndarray) -> None:
-        self.image_shape_ = infer_image_shape(
-            X.shape[1], self.image_shape, spatial=self._spatial
-        )
+        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape, spatial=self._spatial)
 
     def _images(self, X: np.ndarray) -> np.ndarray:
         """``X`` viewed as ``(n, height, width)``, or ``(n, height, width, 3)`` in colour."""

@@ -135,9 +135,7 @@ class ColorHistogram(
 
     def fit(self, X, y=None):
         if self.space not in _RANGES:
-            raise ConfigError(
-                f"space must be one of {', '.join(_RANGES)}, got {self.space!r}"
-            )
+            raise ConfigError(f"space must be one of {', '.join(_RANGES)}, got {self.space!r}")
         bins = _triple(self.bins, "bins")
         grid = _pair(self.grid, "grid")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
@@ -164,7 +162,12 @@ class ColorHistogram(
         rgb = np.clip(chunk.astype(np.float32, copy=False), 0.0, 1.0)
         if rgb.ndim == 3:  # grey: three equal channels
             rgb = np.repeat(rgb[..., None], COLOUR_CHANNELS, axis=-1)
-        values = {"hsv": rgb_to_hsv, "lab": rgb_to_lab, "rgb": np.asarray}[self.space](rgb)
+        if self.space == "hsv":
+            values = rgb_to_hsv(rgb)
+        elif self.space == "lab":
+            values = rgb_to_lab(rgb)
+        else:
+            values = rgb
         bins = np.array(_triple(self.bins, "bins"), dtype=np.intp)
         low, high = np.array(_RANGES[self.space], dtype=np.float32).T
         index = ((values - low) * (bins / (high - low)).astype(np.float32)).astype(np.intp)

@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from shallowvision.ensemble import make_ensemble
 from shallowvision.features import (
     ChunkedPipeline,
+    ColorHistogram,
     Deskewer,
     HOGTransformer,
     ImagePCA,
@@ -41,6 +42,8 @@ def _estimators() -> list:
         HOGTransformer(backend="opencv"),
         HOGTransformer(backend="numpy", signed=True, n_jobs=2),
         Deskewer(),
+        ColorHistogram(),
+        ColorHistogram(space="lab", bins=(4, 3, 3), grid=1),
         PatchKMeansTransformer(n_clusters=4, patch_size=2, pool=2, n_patches=200, random_state=0),
         PatchKMeansTransformer(n_clusters=4, patch_size=2, n_patches=200, n_jobs=2),
         NystroemRidgeClassifier(n_components=30, random_state=0),

@@ -114,8 +114,10 @@ def resolve_members(
     random_state: int = 0,
     n_jobs: int | None = None,
     params: dict[str, dict[str, Any]] | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> list[tuple[str, Any]]:
-    """``(name, estimator)`` for each member: zoo names become fresh pipelines, estimators stay as given."""
+    """``(name, estimator)`` for each member: zoo names become fresh pipelines for images
+    of ``image_shape`` (see :func:`~shallowvision.models.get_model`), estimators stay as given."""
     from shallowvision.models import get_model
 
     if isinstance(members, str):
@@ -126,7 +128,11 @@ def resolve_members(
     for name, m in zip(member_names(members), members, strict=True):
         if isinstance(m, str):
             est = get_model(
-                m, random_state=random_state, n_jobs=n_jobs, **(params or {}).get(m, {})
+                m,
+                random_state=random_state,
+                n_jobs=n_jobs,
+                image_shape=image_shape,
+                **(params or {}).get(m, {}),
             )
         else:
             est = m[1] if isinstance(m, tuple) else m
@@ -157,6 +163,7 @@ def make_ensemble(
     random_state: int = 0,
     n_jobs: int | None = None,
     params: dict[str, dict[str, Any]] | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> Any:
     """A voting or stacking ensemble of zoo models or fitted models, ready to ``fit``.
 
@@ -190,6 +197,9 @@ def make_ensemble(
         Members fitted in parallel.
     params : dict, optional
         Per-member zoo parameters, ``{"rf": {"n_estimators": 50}}``.
+    image_shape : (height, width) or (height, width, 3), optional
+        Shape of the images (``ImageSet.image_shape``), for zoo members; needed for
+        colour images by members that look at neighbouring pixels (``fast``, ``best``).
 
     Returns
     -------
@@ -206,7 +216,9 @@ def make_ensemble(
         raise ConfigError(
             f"unknown ensemble method {method!r}; choose one of {', '.join(ENSEMBLE_METHODS)}"
         )
-    resolved = resolve_members(members, random_state=random_state, n_jobs=n_jobs, params=params)
+    resolved = resolve_members(
+        members, random_state=random_state, n_jobs=n_jobs, params=params, image_shape=image_shape
+    )
     if method == "stack":
         if weights is not None:
             raise ConfigError("weights apply to voting; stacking learns how to combine its members")

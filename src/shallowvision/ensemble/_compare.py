@@ -170,7 +170,13 @@ def compare_ensembles(
         if on_progress:
             on_progress(name, stage)
 
-    resolved = resolve_members(members, random_state=random_state, n_jobs=n_jobs, params=params)
+    resolved = resolve_members(
+        members,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        params=params,
+        image_shape=train.image_shape,
+    )
     names = [name for name, _ in resolved]
     member_rows, fitted = [], {}
     for name, estimator in resolved:

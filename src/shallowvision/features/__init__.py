@@ -2,6 +2,7 @@
 
 from shallowvision.features._base import ImageShapeMixin, infer_image_shape
 from shallowvision.features._chunked import ChunkedPipeline
+from shallowvision.features._color import ColorHistogram
 from shallowvision.features._deskew import Deskewer, deskew_images, shear_images
 from shallowvision.features._hog import HOGTransformer, hog_images
 from shallowvision.features._kernels import RBFNystroem
@@ -22,6 +23,7 @@ from shallowvision.features._select import (
 
 __all__ = [
     "ChunkedPipeline",
+    "ColorHistogram",
     "Deskewer",
     "HOGTransformer",
     "ImagePCA",

@@ -9,7 +9,13 @@ from sklearn.utils.validation import validate_data
 
 from shallowvision.exceptions import ConfigError
 
-__all__ = ["ImageShapeMixin", "check_positive_int", "infer_image_shape"]
+__all__ = [
+    "COLOUR_CHANNELS",
+    "ImageShapeMixin",
+    "check_image_shape",
+    "check_positive_int",
+    "infer_image_shape",
+]
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
@@ -21,42 +27,89 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def infer_image_shape(
-    n_features: int, image_shape: tuple[int, int] | None = None, *, strict: bool = False
-) -> tuple[int, int]:
-    """The (height, width) of flattened images with ``n_features`` pixels.
+#: Channels of a colour image; a grey one has none (its shape is (height, width)).
+COLOUR_CHANNELS = 3
 
-    An explicit ``image_shape`` must multiply to ``n_features``. Without one, a
-    square is assumed; a non-square width is an error when ``strict`` (transformers
-    that look at neighbouring pixels) and otherwise read as one row of pixels.
+
+def check_image_shape(image_shape) -> tuple[int, ...]:
+    """``image_shape`` as a tuple of ints, ``(height, width)`` or ``(height, width, 3)``, or a
+    ConfigError naming the parameter."""
+    try:
+        shape = tuple(int(v) for v in image_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    colour = len(shape) == 3 and shape[2] == COLOUR_CHANNELS
+    if not (len(shape) == 2 or colour) or min(shape) < 1:
+        raise ConfigError(
+            f"image_shape must be (height, width) for grey images or (height, width, 3) "
+            f"for colour ones, got {image_shape!r}"
+        )
+    return shape
+
+
+def _colour_side(n_features: int) -> int | None:
+    """The side of the square colour images with ``n_features`` values, if there are such."""
+    if n_features % COLOUR_CHANNELS:
+        return None
+    side = math.isqrt(n_features // COLOUR_CHANNELS)
+    # A side of 1 would claim every width of 3, which small test matrices have.
+    return side if side > 1 and side * side * COLOUR_CHANNELS == n_features else None
+
+
+def infer_image_shape(
+    n_features: int,
+    image_shape: tuple[int, ...] | None = None,
+    *,
+    strict: bool = False,
+    spatial: bool = False,
+) -> tuple[int, ...]:
+    """The shape of flattened images with ``n_features`` values: ``(height, width)`` for
+    grey images, ``(height, width, 3)`` for colour ones (channels last).
+
+    An explicit ``image_shape`` must multiply to ``n_features``. Without one, grey
+    square images are assumed. A non-square width is an error when ``strict``; when
+    ``spatial`` (transformers that look at neighbouring pixels) a width that square
+    colour images have is an error too, since read as one row it would mix the
+    channels' values as if they were neighbours. Otherwise a non-square width is read
+    as one row of pixels.
     """
     if image_shape is not None:
-        h, w = (int(v) for v in image_shape)
-        if h * w != n_features:
+        shape = check_image_shape(image_shape)
+        if math.prod(shape) != n_features:
+            size = "x".join(str(v) for v in shape)
             raise ConfigError(
-                f"image_shape {h}x{w} has {h * w} pixels but X has {n_features} features; "
-                "pass the (height, width) of the images X was flattened from"
+                f"image_shape {size} has {math.prod(shape)} values but X has {n_features} "
+                "features; pass the (height, width) or (height, width, 3) of the images X "
+                "was flattened from"
             )
-        return h, w
+        return shape
     side = math.isqrt(n_features)
-    if side * side != n_features:
-        if not strict:
-            return 1, n_features
-        raise ConfigError(
-            f"X has {n_features} features, which is not a square image; pass image_shape=(height, width)"
+    if side * side == n_features:
+        return side, side
+    colour = _colour_side(n_features)
+    if strict or (spatial and colour):
+        hint = (
+            f"; for {colour}x{colour} colour images pass image_shape=({colour}, {colour}, 3)"
+            if colour
+            else ""
         )
-    return side, side
+        raise ConfigError(
+            f"X has {n_features} features, which is not a square grey image; pass "
+            f"image_shape=(height, width) or (height, width, 3){hint}"
+        )
+    return 1, n_features
 
 
 class ImageShapeMixin:
     """Validation for transformers whose input rows are flattened ``image_shape`` images.
 
-    Subclasses declare an ``image_shape`` parameter (None = square) and call
-    :meth:`_validate_images` in ``fit`` (``reset=True``) and ``transform``.
-    Transformers that need real spatial neighbourhoods set ``_spatial = True``.
+    Subclasses declare an ``image_shape`` parameter (None = grey square images) and
+    call :meth:`_validate_images` in ``fit`` (``reset=True``) and ``transform``.
+    Transformers that need real spatial neighbourhoods set ``_spatial = True``: they
+    refuse, rather than misread, a width that colour images have when no shape is given.
     """
 
-    image_shape: tuple[int, int] | None
+    image_shape: tuple[int, ...] | None
     _spatial: bool = False
 
     def _validate_images(self, X, *, reset: bool, dtype=(np.float64, np.float32)) -> np.ndarray:
@@ -72,8 +125,8 @@ class ImageShapeMixin:
         return X, y
 
     def _set_image_shape(self, X: np.ndarray) -> None:
-        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape, strict=self._spatial)
+        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape, spatial=self._spatial)
 
     def _images(self, X: np.ndarray) -> np.ndarray:
-        """``X`` viewed as ``(n, height, width)``."""
+        """``X`` viewed as ``(n, height, width)``, or ``(n, height, width, 3)`` in colour."""
         return X.reshape(len(X), *self.image_shape_)

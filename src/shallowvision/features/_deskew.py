@@ -111,15 +111,17 @@ class Deskewer(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
     image_shape : (height, width) or None
         Shape the rows were flattened from; None means square images (a width that
         is not a square is then read as one row of pixels, so pass the shape of
-        non-square images).
+        non-square images). Grey images only: the moments are of intensities.
     """
+
+    _spatial = True
 
     def __init__(
         self,
         *,
         centre: bool = True,
         max_skew: float = 1.0,
-        image_shape: tuple[int, int] | None = None,
+        image_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.centre = centre
         self.max_skew = max_skew
@@ -129,6 +131,11 @@ class Deskewer(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
         if not self.max_skew >= 0:
             raise ConfigError(f"max_skew must be non-negative, got {self.max_skew!r}")
         self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
+        if len(self.image_shape_) != 2:
+            raise ConfigError(
+                f"Deskewer works on grey images, got image_shape {self.image_shape_}; "
+                "load the images with color='gray' or leave deskewing out"
+            )
         return self
 
     def transform(self, X):

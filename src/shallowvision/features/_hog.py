@@ -6,6 +6,10 @@ the same numbers, but works on every image of the batch in one pass of array
 operations. OpenCV, when installed, computes the gradients' magnitude and angle
 instead (``backend="opencv"``), on the whole batch stacked into one tall image,
 never in a loop over images.
+
+Colour images (channels last) take, at each pixel, the gradient of the channel where
+it is strongest, as Dalal and Triggs (2005) do and ``skimage.feature.hog(...,
+channel_axis=-1)`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ __all__ = ["HOGTransformer", "hog_images"]
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _BACKENDS = ("auto", "numpy", "opencv")
 _EPS = 1e-5  # skimage's block-norm epsilon
-_CHUNK = 8192  # images per pass: bounds the (chunk, h, w) float32 temporaries
+_CHUNK = 8192  # most images per pass
+#: Most values per pass (8,192 28x28 grey images): bounds the chunk's float32 temporaries.
+_CHUNK_VALUES = 8192 * 28 * 28
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -38,12 +44,23 @@ def _pair(value, name: str) -> tuple[int, int]:
 
 
 def _gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Central differences along rows and columns; zero on the border, as skimage does."""
+    """Central differences along rows and columns; zero on the border, as skimage does.
+
+    Colour images ``(n, h, w, c)`` give, at each pixel, the differences of the channel
+    with the largest gradient magnitude (the first such channel on a tie), so the
+    result is ``(n, h, w)`` either way.
+    """
     g_row = np.zeros_like(images)
     g_col = np.zeros_like(images)
     g_row[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
     g_col[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
-    return g_row, g_col
+    if images.ndim == 3:
+        return g_row, g_col
+    strongest = np.argmax(np.hypot(g_row, g_col), axis=-1)[..., None]
+    return (
+        np.take_along_axis(g_row, strongest, axis=-1)[..., 0],
+        np.take_along_axis(g_col, strongest, axis=-1)[..., 0],
+    )
 
 
 def _cell_histograms_numpy(
@@ -152,11 +169,14 @@ def hog_images(
     backend: str = "numpy",
     n_jobs: int | None = None,
 ) -> np.ndarray:
-    """HOG descriptors of a batch of images ``(n, height, width)``, one row per image.
+    """HOG descriptors of a batch of images, one row per image.
 
-    Cells larger than the image, and blocks larger than the grid of cells, are
-    clipped to it. With ``backend="numpy"`` and ``signed=False`` the result equals
-    ``skimage.feature.hog(image, ..., feature_vector=True)`` for each image.
+    ``images`` are ``(n, height, width)`` grey or ``(n, height, width, 3)`` colour
+    images; in colour each pixel's gradient is that of its strongest channel. Cells
+    larger than the image, and blocks larger than the grid of cells, are clipped to
+    it. With ``backend="numpy"`` and ``signed=False`` the result equals
+    ``skimage.feature.hog(image, ..., feature_vector=True)`` for each image (with
+    ``channel_axis=-1`` in colour).
     ``signed=True`` spreads the bins over 0-360 degrees, telling a dark-to-light
     edge from a light-to-dark one. ``n_jobs`` threads share the chunks of the
     batch (joblib's convention: None is one, -1 is every core).
@@ -164,10 +184,13 @@ def hog_images(
     if backend not in ("numpy", "opencv"):
         raise ConfigError(f"backend must be 'numpy' or 'opencv', got {backend!r}")
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3:
-        raise DataError(f"images must have shape (n, height, width), got {images.shape}")
+    if images.ndim not in (3, 4):
+        raise DataError(
+            f"images must have shape (n, height, width) or (n, height, width, channels), "
+            f"got {images.shape}"
+        )
     cell, n_cells, block = _geometry(
-        images.shape[1:],
+        images.shape[1:3],
         _pair(pixels_per_cell, "pixels_per_cell"),
         _pair(cells_per_block, "cells_per_block"),
     )
@@ -182,7 +205,8 @@ def hog_images(
 
     workers = effective_n_jobs(n_jobs)
     # Chunks small enough that every worker gets some, large enough to amortise the calls.
-    size = min(_CHUNK, max(256, -(-len(images) // workers)))
+    most = max(1, min(_CHUNK, _CHUNK_VALUES // max(1, int(np.prod(images.shape[1:])))))
+    size = min(most, max(min(256, most), -(-len(images) // workers)))
     chunks = [images[start : start + size] for start in range(0, max(len(images), 1), size)]
     parts = map_in_threads(describe, chunks, n_jobs)
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -211,10 +235,11 @@ class HOGTransformer(
         ``"auto"`` uses OpenCV when it is installed, else numpy. The two agree up to
         OpenCV's angle precision (about 0.3 degrees), which moves a few gradients
         across bin edges.
-    image_shape : (height, width) or None
-        Shape the rows were flattened from; None means square images (a width that
-        is not a square is then read as one row of pixels, so pass the shape of
-        non-square images).
+    image_shape : (height, width), (height, width, 3) or None
+        Shape the rows were flattened from, channels last for colour; None means
+        grey square images (a width that is not a square is then read as one row of
+        pixels, so pass the shape of non-square images, and a width that colour
+        images have is refused). Colour images use each pixel's strongest channel.
     n_jobs : int, optional
         Threads computing chunks of the batch in :meth:`transform` (None: one, -1:
         every core).
@@ -226,6 +251,8 @@ class HOGTransformer(
     n_output_features_ : int
     """
 
+    _spatial = True
+
     def __init__(
         self,
         *,
@@ -236,7 +263,7 @@ class HOGTransformer(
         transform_sqrt: bool = False,
         signed: bool = False,
         backend: str = "auto",
-        image_shape: tuple[int, int] | None = None,
+        image_shape: tuple[int, ...] | None = None,
         n_jobs: int | None = None,
     ) -> None:
         self.orientations = orientations
@@ -266,7 +293,7 @@ class HOGTransformer(
             self.backend_ = "opencv" if has_module("cv2") else "numpy"
         else:
             self.backend_ = self.backend
-        _, (nr, nc), (br, bc) = _geometry(self.image_shape_, cell, block)
+        _, (nr, nc), (br, bc) = _geometry(self.image_shape_[:2], cell, block)
         self.n_output_features_ = (nr - br + 1) * (nc - bc + 1) * br * bc * self.orientations
         self._n_features_out = self.n_output_features_
         return self

@@ -5,7 +5,9 @@ whitened (ZCA) and clustered by k-means. An image is then described, at every pa
 position, by the "triangle" activation of each centroid (how much closer the patch is
 to it than to the average centroid), summed over a coarse grid of regions. Nothing is
 learnt from the labels: the dictionary is a k-means clustering, the encoding a fixed
-formula.
+formula. Colour images give patches of ``p x p x 3`` values, normalised and whitened
+together, so the dictionary learns coloured edges and blobs as Coates et al. did on
+CIFAR-10.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from shallowvision.features._kernels import distance_weights, with_norms
 
 __all__ = ["PatchKMeansTransformer"]
 
-# Images encoded at once: (8 * 576 positions, 400 centroids) in float32 is 7 MB, cache-sized.
+# Images encoded at once: (8 * 576 positions, 400 centroids) in float32 is 7 MB, cache-sized;
+# fewer images of more positions (larger images), to stay within those 8 * 576 rows.
 _CHUNK = 8
+_CHUNK_POSITIONS = 8 * 576
 
 
 def _normalise(patches: np.ndarray, eps: float | np.floating) -> np.ndarray:
@@ -62,7 +66,8 @@ class PatchKMeansTransformer(
     n_clusters : int, default=400
         Centroids of the patch dictionary; each gives ``pool * pool`` features.
     patch_size : int, default=5
-        Side of the square patches (clipped to the image).
+        Side of the square patches (clipped to the image); in colour a patch holds all
+        three channels.
     pool : int, default=3
         The activations are summed over a ``pool x pool`` grid of regions.
     n_patches : int, default=100_000
@@ -75,17 +80,19 @@ class PatchKMeansTransformer(
     max_iter : int, default=50
         Iterations of k-means.
     random_state : int, optional
-    image_shape : (height, width) or None
-        Shape the rows were flattened from; None means square images.
+    image_shape : (height, width), (height, width, 3) or None
+        Shape the rows were flattened from, channels last for colour; None means grey
+        square images (a width that colour images have is refused: pass their shape).
     n_jobs : int, optional
         Threads encoding chunks of the batch in :meth:`transform` (None: one, -1: every core).
 
     Attributes
     ----------
-    centroids_ : ndarray of shape (n_clusters, patch_size ** 2)
-        The dictionary, in whitened patch space.
-    whitening_ : ndarray of shape (patch_size ** 2, patch_size ** 2)
-    patch_mean_ : ndarray of shape (patch_size ** 2,)
+    centroids_ : ndarray of shape (n_clusters, channels * patch_size ** 2)
+        The dictionary, in whitened patch space (channels: 1 grey, 3 colour; a colour
+        patch is flattened channel by channel).
+    whitening_ : ndarray of shape (channels * patch_size ** 2, channels * patch_size ** 2)
+    patch_mean_ : ndarray of shape (channels * patch_size ** 2,)
     n_iter_ : int
         Iterations k-means ran.
     n_output_features_ : int
@@ -95,6 +102,8 @@ class PatchKMeansTransformer(
     The features are the square roots of the pooled sums, which evens out their
     scale across regions with much and little texture.
     """
+
+    _spatial = True
 
     def __init__(
         self,
@@ -107,7 +116,7 @@ class PatchKMeansTransformer(
         whiten_eps: float = 0.1,
         max_iter: int = 50,
         random_state: int | None = None,
-        image_shape: tuple[int, int] | None = None,
+        image_shape: tuple[int, ...] | None = None,
         n_jobs: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -132,7 +141,7 @@ class PatchKMeansTransformer(
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
         X = self._validate_images(X, reset=True, dtype=(np.float32, np.float64))
         images = self._images(X)
-        h, w = self.image_shape_
+        h, w = self.image_shape_[:2]
         self.patch_size_ = min(patch_size, h, w)
         p = self.patch_size_
         grid = (h - p + 1, w - p + 1)
@@ -147,7 +156,10 @@ class PatchKMeansTransformer(
             which[:, None, None],
             top[:, None, None] + offsets[None, :, None],
             left[:, None, None] + offsets[None, None, :],
-        ].reshape(count, p * p)
+        ]
+        if patches.ndim == 4:  # colour: channel by channel, as transform's windows are
+            patches = patches.transpose(0, 3, 1, 2)
+        patches = patches.reshape(count, -1)
         patches = _normalise(patches.astype(np.float64), self.contrast_eps)
         self.patch_mean_ = patches.mean(axis=0)
         covariance = np.atleast_2d(np.cov(patches - self.patch_mean_, rowvar=False))
@@ -174,8 +186,9 @@ class PatchKMeansTransformer(
         X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
         images = self._images(X).astype(np.float32, copy=False)
         p = self.patch_size_
-        h, w = self.image_shape_
+        h, w = self.image_shape_[:2]
         grid = (h - p + 1, w - p + 1)
+        size = len(self.patch_mean_)
         mean = self.patch_mean_.astype(np.float32)
         whitening = self.whitening_.astype(np.float32)
         # Squared distances to the centroids in one product, no passes after it.
@@ -186,7 +199,8 @@ class PatchKMeansTransformer(
         def encode(chunk: np.ndarray) -> np.ndarray:
             n = len(chunk)
             windows = np.lib.stride_tricks.sliding_window_view(chunk, (p, p), axis=(1, 2))
-            patches = _normalise(windows.reshape(-1, p * p), np.float32(self.contrast_eps))
+            # Colour windows are (n, rows, cols, channels, p, p): flattened channel by channel.
+            patches = _normalise(windows.reshape(-1, size), np.float32(self.contrast_eps))
             patches -= mean
             # Squared distances to the centroids, then distances; clipped against cancellation.
             dist = with_norms(patches @ whitening) @ weights
@@ -198,7 +212,8 @@ class PatchKMeansTransformer(
             pooled = _pool_regions(dist.reshape(n, *grid, -1), self.pool_)
             return np.sqrt(pooled, out=pooled).reshape(n, -1)
 
-        chunks = [images[s : s + _CHUNK] for s in range(0, max(len(images), 1), _CHUNK)]
+        rows = max(1, min(_CHUNK, _CHUNK_POSITIONS // (grid[0] * grid[1])))
+        chunks = [images[s : s + rows] for s in range(0, max(len(images), 1), rows)]
         parts = map_in_threads(
             encode, chunks, self.n_jobs, single_threaded_blas=True, batch_size=32
         )

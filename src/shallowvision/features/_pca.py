@@ -29,8 +29,9 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         Scale components to unit variance.
     random_state : int, optional
         Seed of the randomized SVD used for a component count.
-    image_shape : (height, width) or None
-        Shape the rows were flattened from; None means square images.
+    image_shape : (height, width), (height, width, 3) or None
+        Shape the rows were flattened from, channels last for colour; None means
+        square images.
 
     Attributes
     ----------
@@ -46,7 +47,7 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         n_components: int | float = 50,
         whiten: bool = False,
         random_state: int | None = None,
-        image_shape: tuple[int, int] | None = None,
+        image_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.n_components = n_components
         self.whiten = whiten
@@ -100,6 +101,7 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return self.pca_.explained_variance_ratio_
 
     def components_as_images(self) -> np.ndarray:
-        """The components as images, shape ``(n_components_, height, width)``."""
+        """The components as images, shape ``(n_components_, height, width)`` (with a
+        last axis of 3 channels in colour)."""
         check_is_fitted(self, "pca_")
         return self.pca_.components_.reshape(-1, *self.image_shape_)

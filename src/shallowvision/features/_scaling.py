@@ -22,12 +22,13 @@ class PixelScaler(ImageShapeMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
     ----------
     max_value : float, default=255.0
         The intensity that maps to 1.0.
-    image_shape : (height, width) or None
-        Shape the rows were flattened from; None means square images.
+    image_shape : (height, width), (height, width, 3) or None
+        Shape the rows were flattened from, channels last for colour; None means
+        square images.
     """
 
     def __init__(
-        self, *, max_value: float = 255.0, image_shape: tuple[int, int] | None = None
+        self, *, max_value: float = 255.0, image_shape: tuple[int, ...] | None = None
     ) -> None:
         self.max_value = max_value
         self.image_shape = image_shape

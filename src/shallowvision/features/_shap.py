@@ -268,7 +268,10 @@ def shap_values(
     n_in = getattr(model, "n_features_in_", X.shape[1])
     if X.shape[1] != n_in:
         raise DataError(f"X has {X.shape[1]} pixels, but the model was fitted on {n_in}")
-    shape = infer_image_shape(X.shape[1], image_shape)
+    inferred = infer_image_shape(X.shape[1], image_shape)
+    if len(inferred) != 2:
+        raise ConfigError(f"pixel explanations need grey images, got image_shape {inferred}")
+    shape = (inferred[0], inferred[1])
     if explainer not in EXPLAINERS:
         raise ConfigError(f"unknown explainer {explainer!r}; choose one of {', '.join(EXPLAINERS)}")
     chosen = choose_explainer(model) if explainer == "auto" else explainer

@@ -174,18 +174,21 @@ def fit_and_score(
     n_jobs: int | None = None,
     params: dict[str, Any] | None = None,
     keep_model: bool = False,
+    image_shape: tuple[int, ...] | None = None,
 ) -> tuple[ModelScore, Any]:
     """Fit one model and score it: the unit of work of :func:`compare_models`.
 
     A pure function of its arguments (so it can run in a worker process or on a
     cluster). Returns the row and, with ``keep_model``, the fitted pipeline.
+    ``image_shape`` is that of the images the rows were flattened from
+    (``ImageSet.image_shape``), for a zoo model named by ``model``.
     ``n_jobs`` also caps the BLAS and OpenMP threads of the fit and the predictions
     (see :func:`thread_limit`).
     """
     if isinstance(model, str):
         name = model
         estimator = get_model_spec(name).make(
-            random_state=random_state, n_jobs=n_jobs, **(params or {})
+            random_state=random_state, n_jobs=n_jobs, image_shape=image_shape, **(params or {})
         )
     else:
         name, estimator = model
@@ -310,6 +313,7 @@ def compare_models(
                 "n_jobs": n_jobs,
                 "params": (params or {}).get(name),
                 "keep_model": keep_models,
+                "image_shape": train.image_shape,
             }
             args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
             yield Job(i, args, kwargs, warmup=functools.partial(_warm_up, model))

@@ -34,8 +34,11 @@ class ModelSpec:
         Short name, e.g. ``"xgb"``.
     description : str
     factory : callable
-        ``factory(random_state, n_jobs) -> Pipeline``; always a fresh, unfitted pipeline
-        whose last step is named ``"clf"``.
+        ``factory(random_state, n_jobs, image_shape) -> Pipeline``; always a fresh,
+        unfitted pipeline whose last step is named ``"clf"``. ``image_shape`` is the
+        images' ``(height, width)`` or ``(height, width, 3)``, or None when not known
+        (grey square images are then assumed where the shape matters); pipelines whose
+        settings depend on the image size choose them from it.
     grid : callable
         ``grid() -> SearchSpace`` of lists for halving grid search.
     distributions : callable
@@ -60,7 +63,7 @@ class ModelSpec:
 
     name: str
     description: str
-    factory: Callable[[int, int | None], Any]
+    factory: Callable[[int, int | None, tuple[int, ...] | None], Any]
     grid: Callable[[], SearchSpace]
     distributions: Callable[[], SearchSpace]
     named_grids: Mapping[str, Callable[[], SearchSpace]] = field(default_factory=dict)
@@ -71,15 +74,29 @@ class ModelSpec:
     extra: str | None = None
     memory: MemoryProfile = field(default_factory=MemoryProfile)
 
-    def make(self, *, random_state: int = 0, n_jobs: int | None = None, **params: Any) -> Any:
-        """A fresh pipeline with ``params`` set.
+    def make(
+        self,
+        *,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+        image_shape: tuple[int, ...] | None = None,
+        **params: Any,
+    ) -> Any:
+        """A fresh pipeline with ``params`` set, for images of ``image_shape``.
 
         Bare parameter names go to the ``clf`` step (``C=10`` is ``clf__C=10``); a step
         name replaces that step, and ``pca=144`` or ``pca=0.95`` is shorthand for a PCA
         step keeping that many components or that share of variance (``pca=None``
-        removes it).
+        removes it). ``image_shape`` (``ImageSet.image_shape``: ``(height, width)``, or
+        ``(height, width, 3)`` in colour) sizes the pipeline's defaults and is given to
+        every step that looks at neighbouring pixels, so the fitted model keeps it;
+        without it, grey square images are assumed, and those steps refuse colour.
         """
-        pipeline = self.factory(random_state, n_jobs)
+        if image_shape is not None:
+            from shallowvision.features._base import check_image_shape
+
+            image_shape = check_image_shape(image_shape)
+        pipeline = self.factory(random_state, n_jobs, image_shape)
         if params:
             steps = dict(pipeline.steps)
             expanded = {}
@@ -89,6 +106,8 @@ class ModelSpec:
                 else:
                     expanded.update(qualify_params({key: value}))
             pipeline.set_params(**expanded)
+        if image_shape is not None:
+            _give_image_shape(pipeline, image_shape)
         return pipeline
 
     def check_memory(
@@ -114,7 +133,7 @@ class ModelSpec:
         pipeline, so no list of requirements can drift from the zoo.
         """
         try:
-            self.factory(0, None)
+            self.factory(0, None, None)
         except MissingDependencyError:
             return False
         return True
@@ -145,6 +164,21 @@ def register(spec: ModelSpec) -> ModelSpec:
 def qualify_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """``{"C": 10}`` -> ``{"clf__C": 10}``; names with ``__`` are kept as they are."""
     return {k if "__" in k else f"clf__{k}": v for k, v in params.items()}
+
+
+def _give_image_shape(estimator: Any, image_shape: tuple[int, ...]) -> None:
+    """Set ``image_shape`` on every step (nested ones too) that looks at neighbouring
+    pixels. Pixel-wise steps keep inferring it, so a clone of their pipeline can still
+    learn from a selection of the pixels."""
+    params = estimator.get_params(deep=True)
+    keys = []
+    for key in params:
+        if key == "image_shape" or key.endswith("__image_shape"):
+            owner = params[key[: -len("__image_shape")]] if "__" in key else estimator
+            if getattr(owner, "_spatial", False):
+                keys.append(key)
+    if keys:
+        estimator.set_params(**dict.fromkeys(keys, image_shape))
 
 
 def _step_value(step: str, value: Any, random_state: int) -> Any:
@@ -179,7 +213,14 @@ def get_model_spec(name: str) -> ModelSpec:
     raise ConfigError(f"unknown model {name!r}: {hint}models are {', '.join(_REGISTRY)}")
 
 
-def get_model(name: str, *, random_state: int = 0, n_jobs: int | None = None, **params: Any) -> Any:
+def get_model(
+    name: str,
+    *,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    image_shape: tuple[int, ...] | None = None,
+    **params: Any,
+) -> Any:
     """A fresh, unfitted scikit-learn Pipeline for a registered model.
 
     Parameters
@@ -190,15 +231,22 @@ def get_model(name: str, *, random_state: int = 0, n_jobs: int | None = None, **
         Seed of every random step.
     n_jobs : int, optional
         Threads or processes for the estimators that use them.
+    image_shape : (height, width) or (height, width, 3), optional
+        The images' shape (``ImageSet.image_shape``). Pipelines that look at
+        neighbouring pixels (``fast``, ``best``) need it for colour images, and size
+        their cells and patches from it; None assumes grey square images.
     **params
         Pipeline parameters; bare names (``C=10``) go to the classifier step ``clf``.
 
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Takes flattened uint8 images ``(n, height * width)``.
+        Takes flattened uint8 images ``(n, height * width)``, or ``(n, height * width * 3)``
+        in colour.
     """
-    return get_model_spec(name).make(random_state=random_state, n_jobs=n_jobs, **params)
+    return get_model_spec(name).make(
+        random_state=random_state, n_jobs=n_jobs, image_shape=image_shape, **params
+    )
 
 
 def get_search_space(name: str, *, kind: str = "grid", grid: str | None = None) -> SearchSpace:

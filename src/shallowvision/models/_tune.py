@@ -125,7 +125,9 @@ def tune_model(
         )
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     common = {
-        "estimator": spec.make(random_state=random_state, n_jobs=None),
+        "estimator": spec.make(
+            random_state=random_state, n_jobs=None, image_shape=train.image_shape
+        ),
         "factor": factor,
         "cv": folds,
         "scoring": scoring,
@@ -150,11 +152,19 @@ def tune_model(
 
     X_val, y_val = np.ascontiguousarray(validation.X), validation.y
     baseline, _ = fit_and_score(
-        name, X, y, X_val, y_val, train.n_classes, random_state=random_state, n_jobs=n_jobs
+        name,
+        X,
+        y,
+        X_val,
+        y_val,
+        train.n_classes,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        image_shape=train.image_shape,
     )
-    tuned_estimator = spec.make(random_state=random_state, n_jobs=n_jobs).set_params(
-        **searcher.best_params_
-    )
+    tuned_estimator = spec.make(
+        random_state=random_state, n_jobs=n_jobs, image_shape=train.image_shape
+    ).set_params(**searcher.best_params_)
     tuned, best = fit_and_score(
         (name, tuned_estimator), X, y, X_val, y_val, train.n_classes, keep_model=True
     )

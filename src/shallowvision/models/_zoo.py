@@ -1,8 +1,10 @@
 """The zoo's members. Each factory returns a fresh pipeline over flattened uint8 images.
 
 Defaults are chosen to be sensible on 28x28 images (60,000 of them fit in minutes on
-two cores) and to adapt to other sizes (8x8 digits): scaling is by pixel range, PCA
-sizes are capped by the data, kernel widths follow the data's variance.
+two cores) and to adapt to other sizes (8x8 digits) and to colour: scaling is by pixel
+range, PCA sizes are capped by the data, kernel widths follow the data's variance, and
+the shape features' cells and patches grow with images larger than 28x28 (smaller
+ones clip them to the image). Factories take ``(random_state, n_jobs, image_shape)``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sklearn.tree import DecisionTreeClassifier
 from shallowvision._optional import import_optional
 from shallowvision.features import (
     ChunkedPipeline,
+    ColorHistogram,
     HOGTransformer,
     ImagePCA,
     PatchKMeansTransformer,
@@ -76,7 +79,7 @@ register(
     ModelSpec(
         name="dummy",
         description="Predicts class frequencies: the chance-level baseline",
-        factory=lambda rs, nj: Pipeline([("clf", DummyClassifier(strategy="prior"))]),
+        factory=lambda rs, nj, shape: Pipeline([("clf", DummyClassifier(strategy="prior"))]),
         grid=lambda: {"clf__strategy": ["prior", "stratified"]},
         distributions=lambda: {"clf__strategy": ["prior", "stratified"]},
         sample_weight=True,
@@ -88,7 +91,7 @@ register(
     ModelSpec(
         name="lr",
         description="Multinomial logistic regression on scaled pixels (optional PCA step)",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("pca", "passthrough"),
             ("clf", LogisticRegression(C=0.1, max_iter=500, tol=1e-3, random_state=rs)),
             random_state=rs,
@@ -110,7 +113,7 @@ register(
     ModelSpec(
         name="sgd",
         description="Linear model trained by stochastic gradient descent (log loss)",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("std", StandardScaler()),
             (
                 "clf",
@@ -136,7 +139,7 @@ register(
     ModelSpec(
         name="lda",
         description="Linear discriminant analysis on PCA-reduced pixels",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("pca", _pca(0.95, rs)), ("clf", LinearDiscriminantAnalysis()), random_state=rs
         ),
         grid=lambda: {"pca__n_components": [0.8, 0.9, 0.95, 0.99]},
@@ -152,7 +155,7 @@ register(
     ModelSpec(
         name="svm-linear",
         description="Linear support vector machine (decision scores, no probabilities)",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("std", StandardScaler()),
             ("clf", LinearSVC(C=0.001, tol=1e-3, max_iter=5000, random_state=rs)),
             random_state=rs,
@@ -170,7 +173,7 @@ register(
     ModelSpec(
         name="svm-rbf",
         description="Exact RBF-kernel SVM on 50 principal components (decision scores)",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("pca", _pca(50, rs)),
             ("clf", SVC(C=10.0, kernel="rbf", gamma="scale", cache_size=1000, random_state=rs)),
             random_state=rs,
@@ -197,7 +200,7 @@ register(
     ModelSpec(
         name="svm-rbf-approx",
         description="Approximate RBF kernel (Nystroem) + logistic regression; scales past 100k images",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("pca", _pca(50, rs)),
             ("rbf", RBFNystroem(n_components=2000, gamma="scale", random_state=rs)),
             ("clf", LogisticRegression(C=10.0, max_iter=300, tol=1e-3, random_state=rs)),
@@ -220,7 +223,7 @@ register(
     ModelSpec(
         name="knn",
         description="k nearest neighbours (distance-weighted) on 50 principal components",
-        factory=lambda rs, nj: _scaled(
+        factory=lambda rs, nj, shape: _scaled(
             ("pca", _pca(50, rs)),
             ("clf", KNeighborsClassifier(n_neighbors=5, weights="distance", n_jobs=nj)),
             random_state=rs,
@@ -246,7 +249,9 @@ register(
     ModelSpec(
         name="nb",
         description="Gaussian naive Bayes on scaled pixels",
-        factory=lambda rs, nj: _scaled(("clf", GaussianNB(var_smoothing=1e-2)), random_state=rs),
+        factory=lambda rs, nj, shape: _scaled(
+            ("clf", GaussianNB(var_smoothing=1e-2)), random_state=rs
+        ),
         grid=lambda: {"clf__var_smoothing": [1e-9, 1e-3, 1e-2, 1e-1]},
         distributions=lambda: {"clf__var_smoothing": loguniform(1e-9, 1.0)},
         memory=MemoryProfile(per_pixel=4.0, per_class=8.0, fixed=230 * MIB),
@@ -263,7 +268,9 @@ register(
     ModelSpec(
         name="dt",
         description="A single decision tree",
-        factory=lambda rs, nj: _trees(DecisionTreeClassifier(min_samples_leaf=2, random_state=rs)),
+        factory=lambda rs, nj, shape: _trees(
+            DecisionTreeClassifier(min_samples_leaf=2, random_state=rs)
+        ),
         grid=lambda: {
             "clf__max_depth": [10, 20, None],
             "clf__min_samples_leaf": [1, 5, 20],
@@ -293,7 +300,7 @@ register(
     ModelSpec(
         name="rf",
         description="Random forest of 200 trees",
-        factory=lambda rs, nj: _trees(
+        factory=lambda rs, nj, shape: _trees(
             RandomForestClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
         ),
         grid=lambda: dict(_FOREST_GRID),
@@ -317,7 +324,7 @@ register(
     ModelSpec(
         name="et",
         description="Extremely randomised trees, 200 of them",
-        factory=lambda rs, nj: _trees(
+        factory=lambda rs, nj, shape: _trees(
             ExtraTreesClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
         ),
         grid=lambda: dict(_FOREST_GRID),
@@ -331,7 +338,7 @@ register(
     ModelSpec(
         name="ada",
         description="AdaBoost (SAMME) over depth-3 trees",
-        factory=lambda rs, nj: _trees(
+        factory=lambda rs, nj, shape: _trees(
             AdaBoostClassifier(
                 estimator=DecisionTreeClassifier(max_depth=3, random_state=rs),
                 n_estimators=100,
@@ -366,7 +373,7 @@ register(
     ModelSpec(
         name="hgb",
         description="Histogram gradient boosting (scikit-learn)",
-        factory=lambda rs, nj: _trees(
+        factory=lambda rs, nj, shape: _trees(
             HistGradientBoostingClassifier(
                 max_iter=200, learning_rate=0.1, early_stopping=True, random_state=rs
             )
@@ -387,7 +394,7 @@ register(
 )
 
 
-def _xgb(rs: int, nj: int | None) -> Pipeline:
+def _xgb(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     xgboost = import_optional("xgboost")
     return _trees(
         xgboost.XGBClassifier(
@@ -439,7 +446,7 @@ register(
 )
 
 
-def _lgbm(rs: int, nj: int | None) -> Pipeline:
+def _lgbm(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     lightgbm = import_optional("lightgbm")
     return _trees(
         lightgbm.LGBMClassifier(
@@ -480,30 +487,60 @@ register(
 
 
 # -- the two tuned pipelines: hand-crafted features and RBF kernels ---------------------------
+def _size_scale(shape: tuple[int, ...] | None) -> float:
+    """How many times larger than 28x28 the images are: the cells and patches chosen on
+    Fashion-MNIST grow by it. At most 28x28 (8x8 digits) it is 1, and cells and patches
+    larger than the image are clipped to it instead, as they always were."""
+    return 1.0 if shape is None else max(1.0, min(shape[:2]) / 28)
+
+
+def _scaled_sizes(sizes: tuple[int, ...], shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    scale = _size_scale(shape)
+    return tuple(dict.fromkeys(max(1, round(size * scale)) for size in sizes))
+
+
+def _colour_grid(shape: tuple[int, ...]) -> int:
+    """Rows (and columns) of the colour histograms' regions: about one per 14 pixels of
+    the shorter side, 1 to 4 (2 at 28x28), so each region holds enough pixels for its
+    histograms."""
+    return max(1, min(4, round(min(shape[:2]) / 14)))
+
+
 def _shape_features(
-    cells: tuple[int, ...], n_jobs: int | None, patches: PatchKMeansTransformer | None = None
+    cells: tuple[int, ...],
+    n_jobs: int | None,
+    shape: tuple[int, ...] | None,
+    patches: PatchKMeansTransformer | None = None,
 ) -> FeatureUnion:
-    """HOG at several scales (``cells`` pixels per cell) beside the pixels themselves,
-    and optionally k-means ``patches`` features.
+    """HOG at several scales (``cells`` pixels per cell at 28x28, scaled with larger
+    images) beside the pixels themselves, optionally k-means ``patches`` features, and
+    for colour images colour histograms by region.
 
     The pixels are weighted by 0.5, so that the HOG blocks, not the raw intensities,
     dominate the variance the PCA step keeps; the patch features by
     ``_PATCH_WEIGHT``, which gives them about the variance of the HOG blocks and pixels
-    together (both chosen on a Fashion-MNIST validation split).
+    together (both chosen on a Fashion-MNIST validation split); the colour histograms
+    by ``_COLOUR_WEIGHT``.
     """
     hogs = [
         (f"hog{c}", HOGTransformer(pixels_per_cell=c, cells_per_block=2, n_jobs=n_jobs))
-        for c in cells
+        for c in _scaled_sizes(cells, shape)
     ]
     extra = [] if patches is None else [("patches", patches)]
-    return FeatureUnion(
-        [*hogs, *extra, ("pixels", "passthrough")],
-        transformer_weights={"pixels": 0.5, **({"patches": _PATCH_WEIGHT} if extra else {})},
-    )
+    weights = {"pixels": 0.5, **({"patches": _PATCH_WEIGHT} if extra else {})}
+    if shape is not None and len(shape) == 3:
+        extra.append(("colour", ColorHistogram(space="hsv", bins=8, grid=_colour_grid(shape))))
+        weights["colour"] = _COLOUR_WEIGHT
+    return FeatureUnion([*hogs, *extra, ("pixels", "passthrough")], transformer_weights=weights)
 
 
 def _kernel_ridge(
-    rs: int, nj: int | None, n_components: int, n_landmarks: int | str, alpha: float
+    rs: int,
+    nj: int | None,
+    shape: tuple[int, ...] | None,
+    n_components: int,
+    n_landmarks: int | str,
+    alpha: float,
 ) -> Pipeline:
     """Shape features, PCA, then RBF kernel ridge on Nystroem landmarks.
 
@@ -513,7 +550,7 @@ def _kernel_ridge(
     """
     return _scaled(
         ("deskew", "passthrough"),
-        ("features", _shape_features(_FAST_CELLS, nj)),
+        ("features", _shape_features(_FAST_CELLS, nj, shape)),
         ("pca", _pca(n_components, rs)),
         (
             "clf",
@@ -530,13 +567,16 @@ def _kernel_ridge(
     )
 
 
-def _block_svc(rs: int, nj: int | None) -> Pipeline:
+def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     """Shape and k-means patch features, PCA, then an exact RBF SVM predicting by BLAS
     kernel blocks."""
-    patches = PatchKMeansTransformer(n_clusters=_BEST_CLUSTERS, random_state=rs, n_jobs=nj)
+    (patch_size,) = _scaled_sizes((_BEST_PATCH,), shape)
+    patches = PatchKMeansTransformer(
+        n_clusters=_BEST_CLUSTERS, patch_size=patch_size, random_state=rs, n_jobs=nj
+    )
     return _scaled(
         ("deskew", "passthrough"),
-        ("features", _shape_features(_BEST_CELLS, nj, patches)),
+        ("features", _shape_features(_BEST_CELLS, nj, shape, patches)),
         ("pca", _pca(_BEST_PCA, rs)),
         (
             "clf",
@@ -564,7 +604,9 @@ _FAST_TOL = 3e-3
 _BEST_CELLS = (3, 4, 5, 7)
 _BEST_PCA = 200
 _BEST_CLUSTERS = 200
+_BEST_PATCH = 5
 _PATCH_WEIGHT = 0.19
+_COLOUR_WEIGHT = 1.0
 _BEST_C = 5.0
 #: Rows best's exact SVM is fitted on; above, a seeded stratified sample of this many. On
 #: the best features of 756,000 shifted Fashion-MNIST images (oneDAL's solver): 200,000
@@ -589,9 +631,9 @@ _KERNEL_RIDGE_DIST = {
 register(
     ModelSpec(
         name="fast",
-        description="HOG (two scales) + pixels, PCA 100, RBF kernel ridge on landmarks that grow with the data (2,000 up to 60,000 images, 10,800 at 756,000): about 30 CPU seconds on Fashion-MNIST",
-        factory=lambda rs, nj: _kernel_ridge(
-            rs, nj, n_components=100, n_landmarks="auto", alpha=0.01
+        description="HOG (two scales) + pixels (+ colour histograms on colour images), PCA 100, RBF kernel ridge on landmarks that grow with the data (2,000 up to 60,000 images, 10,800 at 756,000): about 30 CPU seconds on Fashion-MNIST",
+        factory=lambda rs, nj, shape: _kernel_ridge(
+            rs, nj, shape, n_components=100, n_landmarks="auto", alpha=0.01
         ),
         grid=lambda: dict(_KERNEL_RIDGE_GRID),
         distributions=lambda: dict(_KERNEL_RIDGE_DIST),
@@ -610,7 +652,7 @@ register(
 register(
     ModelSpec(
         name="best",
-        description="HOG (four scales) + k-means patch features + pixels, PCA 200, exact RBF SVM predicting by kernel blocks: the most accurate pipeline here",
+        description="HOG (four scales) + k-means patch features + pixels (+ colour histograms on colour images), PCA 200, exact RBF SVM predicting by kernel blocks: the most accurate pipeline here",
         factory=_block_svc,
         grid=lambda: {
             "clf__C": [2.0, 5.0, 10.0],

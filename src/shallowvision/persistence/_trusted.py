@@ -35,6 +35,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.features._scaling.PixelScaler",
     "shallowvision.features._kernels.RBFNystroem",
     "shallowvision.features._pca.ImagePCA",
+    "shallowvision.features._color.ColorHistogram",
     "shallowvision.features._hog.HOGTransformer",
     "shallowvision.features._patches.PatchKMeansTransformer",
     "shallowvision.features._deskew.Deskewer",

@@ -89,9 +89,11 @@ def test_two_runs_on_the_same_images_compare_paired(runs, tmp_path):
     assert "differ in 1 key;" in text
     assert "data.validation_size" not in text and "tune.enabled" not in text
     # Stage rows, side by side, with ratios; stages that did not run say so.
-    assert re.search(r"^compare [\d.]+ \d+ MB [\d.]+ ×[\d.]+ \d+ MB ×[\d.]+$", text, re.M)
+    # Seconds, then memory as format_bytes writes it (MB, or GB in a large process).
+    memory = r"[\d.]+ [MG]B"
+    assert re.search(rf"^compare [\d.,]+ {memory} [\d.,]+ ×[\d.]+ {memory} ×[\d.]+$", text, re.M)
     assert "tune disabled – disabled" in text
-    assert re.search(r"^total [\d.]+ \d+ MB [\d.]+ ×", text, re.M)
+    assert re.search(rf"^total [\d.,]+ {memory} [\d.,]+ ×", text, re.M)
     # The test difference is the paired bootstrap of the two recommended models' stored
     # test predictions, with the reference run's seed.
     ref_model = re.search(r"^a /\S+ digits quick 0 \S+ (\S+)$", text, re.M).group(1)

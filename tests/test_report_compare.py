@@ -166,6 +166,10 @@ def test_a_run_of_the_first_format_compares(runs, tmp_path):
         tar.extractall(tmp_path, filter="data")
     text = text_of(compare_runs([tmp_path / "run-format-1", runs["a"]], tmp_path).read_text())
     assert "tiny is the reference" in text  # the id its manifest records
+    # It measured no memory: no peak and no ratio, rather than a ratio of 0.
+    assert re.search(r"^total [\d.,]+ – [\d.,]+ ×[\d.]+ [\d.]+ [MG]B –$", text, re.M)
+    text = text_of(compare_runs([runs["a"], tmp_path / "run-format-1"], tmp_path).read_text())
+    assert re.search(r"^total [\d.,]+ [\d.]+ [MG]B [\d.,]+ ×[\d.]+ – –$", text, re.M)
     # Fewer training images, but the dataset's whole test split, as run a.
     assert "validation : not paired, the runs scored different validation images" in text
     assert "test : paired on the same 359 images" in text

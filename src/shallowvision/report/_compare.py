@@ -373,7 +373,7 @@ def _timings_section(runs: list[_Run], ids: list[str]) -> Section:
         total[f"{n}.m"] = format_bytes(peak) if peak else None
         if n:
             total[f"{n}.sr"] = _ratio(seconds, totals[0])
-            total[f"{n}.mr"] = _ratio(peak, peaks[0])
+            total[f"{n}.mr"] = _ratio(peak or None, peaks[0])  # older runs measured none
     rows.append(total)
     s.table(rows, columns, key="stage", highlight="total")
     return s

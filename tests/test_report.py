@@ -138,8 +138,10 @@ def test_chart_titles_are_broken_into_lines_and_heights_kept():
     short = go.Figure(layout={"title": "Accuracy by model", "height": 210})
     html = figure_html(short, name="short")
     assert short.layout.title.text == "Accuracy by model" and short.layout.margin.t == 64
-    # The title starts below the mode bar's strip, which it never shares.
-    assert short.layout.title.yref == "container" and short.layout.title.yanchor == "top"
-    assert short.layout.title.y * 224 == pytest.approx(224 - 28)
+    # The title sits on the plot, below the mode bar's strip, which it never shares;
+    # plotly puts its first line on the anchor, so two lines raise it by one.
+    assert (short.layout.title.yref, short.layout.title.y) == ("paper", 1)
+    assert short.layout.title.yanchor == "bottom" and short.layout.title.pad.b == 12
+    assert fig.layout.title.pad.b == 12 + 24
     # The chart's box is the figure's own height, with no empty space reserved below it.
     assert short.layout.height == 224 and "height:224px" in html

@@ -103,7 +103,14 @@ def figure_html(fig: Any, *, name: str, columns: int = 1) -> FigureHTML:
         margin=margin,
         font={"size": 12},
         height=height,
-        title={"yref": "container", "y": 1 - MODEBAR_STRIP / height, "yanchor": "top"},
+        # Anchored above the plot's top. Plotly puts a title's first line at the anchor
+        # and the others under it, so the anchor is raised by the lines below the first.
+        title={
+            "yref": "paper",
+            "y": 1,
+            "yanchor": "bottom",
+            "pad": {"b": _TITLE_GAP + _TITLE_LINE_PX * (max(len(lines), 1) - 1)},
+        },
     )
     return FigureHTML(
         fig.to_html(

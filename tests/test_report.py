@@ -105,7 +105,7 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
         charts = page.locator(".js-plotly-plot")
         n_charts = charts.count()
         rendered = page.evaluate(
-            "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d => d.querySelectorAll('g.trace, g.hm image').length > 0).length"
+            "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d => d.querySelectorAll('g.trace, g.hm image, g.im image').length > 0).length"
         )
         # Hover and toggling work: plotly's own event wiring is present on every chart.
         interactive = page.evaluate(
@@ -133,9 +133,15 @@ def test_chart_titles_are_broken_into_lines_and_heights_kept():
     lines = fig.layout.title.text.split("<br>")
     assert len(lines) == 2 and all(len(line) <= TITLE_LINE for line in lines)
     assert " ".join(lines) == title and "chart-cost" in html
-    assert fig.layout.margin.t == 74 and fig.layout.height == 450 + 24  # room for line two
+    # The mode bar's strip, two title lines and a gap: 24 pixels more than one line.
+    assert fig.layout.margin.t == 28 + 2 * 24 + 12 and fig.layout.height == 450 + 38
     short = go.Figure(layout={"title": "Accuracy by model", "height": 210})
     html = figure_html(short, name="short")
-    assert short.layout.title.text == "Accuracy by model" and short.layout.margin.t == 50
+    assert short.layout.title.text == "Accuracy by model" and short.layout.margin.t == 64
+    # The title sits on the plot, below the mode bar's strip, which it never shares;
+    # plotly puts its first line on the anchor, so two lines raise it by one.
+    assert (short.layout.title.yref, short.layout.title.y) == ("paper", 1)
+    assert short.layout.title.yanchor == "bottom" and short.layout.title.pad.b == 12
+    assert fig.layout.title.pad.b == 12 + 24
     # The chart's box is the figure's own height, with no empty space reserved below it.
-    assert short.layout.height == 210 and "height:210px" in html
+    assert short.layout.height == 224 and "height:224px" in html

@@ -169,7 +169,9 @@ def errors(run: RunData) -> Section | None:
     galleries = [charts[k] for k in sorted(charts) if k.startswith("gallery-")]
     if galleries:
         s.blocks.append("<h3>Misclassified images of the most confused pairs</h3>")
-        s.stored_charts(run, galleries, columns=2)
+        # One per row: a row of eight tiles in half the width leaves each tile too narrow
+        # for its caption.
+        s.stored_charts(run, galleries)
     if "confidently-wrong" in charts:
         s.blocks.append("<h3>Most confidently wrong: label-noise suspects</h3>")
         s.text(

@@ -60,7 +60,8 @@ class Section:
     def stored_charts(self, run: RunData, names: list[str], *, columns: int = 1) -> Section:
         """Charts a stage stored, side by side in ``columns`` columns."""
         cells = "".join(
-            f'<div class="chart">{figure_html(run.chart(n), name=n)}</div>' for n in names
+            f'<div class="chart">{figure_html(run.chart(n), name=n, columns=columns)}</div>'
+            for n in names
         )
         self.blocks.append(f'<div class="grid cols-{columns}">{cells}</div>')
         return self

@@ -1,24 +1,24 @@
 """The ``shallowvision`` command line: a thin Typer layer over the library."""
 
 # Each module registers its commands on import, and `shallowvision --help` lists them in
-# that order.
+# that order: the whole study first, then the data, then the models one step at a time.
 # isort: off
 from shallowvision.cli import (  # noqa: F401  (register commands)
-    _benchmark,
+    _run,
+    _report,
     _datasets,
     _eda,
-    _ensemble,
-    _evaluate,
-    _calibrate,
-    _explain,
     _models,
     _compare,
     _tune,
-    _predict,
-    _run,
-    _report,
+    _ensemble,
     _select,
+    _evaluate,
+    _calibrate,
+    _explain,
+    _predict,
     _serve,
+    _benchmark,
 )
 
 # isort: on

@@ -10,6 +10,7 @@ import typer
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import EXIT_INTERRUPTED, app
 from shallowvision.cli._common import image_options, print_skipped, split_names
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -31,7 +32,7 @@ from shallowvision.cli._tables import fmt, new_table
 from shallowvision.exceptions import ConfigError
 
 
-@app.command("benchmark")
+@app.command("benchmark", epilog=example("benchmark"))
 def benchmark_cli(
     dataset: DatasetArg,
     grid: Annotated[
@@ -69,8 +70,10 @@ def benchmark_cli(
     resize: ResizeOpt = RESIZE,
     skip_bad: SkipBadOpt = False,
 ) -> None:
-    """Fit each configuration of a benchmark grid on the whole standardised training set and
-    report its test accuracy (mean over --repeats shuffles) and seconds per fit."""
+    """Fit every configuration of a benchmark grid and report its test accuracy.
+
+    Each configuration is fitted on the whole standardised training set; accuracy is
+    the mean over --repeats shuffles, with the seconds per fit."""
     from shallowvision._console import stderr_console, stdout_console
     from shallowvision.benchmark import get_benchmark_configs, run_benchmark
     from shallowvision.datasets import load

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     AllowVersionMismatchOpt,
     DataDirOpt,
@@ -23,7 +24,7 @@ from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import CalibrateConfig
 
 
-@app.command("calibrate")
+@app.command("calibrate", epilog=example("calibrate"))
 def calibrate_cli(
     model: ModelFileArg,
     dataset: DatasetArg,
@@ -62,9 +63,11 @@ def calibrate_cli(
     data_dir: DataDirOpt = None,
     allow_version_mismatch: AllowVersionMismatchOpt = False,
 ) -> None:
-    """Calibrate a saved model's probabilities on images held out from its training (never the
-    test split), print ECE, MCE, Brier score, log loss and accuracy before and after, and save
-    the calibrated model."""
+    """Calibrate a saved model's probabilities on images it was not trained on.
+
+    The calibrator is fitted on images held out from the model's training (never the
+    test split); ECE, MCE, Brier score, log loss and accuracy are printed before and
+    after, and the calibrated model is saved."""
     if out.suffix.lower() != ".skops":
         raise ConfigError(f"{out}: --out must end in .skops")
     if not out.parent.is_dir():

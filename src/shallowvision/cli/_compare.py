@@ -19,6 +19,7 @@ from shallowvision.cli._common import (
     split_names,
 )
 from shallowvision.cli._data_parallel import check_data_parallel, compared_data_parallel
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -51,7 +52,7 @@ from shallowvision.run._config import CompareConfig
 _OPTIONS = {"models": "--models", "time_limit": "--time-limit", "params": "--param"}
 
 
-@app.command("compare")
+@app.command("compare", epilog=example("compare"))
 def compare_cli(
     dataset: DatasetArg,
     models: Annotated[

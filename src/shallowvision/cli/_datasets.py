@@ -9,6 +9,7 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._common import image_options, print_skipped
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -26,7 +27,7 @@ data_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 
-@app.command("datasets")
+@app.command("datasets", epilog=example("datasets"))
 def datasets_cli(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """List the named datasets: classes, train/test sizes, and where each is available locally."""
     from rich.table import Table
@@ -60,7 +61,7 @@ def datasets_cli(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     stdout_console().print(table)
 
 
-@data_app.command("info")
+@data_app.command("info", epilog=example("info"))
 def data_info_cli(
     dataset: DatasetArg,
     split: Annotated[

@@ -9,6 +9,7 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._common import image_options
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -25,7 +26,7 @@ from shallowvision.cli._options import (
 )
 
 
-@app.command("eda")
+@app.command("eda", epilog=example("eda"))
 def eda_cli(
     dataset: DatasetArg,
     out: Annotated[
@@ -62,8 +63,10 @@ def eda_cli(
         bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")
     ] = True,
 ) -> None:
-    """Explore a dataset: class balance, ink statistics, mean and variance images, class
-    differences, samples, PCA, duplicates and atypical images. Prints the findings."""
+    """Explore a dataset and print what stands out.
+
+    Class balance, ink statistics, mean and variance images, class differences,
+    samples, PCA, duplicates and atypical images; colour images per channel too."""
     from shallowvision._console import stderr_console, stdout_console
     from shallowvision.eda import explore_dataset
 

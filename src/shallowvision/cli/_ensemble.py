@@ -16,6 +16,7 @@ from shallowvision.cli._common import (
     parse_params,
     split_names,
 )
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -62,7 +63,7 @@ def parse_weights(text: str | None) -> list[float] | None:
         raise ConfigError(f"--weights must be numbers separated by commas, got {text!r}") from None
 
 
-@app.command("ensemble")
+@app.command("ensemble", epilog=example("ensemble"))
 def ensemble_cli(
     dataset: DatasetArg,
     members: Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     SEED,
     VALIDATION_SIZE,
@@ -47,7 +48,7 @@ def _costs(text: str | None) -> tuple[float | None, float | None]:
     return fp, fn
 
 
-@app.command("evaluate")
+@app.command("evaluate", epilog=example("evaluate"))
 def evaluate_cli(
     model: ModelFileArg,
     dataset: DatasetArg,
@@ -115,8 +116,10 @@ def evaluate_cli(
     allow_version_mismatch: AllowVersionMismatchOpt = False,
     expect_sha256: ExpectSha256Opt = None,
 ) -> None:
-    """Evaluate a saved model on a dataset split: metrics with confidence intervals, curves,
-    operating points, calibration, uncertainty and error analysis, as evaluation.json and figures."""
+    """Evaluate a saved model on a dataset split.
+
+    Metrics with confidence intervals, curves, operating points, calibration,
+    uncertainty and error analysis, as evaluation.json and figures."""
     fp_cost, fn_cost = _costs(costs)
     if sum(v is not None for v in (threshold, min_precision, fp_cost)) > 1:
         raise ConfigError("give at most one of --threshold, --min-precision and --costs")

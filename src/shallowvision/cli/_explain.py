@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     SEED,
     DataDirOpt,
@@ -22,7 +23,7 @@ from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import ExplainConfig
 
 
-@app.command("explain")
+@app.command("explain", epilog=example("explain"))
 def explain_cli(
     model: Annotated[Path, typer.Argument(help="A model file (.skops) saved by shallowvision.")],
     dataset: DatasetArg,

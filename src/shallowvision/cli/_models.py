@@ -8,12 +8,13 @@ from typing import Any
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     JsonOpt,
 )
 
 
-@app.command("models")
+@app.command("models", epilog=example("models"))
 def models_cli(as_json: JsonOpt = False) -> None:
     """List the model zoo: name, what it is, probabilities, relative cost, and whether it is installed."""
     from rich.table import Table

@@ -12,6 +12,7 @@ from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
 )
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     AllowVersionMismatchOpt,
     ExpectSha256Opt,
@@ -19,7 +20,7 @@ from shallowvision.cli._options import (
 )
 
 
-@app.command("predict")
+@app.command("predict", epilog=example("predict"))
 def predict_cli(
     model: ModelFileArg,
     inputs: Annotated[

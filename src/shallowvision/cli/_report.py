@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 
 
-@app.command("report")
+@app.command("report", epilog=example("report"))
 def report_cli(
     run_dirs: Annotated[
         list[Path],
@@ -36,8 +37,10 @@ def report_cli(
         ),
     ] = None,
 ) -> None:
-    """Re-render a run's report.html from its stored results, without recomputing anything;
-    with --compare, write one page comparing several runs."""
+    """Render a run's report again, or compare several runs on one page.
+
+    report.html is rendered from the run's stored results, without recomputing
+    anything; with --compare, one offline page compares the runs with the first."""
     from shallowvision._console import stdout_console
     from shallowvision.exceptions import ConfigError
     from shallowvision.report import compare_runs, render_report

@@ -12,6 +12,7 @@ import typer
 
 from shallowvision.cli._app import EXIT_INTERRUPTED, EXIT_USER_ERROR, app
 from shallowvision.cli._common import as_flags, split_names
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import MAX_SEED, check_n_jobs
 from shallowvision.exceptions import ConfigError
 
@@ -35,7 +36,7 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-@app.command("run")
+@app.command("run", epilog=example("run"))
 def run_cli(
     dataset: Annotated[
         str | None,
@@ -126,8 +127,10 @@ def run_cli(
         ),
     ] = None,
 ) -> None:
-    """Run the whole study: EDA, comparison, tuning, ensembles, selection, explanations,
-    calibration, robustness, a final test evaluation and one offline HTML report."""
+    """Run the whole study and write one offline HTML report.
+
+    EDA, comparison, tuning, ensembles, selection, explanations, calibration,
+    robustness and a final test evaluation, resumable stage by stage."""
     from shallowvision._console import stderr_console, stdout_console
     from shallowvision.cli._progress import RunProgress
     from shallowvision.run import (

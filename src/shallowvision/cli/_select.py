@@ -10,6 +10,7 @@ import typer
 
 from shallowvision.cli._app import app
 from shallowvision.cli._common import image_options, load_task, parse_params
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -39,7 +40,7 @@ from shallowvision.run._config import SelectConfig
 _MAX_TEXT_WIDTH = 40
 
 
-@app.command("select")
+@app.command("select", epilog=example("select"))
 def select_cli(
     dataset: DatasetArg,
     method: Annotated[

@@ -11,11 +11,12 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import app
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import AllowVersionMismatchOpt, ExpectSha256Opt
 from shallowvision.exceptions import ConfigError
 
 
-@app.command("serve")
+@app.command("serve", epilog=example("serve"))
 def serve_cli(
     model: Annotated[Path, typer.Argument(help="A model file (.skops) saved by shallowvision.")],
     host: Annotated[

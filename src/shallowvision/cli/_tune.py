@@ -10,6 +10,7 @@ import typer
 from shallowvision._dask import dask_backend
 from shallowvision.cli._app import app
 from shallowvision.cli._common import check_out_path, image_options, load_task
+from shallowvision.cli._examples import example
 from shallowvision.cli._options import (
     COLOR,
     IMAGE_SIZE,
@@ -48,7 +49,7 @@ _OPTIONS = {
 }
 
 
-@app.command("tune")
+@app.command("tune", epilog=example("tune"))
 def tune_cli(
     dataset: DatasetArg,
     model: Annotated[str, typer.Option("--model", "-m", help="Zoo name to tune.")] = "xgb",

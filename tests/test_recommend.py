@@ -134,3 +134,25 @@ def test_prediction_times_within_half_of_the_fastest_do_not_decide():
     close = _models([("leader", LEADER, {"ms": 0.14}), ("quick", CLOSE, {"ms": 0.1})])
     choice, _ = _choose(close)
     assert choice.model == "leader" and choice.rule != "faster", choice.reason
+
+
+def test_a_calibrated_model_beats_its_scores_only_leader_in_words():
+    labels = _wrong_on(LEADER)
+    proba = np.full((len(labels), N_CLASSES), 0.1 / (N_CLASSES - 1))
+    proba[np.arange(len(labels)), labels] = 0.9
+    stored = {
+        "fast": {"y_true": _truth(), "labels": labels, "scores": None, "kind": "labels"},
+        "fast+temperature": {
+            "y_true": _truth(),
+            "labels": labels,
+            "scores": proba,
+            "kind": "proba",
+        },
+    }
+    candidates = [
+        _candidate("fast", labels, ms=0.1),
+        _candidate("fast+temperature", labels, ms=0.1, stage="calibrate"),
+    ]
+    choice, _ = recommend(candidates, build_config(), stored.__getitem__)
+    assert choice.model == "fast+temperature" and choice.rule == "better calibrated"
+    assert "where fast gives no probabilities" in choice.reason and "inf" not in choice.reason

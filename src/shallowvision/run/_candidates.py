@@ -336,7 +336,15 @@ def _break_ties(
     if decided is None:
         return left[0], "leader", ""
     rule, values, text = decided
-    return left[0], rule, text.format(values[left[0].name], values[leader.name])
+    winner, lost = values[left[0].name], values[leader.name]
+    if rule == "better calibrated" and lost == float("inf"):
+        # The leader gives decision scores: no calibration error to set against.
+        return (
+            left[0],
+            rule,
+            f"expected calibration error {winner:.4f}, where {leader.name} gives no probabilities",
+        )
+    return left[0], rule, text.format(winner, lost)
 
 
 def _ece(stored: dict[str, Any], n_bins: int) -> float:

@@ -366,3 +366,41 @@ def test_a_colour_run_explores_explains_and_corrupts_in_colour(tmp_path):
     assert samples["data"][0]["type"] == "image"
     report = (run_dir / "report.html").read_text()
     assert "12x12 colour images" in report and "chart-eda-hue_histogram" in report
+
+
+def test_eda_of_wide_colour_images_samples_its_principal_axes_quickly():
+    """64x64 colour is 12,288 values per image: no full covariance (1.2 GB, minutes of
+    eigenvectors); the leading axes come from a sample and match the exact ones."""
+    import time
+
+    from shallowvision.eda._scan import (
+        MAX_COVARIANCE_VALUES,
+        sampled_principal_axes,
+        scan_train,
+    )
+
+    rng = np.random.default_rng(0)
+    n, side = 300, 64
+    # Images built from 5 smooth colour patterns plus noise: a few strong axes.
+    patterns = rng.integers(0, 256, (5, side, side, 3)).astype(np.float32)
+    weights = rng.random((n, 5)).astype(np.float32)
+    images = np.clip(
+        np.einsum("nk,khwc->nhwc", weights, patterns) / 2.5 + rng.normal(0, 4, (n, side, side, 3)),
+        0,
+        255,
+    ).astype(np.uint8)
+    labels = np.arange(n) % 3
+    started = time.perf_counter()
+    scan = scan_train(images, labels, 3)
+    values, axes = sampled_principal_axes(
+        images, scan.overall_mean(), n_components=8, random_state=0
+    )
+    assert time.perf_counter() - started < 30
+    assert scan.covariance is None and side * side * 3 > MAX_COVARIANCE_VALUES
+    # The same leading variances as an exact decomposition of these images' covariance.
+    flat = images.reshape(n, -1).astype(np.float64)
+    centred = flat - flat.mean(axis=0)
+    exact = np.linalg.svd(centred, compute_uv=False) ** 2 / n
+    assert values[:5] == pytest.approx(exact[:5], rel=1e-3)
+    assert scan.total_variance() == pytest.approx(exact.sum(), rel=1e-6)
+    assert np.allclose(axes.T @ axes, np.eye(axes.shape[1]), atol=1e-4)

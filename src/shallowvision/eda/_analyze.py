@@ -12,7 +12,7 @@ from shallowvision._records import NOT_JSON, OMIT_NONE
 from shallowvision.datasets._imageset import ImageSet, resolve_class
 from shallowvision.eda._duplicates import Duplicates, find_duplicates
 from shallowvision.eda._records import EdaRecord
-from shallowvision.eda._scan import principal_axes, project, scan_train
+from shallowvision.eda._scan import principal_axes, project, sampled_principal_axes, scan_train
 from shallowvision.eda._stats import (
     ClassBalance,
     ClassDifferences,
@@ -36,6 +36,9 @@ __all__ = ["EdaResult", "analyze"]
 
 #: Principal components every image is projected on for the near-duplicate search.
 SEARCH_COMPONENTS = 32
+#: Leading components found for images too wide for a full covariance; the explained
+#: variance beyond them is not known, so a level they do not reach reads as "more".
+PCA_COMPONENTS = 256
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -125,8 +128,11 @@ class EdaResult(EdaRecord):
         p = self.pca
         ratio = p.explained_variance_ratio
         needed = ", ".join(
-            f"{n} for {level:.0%}"
-            for level, n in zip(p.variance_levels, p.components_needed, strict=True)
+            # Wide images keep only the leading components: a level beyond them reads "more than".
+            f"{'more than ' if reached < level - 1e-9 else ''}{n} for {level:.0%}"
+            for level, n, reached in zip(
+                p.variance_levels, p.components_needed, p.shares_reached, strict=True
+            )
             if level in (0.5, 0.9, 0.95)
         )
         lines.append(
@@ -307,7 +313,17 @@ def _analyze(
 
     scan = scan_train(train.images, y, k)
     lap("scan")
-    eigenvalues, axes = principal_axes(scan.covariance)
+    total_variance = None
+    if scan.covariance is not None:
+        eigenvalues, axes = principal_axes(scan.covariance)
+    else:
+        eigenvalues, axes = sampled_principal_axes(
+            train.images,
+            scan.overall_mean(),
+            n_components=PCA_COMPONENTS,
+            random_state=random_state,
+        )
+        total_variance = scan.total_variance()
     lap("pca")
     means = scan.class_means()
     d = min(SEARCH_COMPONENTS, axes.shape[1])
@@ -377,7 +393,15 @@ def _analyze(
             scores=relative,
             score_label="RMS distance from the class mean image, in multiples of the class's median",
         ),
-        pca=pca_summary(eigenvalues, coords[shown], y[shown], shown, names, len(train)),
+        pca=pca_summary(
+            eigenvalues,
+            coords[shown],
+            y[shown],
+            shown,
+            names,
+            len(train),
+            total_variance=total_variance,
+        ),
         duplicates=duplicates,
         colour=colour_statistics(scan, names),
         timings=timings,

@@ -88,7 +88,9 @@ class TrainScan:
     centre_y: np.ndarray  # (n,) intensity-weighted row of each image
     spread: np.ndarray  # (n,) intensity-weighted RMS distance of the ink to its centre
     hashes: np.ndarray  # (n,) uint64
-    covariance: np.ndarray  # (n_values, n_values), population covariance of the pixels
+    # (n_values, n_values), population covariance of the pixels; None above
+    # MAX_COVARIANCE_VALUES values, where PCA works on a sample (sampled_principal_axes).
+    covariance: np.ndarray | None
     # Colour images only (None for grey ones):
     channel_histogram: np.ndarray | None = None  # (k, 3, 256) values of each channel per class
     hue_histogram: np.ndarray | None = None  # (k, HUE_BINS) hues of the coloured pixels
@@ -116,6 +118,18 @@ class TrainScan:
 
     def overall_mean(self) -> np.ndarray:
         return self.sums.sum(axis=0) / max(1, int(self.counts.sum()))
+
+    def total_variance(self) -> float:
+        """The sum of every value's variance over all images (ddof 0): PCA's total."""
+        n = max(1, int(self.counts.sum()))
+        mean = self.overall_mean()
+        return float(np.maximum(self.squares.sum(axis=0) / n - mean**2, 0.0).sum())
+
+
+#: Most values per image whose full covariance the scan accumulates (64x64 grey).
+MAX_COVARIANCE_VALUES = 4096
+#: Images sampled for the principal axes of wider images.
+PCA_SAMPLE = 2000
 
 
 def _moment_weights(image_shape: tuple[int, int]) -> np.ndarray:
@@ -149,7 +163,9 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
     moments = np.empty((n, 5))
     nonzero = np.empty(n, dtype=np.int64)
     hashes = np.empty(n, dtype=np.uint64)
-    scatter = np.zeros((p, p))
+    # A covariance of 12,288 values (64x64 colour) is 1.2 GB, and its eigenvectors take
+    # minutes: wider images get their axes from a sample instead.
+    scatter = np.zeros((p, p)) if p <= MAX_COVARIANCE_VALUES else None
     # A flat colour row holds each pixel's channels together: repeat its weights per channel.
     weights = np.repeat(_moment_weights((h, w)), c, axis=0).astype(np.float32)
     colour = _ColourCounts(n_classes) if c == 3 else None
@@ -168,7 +184,8 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
         onehot[np.arange(len(y)), y] = 1.0
         sums += onehot.T @ shifted
         squares += onehot.T @ (shifted * shifted)
-        scatter += shifted.T @ shifted
+        if scatter is not None:
+            scatter += shifted.T @ shifted
         moments[part] = shifted @ weights
         if colour is None:
             nonzero[part] = np.count_nonzero(block, axis=1)
@@ -182,7 +199,7 @@ def scan_train(images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainS
     squares += 2 * shift * sums + counts[:, None] * shift**2
     sums += counts[:, None] * shift
     offset = sums.sum(axis=0) / max(1, n) - shift
-    covariance = scatter / max(1, n) - np.outer(offset, offset)
+    covariance = None if scatter is None else scatter / max(1, n) - np.outer(offset, offset)
     moments += (shift @ weights.astype(np.float64))[None, :]
     ink = moments[:, 0]
     blank = nonzero == 0
@@ -250,6 +267,26 @@ def principal_axes(covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (descending, clipped at 0) and eigenvectors (columns) of a covariance."""
     values, vectors = np.linalg.eigh(covariance)
     return np.maximum(values[::-1], 0.0), vectors[:, ::-1]
+
+
+def sampled_principal_axes(
+    images: np.ndarray, mean: np.ndarray, *, n_components: int, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The leading ``n_components`` eigenvalues and axes of the pixels' covariance, from a
+    seeded sample of at most :data:`PCA_SAMPLE` images (randomised SVD, float32).
+
+    For images of more than :data:`MAX_COVARIANCE_VALUES` values, whose full covariance
+    is too large to decompose; the eigenvalues are those of the sample.
+    """
+    from sklearn.utils.extmath import randomized_svd
+
+    n = len(images)
+    rng = np.random.default_rng(random_state)
+    rows = np.sort(rng.choice(n, size=min(n, PCA_SAMPLE), replace=False))
+    sample = images[rows].reshape(len(rows), -1).astype(np.float32) - mean.astype(np.float32)
+    k = max(1, min(n_components, *sample.shape))
+    _, singular, vt = randomized_svd(sample, k, n_iter=4, random_state=random_state)
+    return (singular.astype(np.float64) ** 2) / len(rows), vt.T.astype(np.float64)
 
 
 def project(

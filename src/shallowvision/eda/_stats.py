@@ -636,11 +636,17 @@ def pca_summary(
     indices: np.ndarray,
     class_names: tuple[str, ...],
     n_images: int,
+    *,
+    total_variance: float | None = None,
 ) -> PCASummary:
-    """Explained variance of the eigenvalues and the 2-D coordinates of a sample."""
+    """Explained variance of the eigenvalues and the 2-D coordinates of a sample.
+
+    ``total_variance`` is the variance the ratios are shares of, when ``eigenvalues``
+    are only the leading ones (default: their sum, the whole spectrum).
+    """
     rank = max(1, min(n_images - 1, len(eigenvalues)))
     values = eigenvalues[:rank]
-    total = float(eigenvalues.sum())
+    total = float(eigenvalues.sum()) if total_variance is None else float(total_variance)
     ratio = values / total if total > 0 else np.zeros_like(values)
     plane = np.zeros((len(coordinates), 2))
     plane[:, : min(2, coordinates.shape[1])] = coordinates[:, :2]

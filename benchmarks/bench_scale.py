@@ -69,14 +69,20 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def measure(argv: list[str], src: Path, env: dict[str, str], cap: float) -> dict:
-    """Run the command line ``argv`` with the package at ``src``; its costs and exit status."""
+def measure(
+    argv: list[str], src: Path, env: dict[str, str], cap: float, program: list[str] | None = None
+) -> dict:
+    """Run the command line ``argv`` with the package at ``src``; its costs and exit status.
+
+    ``program`` runs instead of shallowvision's command line (e.g. ``[python, script]``),
+    for a baseline measured the same way.
+    """
     import psutil
 
     child_env = {**os.environ, **env, "PYTHONPATH": str(src)}
     start = time.perf_counter()
     popen = subprocess.Popen(
-        [sys.executable, "-c", _MAIN, *argv],
+        [*(program or [sys.executable, "-c", _MAIN]), *argv],
         env=child_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

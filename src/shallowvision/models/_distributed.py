@@ -14,7 +14,6 @@ import gc
 import math
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
@@ -42,13 +41,11 @@ class WorkerLostError(ShallowVisionError):
 def _fit_lgbm(client: Any, X: Any, y: Any, clf: Any) -> Any:
     lightgbm = import_optional("lightgbm")
     params = clf.get_params()
-    # Each worker trains with its own thread count; LightGBM's Dask interface sets it,
-    # and warns on every fit that n_jobs is ignored.
+    # Each worker trains with its own thread count: LightGBM's Dask interface sets it
+    # (and says that n_jobs is ignored).
     params.pop("n_jobs", None)
     model = lightgbm.DaskLGBMClassifier(client=client, **params)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        model.fit(X, y)
+    model.fit(X, y)
     local = model.to_local()
     # What the workers were told about their threads and network is not the model's:
     # drop it, as LightGBM's Dask interface does for the ports, so the local model has

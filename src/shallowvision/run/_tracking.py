@@ -17,7 +17,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -299,17 +298,12 @@ def _add_numbers(out: dict[str, float], name: str, value: Any) -> None:
 
 def _save_pyfunc(mlflow: Any, run_dir: Path, config: Any, name: str, path: Path) -> None:
     """Save the recommended model as an MLflow pyfunc model in ``path``."""
+    from mlflow.models import infer_signature
+
     from shallowvision import __version__
     from shallowvision.persistence import load_model
     from shallowvision.run._context import RunContext
-
-    with warnings.catch_warnings():
-        # Importing mlflow.pyfunc builds MLflow's own request schemas, which warn about
-        # their own type hints (MLflow 3): nothing a shallowvision user can act on.
-        warnings.filterwarnings("ignore", ".*Any type hint is inferred", UserWarning)
-        from mlflow.models import infer_signature
-
-        from shallowvision.run._pyfunc import ARTIFACT, MODEL_CODE, predict_frame
+    from shallowvision.run._pyfunc import ARTIFACT, MODEL_CODE, predict_frame
 
     ctx = RunContext(config=config, run_dir=run_dir)
     candidate = next((c for c in ctx.candidates() if c.name == name), None)

@@ -65,6 +65,21 @@ def test_compare_writes_json_and_csv_and_saves_models(tmp_path):
     )
 
 
+def test_n_per_class_cuts_the_training_images_and_leaves_the_test_split_whole():
+    small = cli("compare", "digits", "-m", "nb", "--n-per-class", "10", "--test")
+    assert small.returncode == 0, small.stderr
+    assert "trained on 100 images, scored on 359 test images" in small.stdout
+    cut = cli(
+        "compare", "digits", "-m", "nb", "--n-per-class", "10", "--test", "--test-n-per-class", "5"
+    )
+    assert cut.returncode == 0, cut.stderr
+    assert "trained on 100 images, scored on 50 test images" in cut.stdout
+    idle = cli("compare", "digits", "-m", "nb", "--test-n-per-class", "5")
+    assert idle.returncode == 2 and idle.stderr.strip() == (
+        "error: --test-n-per-class subsamples the test split: add --test to score on it"
+    )
+
+
 def test_compare_bad_input_is_one_line():
     out = cli("compare", "digits", "-m", "lr,xgbost")
     lines = out.stderr.strip().splitlines()

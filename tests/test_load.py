@@ -308,6 +308,13 @@ def test_validation_split_options(tmp_path):
     assert np.array_equal(again.images, splits.validation.images)
     small = load_splits(root, validation_size=0.25, n_per_class=2, positive="3")
     assert [len(s) for s in small] == [20, 20, 20]
+    # --n-per-class cuts the images models learn from; the test split stays whole.
+    few = load_splits(root, validation_size=0.25, n_per_class=1, random_state=3)
+    assert [len(s) for s in few] == [10, 10, 20]
+    assert np.array_equal(few.test.images, splits.test.images)
+    fewer = load_splits(root, validation_size=0.25, test_n_per_class=1, random_state=3)
+    assert [len(s) for s in fewer] == [150, 50, 10]
+    assert fewer.test.class_counts().tolist() == [1] * 10
     assert small.train.class_names == ("not 3", "3") and small.train.class_counts().tolist() == [
         18,
         2,
@@ -322,6 +329,7 @@ def test_load_splits_takes_every_option_of_load_with_the_same_default():
     of_load, of_splits = keywords(load), keywords(load_splits)
     assert of_splits.pop("validation_size") == 0.1  # load's is None: it loads one split
     of_load.pop("validation_size")
+    assert of_splits.pop("test_n_per_class") is None  # the test split's own subsample
     assert of_splits == of_load
 
 
@@ -330,8 +338,5 @@ def test_load_splits_passes_each_option_to_every_split(tmp_path):
     with pytest.raises(TypeError, match="unexpected keyword argument 'split'"):
         load_splits(root, split="test")
     splits = load_splits(root, fraction=0.5, random_state=1, cache=False)
-    assert [len(s) for s in splits] == [90, 10, 10]
-    assert (
-        splits.test.labels.tolist()
-        == load(root, "test", fraction=0.5, random_state=1).labels.tolist()
-    )
+    assert [len(s) for s in splits] == [90, 10, 20]  # the test split stays whole
+    assert splits.test.labels.tolist() == load(root, "test").labels.tolist()

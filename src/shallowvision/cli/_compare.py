@@ -40,6 +40,7 @@ from shallowvision.cli._options import (
     SeedOpt,
     SkipBadOpt,
     TaskOpt,
+    TestNPerClassOpt,
     TimeLimitOpt,
     ValidationOpt,
 )
@@ -70,6 +71,7 @@ def compare_cli(
     ] = False,
     validation_size: ValidationOpt = VALIDATION_SIZE,
     n_per_class: NPerClassOpt = None,
+    test_n_per_class: TestNPerClassOpt = None,
     seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     time_limit: TimeLimitOpt = None,
@@ -112,8 +114,12 @@ def compare_cli(
     if unknown:
         raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
     check_out_path(out)
+    if test_n_per_class is not None and not test:
+        raise ConfigError("--test-n-per-class subsamples the test split: add --test to score on it")
     if data_parallel:
-        check_data_parallel(names, dask, task, positive, n_per_class, n_jobs, time_limit)
+        check_data_parallel(
+            names, dask, task, positive, n_per_class, test_n_per_class, n_jobs, time_limit
+        )
     if save_models is not None:
         save_models.mkdir(parents=True, exist_ok=True)
     if data_parallel:
@@ -137,6 +143,7 @@ def compare_cli(
         task=task,
         positive=positive,
         n_per_class=n_per_class,
+        test_n_per_class=test_n_per_class,
         validation_size=validation_size,
         seed=seed,
         data_dir=data_dir,

@@ -17,6 +17,7 @@ def check_data_parallel(
     task: str,
     positive: str | None,
     n_per_class: int | None,
+    test_n_per_class: int | None,
     n_jobs: int | None,
     time_limit: float | None,
 ) -> None:
@@ -36,6 +37,7 @@ def check_data_parallel(
         )
     for flag, value in (
         ("--n-per-class", n_per_class),
+        ("--test-n-per-class", test_n_per_class),
         ("--n-jobs", n_jobs),
         ("--time-limit", time_limit),
     ):

@@ -200,6 +200,9 @@ def evaluate_cli(
     )
     console = stdout_console()
     console.print(evaluation_table(evaluation, data))
+    trained = (saved.manifest.get("training_data") or {}).get("n_images")
+    fitted = f"trained on {trained:,} images, " if trained else ""
+    console.print(f"{name}: {fitted}scored on {len(data):,} {data.split} images")
     if evaluation.operating_points or evaluation.operating_point_notes:
         console.print(operating_points_table(evaluation))
     if evaluation.comparisons:

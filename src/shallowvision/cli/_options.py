@@ -44,7 +44,16 @@ NPerClassOpt = Annotated[
     typer.Option(
         "--n-per-class",
         min=1,
-        help="Seeded stratified subsample: at most this many images per class.",
+        help="Seeded stratified subsample: at most this many training images per class "
+        "(validation shrinks with them; the test split stays whole).",
+    ),
+]
+TestNPerClassOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--test-n-per-class",
+        min=1,
+        help="Seeded stratified subsample of the test split: at most this many per class.",
     ),
 ]
 FractionOpt = Annotated[

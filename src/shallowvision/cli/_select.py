@@ -138,8 +138,8 @@ def select_cli(
         result.kept_pixels, model=f"{result.n_kept} kept pixels ({result.share_kept:.1%})"
     )
     title = (
-        f"{result.dataset}: {model} on all pixels and on those {result.method} keeps, scored on "
-        f"{result.n_eval:,} {result.evaluated_on} images"
+        f"{result.dataset}: {model} on all pixels and on those {result.method} keeps, trained "
+        f"on {result.n_train:,} images, scored on {result.n_eval:,} {result.evaluated_on} images"
     )
     console.print(comparison_table([all_row, kept_row], title))
     console.print(

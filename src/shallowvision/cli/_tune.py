@@ -157,7 +157,8 @@ def tune_cli(
                 _renamed(result.baseline, f"{model} default"),
                 _renamed(result.tuned, f"{model} tuned"),
             ],
-            "On validation",
+            f"{splits.train.name}: trained on {len(splits.train):,} images, scored on "
+            f"{len(splits.validation):,} validation images",
         )
     )
     cost = Table(title="Search cost", title_justify="left")

@@ -226,6 +226,7 @@ def load_splits(
     data_dir: str | os.PathLike[str] | None = None,
     n_per_class: int | None = None,
     fraction: float | None = None,
+    test_n_per_class: int | None = None,
     positive: int | str | None = None,
     random_state: int = 0,
     image_size: ImageSize | int | str = "auto",
@@ -254,7 +255,11 @@ def load_splits(
         Folder searched first (also ``$SHALLOWVISION_DATA``); then the user cache,
         system copies, then a download.
     n_per_class, fraction : optional
-        Seeded stratified subsample of each split, taken after validation is carved.
+        Seeded stratified subsample of the training and validation splits, taken after
+        validation is carved. The test split stays whole, so its scores compare with
+        every other figure on the same dataset.
+    test_n_per_class : int, optional
+        Seeded stratified subsample of the test split: at most this many per class.
     positive : int or str, optional
         Relabel every split for a one-vs-rest task with this class (index or name) as
         positive.
@@ -276,14 +281,19 @@ def load_splits(
         ``train``, ``validation`` (None when ``validation_size`` is None) and ``test``.
     """
 
-    def one(split: str, held_out: float | int | None) -> ImageSet:
+    def one(
+        split: str,
+        held_out: float | int | None,
+        per_class: int | None = n_per_class,
+        share: float | None = fraction,
+    ) -> ImageSet:
         return load(
             source,
             split,
             data_dir=data_dir,
             validation_size=held_out,
-            n_per_class=n_per_class,
-            fraction=fraction,
+            n_per_class=per_class,
+            fraction=share,
             positive=positive,
             random_state=random_state,
             image_size=image_size,
@@ -297,7 +307,7 @@ def load_splits(
 
     train = one("train", validation_size)
     validation = one("validation", validation_size) if validation_size is not None else None
-    test = one("test", None)
+    test = one("test", None, test_n_per_class, None)
     names = max((s.class_names for s in (train, validation, test) if s is not None), key=len)
     fixed = [
         s if s is None or s.class_names == names else _with_names(s, names)

@@ -213,7 +213,9 @@ def explore_dataset(
     splits = load_splits(
         source,
         validation_size=None,
+        # Exploring a sample: both splits are cut alike.
         n_per_class=n_per_class,
+        test_n_per_class=n_per_class,
         random_state=random_state,
         data_dir=data_dir,
         color=color,

@@ -60,6 +60,25 @@ def test_folder_cache_sees_new_images_and_new_classes(tmp_path):
     assert same(second, load(root, image_size=None, cache=False))
 
 
+def test_a_flat_folder_is_decoded_once_for_both_of_its_splits(tmp_path, monkeypatch):
+    from shallowvision.datasets import _readers
+
+    root = class_folder(tmp_path / "flat", {"a": 20, "b": 20})
+    decoded: list[Path] = []
+    decode_file = _readers._decode_file
+
+    def counted(path, **options):
+        decoded.append(path)
+        return decode_file(path, **options)
+
+    monkeypatch.setattr(_readers, "_decode_file", counted)
+    train, test = load(root, "train"), load(root, "test")
+    assert len(train) + len(test) == 40 and len(decoded) == 40  # not once per split
+    assert same(train, load(root, "train", cache=False))
+    assert same(test, load(root, "test", cache=False))
+    assert train.meta["resize"] == test.meta["resize"] == "stretch"
+
+
 def test_idx_folder_cache_sees_its_new_test_files(tmp_path):
     root = mnist_folder(tmp_path / "idx", n_train=50, n_test=20)
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):

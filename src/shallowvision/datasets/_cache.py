@@ -210,4 +210,6 @@ def _cached(
     decoded = decode()
     if use_cache and decoded.inputs:
         _cache_write(slot, decoded, definition)
+        for other, split in decoded.others.items():
+            _cache_write(_cache_slot(key, other), split, definition)
     return decoded

@@ -64,6 +64,9 @@ class _Decoded:
     #: Files read, to tell whether the cache is still current.
     inputs: list[Path] = field(default_factory=list)
     meta: dict[str, object] = field(default_factory=dict)
+    #: The other splits the same decode produced (a carved test split), by split name:
+    #: cached with this one, so the source is read once for both.
+    others: dict[str, _Decoded] = field(default_factory=dict)
 
     def to_imageset(self, split: str) -> ImageSet:
         return ImageSet(
@@ -287,13 +290,13 @@ def _folder_decoded(
         resize=options.resize,
         skip_bad=options.skip_bad,
     )
-    files = sorted(p for p in read_from.rglob("*") if _readers.is_image_file(p))
     decoded = _from_arrays(
-        root, read.images, read.labels, part, files, carve, class_names=read.class_names
+        root, read.images, read.labels, part, read.files, carve, class_names=read.class_names
     )
-    decoded.meta["resize"] = options.resize
-    if read.skipped:
-        decoded.meta["skipped"] = read.skipped
+    for split in (decoded, *decoded.others.values()):
+        split.meta["resize"] = options.resize
+        if read.skipped:
+            split.meta["skipped"] = read.skipped
     return decoded
 
 
@@ -311,20 +314,28 @@ def _from_arrays(
         class_names = tuple(str(i) for i in range(int(labels.max(initial=0)) + 1))
     whole = ImageSet(images, labels, class_names, name=_path_name(path))
     meta: dict[str, object] = {}
+    parts = {part: whole}
     if carve:
-        whole = _fixed_test_split(whole, part)
+        train, test = whole.split_off(FIXED_TEST_SIZE, random_state=_FIXED_TEST_SEED, name="test")
+        parts = {"train": train, "test": test}
+        parts = {part: parts[part], **parts}  # the asked-for split first
         meta["test_split"] = f"carved {FIXED_TEST_SIZE:.0%} with seed {_FIXED_TEST_SEED}"
     sha = _combined_sha(inputs) if len(inputs) > 2 else sha256_file(inputs[0])
-    return _Decoded(
-        images=whole.images,
-        labels=whole.labels,
-        class_names=whole.class_names,
-        name=whole.name,
-        source=str(inputs[0] if len(inputs) <= 2 else path),
-        sha256=sha,
-        inputs=inputs,
-        meta=meta,
-    )
+    decoded = [
+        _Decoded(
+            images=split.images,
+            labels=split.labels,
+            class_names=split.class_names,
+            name=split.name,
+            source=str(inputs[0] if len(inputs) <= 2 else path),
+            sha256=sha,
+            inputs=inputs,
+            meta=dict(meta),
+        )
+        for split in parts.values()
+    ]
+    decoded[0].others = dict(zip(list(parts)[1:], decoded[1:], strict=True))
+    return decoded[0]
 
 
 def _path_name(path: Path) -> str:

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -155,13 +156,23 @@ def test_compare_ensembles_uses_fitted_members_as_they_are(split, fitted):
     train, validation = split
     before = [m.predict_proba(validation.X) for _, m in fitted]
     result = compare_ensembles(
-        fitted, train, validation, methods=("soft",), fit_seconds={"lr": 2.0, "nb": 1.0}
+        fitted,
+        train,
+        validation,
+        methods=("soft",),
+        fit_seconds={"lr": 2.0, "nb": 1.0},
+        n_jobs=2,
     )
     by_name = {r.model: r for r in result.rows}
     # Not refitted: the same objects, the same probabilities, the fit times given.
     for (name, member), proba in zip(fitted, before, strict=True):
         assert result.models[name] is member
         np.testing.assert_array_equal(member.predict_proba(validation.X), proba)
+    # Nor copied: with n_jobs, the voting fit is not sent to worker processes and back.
+    voting = result.models["soft voting"]
+    assert all(f.estimator is m for (_, m), f in zip(fitted, voting.estimators_, strict=True))
+    # Its size is that of its model file, counted without a copy of the bytes.
+    assert by_name["soft voting"].size_bytes == len(sio.dumps(voting))
     assert (by_name["lr"].fit_seconds, by_name["nb"].fit_seconds) == (2.0, 1.0)
     assert by_name["rf"].fit_seconds is None
     mean = np.mean(before, axis=0)

@@ -249,5 +249,7 @@ def make_ensemble(
         estimators=frozen,
         voting=method,
         weights=_check_weights(weights, len(frozen)),
-        n_jobs=n_jobs,
+        # Fitting fitted members does nothing; in parallel it would send each to a worker
+        # process and back, a full copy of every member (gigabytes for forests).
+        n_jobs=n_jobs if any(not is_fitted(est) for _, est in resolved) else None,
     )

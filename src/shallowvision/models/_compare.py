@@ -138,7 +138,7 @@ def score_fitted(
     params: dict[str, Any] | None = None,
 ) -> ModelScore:
     """The comparison row of an already-fitted model: metrics, predict time and size on disk."""
-    import skops.io as sio
+    from shallowvision._io import skops_size
 
     # The prediction time is that of one call: the scores when the model has them, else the labels.
     scores, kind = None, "labels"
@@ -154,7 +154,7 @@ def score_fitted(
         model=name,
         fit_seconds=fit_seconds,
         predict_seconds_per_1000=predict_seconds / max(len(X_eval), 1) * 1000,
-        size_bytes=len(sio.dumps(estimator)),
+        size_bytes=skops_size(estimator),
         scores_kind=kind,
         notes=capacity_notes(estimator),
         params=dict(params or {}),

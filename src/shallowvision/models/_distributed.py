@@ -590,8 +590,8 @@ def score_data_parallel(
     """
     import dask
     import dask.array
-    import skops.io as sio
 
+    from shallowvision._io import skops_size
     from shallowvision.models._scores import has_proba
 
     if not has_proba(estimator):
@@ -616,7 +616,7 @@ def score_data_parallel(
         model=name,
         fit_seconds=fit_seconds,
         predict_seconds_per_1000=predict_seconds / max(len(y_true), 1) * 1000,
-        size_bytes=len(sio.dumps(estimator)),
+        size_bytes=skops_size(estimator),
         scores_kind="proba",
         params=dict(params or {}),
         **summary_metrics(np.asarray(y_true), labels, scores, "proba", n_classes),  # type: ignore[arg-type]

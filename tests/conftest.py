@@ -37,6 +37,21 @@ def browser_available() -> bool:
     return CHROMIUM.is_file() and importlib.util.find_spec("playwright") is not None
 
 
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with nothing of its own reaching the network."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # In CI (SHALLOWVISION_STRICT=1) nothing may skip: a missing dependency is a failure.
     if os.environ.get("SHALLOWVISION_STRICT") == "1":
@@ -105,6 +120,21 @@ def digits():
     from shallowvision.datasets import load
 
     return load("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """The folder of a whole study of the digits (four models, one tuned), with its report."""
+    from shallowvision.run import build_config, run_study
+
+    overrides = {
+        "data": {"dataset": "digits", "n_per_class": None},
+        "compare": {"models": ["dummy", "lr", "nb", "knn"]},
+        "tune": {"top": 1, "n_candidates": 4},
+    }
+    return run_study(
+        build_config(overrides=overrides), out_dir=tmp_path_factory.mktemp("runs"), run_id="r"
+    )
 
 
 @pytest.fixture(scope="session")

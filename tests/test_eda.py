@@ -412,6 +412,14 @@ def test_duplicates_display_and_figure(digits, digits_test):
     ]
 
 
+def test_class_centres_are_told_apart_by_colour_not_by_names_that_pile_up(result):
+    fig = dict(eda_figures(result))["centre_of_mass"]
+    centres = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in centres] == list(result.ink.class_names)
+    assert all(t.mode == "markers" and t.showlegend for t in centres)
+    assert len({t.marker.color for t in centres}) == len(centres)
+
+
 def test_plotly_figures_and_pngs(result, tmp_path):
     figures = dict(eda_figures(result))
     assert set(figures) >= {
@@ -431,7 +439,8 @@ def test_plotly_figures_and_pngs(result, tmp_path):
     }
     assert not any(name.startswith("duplicates") for name in figures)  # none in digits
     heatmap = figures["mean_images"].data[0]
-    assert heatmap.type == "heatmap" and np.asarray(heatmap.z).shape == (18, 48)
+    # Two rows of five 8x8 means, a caption line under each row, a pixel between columns.
+    assert heatmap.type == "heatmap" and np.asarray(heatmap.z).shape == (18, 44)
     assert figures["class_balance"].data[0].y.sum() == pytest.approx(1.0)
     box = figures["ink_mean_intensity"].data[0]
     assert list(box.x)[-1] == "all" and box.median[0] == pytest.approx(
@@ -443,6 +452,8 @@ def test_plotly_figures_and_pngs(result, tmp_path):
     np.testing.assert_allclose(levels.y, np.asarray(cumulative.y)[np.asarray(levels.x) - 1])
     assert all(y >= level for y, level in zip(levels.y, result.pca.variance_levels, strict=True))
     assert max(figures["pca_variance"].layout.xaxis.tickvals) <= len(cumulative.y)
+    # Levels a few components apart are labelled on alternate sides of the curve.
+    assert list(levels.textposition[:2]) == ["top left", "bottom right"]
     for fig in figures.values():
         json.loads(fig.to_json())
     written = write_eda(result, tmp_path / "eda")

@@ -281,6 +281,18 @@ def test_plotly_builders_return_figures(evaluation, digits_model):
     RobustnessDisplay(robustness).plot()
 
 
+def test_charts_with_a_second_axis_give_it_ticks_and_room_of_its_own(evaluation):
+    # Plotly puts an overlaying axis's ticks where the first axis has its own (on a log
+    # axis: 1%, 3%, 5%, 19%, 26%, ...), and a legend on the right lay over its labels.
+    histogram = histogram_figure(evaluation.confidence)
+    reliability = reliability_figure([evaluation.calibration.top_label])
+    assert histogram.layout.yaxis2.tickmode == "auto"
+    assert reliability.layout.yaxis2.tickmode == "auto"
+    assert reliability.layout.legend.orientation == "h" and reliability.layout.legend.y < 0
+    # The counts' log axis is labelled at 1, 2 and 5, not at every digit.
+    assert histogram.layout.yaxis.type == "log" and histogram.layout.yaxis.dtick == "D2"
+
+
 @pytest.mark.fashion
 @pytest.mark.slow
 def test_evaluating_the_fashion_mnist_test_set_is_fast():

@@ -4,22 +4,13 @@ import shutil
 
 import pytest
 
-from conftest import CHROMIUM
+from conftest import launch_chromium
 from shallowvision.report import render_report
-from shallowvision.run import build_config, run_study
-
-DIGITS = {
-    "data": {"dataset": "digits", "n_per_class": None},
-    "compare": {"models": ["dummy", "lr", "nb", "knn"]},
-    "tune": {"top": 1, "n_candidates": 4},
-}
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return run_study(
-        build_config(overrides=DIGITS), out_dir=tmp_path_factory.mktemp("runs"), run_id="r"
-    )
+def run_dir(digits_run):
+    return digits_run
 
 
 def test_report_is_one_self_contained_file(run_dir):
@@ -74,17 +65,7 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
 
     errors, external = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on(
             "console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None
@@ -116,6 +97,7 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
         browser.close()
     target = os.environ.get("SHALLOWVISION_SCREENSHOT_DIR")
     if target:
+        os.makedirs(target, exist_ok=True)
         shutil.copy(shot, target)
     assert errors == [] and external == []
     assert n_charts >= 3 and rendered == n_charts and interactive

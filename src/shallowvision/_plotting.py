@@ -12,6 +12,7 @@ drawn. Images are drawn as one mosaic at their own height x width: grey images
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -30,11 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_LEGEND",
+    "MIN_TILE_PX",
+    "TILE_PX",
     "Display",
     "MapDisplay",
     "add_tiles",
     "color_limit",
     "draw_tiles",
+    "log_axis",
     "mosaic",
     "new_axes",
     "pixel_map_figure",
@@ -62,24 +66,26 @@ def save_png(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100) ->
 
 
 def mosaic(
-    images: np.ndarray, indices: np.ndarray, *, n_cols: int, gap: int = 1
+    images: np.ndarray, indices: np.ndarray, *, n_cols: int, gap: int | tuple[int, int] = 1
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Tile ``images[indices]`` into one array, row by row, at their own height x width.
 
-    Returns the float canvas (NaN in the gaps, so they draw as background), of shape
+    ``gap`` is the space between tiles, or ``(between rows, between columns)``. Returns
+    the float canvas (NaN in the gaps, so they draw as background), of shape
     ``(rows, cols)`` for grey images or ``(rows, cols, 3)`` for colour ones, and the
     ``(row, col)`` pixel of each tile's top-left corner.
     """
     h, w = images.shape[1:3]
     channels = images.shape[3:]
+    gap_y, gap_x = (gap, gap) if isinstance(gap, int) else gap
     n = len(indices)
     n_rows = max(1, -(-n // n_cols))
     cols = min(n, n_cols) if n else 1
-    canvas = np.full((n_rows * (h + gap) - gap, cols * (w + gap) - gap, *channels), np.nan)
+    canvas = np.full((n_rows * (h + gap_y) - gap_y, cols * (w + gap_x) - gap_x, *channels), np.nan)
     corners = []
     for i, idx in enumerate(indices):
         r, c = divmod(i, n_cols)
-        top, left = r * (h + gap), c * (w + gap)
+        top, left = r * (h + gap_y), c * (w + gap_x)
         canvas[top : top + h, left : left + w] = images[idx]
         corners.append((top, left))
     return canvas, corners
@@ -192,6 +198,34 @@ def plotly_figure(title: str, xaxis: str, yaxis: str) -> go.Figure:
     )
 
 
+#: A mosaic's images are drawn about this many screen pixels high where there is room.
+#: The room for captions is made for images ``MIN_TILE_PX`` high (larger images leave
+#: more), and the report draws them no smaller: a mosaic too wide for its cell at that
+#: size takes the whole width.
+TILE_PX = 80
+MIN_TILE_PX = 72
+
+#: A caption line under a tile (9-pixel text) and the space around a caption, in screen
+#: pixels, and the width of a character (generous, so estimates err towards room).
+_CAPTION_LINE_PX = 11
+_CAPTION_SPACE_PX = 5
+_CAPTION_CHAR_PX = 5.0
+
+
+def _caption_gaps(captions: Sequence[str], lines: int, h: int, w: int) -> tuple[int, int]:
+    """Image pixels between rows and between columns of tiles that leave room for the
+    captions under the tiles, drawn :data:`MIN_TILE_PX` high."""
+    lines = max([lines, *(c.count("<br>") + 1 for c in captions)])
+    widest = max(
+        (len(re.sub(r"<[^>]+>", "", part)) for c in captions for part in c.split("<br>")),
+        default=0,
+    )
+    scale = MIN_TILE_PX / h  # screen pixels per image pixel
+    gap_y = int(np.ceil((lines * _CAPTION_LINE_PX + _CAPTION_SPACE_PX) / scale))
+    gap_x = int(np.ceil((widest * _CAPTION_CHAR_PX + _CAPTION_SPACE_PX) / scale)) - w
+    return gap_y, max(gap_x, h // 8, 1)
+
+
 def add_tiles(
     fig: go.Figure,
     images: np.ndarray,
@@ -206,23 +240,30 @@ def add_tiles(
     showscale: bool = False,
     hovertemplate: str | None = None,
     colorbar: dict[str, Any] | None = None,
-) -> int:
+) -> tuple[int, int]:
     """Add ``images`` to ``fig`` as one mosaic at their own height x width: a heat map of
     grey images ``(n, height, width)``, or a picture of colour ones ``(n, height, width, 3)``
     (the colour scale and hover options then do not apply).
 
-    Captions (HTML, one per image) go under the tiles, row labels to the left; the axes
-    are hidden, square pixels kept, and the figure's height set for tiles about 80 screen
-    pixels high. Nothing is added for no images. Hovering shows nothing unless
-    ``hovertemplate`` says what. Returns the gap between tiles, so a second mosaic of the
+    Captions (HTML, one per image, ``caption_lines`` lines or as many as they hold) go
+    under the tiles, with room for them between the rows and the columns; row labels go
+    to the left. The axes are hidden, square pixels kept, the axes' ranges hold the
+    tiles and their captions, and the figure's height is set for tiles about
+    :data:`TILE_PX` screen pixels high. The layout's ``meta`` records where the tiles are
+    (``{"tiles": {"size": [h, w], "corners": [[top, left], ...]}}``, in the axes' units).
+    Nothing is added for no images. Hovering shows nothing unless ``hovertemplate`` says
+    what. Returns the gaps between rows and between columns, so a second mosaic of the
     same layout (an overlay) can be laid over this one.
     """
     import plotly.graph_objects as go
 
     if not len(images):
-        return 0
-    h = images.shape[1]
-    gap = max(1, round(0.3 * caption_lines * h)) if captions is not None else max(1, h // 8)
+        return (0, 0)
+    h, w = images.shape[1:3]
+    if captions is not None:
+        gap = _caption_gaps(captions, caption_lines, h, w)
+    else:
+        gap = (max(1, h // 8), max(1, w // 8))
     canvas, corners = mosaic(images, np.arange(len(images)), n_cols=n_cols, gap=gap)
     if canvas.ndim == 3:
         # One inline PNG: pixel centres at whole coordinates, as a heat map's, so a heat
@@ -244,25 +285,47 @@ def add_tiles(
             )
         )
     for (top, left), caption in zip(corners, captions or (), strict=False):
+        # From the tile's bottom left corner down (plotly pads an annotation by 2 pixels).
         fig.add_annotation(
-            x=left,
-            y=top + h,
+            x=left - 0.5,
+            y=top + h - 0.5,
             text=caption,
             showarrow=False,
             xanchor="left",
             yanchor="top",
+            align="left",
             font={"size": 9},
         )
     for row, label in enumerate(row_labels or ()):
         fig.add_annotation(
-            x=-gap, y=row * (h + gap) + h / 2, text=label, showarrow=False, xanchor="right"
+            x=-0.5,
+            xshift=-6,
+            y=row * (h + gap[0]) + (h - 1) / 2,
+            text=label,
+            showarrow=False,
+            xanchor="right",
         )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    fig.update_xaxes(visible=False)
-    # Tiles about 80 screen pixels high whatever the image size, so one image is not a poster.
-    rows = -(-len(images) // n_cols)
-    fig.update_layout(height=int(110 + rows * 80 * (h + gap) / h))
+    # The last row's captions are inside the plot too, not in the margin under it.
+    tall = canvas.shape[0] + (gap[0] if captions is not None else 0)
+    fig.update_yaxes(autorange=False, range=[tall - 0.5, -0.5], scaleanchor="x", visible=False)
+    fig.update_xaxes(autorange=False, range=[-0.5, canvas.shape[1] - 0.5], visible=False)
+    # Tiles about TILE_PX screen pixels high whatever the image size, so one image is not a poster.
+    fig.update_layout(
+        height=int(100 + tall * TILE_PX / h),
+        # Where the tiles are, in the axes' units: the report's layout checks measure them.
+        meta={"tiles": {"size": [int(h), int(w)], "corners": [list(c) for c in corners]}},
+    )
     return gap
+
+
+def log_axis(values: ArrayLike) -> dict[str, Any]:
+    """A log axis for positive ``values`` labelled at 1, 2 and 5 of each power of ten, or
+    at the powers alone beyond three decades: plotly labels every digit on a short
+    range, and the labels run into each other."""
+    data = np.asarray(values, dtype=np.float64)
+    positive = data[np.isfinite(data) & (data > 0)]
+    decades = float(np.log10(positive.max() / positive.min())) if positive.size else 0.0
+    return {"type": "log", "dtick": 1 if decades > 3 else "D2"}
 
 
 # Colour scales end at the 99.5th percentile of |value|, so a few extreme pixels do not wash

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from shallowvision._plotting import add_tiles, plotly_figure
+from shallowvision._plotting import MAX_LEGEND, add_tiles, log_axis, plotly_figure
 from shallowvision._records import jsonable
 from shallowvision.eda._analyze import EdaResult
 from shallowvision.eda._duplicates import Duplicates
@@ -115,20 +115,28 @@ def centre_of_mass_figure(ink: InkStatistics, mean_image: np.ndarray) -> go.Figu
                 hoverinfo="skip",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=jsonable(ink.centre_x.mean),
-            y=jsonable(ink.centre_y.mean),
-            mode="markers+text",
-            text=list(ink.class_names),
-            textposition="top right",
-            textfont={"size": 9, "color": "orange"},
-            marker={"color": "orange", "size": 7},
-            error_x={"array": jsonable(ink.centre_x.std), "color": "orange"},
-            error_y={"array": jsonable(ink.centre_y.std), "color": "orange"},
-            name="classes",
+    # One colour per class, named in the legend and on hover: class names written by
+    # the markers pile up, as centres of mass lie close together.
+    x, y = jsonable(ink.centre_x.mean), jsonable(ink.centre_y.mean)
+    dx, dy = jsonable(ink.centre_x.std), jsonable(ink.centre_y.std)
+    for k, name in enumerate(ink.class_names):
+        fig.add_trace(
+            go.Scatter(
+                x=[x[k]],
+                y=[y[k]],
+                mode="markers",
+                marker={
+                    "color": _class_colour(k),
+                    "size": 7,
+                    "line": {"width": 1, "color": "white"},
+                },
+                error_x={"array": [dx[k]], "color": _class_colour(k)},
+                error_y={"array": [dy[k]], "color": _class_colour(k)},
+                name=name,
+                showlegend=len(ink.class_names) <= MAX_LEGEND,
+                hovertemplate=f"{name}: (%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            )
         )
-    )
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x")
     return fig
@@ -158,7 +166,8 @@ def pixel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
                     visible="legendonly" if len(histogram.class_names) > 12 else True,
                 )
             )
-    fig.update_yaxes(type="log")
+    shares = [trace.y for trace in fig.data]
+    fig.update_yaxes(**log_axis(np.concatenate(shares) if shares else []))
     return fig
 
 
@@ -198,7 +207,8 @@ def channel_histogram_figure(histogram: PixelHistogram) -> go.Figure:
                     row=1,
                     col=ch + 1,
                 )
-    fig.update_yaxes(type="log")
+    shares = [trace.y for trace in fig.data]
+    fig.update_yaxes(**log_axis(np.concatenate(shares) if shares else []))
     fig.update_yaxes(title_text="Share of the channel's values", row=1, col=1)
     fig.update_xaxes(title_text="Channel value", range=[0, 255])
     fig.update_layout(
@@ -366,8 +376,13 @@ def explained_variance_figure(pca: PCASummary) -> go.Figure:
                 for lv, n in zip(pca.variance_levels, pca.components_needed, strict=True)
             ],
             # Up and to the left of a rising curve, where there is room (the right edge
-            # would cut the last one off).
-            textposition="top left",
+            # would cut the last one off), and every other one under it to the right:
+            # the levels near the top are a few components apart, and their labels
+            # would run into each other.
+            textposition=[
+                "top left" if i % 2 == 0 else "bottom right"
+                for i in range(len(pca.components_needed))
+            ],
             name="components needed",
         )
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from shallowvision._plotting import add_tiles, plotly_figure
+from shallowvision._plotting import add_tiles, log_axis, plotly_figure
 from shallowvision.evaluation._calibration import ReliabilityDiagram
 from shallowvision.evaluation._calibrators import CalibrationComparison
 from shallowvision.evaluation._curves import CurveSet
@@ -149,7 +149,15 @@ def reliability_figure(
         yaxis={"range": [0, 1]},
         xaxis={"range": [0, 1]},
         barmode="group",
-        yaxis2={"overlaying": "y", "side": "right", "title": "images per bin", "showgrid": False},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": "images per bin",
+            "showgrid": False,
+            "tickmode": "auto",
+        },
+        # Under the plot: on its right, the legend would lie over the second axis's labels.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
     return fig
 
@@ -179,7 +187,8 @@ def histogram_figure(histogram: CorrectWrongHistogram) -> go.Figure:
     )
     fig.update_layout(
         barmode="overlay",
-        yaxis_type="log",
+        # Counts from 1 up.
+        yaxis=log_axis([1, *np.ravel(h.correct), *np.ravel(h.wrong)]),
         yaxis2={
             "overlaying": "y",
             "side": "right",
@@ -187,6 +196,8 @@ def histogram_figure(histogram: CorrectWrongHistogram) -> go.Figure:
             "range": [0, 1.02],
             "tickformat": ".0%",
             "nticks": 6,
+            # Ticks of its own: an overlaying axis takes the first axis's by default.
+            "tickmode": "auto",
             "title": "error rate",
             "showgrid": False,
         },

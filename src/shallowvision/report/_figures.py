@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FigureHTML", "cost_chart", "figure_html", "metric_bars", "png_data_uri"]
+from shallowvision._plotting import TILE_PX
+
+__all__ = [
+    "FigureHTML",
+    "cost_chart",
+    "figure_html",
+    "metric_bars",
+    "mosaic_size",
+    "png_data_uri",
+]
 
 #: Qualitative palette: one colour per model, the same in every chart of a report.
 PALETTE = (
@@ -52,9 +61,11 @@ DEFAULT_HEIGHT = 450
 #: title starts below them, so the bar never covers it.
 MODEBAR_STRIP = 28
 
-#: A title line's height, and the space between the title and the plot.
+#: A title line's height, and the space between the title and the plot (less above a
+#: mosaic of images, which has no tick labels at its top).
 _TITLE_LINE_PX = 24
 _TITLE_GAP = 12
+_MOSAIC_TITLE_GAP = 6
 
 #: Mode bar buttons the report's charts do without: selections and hover modes mean
 #: nothing on them, and each widens the bar.
@@ -67,37 +78,123 @@ _MODEBAR_REMOVE = [
     "hoverCompareCartesian",
 ]
 
-#: A chart's width in screen pixels in a grid of 1, 2 or 3 columns, with the report at
-#: its widest (its CSS: 1280 pixels of main column, less padding and gaps).
+#: A chart's width in screen pixels in a grid of 1, 2 or 3 columns, in a window 1,400
+#: pixels wide (the report's CSS: a 230-pixel menu, then the main column less padding
+#: and gaps).
 CELL_WIDTH = {1: 1032, 2: 510, 3: 336}
 
 #: The width plotly gives a colour bar (with its tick labels), taken from the plot, and
 #: the least plot height that leaves its tick labels apart.
 _COLORBAR = 100
-_COLORBAR_PLOT = 180
+_COLORBAR_PLOT = 100
+
+#: Margins of a chart: room for tick labels and axis titles; a mosaic of images, whose
+#: axes are hidden, needs none below it.
+_MARGIN = {"l": 60, "r": 20, "b": 50}
+_MOSAIC_BOTTOM = 2
+
+#: A title line holds about this many pixels of text per character (17-pixel title font).
+_TITLE_CHAR_PX = 9
+
+#: Pixels between a y axis and its tick labels: at the corner where both axes start,
+#: the first labels of the two would otherwise touch.
+_TICK_STANDOFF = 4
+
+#: Pixels subplot titles are raised by, off the tick labels at the top of their plots.
+_SUBPLOT_TITLE_SHIFT = 6
+
+
+#: Height of an entry of a legend under the plot (10-pixel text), and the space above it.
+_LEGEND_ROW = 19
+_LEGEND_GAP = 8
+
+
+def _title_line(columns: int) -> int:
+    """Characters per title line in a grid of ``columns`` (at most :data:`TITLE_LINE`)."""
+    width = CELL_WIDTH.get(columns, CELL_WIDTH[1])
+    return min(TITLE_LINE, (width - 40) // _TITLE_CHAR_PX)
+
+
+def _legend_below(fig: Any) -> int:
+    """Entries of a legend the figure puts under its plot (0 for a legend elsewhere).
+
+    Placed as a fraction of the plot's height, such a legend runs into the x axis's
+    title whenever plotly gives the plot a different height: the report stacks its
+    entries, one a line, at the bottom of the chart, in a margin kept for them.
+    """
+    legend = fig.layout.legend
+    if legend.orientation != "h" or legend.y is None or legend.y >= 0:
+        return 0
+    return sum(1 for t in fig.data if t.showlegend is not False and t.name)
+
+
+def _subplot_titles(fig: Any) -> list[Any]:
+    """The annotations plotly's ``make_subplots`` puts above the top row of plots."""
+    return [
+        a
+        for a in fig.layout.annotations
+        if a.xref == "paper"
+        and a.yref == "paper"
+        and a.yanchor == "bottom"
+        and a.showarrow is False
+        and a.y is not None
+        and a.y >= 0.99
+    ]
 
 
 def figure_html(fig: Any, *, name: str, columns: int = 1) -> FigureHTML:
     """A chart as an HTML fragment that uses the report's single embedded plotly.js.
 
-    A long title is broken into lines of at most :data:`TITLE_LINE` characters, below a
-    strip kept for the mode bar, with the top margin and the height grown to hold them.
-    An image mosaic (square pixels) is made no taller than it is drawn in a grid of
-    ``columns`` columns, and its heat map values are stored compactly.
+    A long title is broken into lines that fit a cell of a grid of ``columns`` columns
+    (at most :data:`TITLE_LINE` characters), below a strip kept for the mode bar, with
+    the top margin and the height grown to hold them, and subplot titles under it. An
+    image mosaic (square pixels) is sized to show its images :data:`TILE_PX` pixels high
+    where the cell is wide enough and no taller than the cell draws it, and its heat map
+    values are stored compactly. A secondary axis gets ticks of its own (plotly would
+    put them where the first axis has its), and y tick labels stand off the x axis's.
     """
     title = fig.layout.title.text or ""
-    lines = textwrap.wrap(title, TITLE_LINE) if "<br>" not in title else title.split("<br>")
+    lines = (
+        textwrap.wrap(title, _title_line(columns)) if "<br>" not in title else title.split("<br>")
+    )
     if len(lines) > 1:
         fig.update_layout(title_text="<br>".join(lines))
-    top = MODEBAR_STRIP + _TITLE_LINE_PX * max(len(lines), 1) + _TITLE_GAP
-    margin = {"l": 60, "r": 20, "t": top, "b": 50}
+    # Subplot titles take a line of their own between the title and the plots.
+    subtitles = _subplot_titles(fig)
+    for annotation in subtitles:
+        annotation.yshift = _SUBPLOT_TITLE_SHIFT
+    below = max(len(lines), 1) - 1 + (1 if subtitles else 0)
+    mosaic = mosaic_size(fig, columns)
+    gap = _MOSAIC_TITLE_GAP if mosaic is not None and mosaic["tile"] is not None else _TITLE_GAP
+    top = MODEBAR_STRIP + _TITLE_LINE_PX * (below + 1) + gap
+    margin = {"t": top, **_MARGIN}
     # An explicit height sizes the chart's box before plotly draws it, so a short
     # figure (one row of pixel maps) leaves no empty space below it.
     height = (fig.layout.height or DEFAULT_HEIGHT) + top - 50
-    fitted = _mosaic_height(fig, CELL_WIDTH.get(columns, CELL_WIDTH[1]), margin)
-    if fitted is not None:
-        height = min(height, fitted)
+    if mosaic is not None:
+        margin = mosaic["margin"] | {"t": top}
+        height = top + margin["b"] + mosaic["plot_height"]
+    entries = _legend_below(fig)
+    if entries:
+        room = _LEGEND_GAP + _LEGEND_ROW * entries
+        margin["b"] += room
+        height += room
+        fig.update_layout(
+            legend={
+                "orientation": "v",
+                "x": 0,
+                "xanchor": "left",
+                "yref": "container",
+                "y": 0,
+                "yanchor": "bottom",
+            }
+        )
     compact_heatmaps(fig)
+    for axis in _axes(fig, "yaxis"):
+        if axis.overlaying and axis.tickmode is None:
+            axis.tickmode = "auto"
+        if axis.ticklabelstandoff is None:
+            axis.ticklabelstandoff = _TICK_STANDOFF
     fig.update_layout(
         template="plotly_white",
         margin=margin,
@@ -109,7 +206,7 @@ def figure_html(fig: Any, *, name: str, columns: int = 1) -> FigureHTML:
             "yref": "paper",
             "y": 1,
             "yanchor": "bottom",
-            "pad": {"b": _TITLE_GAP + _TITLE_LINE_PX * (max(len(lines), 1) - 1)},
+            "pad": {"b": gap + _TITLE_LINE_PX * below},
         },
     )
     return FigureHTML(
@@ -126,6 +223,15 @@ def figure_html(fig: Any, *, name: str, columns: int = 1) -> FigureHTML:
     )
 
 
+def _axes(fig: Any, kind: str) -> list[Any]:
+    """The layout's axes of one kind (``"xaxis"`` or ``"yaxis"``): ``yaxis``, ``yaxis2``, ..."""
+    return [
+        fig.layout[key]
+        for key in fig.layout.to_plotly_json()
+        if key == kind or (key.startswith(kind) and key[len(kind) :].isdigit())
+    ] or [fig.layout[kind]]
+
+
 def _array(value: Any) -> np.ndarray | None:
     """A trace's array, also as plotly stores it in JSON (a typed buffer in base64)."""
     if value is None:
@@ -139,10 +245,16 @@ def _array(value: Any) -> np.ndarray | None:
     return np.asarray(value)
 
 
-def _mosaic_height(fig: Any, width: int, margin: dict[str, int]) -> int | None:
-    """The height at which a mosaic of images (one plot, y anchored to x) fills ``width``
-    pixels; None for other charts. Plotly keeps pixels square by shrinking the plot, so
-    a taller box would only be empty above and below it."""
+def mosaic_size(fig: Any, columns: int = 1) -> dict[str, Any] | None:
+    """How a mosaic of images (one plot, y anchored to x) is drawn in a cell of a grid of
+    ``columns``: its margins, its plot's height and the side of its images in screen
+    pixels (``tile``); None for other charts.
+
+    The images are :data:`TILE_PX` pixels high where the cell is wide enough, smaller
+    where it is not: plotly keeps pixels square by shrinking the plot, so a taller box
+    would only be empty above and below it. A colour bar is as tall as the plot, with
+    room for its tick labels.
+    """
     layout = fig.layout
     if layout.yaxis.scaleanchor != "x" or any(
         k.startswith(("xaxis", "yaxis")) and k not in ("xaxis", "yaxis")
@@ -160,10 +272,34 @@ def _mosaic_height(fig: Any, width: int, margin: dict[str, int]) -> int | None:
             shape = _image_shape(trace)
     if not shape or not shape[0] or not shape[1]:
         return None
+    tall, wide = float(shape[0]), float(shape[1])
+    margin = dict(_MARGIN)
+    if layout.xaxis.range is not None and layout.yaxis.range is not None:
+        # The axes hold the tiles and the captions under their last row: hidden, they
+        # need no margin below.
+        tall = abs(layout.yaxis.range[0] - layout.yaxis.range[1])
+        wide = abs(layout.xaxis.range[1] - layout.xaxis.range[0])
+        if layout.xaxis.visible is False and layout.yaxis.visible is False:
+            margin["b"] = _MOSAIC_BOTTOM
+    labels = [
+        len(str(a.text))
+        for a in layout.annotations
+        if a.xanchor == "right" and a.x is not None and a.x < 0
+    ]
+    if labels:
+        # Row labels, left of the images, in 12-pixel text.
+        margin["l"] = max(margin["l"], 16 + 7 * max(labels))
+    width = CELL_WIDTH.get(columns, CELL_WIDTH[1])
     plot = width - margin["l"] - margin["r"] - (_COLORBAR if bar else 0)
-    # A colour bar is as tall as the plot: it keeps room for its tick labels.
-    tall = max(plot * shape[0] / shape[1], _COLORBAR_PLOT if bar else 0)
-    return int(np.ceil(margin["t"] + margin["b"] + tall))
+    scale = plot / wide  # screen pixels per image pixel, filling the width
+    tiles = layout.meta.get("tiles") if isinstance(layout.meta, dict) else None
+    if tiles:
+        scale = min(scale, TILE_PX / max(tiles["size"][0], 1))
+    elif layout.height:
+        scale = min(scale, (layout.height - 100) / tall)
+    side = scale * min(tiles["size"]) if tiles else None
+    plot_height = int(np.ceil(max(scale * tall, _COLORBAR_PLOT if bar else 0)))
+    return {"margin": margin, "plot_height": plot_height, "tile": side}
 
 
 def _image_shape(trace: Any) -> tuple[int, int] | None:
@@ -306,7 +442,11 @@ def metric_bars(
 
 
 def cost_chart(rows: list[dict[str, Any]], *, metric: str, metric_label: str) -> Any:
-    """Quality against cost, one trace per model; a menu switches the cost on the x axis."""
+    """Quality against cost, one trace per model; a menu switches the cost on the x axis.
+
+    Models are told apart by colour, in the legend and on hover: names written by the
+    markers would pile up where models cost and score alike.
+    """
     import plotly.graph_objects as go
 
     names = [r["model"] for r in rows]
@@ -329,9 +469,7 @@ def cost_chart(rows: list[dict[str, Any]], *, metric: str, metric_label: str) ->
             name=row["model"],
             x=[cost(row, "predict_seconds_per_1000")],
             y=[row.get(metric)],
-            mode="markers+text",
-            text=[row["model"]],
-            textposition="top center",
+            mode="markers",
             marker={
                 "size": 14,
                 "color": colours[row["model"]],

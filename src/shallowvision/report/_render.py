@@ -14,9 +14,16 @@ import numpy as np
 
 from shallowvision import __version__
 from shallowvision._io import write_text
+from shallowvision._plotting import MIN_TILE_PX
 from shallowvision._records import RecordError
 from shallowvision.exceptions import ConfigError
-from shallowvision.report._figures import FigureHTML, cost_chart, figure_html, metric_bars
+from shallowvision.report._figures import (
+    FigureHTML,
+    cost_chart,
+    figure_html,
+    metric_bars,
+    mosaic_size,
+)
 from shallowvision.report._records import (
     Candidate,
     RunManifest,
@@ -58,12 +65,23 @@ class Section:
         return self
 
     def stored_charts(self, run: RunData, names: list[str], *, columns: int = 1) -> Section:
-        """Charts a stage stored, side by side in ``columns`` columns."""
-        cells = "".join(
-            f'<div class="chart">{figure_html(run.chart(n), name=n, columns=columns)}</div>'
-            for n in names
-        )
-        self.blocks.append(f'<div class="grid cols-{columns}">{cells}</div>')
+        """Charts a stage stored, side by side in ``columns`` columns, in order.
+
+        A mosaic whose images would be drawn less than :data:`MIN_TILE_PX` pixels wide
+        in a cell takes the whole width instead, between the rows of the others.
+        """
+        groups: list[tuple[int, list[str]]] = []
+        for n in names:
+            fig = run.chart(n)
+            size = mosaic_size(fig, columns)
+            small = size is not None and size["tile"] is not None and size["tile"] < MIN_TILE_PX
+            wide = 1 if small else columns
+            if not groups or groups[-1][0] != wide:
+                groups.append((wide, []))
+            groups[-1][1].append(figure_html(fig, name=n, columns=wide))
+        for wide, charts in groups:
+            cells = "".join(f'<div class="chart">{chart}</div>' for chart in charts)
+            self.blocks.append(f'<div class="grid cols-{wide}">{cells}</div>')
         return self
 
     def image(self, uri: str, caption: str) -> Section:

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ def _child(
     parent: int,
 ) -> None:
     die_with_parent(parent)
+    # The work's own worker processes (joblib's) end with this one when it is stopped.
+    workers_die_with_this_process()
     # Reaching "started" means the libraries are imported and the data arrived: the
     # time limit starts then, so it measures the work, not the process start-up.
     if warmup is not None:
@@ -100,14 +103,18 @@ def _child(
 def run_with_time_limit(
     fn: Callable[..., Any],
     *args: Any,
-    seconds: float,
+    seconds: float | None = None,
     warmup: Callable[[], Any] | None = None,
+    deadline: float | None = None,
     **kwargs: Any,
 ) -> Outcome:
-    """Call ``fn(*args, **kwargs)`` in a fresh ``spawn`` process; kill it after ``seconds``.
+    """Call ``fn(*args, **kwargs)`` in a fresh ``spawn`` process; kill it after ``seconds``
+    or at ``deadline``, whichever comes first.
 
-    The clock starts when the worker is ready: arguments received and ``warmup()``
-    (e.g. importing the libraries the work needs) done.
+    The ``seconds`` clock starts when the worker is ready: arguments received and
+    ``warmup()`` (e.g. importing the libraries the work needs) done. ``deadline`` is a
+    :func:`time.monotonic` time that counts the worker's start too: a time budget spends
+    it as well, so a worker still starting at the deadline is stopped.
 
     A fit that hangs or runs away cannot be interrupted from inside Python, so it
     runs in its own process, which is terminated (then killed) at the deadline.
@@ -115,20 +122,38 @@ def run_with_time_limit(
     """
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
+    # Not a daemon: joblib runs a daemon's parallel loops (a forest's trees, HOG's
+    # threads) on one core. It ends with this process all the same (die_with_parent),
+    # and is joined below whatever happens.
     process = ctx.Process(
-        target=_child, args=(child, fn, args, kwargs, warmup, os.getpid()), daemon=True
+        target=_child, args=(child, fn, args, kwargs, warmup, os.getpid()), daemon=False
     )
     process.start()
     child.close()
     try:
-        if not parent.poll(_STARTUP_SECONDS) or parent.recv() != _STARTED:
+        startup = _STARTUP_SECONDS if deadline is None else min(_STARTUP_SECONDS, _left(deadline))
+        if not parent.poll(startup):
+            if deadline is not None and _left(deadline) <= 0:
+                return Outcome(
+                    "timed out", error="the time budget ran out while its worker started"
+                )
             return Outcome("failed", error=f"worker did not start (exit code {process.exitcode})")
-        if parent.poll(seconds):
+        if parent.recv() != _STARTED:
+            return Outcome("failed", error=f"worker did not start (exit code {process.exitcode})")
+        limit, budgeted = seconds, False
+        if deadline is not None and (limit is None or _left(deadline) < limit):
+            limit, budgeted = _left(deadline), True
+        if parent.poll(limit):
             try:
                 return parent.recv()
             except EOFError:
                 return Outcome("failed", error=f"worker died (exit code {process.exitcode})")
-        return Outcome("timed out", error=f"stopped after {seconds:g} s")
+        assert limit is not None  # poll(None) waits for the outcome
+        if budgeted:
+            return Outcome(
+                "timed out", error=f"stopped after {limit:.1f} s, when the time budget ran out"
+            )
+        return Outcome("timed out", error=f"stopped after {limit:g} s")
     finally:
         if process.is_alive():
             process.terminate()
@@ -137,3 +162,8 @@ def run_with_time_limit(
                 process.kill()
         process.join()
         parent.close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds to ``deadline`` (a :func:`time.monotonic` time), never below zero."""
+    return max(deadline - time.monotonic(), 0.0)

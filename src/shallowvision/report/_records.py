@@ -202,6 +202,8 @@ class Search(StoredRecord):
     baseline: ModelScore
     tuned: ModelScore
     candidates: list[SearchPoint] = field(default_factory=list)
+    #: The most images a round used, when a time budget capped them.
+    max_resources: int | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

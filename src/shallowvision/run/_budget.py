@@ -47,6 +47,8 @@ SHRINKING = ("compare", "tune")
 #: Stages started only when their expected cost fits (see :meth:`RunBudget.admit`).
 ADMITTED = ("ensemble", "select", "explain", "calibrate", "robustness")
 
+#: A search's worker processes start and receive the images: 3-5 s on two cores.
+_SEARCH_START_SECONDS = 3.0
 #: Writing a model file (skops, 70-90 MB/s measured at load 4) and its checksum.
 _SAVE_SECONDS_PER_MB = 0.04
 #: Prediction cost assumed before any model of the run has been timed: 0.25 ms per image
@@ -54,12 +56,14 @@ _SAVE_SECONDS_PER_MB = 0.04
 _PREDICT_SECONDS_PER_IMAGE = 2.5e-4
 #: Corrupting an image once (shift, rotation, noise, blur) at 28x28.
 _CORRUPT_SECONDS_PER_IMAGE = 5e-5
-#: The closing stages at Fashion-MNIST's size (10,000 validation and test images): error
-#: analysis 1-2 s, the final test's evaluation 10-17 s with its predictions, the report
-#: 3-8 s (benchmarks/RESULTS.md); seconds fixed and per 10,000 images.
-_ERRORS_SECONDS = (2.0, 2.0)
-_FINAL_SECONDS = (5.0, 5.0)
-_REPORT_SECONDS = 8.0
+#: The closing stages, in seconds fixed and per 10,000 images (validation for error
+#: analysis, test for the rest): on Fashion-MNIST's 6,000 validation and 10,000 test
+#: images error analysis took 1-2 s, the final test 10-17 s with its predictions, the
+#: report 3-8 s (benchmarks/RESULTS.md); on digits' few hundred, 0.1-0.3, 0.6-1.2 and
+#: 1.4-2.9 s.
+_ERRORS_SECONDS = (0.5, 2.0)
+_FINAL_SECONDS = (1.0, 10.0)
+_REPORT_SECONDS = (4.0, 4.0)
 #: SHAP values at 784 pixels: 3.5 s for LightGBM, 36 s for a 200-tree forest on 60,000
 #: images (whose sample shrinks); whole explanation stages took 15-36 s on Fashion-MNIST
 #: (benchmarks/RESULTS.md). The rest is permutation importance, from the prediction time.
@@ -102,8 +106,13 @@ class RunBudget:
     seconds: float
     enabled: Sequence[str]
     weights: Mapping[str, float]
+    #: When the clock started (:func:`time.monotonic`).
     start: float = field(default_factory=time.monotonic)
-    started: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.UTC))
+
+    @property
+    def started(self) -> _dt.datetime:
+        """When the clock started, on the wall clock (UTC)."""
+        return _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=self.elapsed())
 
     # -- the clock -------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -115,10 +124,11 @@ class RunBudget:
 
     def record(self) -> TimeBudget:
         """The budget as the manifest keeps it, with the wall time so far."""
-        deadline = self.started + _dt.timedelta(seconds=self.seconds)
+        started = self.started
+        deadline = started + _dt.timedelta(seconds=self.seconds)
         return TimeBudget(
             seconds=self.seconds,
-            started=self.started.isoformat(timespec="seconds"),
+            started=started.isoformat(timespec="seconds"),
             deadline=deadline.isoformat(timespec="seconds"),
             wall_seconds=round(self.elapsed(), 3),
         )
@@ -139,7 +149,7 @@ class RunBudget:
             reserve += _FINAL_SECONDS[0] + _FINAL_SECONDS[1] * n_test / 10_000
             reserve += 3 * 2 * per_image * n_test
         if "report" in self.enabled:
-            reserve += _REPORT_SECONDS
+            reserve += _REPORT_SECONDS[0] + _REPORT_SECONDS[1] * n_test / 10_000
         return reserve
 
     def available(self, ctx: RunContext) -> float:
@@ -245,7 +255,7 @@ class RunBudget:
             # scored on that fold: about a fit on all of them for the feature pipelines);
             # then the default and the best parameters are fitted on all the images.
             fits = sum(n * cv * images / n_images for n, images in rounds)
-            return fit * (fits + 2)
+            return fit * (fits + 2) + _SEARCH_START_SECONDS
 
         return cost
 
@@ -326,7 +336,8 @@ def _select(ctx: RunContext) -> tuple[float, str] | None:
     extra = _SELECT_EXTRA.get(config.method, 0.0) * _scale(ctx)
     n_val = len(ctx.splits.validation)
     seconds = fits * fit + extra + 2 * per_image * n_val + saving
-    return seconds, f"{fits:g} fits of {name} at {_secs(fit)}, {config.method} ranking"
+    what = f"{fits:g} fit" + ("" if fits == 1 else "s")
+    return seconds, f"{what} of {name} at {_secs(fit)}, {config.method} ranking"
 
 
 def _explain(ctx: RunContext) -> tuple[float, str] | None:

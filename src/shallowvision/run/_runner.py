@@ -189,16 +189,18 @@ def run_study(
     resume: bool = False,
     on_event: RunEvents | None = None,
     on_model: Callable[[str, str], None] | None = None,
+    started: float | None = None,
 ) -> Path:
     """Run every enabled stage; return the run directory.
 
     With ``resume``, stages whose stored result matches the current configuration
     (and whose upstream stages are unchanged) are skipped. With ``config.time_budget``,
-    the run plans its stages and models to end within that many seconds of this call:
-    the cheapest models first, and what cannot fit in what is left is not started (a
-    resumed run gets the budget afresh).
+    the run plans its stages and models to end within that many seconds of ``started``
+    (a :func:`time.monotonic` time, by default this call's): the cheapest models first,
+    and what cannot fit in what is left is not started (a resumed run gets the budget
+    afresh). The command line passes its own start, so the budget covers the command.
     """
-    budget = _budget(config)
+    budget = _budget(config, time.monotonic() if started is None else started)
     out = Path(out_dir)
     run_dir = out / check_run_id(run_id or new_run_id(config))
     if run_dir.exists() and not resume and any(run_dir.iterdir()):
@@ -222,8 +224,8 @@ def run_study(
         return _run_locked(config, run_dir, resume, on_event, on_model, budget)
 
 
-def _budget(config: RunConfig) -> RunBudget | None:
-    """The run's time budget, its clock started now (None without one)."""
+def _budget(config: RunConfig, started: float) -> RunBudget | None:
+    """The run's time budget, its clock started at ``started`` (None without one)."""
     if config.time_budget is None:
         return None
     if config.dask is not None:
@@ -235,6 +237,7 @@ def _budget(config: RunConfig) -> RunBudget | None:
         config.time_budget,
         enabled=[stage.name for stage in STAGES if stage.enabled(config)],
         weights={stage.name: stage.weight for stage in STAGES},
+        start=started,
     )
 
 

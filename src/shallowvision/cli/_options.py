@@ -193,8 +193,8 @@ TimeBudgetOpt = Annotated[
     typer.Option(
         "--time-budget",
         metavar="DURATION",
-        help="Wall time for the comparison: 90s, 10m, 1.5h or seconds. The cheapest models "
-        "go first; one expected to need more than is left is not started (row 'over "
+        help="Wall time for the command: 90s, 10m, 1.5h or seconds. The cheapest models go "
+        "first; one expected to need more than is left is not started (row 'over "
         "budget'), one still fitting when the budget ends is stopped ('timed out').",
     ),
 ]

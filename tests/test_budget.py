@@ -275,6 +275,112 @@ def test_a_run_leaves_out_what_its_budget_cannot_hold_and_says_so(tmp_path, monk
     assert manifest["stages"]["explain"]["status"] == "done"
 
 
+class _Images:
+    """What the planner reads of a split: its length, image shape and classes."""
+
+    def __init__(self, n, shape=(28, 28)):
+        self.n, self.image_shape, self.n_classes = n, shape, 10
+
+    def __len__(self):
+        return self.n
+
+
+def _planned_run(seconds, candidates, cut=(), **overrides):
+    """A run's budget and a stand-in for its context: Fashion-MNIST's split sizes, the
+    given candidates offered, ``cut`` models left out of the comparison by the budget."""
+    import types
+
+    from shallowvision.models import ModelScore
+    from shallowvision.run import STAGES
+    from shallowvision.run._budget import RunBudget
+
+    config = build_config(overrides={"time_budget": seconds, **overrides})
+    rows = [ModelScore(model=m, status="over budget", error="the time budget ...") for m in cut]
+    ctx = types.SimpleNamespace(
+        config=config,
+        splits=types.SimpleNamespace(
+            train=_Images(48_000),
+            compared=_Images(20_000),
+            validation=_Images(6_000),
+            calibration=_Images(6_000),
+            test=_Images(10_000),
+        ),
+        candidates=lambda: list(candidates),
+        has_result=lambda stage: stage == "compare",
+        result=lambda kind: types.SimpleNamespace(comparison=types.SimpleNamespace(rows=rows)),
+    )
+    budget = RunBudget(
+        seconds,
+        enabled=[s.name for s in STAGES if s.enabled(config)],
+        weights={s.name: s.weight for s in STAGES},
+    )
+    return budget, ctx
+
+
+def _candidate(name, fit, ms_per_image, f1, proba=True):
+    from shallowvision.report._records import Candidate
+
+    metrics = {
+        "fit_seconds": fit,
+        "predict_seconds_per_1000": ms_per_image,
+        "size_bytes": 2_000_000,
+        "f1_macro": f1,
+        "scores_kind": "proba" if proba else "decision",
+    }
+    return Candidate(name=name, stage="compare", model_file="", metrics=metrics, gives_proba=proba)
+
+
+def test_a_stage_starts_only_when_its_expected_cost_fits():
+    from shallowvision.run._budget import OverBudget
+
+    candidates = [
+        _candidate("dummy", 0.01, 0.01, 0.02),
+        _candidate("nb", 0.3, 0.02, 0.67),
+        _candidate("lr", 3.0, 0.004, 0.86),
+        _candidate("rf", 25.0, 0.05, 0.89),
+    ]
+    budget, ctx = _planned_run(600, candidates)
+    # Ten minutes hold the quick study's ensembles of three members and its calibration.
+    budget.admit(ctx, "ensemble")
+    budget.admit(ctx, "calibrate")
+    budget.admit(ctx, "data")  # the fixed stages always start
+    assert budget.comparison_seconds(ctx) == pytest.approx(budget.available(ctx) / 2)
+    assert budget.finalists_seconds(ctx, 1200) <= budget.available(ctx)
+    # With a minute gone of a budget of 70 s, robustness does not fit.
+    budget, ctx = _planned_run(70, candidates)
+    budget.start -= 60
+    with pytest.raises(OverBudget, match=r"^over the time budget: expected to take .* \(2 models"):
+        budget.admit(ctx, "robustness")
+
+
+def test_a_stage_the_budget_left_without_models_is_skipped_for_the_budget():
+    from shallowvision.run._budget import OverBudget
+
+    candidates = [_candidate("dummy", 0.01, 0.01, 0.02), _candidate("nb", 0.3, 0.02, 0.67)]
+    budget, ctx = _planned_run(600, candidates, cut=["rf", "lgbm"])
+    # An ensemble needs two models; the budget kept all but nb from the comparison.
+    with pytest.raises(
+        OverBudget, match=r"^the time budget left too few models for it \(not compared: rf, lgbm\)$"
+    ):
+        budget.admit(ctx, "ensemble")
+    # Without models left out by the budget, the stage itself says what is wrong.
+    budget, ctx = _planned_run(600, candidates)
+    budget.admit(ctx, "ensemble")
+
+
+def test_a_search_that_cannot_fit_runs_on_fewer_images_or_not_at_all():
+    candidates = [_candidate("fast", 6.0, 0.06, 0.92, proba=False)]
+    tune = {"tune": {"models": ["fast"], "n_candidates": 4, "cv": 2}}
+    budget, ctx = _planned_run(1800, candidates, **tune)
+    assert budget.search_plan(ctx, ["fast"], 2).max_resources is None  # the whole search
+    budget, ctx = _planned_run(150, candidates, **tune)
+    plan = budget.search_plan(ctx, ["fast"], 2)
+    assert plan.reason is None and 40 <= plan.max_resources < 20_000
+    budget, ctx = _planned_run(60, candidates, **tune)
+    plan = budget.search_plan(ctx, ["fast"], 2)
+    assert plan.max_resources is None and plan.reason.startswith("tuning fast is expected")
+
+
 def test_a_time_budget_is_checked_as_the_run_configuration_is(tmp_path):
     with pytest.raises(ConfigError, match="time_budget: Input should be greater than 0"):
         build_config(overrides={"time_budget": 0})

@@ -46,11 +46,17 @@ FIXED = ("data", "eda", "errors", "final", "report")
 SHRINKING = ("compare", "tune")
 #: Stages started only when their expected cost fits (see :meth:`RunBudget.admit`).
 ADMITTED = ("ensemble", "select", "explain", "calibrate", "robustness")
+#: The stages that start when they fit, those that matter most to what is recommended
+#: first: calibration and robustness (cheap, and of the best models), the finalists (the
+#: best models on every image), ensembles, explanations, pixel selection. A stage starts,
+#: and the finalists plan their fits, only when what is left after it still holds the
+#: expected costs of the later stages that come before it here.
+PRIORITY = ("calibrate", "robustness", "finalists", "ensemble", "explain", "select")
 
 #: A search's worker processes start and receive the images: 3-5 s on two cores.
 _SEARCH_START_SECONDS = 3.0
-#: Writing a model file (skops, 70-90 MB/s measured at load 4) and its checksum.
-_SAVE_SECONDS_PER_MB = 0.04
+#: Writing a model (skops: 70-90 MB/s in memory at load 4), to a file with its checksum.
+_SAVE_SECONDS_PER_MB = 0.02
 #: Prediction cost assumed before any model of the run has been timed: 0.25 ms per image
 #: (`fast` predicts 16,000 Fashion-MNIST images a second, `best` 900).
 _PREDICT_SECONDS_PER_IMAGE = 2.5e-4
@@ -200,32 +206,54 @@ class RunBudget:
         )
 
     def finalists_seconds(self, ctx: RunContext, configured: float | None) -> float:
-        """Seconds the finalists may take: what the stages after them leave, and no more
-        than ``configured`` (``scale.budget_seconds``)."""
-        after = sum(
-            (_EXPECTED[s](ctx) or (0.0, ""))[0] * MARGIN
-            for s in ("calibrate", "robustness")
-            if s in self.enabled
-        )
-        left = max(self.available(ctx) - after, 0.0)
+        """Seconds the finalists may take: what is left less what the later stages that
+        matter more need (:data:`PRIORITY`), and no more than ``configured``
+        (``scale.budget_seconds``)."""
+        held, _ = self._held_back(ctx, "finalists")
+        left = max(self.available(ctx) - held, 0.0)
         return left if configured is None else min(configured, left)
 
     def admit(self, ctx: RunContext, stage: str) -> None:
         """Let ``stage`` start, or raise :class:`OverBudget` when its expected cost (with the
-        margin) exceeds what the model stages have left. Other stages always start."""
+        margin) exceeds what the model stages have left, less what the later stages that
+        matter more need (:data:`PRIORITY`). Other stages always start."""
         if stage not in ADMITTED:
             return
         expected = _EXPECTED[stage](ctx)
         if expected is None:
+            cut = _cut(ctx)
+            if cut:  # the stage lacks models because the budget left them out
+                raise OverBudget(
+                    f"the time budget left too few models for it (not compared: {', '.join(cut)})"
+                )
             return  # nothing to judge by: the stage itself finds out what it can do
         seconds, how = expected
         available = self.available(ctx)
-        if seconds * MARGIN > available:
+        held, kept_for = self._held_back(ctx, stage)
+        if seconds * MARGIN > available - held:
+            kept = f", {_secs(held)} of it kept for {' and '.join(kept_for)}" if kept_for else ""
             raise OverBudget(
                 f"over the time budget: expected to take {_secs(seconds)} ({how}), and "
                 f"{_secs(available)} of the {_secs(self.seconds)} budget is left before "
-                "the closing stages"
+                f"the closing stages{kept}"
             )
+
+    def _held_back(self, ctx: RunContext, stage: str) -> tuple[float, list[str]]:
+        """Seconds kept for the enabled stages after ``stage`` that matter more, and which:
+        each, most important first, whose expected cost fits in what is left (one that
+        cannot start anyway keeps nothing)."""
+        available = self.available(ctx)
+        later = list(self.enabled)[list(self.enabled).index(stage) + 1 :]
+        rank = PRIORITY.index(stage)
+        seconds, kept = 0.0, []
+        for name in sorted((s for s in later if s in PRIORITY), key=PRIORITY.index):
+            if PRIORITY.index(name) >= rank:
+                break
+            cost = (_EXPECTED[name](ctx) or (0.0, ""))[0] * MARGIN
+            if seconds + cost <= available:
+                seconds += cost
+                kept.append(_TITLES[name])
+        return seconds, kept
 
     def _search_cost(self, ctx: RunContext, name: str, cv: int) -> Callable[[int | None], float]:
         """The expected seconds of tuning ``name`` with at most so many images per round."""
@@ -292,6 +320,40 @@ def _fit_seconds(ctx: RunContext, name: str) -> float:
     compared = ctx.splits.compared
     expected = get_model_spec(name).expected_fit_seconds(len(compared), compared.image_shape)
     return expected or 0.0
+
+
+def _cut(ctx: RunContext) -> list[str]:
+    """The models the comparison left out for the budget."""
+    from shallowvision.report._records import CompareOutput
+
+    if not ctx.has_result("compare"):
+        return []
+    rows = ctx.result(CompareOutput).comparison.rows
+    return [r.model for r in rows if "time budget" in r.error]
+
+
+def _finalists(ctx: RunContext) -> tuple[float, str] | None:
+    from shallowvision.models._curve import expected_fit_seconds
+    from shallowvision.run._candidates import best_single
+    from shallowvision.run._scale import _curve_sizes
+
+    config = ctx.config.scale
+    n_train, n_compared = len(ctx.splits.train), len(ctx.splits.compared)
+    curve = config.curve == "always" or (config.curve == "auto" and n_compared < n_train)
+    if n_compared >= n_train and not curve:
+        return 0.0, "nothing to refit"
+    sizes = _curve_sizes(ctx, n_train, n_compared, config.curve_points if curve else 2)
+    finalists = best_single(ctx, config.finalists)
+    n_val = len(ctx.splits.validation)
+    seconds = 0.0
+    for finalist in finalists:
+        fit = float(finalist.metrics.get("fit_seconds") or 0.0)
+        for size in sizes:
+            if size != n_compared:
+                seconds += expected_fit_seconds([(n_compared, fit)], size) or 0.0
+                seconds += _per_image(finalist) * n_val
+        seconds += _saving(finalist)
+    return seconds, f"{_count(len(finalists), 'model')} refitted at {_count(len(sizes), 'size')}"
 
 
 def _ensemble(ctx: RunContext) -> tuple[float, str] | None:
@@ -394,11 +456,23 @@ def _robustness(ctx: RunContext) -> tuple[float, str] | None:
 
 #: The expected seconds of each admitted stage and how they were estimated (None: unknown).
 _EXPECTED: dict[str, Callable[[RunContext], tuple[float, str] | None]] = {
+    "finalists": _finalists,
     "ensemble": _ensemble,
     "select": _select,
     "explain": _explain,
     "calibrate": _calibrate,
     "robustness": _robustness,
+}
+
+
+#: How the reasons name the stages.
+_TITLES = {
+    "calibrate": "calibration",
+    "robustness": "robustness",
+    "finalists": "the finalists",
+    "ensemble": "ensembles",
+    "explain": "explanations",
+    "select": "pixel selection",
 }
 
 

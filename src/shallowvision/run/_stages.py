@@ -128,6 +128,12 @@ def stage_compare(ctx: RunContext) -> CompareOutput:
         raise ConfigError(
             f"no model finished the comparison{within}; see the errors in stages/compare.json"
         )
+    if budget is not None and all(c.name == "dummy" for c in candidates):
+        # The later stages study real models; a study of the chance level alone is none.
+        raise ConfigError(
+            "only the chance-level baseline finished the comparison within its "
+            f"{budget:,.0f} s of the time budget; give the run a longer time budget"
+        )
     return CompareOutput(
         comparison=ComparisonTable.from_dict(comparison.to_dict()),
         candidates=candidates,

@@ -136,9 +136,11 @@ def measure(
     )
     proc = psutil.Process(popen.pid)
     peak = {"tree": 0, "stopped": False}
+    done = threading.Event()
 
     def watch() -> None:
-        while popen.poll() is None:
+        # Not popen.poll(): it would reap the process before wait4 below reads its usage.
+        while not done.wait(0.1):
             rss = _tree_rss(proc)
             peak["tree"] = max(peak["tree"], rss)
             if rss > cap:
@@ -147,7 +149,6 @@ def measure(
                     with contextlib.suppress(psutil.Error):
                         p.kill()
                 return
-            time.sleep(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -155,6 +156,7 @@ def measure(
     _, status, usage = os.wait4(popen.pid, 0)
     popen.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
+    done.set()
     watcher.join()
     code = popen.returncode
     return {

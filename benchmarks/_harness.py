@@ -1,19 +1,24 @@
 """Shared benchmark plumbing: machine description, timing, peak memory of a child process.
 
 Each measurement that reports peak memory runs in its own Python process, so the
-figure is that step's own peak resident set size above the interpreter's baseline.
+figure is that step's own peak resident set size above the interpreter's baseline;
+:func:`measure` runs one command of the command line that way, its worker processes
+counted in its peak.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -88,3 +93,76 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+# -- one command, measured in a fresh process ---------------------------------------------------
+#: Runs shallowvision's command line in a fresh interpreter, whichever package is on its path.
+_MAIN = "import sys; from shallowvision.cli import main; sys.argv[0] = 'shallowvision'; main()"
+
+
+def _tree_rss(proc) -> int:
+    """Resident bytes of a process and all its descendants."""
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def measure(
+    argv: list[str], src: Path, env: dict[str, str], cap: float, program: list[str] | None = None
+) -> dict:
+    """Run the command line ``argv`` with the package at ``src``; its costs and exit status.
+
+    ``program`` runs instead of shallowvision's command line (e.g. ``[python, script]``),
+    for a baseline measured the same way.
+    """
+    import psutil
+
+    child_env = {**os.environ, **env, "PYTHONPATH": str(src)}
+    start = time.perf_counter()
+    popen = subprocess.Popen(
+        [*(program or [sys.executable, "-c", _MAIN]), *argv],
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    proc = psutil.Process(popen.pid)
+    peak = {"tree": 0, "stopped": False}
+    done = threading.Event()
+
+    def watch() -> None:
+        # Not popen.poll(): it would reap the process before wait4 below reads its usage.
+        while not done.wait(0.1):
+            rss = _tree_rss(proc)
+            peak["tree"] = max(peak["tree"], rss)
+            if rss > cap:
+                peak["stopped"] = True
+                for p in [*proc.children(recursive=True), proc]:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    output = popen.stdout.read() if popen.stdout else ""
+    _, status, usage = os.wait4(popen.pid, 0)
+    popen.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    code = popen.returncode
+    return {
+        "status": "stopped at cap" if peak["stopped"] else ("ok" if code == 0 else f"exit {code}"),
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_gib": max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30,
+        "output": output[-2000:],
+    }

@@ -50,8 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _replicas
-from _harness import table
-from bench_scale import _dirty, _head, measure
+from _harness import measure, table
+from bench_scale import _dirty, _head
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = (32, 64)

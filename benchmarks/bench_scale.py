@@ -36,90 +36,21 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import contextlib
 
 import _replicas
-from _harness import machine, table
+from _harness import machine, measure, table
 
 REPO = Path(__file__).resolve().parent.parent
 #: The last commit before chunked feature pipelines and conjugate-gradient kernel ridge.
 BASELINE = "0b0e931"
 SIZES = (70_000, 140_000, 280_000, 560_000, 840_000)
-_MAIN = "import sys; from shallowvision.cli import main; sys.argv[0] = 'shallowvision'; main()"
 
 
 # -- one measured command ---------------------------------------------------------------------
-def _tree_rss(proc) -> int:
-    """Resident bytes of a process and all its descendants."""
-    import psutil
-
-    total = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
-def measure(
-    argv: list[str], src: Path, env: dict[str, str], cap: float, program: list[str] | None = None
-) -> dict:
-    """Run the command line ``argv`` with the package at ``src``; its costs and exit status.
-
-    ``program`` runs instead of shallowvision's command line (e.g. ``[python, script]``),
-    for a baseline measured the same way.
-    """
-    import psutil
-
-    child_env = {**os.environ, **env, "PYTHONPATH": str(src)}
-    start = time.perf_counter()
-    popen = subprocess.Popen(
-        [*(program or [sys.executable, "-c", _MAIN]), *argv],
-        env=child_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    proc = psutil.Process(popen.pid)
-    peak = {"tree": 0, "stopped": False}
-
-    def watch() -> None:
-        while popen.poll() is None:
-            rss = _tree_rss(proc)
-            peak["tree"] = max(peak["tree"], rss)
-            if rss > cap:
-                peak["stopped"] = True
-                for p in [*proc.children(recursive=True), proc]:
-                    with contextlib.suppress(psutil.Error):
-                        p.kill()
-                return
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    output = popen.stdout.read() if popen.stdout else ""
-    _, status, usage = os.wait4(popen.pid, 0)
-    popen.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - start
-    watcher.join()
-    code = popen.returncode
-    return {
-        "status": "stopped at cap" if peak["stopped"] else ("ok" if code == 0 else f"exit {code}"),
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_gib": max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30,
-        "output": output[-2000:],
-    }
-
-
 def _subject_argv(subject: str, folder: Path, work: Path) -> tuple[list[str], Path | None]:
     """The command line of a subject and the JSON file it writes (if any)."""
     kind, _, what = subject.partition(":")

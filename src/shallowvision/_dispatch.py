@@ -4,8 +4,9 @@ Model comparisons and the benchmark fit many models the same way. Inside
 :func:`shallowvision._dask.dask_backend` the jobs run at once on the cluster through
 joblib's Dask backend, the arrays they share sent once and safe from lost workers
 (:func:`~shallowvision._dask.shared_on_cluster`). Otherwise they run one after another
-in this process or, given a time limit, each in a worker process that is stopped when
-it overruns (:func:`~shallowvision._workers.run_with_time_limit`). Every job ends in an
+in this process or, given a time limit or a deadline, in a worker process that is stopped
+when a job overruns (:class:`~shallowvision._workers.TimeLimitedWorker`: one process for
+the jobs, started afresh after a stop). Every job ends in an
 :class:`~shallowvision._workers.Outcome`, so a job that fails, overruns or loses its
 worker process costs its own result only.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shallowvision._dask import on_dask, shared_on_cluster
-from shallowvision._workers import Outcome, run_with_time_limit
+from shallowvision._workers import Outcome, TimeLimitedWorker
 from shallowvision.exceptions import ConfigError
 
 __all__ = ["Job", "dispatch", "outcome_of"]
@@ -30,13 +31,17 @@ class Job:
 
     ``key`` is what the caller knows the job by (a model, a configuration). ``warmup``
     runs in a time-limited worker before its clock starts, to import what the work
-    needs; like ``fn`` and the arguments, it must be picklable.
+    needs; like ``fn`` and the arguments, it must be picklable. ``deadline`` is the job's
+    own limit, a :func:`time.monotonic` time by which it must end, its worker's start
+    included (what is left of a time budget); with :func:`dispatch`'s ``time_limit`` too,
+    whichever comes first stops it.
     """
 
     key: Any
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     warmup: Callable[[], Any] | None = None
+    deadline: float | None = None
 
 
 def dispatch(
@@ -59,8 +64,8 @@ def dispatch(
         cluster once rather than with each job.
     time_limit : float, optional
         Seconds per job: each runs in its own worker process, stopped when it overruns
-        (a ``"timed out"`` outcome). Local processes only: on a cluster it is a
-        :class:`~shallowvision.exceptions.ConfigError`.
+        (a ``"timed out"`` outcome), as is a job with a ``deadline``. Local processes
+        only: on a cluster either is a :class:`~shallowvision.exceptions.ConfigError`.
 
     Yields
     ------
@@ -74,16 +79,29 @@ def dispatch(
             raise ConfigError(
                 "time_limit= stops fits in local worker processes; it cannot run on a Dask cluster"
             )
-        yield from _on_cluster(fn, list(jobs), shared)
-        return
-    for job in jobs:
-        if time_limit is None:
-            yield job, outcome_of(fn, *job.args, **job.kwargs)
-        else:
-            outcome = run_with_time_limit(
-                fn, *job.args, seconds=time_limit, warmup=job.warmup, **job.kwargs
+        listed = list(jobs)
+        if any(job.deadline is not None for job in listed):
+            raise ConfigError(
+                "a deadline stops fits in local worker processes; it cannot run on a Dask cluster"
             )
-            yield job, outcome
+        yield from _on_cluster(fn, listed, shared)
+        return
+    # One worker process serves the jobs one after another; a job that overruns takes it
+    # with it, and the next starts a fresh one.
+    with TimeLimitedWorker() as worker:
+        for job in jobs:
+            if time_limit is None and job.deadline is None:
+                yield job, outcome_of(fn, *job.args, **job.kwargs)
+            else:
+                outcome = worker.run(
+                    fn,
+                    *job.args,
+                    seconds=time_limit,
+                    warmup=job.warmup,
+                    deadline=job.deadline,
+                    **job.kwargs,
+                )
+                yield job, outcome
 
 
 def outcome_of(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:

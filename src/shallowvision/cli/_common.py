@@ -34,6 +34,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "image_size": "--image-size",
     "resize": "--resize",
     "run_id": "--run-id",
+    "time_budget": "--time-budget",
     "time_limit": "--time-limit",
     "validation_size": "--validation-size",
 }
@@ -136,6 +137,17 @@ def check_task(task: str, positive: str | None) -> None:
         raise ConfigError(
             "--task binary needs --positive CLASS (an index like 8 or a name like Shirt)"
         )
+
+
+def command_started() -> float:
+    """When this command's process started, as a :func:`time.monotonic` time, so that a
+    time budget covers the interpreter's start, the imports and the loading too."""
+    import time
+
+    import psutil
+
+    elapsed = max(time.time() - psutil.Process().create_time(), 0.0)
+    return time.monotonic() - elapsed
 
 
 def split_names(text: str) -> list[str]:

@@ -12,6 +12,7 @@ from shallowvision._io import write_table
 from shallowvision.cli._app import app
 from shallowvision.cli._common import (
     check_out_path,
+    command_started,
     image_options,
     load_task,
     model_progress,
@@ -41,8 +42,10 @@ from shallowvision.cli._options import (
     SkipBadOpt,
     TaskOpt,
     TestNPerClassOpt,
+    TimeBudgetOpt,
     TimeLimitOpt,
     ValidationOpt,
+    parse_duration,
 )
 from shallowvision.cli._sections import build_section, default
 from shallowvision.cli._tables import comparison_table
@@ -75,6 +78,7 @@ def compare_cli(
     seed: SeedOpt = SEED,
     n_jobs: NJobsOpt = None,
     time_limit: TimeLimitOpt = None,
+    time_budget: TimeBudgetOpt = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="MODEL.PARAM=VALUE, repeatable (e.g. rf.n_estimators=50)."),
@@ -113,6 +117,12 @@ def compare_cli(
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ConfigError(f"--param names models not in --models: {', '.join(unknown)}")
+    budget = None if time_budget is None else parse_duration(time_budget)
+    if budget is not None and (dask is not None or data_parallel):
+        raise ConfigError(
+            "--time-budget stops fits in worker processes on this machine when the budget "
+            f"runs out; it cannot be combined with {'--data-parallel' if data_parallel else '--dask'}"
+        )
     check_out_path(out)
     if test_n_per_class is not None and not test:
         raise ConfigError("--test-n-per-class subsamples the test split: add --test to score on it")
@@ -158,11 +168,19 @@ def compare_cli(
             random_state=seed,
             n_jobs=n_jobs,
             time_limit=config.time_limit,
+            time_budget=None if budget is None else _left(budget),
             params=params,
             keep_models=save_models is not None,
             on_progress=on_progress,
         )
     _report_comparison(comparison, out, save_models, splits.train)
+
+
+def _left(budget: float) -> float:
+    """What the command's time budget leaves the comparison, after its start and loading."""
+    import time
+
+    return max(budget - (time.monotonic() - command_started()), 0.001)
 
 
 def _report_comparison(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shallowvision.cli._sections import default
+from shallowvision.exceptions import ConfigError
 from shallowvision.run._config import MAX_SEED, DataConfig, RunConfig
 
 #: The defaults of the data options most commands share: a run's own.
@@ -186,6 +188,35 @@ TimeLimitOpt = Annotated[
         "stopped in its worker process and its row marked 'timed out'.",
     ),
 ]
+TimeBudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-budget",
+        metavar="DURATION",
+        help="Wall time for the command: 90s, 10m, 1.5h or seconds. The cheapest models go "
+        "first; one expected to need more than is left is not started (row 'over "
+        "budget'), one still fitting when the budget ends is stopped ('timed out').",
+    ),
+]
+
+#: Seconds per unit of a duration.
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)")
+
+
+def parse_duration(text: str, flag: str = "--time-budget") -> float:
+    """Seconds of a duration given as ``90s``, ``10m``, ``1.5h`` or plain seconds (``600``)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ConfigError(
+            f"{flag} {text!r}: give a duration such as 90s, 10m, 1.5h or plain seconds (600)"
+        )
+    seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds <= 0:
+        raise ConfigError(f"{flag} {text!r}: give a duration longer than zero")
+    return seconds
+
+
 TaskOpt = Annotated[
     str, typer.Option("--task", help="multiclass, or binary (one-vs-rest, needs --positive).")
 ]

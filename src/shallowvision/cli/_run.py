@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from shallowvision.cli._app import EXIT_INTERRUPTED, EXIT_USER_ERROR, app
-from shallowvision.cli._common import as_flags, split_names
+from shallowvision.cli._common import as_flags, command_started, split_names
 from shallowvision.cli._examples import example
-from shallowvision.cli._options import MAX_SEED, check_n_jobs
+from shallowvision.cli._options import MAX_SEED, check_n_jobs, parse_duration
 from shallowvision.exceptions import ConfigError
 
 
@@ -113,6 +113,16 @@ def run_cli(
     dask: Annotated[
         str | None, typer.Option("--dask", help="local, local:N, or tcp://host:port.")
     ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            "--time-budget",
+            metavar="DURATION",
+            help="Wall time for the whole run: 90s, 10m, 1.5h or seconds. The cheapest "
+            "models go first; stages and fits that cannot finish in what is left are "
+            "skipped, with the reason in the report.",
+        ),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="SECTION.KEY=VALUE override, repeatable (e.g. tune.top=3)."),
@@ -150,6 +160,7 @@ def run_cli(
         "seed": seed,
         "n_jobs": n_jobs,
         "dask": dask,
+        "time_budget": None if time_budget is None else parse_duration(time_budget),
         "mlflow_uri": mlflow,
         "data": {
             "dataset": dataset,
@@ -183,8 +194,10 @@ def run_cli(
 
         resolve_tracking_uri(effective.mlflow_uri)
     console = stderr_console()
+    budget = "" if effective.time_budget is None else f", time budget {effective.time_budget:g} s"
     console.print(
-        f"[bold]shallowvision run[/bold]: {effective.data.dataset}, preset {effective.preset}, seed {effective.seed}"
+        f"[bold]shallowvision run[/bold]: {effective.data.dataset}, preset {effective.preset}, "
+        f"seed {effective.seed}{budget}"
     )
     try:
         with RunProgress(STAGES) as progress:
@@ -195,6 +208,7 @@ def run_cli(
                 resume=resume,
                 on_event=progress.on_event,
                 on_model=progress.on_model,
+                started=command_started(),
             )
     except KeyboardInterrupt:
         console.print(
@@ -205,6 +219,9 @@ def run_cli(
     recommended = _recommended(run_dir)
     if recommended:
         out_console.print(recommended, markup=False, soft_wrap=True)
+    within = _within_budget(run_dir)
+    if within:
+        out_console.print(within, markup=False, soft_wrap=True)
     out_console.print(
         f"report: {run_dir / 'report.html'}"
         if (run_dir / "report.html").exists()
@@ -247,6 +264,16 @@ def _recommended(run_dir: Path) -> str | None:
         return None
     reason = recommended.get("reason")
     return f"recommended: {recommended['model']}" + (f": {reason}" if reason else "")
+
+
+def _within_budget(run_dir: Path) -> str | None:
+    """The run's wall time against its time budget, in one line, from ``manifest.json``."""
+    try:
+        budget = json.loads((run_dir / "manifest.json").read_text())["time_budget"]
+        wall, seconds = float(budget["wall_seconds"]), float(budget["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"time budget: {wall:,.0f} s of {seconds:,.0f} s ({wall / seconds:.0%})"
 
 
 def _merge_flags(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:

@@ -259,6 +259,7 @@ def compare_models(
     random_state: int = 0,
     n_jobs: int | None = None,
     time_limit: float | None = None,
+    time_budget: float | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     keep_models: bool = False,
     on_progress: Callable[[str, str], None] | None = None,
@@ -276,6 +277,14 @@ def compare_models(
     time_limit : float, optional
         Seconds per model; a model that overruns is stopped (it fits in a separate
         process) and its row is marked ``"timed out"``.
+    time_budget : float, optional
+        Seconds for the whole comparison. The models then run cheapest first, by their
+        expected fit time (:meth:`~shallowvision.models.ModelSpec.expected_fit_seconds`,
+        corrected by how the models fitted so far compared with theirs; estimators of
+        your own last), each in a worker process stopped when the budget runs out
+        (``"timed out"``), and a model expected to need more than what is left is not
+        started: its row reads ``"over budget"``, with the numbers. The rows come in
+        the order the models ran. Local processes only, like ``time_limit``.
     params : dict, optional
         Per-model parameters, ``{"rf": {"n_estimators": 50}}``.
     keep_models : bool
@@ -284,6 +293,8 @@ def compare_models(
         Called with ``(model_name, stage)`` as each model starts and ends.
     """
     models = _check_models(models)
+    if time_budget is not None:
+        _check_budget(time_budget)
     train.check_trainable()
     if train.class_names != evaluate_on.class_names or train.image_shape != evaluate_on.image_shape:
         raise ConfigError(
@@ -296,9 +307,12 @@ def compare_models(
     estimates: dict[int, int | None] = {}
     # A cluster's workers have memory of their own: this machine's says nothing of it.
     check_memory = not on_dask()
+    budget = None if time_budget is None else _Budget(time_budget, train)
+    order = list(range(len(models))) if budget is None else budget.order(models)
 
     def jobs() -> Iterator[Job]:
-        for i, (model, name) in enumerate(zip(models, names, strict=True)):
+        for i in order:
+            model, name = models[i], names[i]
             if on_progress:
                 on_progress(name, "start")
             estimate = _memory_estimate(model, train) if check_memory else None
@@ -306,6 +320,12 @@ def compare_models(
                 rows[i] = estimate
                 if on_progress:
                     on_progress(name, estimate.status)
+                continue
+            refusal = None if budget is None else budget.refusal(model)
+            if refusal is not None:
+                rows[i] = ModelScore(model=name, status="over budget", error=refusal)
+                if on_progress:
+                    on_progress(name, "over budget")
                 continue
             estimates[i] = estimate
             kwargs = {
@@ -316,7 +336,9 @@ def compare_models(
                 "image_shape": train.image_shape,
             }
             args = (model, X_train, y_train, X_eval, y_eval, train.n_classes)
-            yield Job(i, args, kwargs, warmup=functools.partial(_warm_up, model))
+            deadline = None if budget is None else budget.deadline
+            warmup = functools.partial(_warm_up, model)
+            yield Job(i, args, kwargs, warmup=warmup, deadline=deadline)
 
     fitted: dict[int, Any] = {}
     shared = (X_train, y_train, X_eval, y_eval)
@@ -324,6 +346,8 @@ def compare_models(
         name = names[job.key]
         if outcome.status == "ok":
             row, estimator = outcome.value
+            if budget is not None:
+                budget.measured(models[job.key], row.fit_seconds)
         else:
             if outcome.value:
                 _log.debug("%s %s:\n%s", name, outcome.status, outcome.value)
@@ -337,15 +361,99 @@ def compare_models(
         if on_progress:
             on_progress(name, row.status)
     return Comparison(
-        rows=[row for row in rows if row is not None],
+        rows=[row for row in (rows[i] for i in order) if row is not None],
         dataset=train.name,
         evaluated_on=evaluate_on.split,
         n_train=len(train),
         n_eval=len(evaluate_on),
         class_names=list(train.class_names),
         random_state=random_state,
-        models={names[i]: fitted[i] for i in sorted(fitted)},
+        models={names[i]: fitted[i] for i in order if i in fitted},
     )
+
+
+def _check_budget(time_budget: float) -> None:
+    if isinstance(time_budget, bool) or not isinstance(time_budget, int | float):
+        raise ConfigError(f"time_budget={time_budget!r}: give the seconds as a number")
+    if not time_budget > 0 or time_budget == float("inf"):
+        raise ConfigError(f"time_budget={time_budget!r}: give a positive, finite number of seconds")
+    if on_dask():
+        raise ConfigError(
+            "time_budget= stops fits in local worker processes; it cannot run on a Dask cluster"
+        )
+
+
+#: Fits expected to take less than this say too little of the machine's speed to correct
+#: the others' expected times (start-up costs dominate them).
+_MEASURABLE_SECONDS = 1.0
+#: Bounds of that correction: one odd fit must not swing every later estimate.
+_CORRECTION = (0.25, 4.0)
+
+
+class _Budget:
+    """The time budget of one comparison: its deadline, the models' expected fit times,
+    and their correction from the fits measured so far."""
+
+    def __init__(self, seconds: float, train: ImageSet) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.train = train
+        self.priors: list[tuple[float, float]] = []  # (expected, measured) of finished fits
+
+    def prior(self, model: str | tuple[str, Any]) -> float | None:
+        """The model's expected fit seconds from its reference time (None: not known)."""
+        if not isinstance(model, str):
+            return None
+        return get_model_spec(model).expected_fit_seconds(len(self.train), self.train.image_shape)
+
+    def order(self, models: Sequence[str | tuple[str, Any]]) -> list[int]:
+        """Positions of ``models``, cheapest expected first (stable; unknown ones last)."""
+        priors = [self.prior(m) for m in models]
+        return sorted(range(len(models)), key=lambda i: (priors[i] is None, priors[i] or 0.0))
+
+    def correction(self) -> float:
+        """Measured over expected fit seconds of the finished fits long enough to tell."""
+        telling = [(e, m) for e, m in self.priors if e >= _MEASURABLE_SECONDS]
+        if not telling:
+            return 1.0
+        ratio = sum(m for _, m in telling) / sum(e for e, _ in telling)
+        return min(max(ratio, _CORRECTION[0]), _CORRECTION[1])
+
+    def measured(self, model: str | tuple[str, Any], seconds: float | None) -> None:
+        prior = self.prior(model)
+        if prior is not None and seconds is not None:
+            self.priors.append((prior, seconds))
+
+    def refusal(self, model: str | tuple[str, Any]) -> str | None:
+        """Why ``model`` is not started (one line with the numbers), or None."""
+        left = self.deadline - time.monotonic()
+        prior = self.prior(model)
+        if prior is None:
+            if left > 0:
+                return None
+            return f"not started: the comparison's time budget of {_seconds(self.seconds)} is spent"
+        correction = self.correction()
+        expected = prior * correction
+        if expected <= left:
+            return None
+        shape = "x".join(str(s) for s in self.train.image_shape)
+        corrected = (
+            f" (the fits so far took {correction:.2f} times their expected time)"
+            if correction != 1.0
+            else ""
+        )
+        return (
+            f"not started: expected to take {_seconds(expected)} on {len(self.train):,} images "
+            f"of {shape}{corrected}, and {_seconds(max(left, 0.0))} of the comparison's "
+            f"{_seconds(self.seconds)} time budget is left"
+        )
+
+
+def _seconds(value: float) -> str:
+    """Seconds in a few digits: 0.42 s, 12.3 s, 1,234 s."""
+    if value < 10:
+        return f"{value:.2g} s" if value < 1 else f"{value:.1f} s"
+    return f"{value:,.0f} s" if value >= 100 else f"{value:.1f} s"
 
 
 def _memory_estimate(model: str | tuple[str, Any], train: ImageSet) -> int | ModelScore | None:

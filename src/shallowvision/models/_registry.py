@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,11 @@ __all__ = [
     "get_search_space",
     "list_models",
 ]
+
+#: The data of a model's reference fit time (:attr:`ModelSpec.fit_seconds`): Fashion-MNIST's
+#: 60,000 training images less its validation and calibration splits, 28x28 grey.
+REFERENCE_IMAGES = 48_000
+REFERENCE_SHAPE = (28, 28)
 
 #: A search space: parameter name (as in ``Pipeline.set_params``) -> list of values (grid)
 #: or a scipy.stats distribution (random search).
@@ -59,6 +65,11 @@ class ModelSpec:
     memory : MemoryProfile
         How the peak memory of fitting and scoring grows with the images, pixels and
         classes (see :meth:`check_memory`).
+    fit_seconds : float or None
+        Reference fit time: seconds to fit on 48,000 grey 28x28 images on a 2-core
+        machine (the standard study's comparison on Fashion-MNIST in
+        benchmarks/RESULTS.md unless the zoo says otherwise), from which
+        :meth:`expected_fit_seconds` scales; None: not known.
     """
 
     name: str
@@ -73,6 +84,23 @@ class ModelSpec:
     cost: str = "low"
     extra: str | None = None
     memory: MemoryProfile = field(default_factory=MemoryProfile)
+    fit_seconds: float | None = None
+
+    def expected_fit_seconds(self, n_images: int, image_shape: tuple[int, ...]) -> float | None:
+        """Seconds a fit on ``n_images`` images of ``image_shape`` is expected to take on a
+        2-core machine (None if the model has no reference time).
+
+        A linear rule: the reference time times the ratio of the pixels to fit (images
+        times pixels per image, colour channels included) to the reference's 48,000 x
+        784. It is a prior for planning a time budget, not a promise: kernel methods grow
+        faster than their images and feature pipelines slower than their pixels, and a
+        loaded machine takes longer; measured fit times correct it (see
+        :func:`~shallowvision.models.compare_models`).
+        """
+        if self.fit_seconds is None:
+            return None
+        pixels = n_images * math.prod(image_shape)
+        return self.fit_seconds * pixels / (REFERENCE_IMAGES * math.prod(REFERENCE_SHAPE))
 
     def make(
         self,

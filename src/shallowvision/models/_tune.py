@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -39,6 +40,8 @@ class TuneResult:
     baseline: ModelScore
     tuned: ModelScore
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    #: The most images a round used when ``max_resources`` capped them (else None).
+    max_resources: int | None = None
     best_estimator: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +64,50 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def halving_rounds(
+    n_candidates: int,
+    n_images: int,
+    *,
+    factor: int,
+    cv: int,
+    n_classes: int,
+    max_resources: int | None = None,
+) -> list[tuple[int, int]]:
+    """The rounds a successive-halving search over ``n_candidates`` will run on
+    ``n_images`` training images, each as ``(candidates, images)``, before it runs.
+
+    scikit-learn's schedule for classifiers with ``min_resources="exhaust"`` (what
+    :func:`tune_model` uses): the first round gets 2 images per class and fold or more,
+    the last as many as ``max_resources`` (default all) allows, and each round keeps a
+    ``1 / factor`` share of the candidates. Every candidate of a round costs ``cv`` fits
+    on that round's images (scored on a fold of them), which is what a time budget
+    plans with.
+    """
+    most = n_images if max_resources is None else min(max_resources, n_images)
+    smallest = 2 * cv * n_classes
+    if n_candidates < 1 or most < smallest:
+        return []
+    required = 1 + math.floor(math.log(n_candidates, factor))
+    least = max(smallest, most // factor ** (required - 1))
+    possible = 1 + math.floor(math.log(most // least, factor))
+    rounds = []
+    for itr in range(min(possible, required)):
+        rounds.append((n_candidates, min(int(factor**itr * least), most)))
+        n_candidates = math.ceil(n_candidates / factor)
+    return rounds
+
+
+def search_size(
+    name: str, *, search: str = "halving-grid", grid: str | None = None, n_candidates: int = 20
+) -> int:
+    """How many candidates the first round of :func:`tune_model`'s search holds."""
+    from sklearn.model_selection import ParameterGrid
+
+    if search == "halving-random":
+        return n_candidates
+    return len(ParameterGrid(get_model_spec(name).search_space("grid", grid)))
+
+
 def tune_model(
     name: str,
     train: ImageSet,
@@ -74,6 +121,7 @@ def tune_model(
     n_candidates: int = 20,
     random_state: int = 0,
     n_jobs: int | None = None,
+    max_resources: int | None = None,
 ) -> TuneResult:
     """Tune a zoo model by successive halving; compare the tuned model with the defaults on validation.
 
@@ -95,6 +143,10 @@ def tune_model(
     n_candidates : int
         Candidates of the first iteration for ``halving-random``.
     random_state, n_jobs : optional
+    max_resources : int, optional
+        The most training images a round of the search uses (default all of ``train``):
+        a cheaper search, as a time budget asks (see :func:`halving_rounds`). The
+        default and the tuned models are still fitted on all of ``train``.
     """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.metrics import get_scorer_names
@@ -123,6 +175,13 @@ def tune_model(
             f"tuning {name} by successive halving with {cv}-fold cross-validation needs at least "
             f"{smallest_round} training images (2 per class and fold), there are {len(train)}"
         )
+    if max_resources is not None and not smallest_round <= max_resources:
+        raise ConfigError(
+            f"max_resources={max_resources!r}: a round of {cv}-fold successive halving needs "
+            f"at least {smallest_round} training images (2 per class and fold)"
+        )
+    if max_resources is not None and max_resources >= len(train):
+        max_resources = None  # every image: the search as it would be without a cap
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     common = {
         "estimator": spec.make(
@@ -137,6 +196,7 @@ def tune_model(
         # On a Dask cluster every candidate-fold fit is a task; locally, n_jobs as given.
         "n_jobs": -1 if on_dask() else n_jobs,
         "error_score": "raise",
+        "max_resources": "auto" if max_resources is None else max_resources,
     }
     if search == "halving-grid":
         searcher = HalvingGridSearchCV(param_grid=space, min_resources="exhaust", **common)
@@ -195,5 +255,6 @@ def tune_model(
         baseline=baseline,
         tuned=tuned,
         candidates=candidates,
+        max_resources=max_resources,
         best_estimator=best,
     )

@@ -83,6 +83,8 @@ register(
         grid=lambda: {"clf__strategy": ["prior", "stratified"]},
         distributions=lambda: {"clf__strategy": ["prior", "stratified"]},
         sample_weight=True,
+        # Nothing to learn (0.01 s measured); a floor for its bookkeeping.
+        fit_seconds=0.1,
         memory=MemoryProfile(per_pixel=0.0, fixed=200 * MIB),
     )
 )
@@ -105,6 +107,7 @@ register(
                 "clf__C": [0.01, 0.1, 1.0],
             },
         },
+        fit_seconds=6.7,
         memory=MemoryProfile(per_pixel=4.0, per_class=48.0, fixed=230 * MIB),
     )
 )
@@ -131,6 +134,7 @@ register(
             "clf__alpha": loguniform(1e-6, 1e-1),
             "clf__loss": ["log_loss", "modified_huber"],
         },
+        fit_seconds=99.3,
         memory=MemoryProfile(per_pixel=12.0, fixed=230 * MIB),
     )
 )
@@ -145,6 +149,8 @@ register(
         grid=lambda: {"pca__n_components": [0.8, 0.9, 0.95, 0.99]},
         distributions=lambda: {"pca__n_components": uniform(0.7, 0.29)},
         sample_weight=False,
+        # Measured on 54,000 images at load average 4: an upper figure.
+        fit_seconds=5.7,
         memory=MemoryProfile(
             per_pixel=0.0, per_sampled_pixel=16.0, per_image=2048.0, fixed=260 * MIB
         ),
@@ -164,6 +170,8 @@ register(
         distributions=lambda: {"clf__C": loguniform(1e-5, 1.0)},
         proba=False,
         sparse=True,
+        # Measured on 54,000 images at load average 4: an upper figure.
+        fit_seconds=131.0,
         memory=MemoryProfile(per_pixel=25.0, fixed=250 * MIB),
     )
 )
@@ -190,6 +198,8 @@ register(
         },
         proba=False,
         cost="high",
+        # Measured on 54,000 images; it grows faster than the images, so kept as is.
+        fit_seconds=52.6,
         memory=MemoryProfile(
             per_pixel=0.0, per_sampled_pixel=9.0, per_image=1024.0, fixed=1300 * MIB
         ),
@@ -213,6 +223,7 @@ register(
             "rbf__gamma_scale": loguniform(0.3, 3.0),
         },
         cost="medium",
+        fit_seconds=14.6,
         memory=MemoryProfile(
             per_pixel=0.0, per_sampled_pixel=9.0, per_image=17_000.0, fixed=350 * MIB
         ),
@@ -239,6 +250,7 @@ register(
             "pca__n_components": randint(20, 150),
         },
         sample_weight=False,
+        fit_seconds=1.4,
         memory=MemoryProfile(
             per_pixel=0.0, per_sampled_pixel=9.0, per_image=1024.0, fixed=230 * MIB
         ),
@@ -254,6 +266,7 @@ register(
         ),
         grid=lambda: {"clf__var_smoothing": [1e-9, 1e-3, 1e-2, 1e-1]},
         distributions=lambda: {"clf__var_smoothing": loguniform(1e-9, 1.0)},
+        fit_seconds=0.6,
         memory=MemoryProfile(per_pixel=4.0, per_class=8.0, fixed=230 * MIB),
     )
 )
@@ -281,6 +294,7 @@ register(
             "clf__min_samples_leaf": randint(1, 30),
             "clf__criterion": ["gini", "entropy"],
         },
+        fit_seconds=29.1,
         memory=MemoryProfile(per_pixel=4.0, per_image=256.0, fixed=220 * MIB),
     )
 )
@@ -316,6 +330,7 @@ register(
             },
         },
         cost="medium",
+        fit_seconds=60.8,
         memory=MemoryProfile(per_pixel=4.0, per_image=14_000.0, fixed=300 * MIB),
     )
 )
@@ -330,6 +345,7 @@ register(
         grid=lambda: dict(_FOREST_GRID),
         distributions=lambda: dict(_FOREST_DIST),
         cost="medium",
+        fit_seconds=29.3,
         memory=MemoryProfile(per_pixel=4.0, per_image=37_000.0, fixed=350 * MIB),
     )
 )
@@ -365,6 +381,9 @@ register(
             },
         },
         cost="medium",
+        # 804 s on 54,000 images at load average 4, scaled to 48,000; one thread, so a
+        # quieter machine gains little: kept high.
+        fit_seconds=715.0,
         memory=MemoryProfile(per_pixel=4.5, per_image=64.0, fixed=250 * MIB),
     )
 )
@@ -389,6 +408,8 @@ register(
             "clf__l2_regularization": loguniform(1e-3, 10.0),
         },
         cost="medium",
+        # Measured on 54,000 images on a quiet machine, kept as is.
+        fit_seconds=232.0,
         memory=MemoryProfile(per_pixel=20.0, per_class=24.0, fixed=300 * MIB),
     )
 )
@@ -441,6 +462,9 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        # 1,202 s on 54,000 images at load average 4, where hgb took 2.4 times its quiet
+        # 232 s: about 500 s quiet, 445 s scaled to 48,000; rounded up.
+        fit_seconds=450.0,
         memory=MemoryProfile(per_pixel=5.0, per_class=16.0, fixed=350 * MIB),
     )
 )
@@ -481,6 +505,7 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        fit_seconds=227.0,
         memory=MemoryProfile(per_pixel=6.0, per_class=16.0, fixed=350 * MIB),
     )
 )
@@ -640,6 +665,7 @@ register(
         proba=False,
         sample_weight=False,
         cost="low",
+        fit_seconds=14.2,
         memory=MemoryProfile(
             per_pixel=0.0,
             per_sampled_pixel=10.0,
@@ -667,6 +693,8 @@ register(
         proba=False,
         sample_weight=False,
         cost="medium",
+        # Measured on 54,000 images at load average 4 (91 s on 60,000 on a quiet machine).
+        fit_seconds=195.0,
         memory=MemoryProfile(
             per_pixel=0.0,
             per_sampled_pixel=62.0,

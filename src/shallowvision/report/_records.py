@@ -47,6 +47,7 @@ __all__ = [
     "StageTiming",
     "StoredStage",
     "Subsample",
+    "TimeBudget",
     "TuneOutput",
     "read_stage",
 ]
@@ -202,6 +203,8 @@ class Search(StoredRecord):
     baseline: ModelScore
     tuned: ModelScore
     candidates: list[SearchPoint] = field(default_factory=list)
+    #: The most images a round used, when a time budget capped them.
+    max_resources: int | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -729,6 +732,17 @@ class StageTiming(StoredRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TimeBudget(StoredRecord):
+    """A run's time budget: its seconds, when the run started and was planned to end (ISO
+    8601, UTC), and the wall time it took (when the manifest was last written)."""
+
+    seconds: float
+    started: str
+    deadline: str
+    wall_seconds: float | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunManifest(StoredRecord):
     """``manifest.json``: the run's seed, configuration, library versions, data checksums,
     subsamples and stage timings (times are ISO 8601 in UTC)."""
@@ -745,6 +759,8 @@ class RunManifest(StoredRecord):
     # Runs written before subsamples were recorded have none.
     subsamples: list[Subsample] = field(default_factory=list)
     stages: dict[str, StageTiming]
+    #: The time budget of the run's last invocation, if it had one.
+    time_budget: TimeBudget | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def dataset(self) -> str:

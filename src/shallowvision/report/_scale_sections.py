@@ -103,8 +103,8 @@ def finalists(run: RunData) -> Section | None:
         s.text(
             f'<span class="note">A fit expected, from the fit times on fewer images, to end more '
             f"than {result.budget_seconds:,.0f} s after this stage began is not started "
-            "(scale.budget_seconds); a fit whose estimated memory exceeds what is free is "
-            "refused.</span>"
+            "(scale.budget_seconds, or less when the run's time budget left less); a fit "
+            "whose estimated memory exceeds what is free is refused.</span>"
         )
     s.table(_rows(run, records, n_classes, subsampled), _columns(m, n, subsampled))
     for record in records:

@@ -16,7 +16,13 @@ from shallowvision.report._records import (
     Recommendation,
     TuneOutput,
 )
-from shallowvision.report._render import METRIC_LABELS, RunData, Section, section
+from shallowvision.report._render import (
+    _SKIPPED_TITLES,
+    METRIC_LABELS,
+    RunData,
+    Section,
+    section,
+)
 
 COMPARE_COLUMNS = {
     "model": "model",
@@ -117,7 +123,41 @@ def summary(run: RunData) -> Section | None:
         f"Every choice was made on the validation split. The test split ({final.n_test:,} images) was used once, "
         "at the end, for the chosen models only."
     )
+    budget = run.manifest.time_budget
+    if budget is not None:
+        left_out = _left_out(run)
+        s.text(
+            f"The run was planned to end within its time budget of {_duration(budget.seconds)}"
+            + (
+                f"; to meet it, it left out: {html.escape('; '.join(left_out))}."
+                if left_out
+                else ", and it left nothing out."
+            )
+        )
     return s
+
+
+def _duration(seconds: float) -> str:
+    """``300`` -> ``5 min (300 s)``; ``45`` -> ``45 s``."""
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:,.{0 if minutes == int(minutes) else 1}f} min ({seconds:,.0f} s)"
+
+
+def _left_out(run: RunData) -> list[str]:
+    """The models and stages the time budget left out, in the order the run met them."""
+    out = []
+    for name, timing in run.manifest.stages.items():
+        if timing.status == "skipped" and "time budget" in (timing.reason or ""):
+            out.append(_SKIPPED_TITLES.get(name, name).lower())
+        elif name == "compare" and run.has("compare"):
+            rows = run.result(CompareOutput).comparison.rows
+            out += [f"{r.model} ({r.status})" for r in rows if "time budget" in r.error]
+        elif name == "tune" and run.has("tune"):
+            skipped = run.result(TuneOutput).skipped
+            out += [f"tuning {s.model}" for s in skipped if "time budget" in s.reason]
+    return out
 
 
 def _noise_note(choice: Recommendation, label: str, why: str) -> str:
@@ -295,8 +335,11 @@ def tuning(run: RunData) -> Section | None:
         return None
     import plotly.graph_objects as go
 
-    searches = run.result(TuneOutput).searches
+    stored = run.result(TuneOutput)
+    searches = stored.searches
     s = Section("tune", "Tuning of the best families")
+    for skipped in stored.skipped:
+        s.text(f"{html.escape(skipped.model or '')} was not tuned: {html.escape(skipped.reason)}.")
     if not searches:
         return s.text("No model was tuned.")
     rows = []
@@ -308,9 +351,14 @@ def tuning(run: RunData) -> Section | None:
         params = ", ".join(
             f"{html.escape(k)} = {html.escape(str(v))}" for k, v in search.best_params.items()
         )
+        capped = (
+            f" (at most {search.max_resources:,} images a round, to fit the time budget)"
+            if search.max_resources is not None
+            else ""
+        )
         s.text(
             f"<b>{html.escape(search.model)}</b>: {search.search} over its {search.grid} space, {search.cv}-fold "
-            f"stratified CV on train only; {search.n_fits} fits in {search.search_seconds:.1f} s. Best ({search.scoring} "
+            f"stratified CV on train only; {search.n_fits} fits in {search.search_seconds:.1f} s{capped}. Best ({search.scoring} "
             f"{search.best_cv_score:.4f}): {params}."
         )
         fig = go.Figure()
@@ -420,6 +468,18 @@ def reproducibility(run: RunData) -> Section | None:
     s.text(
         f"Seed {manifest.seed}; preset {html.escape(str(manifest.preset))}; libraries: {html.escape(libs)}."
     )
+    budget = manifest.time_budget
+    if budget is not None:
+        wall = (
+            ""
+            if budget.wall_seconds is None
+            else f"; the stages before this report took {_duration(budget.wall_seconds)} of wall time"
+        )
+        s.text(
+            f"Time budget {_duration(budget.seconds)}: started {html.escape(budget.started)}, "
+            f"planned to end by {html.escape(budget.deadline)}{wall} (manifest.json records "
+            "the wall time of the whole run)."
+        )
     s.text(
         f"Re-run with <code>shallowvision run --config {html.escape(str(run.run_dir / 'config.toml'))}</code>; re-render this page with <code>shallowvision report {html.escape(str(run.run_dir))}</code>."
     )

@@ -339,6 +339,14 @@ class RunConfig(_Section):
         description="Threads/processes per fit: -1 uses every core, None the library default.",
     )
     dask: str | None = Field(default=None, description="'local', 'local:N' or tcp://host:port.")
+    time_budget: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds the whole run may take (None: no limit): the cheap stages "
+        "always run, the model stages share the rest, the cheapest models first, and what "
+        "cannot finish in what is left is not started (skipped with the reason).",
+    )
     mlflow_uri: str | None = Field(
         default=None,
         min_length=1,

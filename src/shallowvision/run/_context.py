@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from shallowvision.report._records import (
 )
 from shallowvision.run._config import RunConfig
 
+if TYPE_CHECKING:
+    from shallowvision.run._budget import RunBudget
+
 __all__ = ["Candidate", "RunContext", "StageSkipped"]
 
 OutputT = TypeVar("OutputT", bound=StageOutput)
@@ -49,11 +52,13 @@ class StageSkipped(ShallowVisionError):
 
 @dataclass
 class RunContext:
-    """Shared state of one run: its configuration, directory, data and stored artifacts."""
+    """Shared state of one run: its configuration, directory, data and stored artifacts,
+    and its time budget, which stages ask what they may spend (None: no budget)."""
 
     config: RunConfig
     run_dir: Path
     on_progress: Callable[[str, str], None] | None = None
+    budget: RunBudget | None = None
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- folders ---------------------------------------------------------------------------

@@ -21,7 +21,13 @@ from shallowvision.report._records import (
 from shallowvision.run._candidates import best_single, offer
 from shallowvision.run._context import Candidate, RunContext, StageSkipped
 
-__all__ = ["stage_ensemble", "stage_explain", "stage_select"]
+__all__ = [
+    "explained_model",
+    "selection_model",
+    "stage_ensemble",
+    "stage_explain",
+    "stage_select",
+]
 
 #: Candidate names of the ensembles, by method.
 _ENSEMBLE_NAMES = {"soft": "soft-voting", "hard": "hard-voting", "stack": "stacking"}
@@ -126,29 +132,35 @@ def _can_score_pixels(estimator: Any, method: str) -> bool:
     return True
 
 
+def selection_model(ctx: RunContext) -> Any:
+    """The model pixel selection works with: a zoo name (fitted afresh), or a model of this
+    run as ``(name, fitted)`` (a clone of it learns the kept pixels)."""
+    config = ctx.config.select
+    by_name = {c.name: c for c in ctx.candidates()}
+    if config.model is not None and config.model not in by_name:
+        return config.model
+    if config.model is not None:
+        return (config.model, ctx.model(config.model))
+    usable = [
+        c
+        for c in best_single(ctx, len(ctx.candidates()))
+        if _can_score_pixels(ctx.model(c.name), config.method)
+    ]
+    if not usable:
+        raise ConfigError(
+            f"select.method = {config.method!r} needs a tree or linear model; "
+            "set select.model or compare one"
+        )
+    return (usable[0].name, ctx.model(usable[0].name))
+
+
 def stage_select(ctx: RunContext) -> SelectOutput:
     """Keep the most useful pixels, retrain on them, and compare with all pixels on validation."""
     from shallowvision.models import evaluate_selection, selection_figures
 
     config = ctx.config.select
     by_name = {c.name: c for c in ctx.candidates()}
-    if config.model is not None and config.model not in by_name:
-        model: Any = config.model  # a zoo name, fitted afresh
-    elif config.model is not None:
-        # A model of this run is the all-pixels model as fitted; a clone learns the kept pixels.
-        model = (config.model, ctx.model(config.model))
-    else:
-        usable = [
-            c
-            for c in best_single(ctx, len(ctx.candidates()))
-            if _can_score_pixels(ctx.model(c.name), config.method)
-        ]
-        if not usable:
-            raise ConfigError(
-                f"select.method = {config.method!r} needs a tree or linear model; "
-                "set select.model or compare one"
-            )
-        model = (usable[0].name, ctx.model(usable[0].name))
+    model = selection_model(ctx)
     splits = ctx.splits
     name = model if isinstance(model, str) else model[0]
     if ctx.on_progress:
@@ -183,20 +195,27 @@ def stage_select(ctx: RunContext) -> SelectOutput:
 
 
 # -- explanations -----------------------------------------------------------------------------
-def stage_explain(ctx: RunContext) -> ExplainOutput:
-    """SHAP and importance images of one model on validation images, drawn at the images' size."""
-    from shallowvision.explain import choose_explainer, explain_model, explanation_figures
+def explained_model(ctx: RunContext) -> str:
+    """The candidate the explanations are of: ``explain.model``, else the best single model
+    that tree or linear SHAP explains exactly, else the best."""
+    from shallowvision.explain import choose_explainer
 
     config = ctx.config.explain
     if config.model is not None:
-        name = _named(ctx, [config.model], "explain.model")[0].name
-    else:
-        # The best single model that tree or linear SHAP explains exactly, else the best.
-        singles = best_single(ctx, len(ctx.candidates()))
-        if not singles:
-            raise ConfigError("no model to explain; set explain.model")
-        exact = [c for c in singles if choose_explainer(ctx.model(c.name)) != "partition"]
-        name = (exact or singles)[0].name
+        return _named(ctx, [config.model], "explain.model")[0].name
+    singles = best_single(ctx, len(ctx.candidates()))
+    if not singles:
+        raise ConfigError("no model to explain; set explain.model")
+    exact = [c for c in singles if choose_explainer(ctx.model(c.name)) != "partition"]
+    return (exact or singles)[0].name
+
+
+def stage_explain(ctx: RunContext) -> ExplainOutput:
+    """SHAP and importance images of one model on validation images, drawn at the images' size."""
+    from shallowvision.explain import explain_model, explanation_figures
+
+    config = ctx.config.explain
+    name = explained_model(ctx)
     if ctx.on_progress:
         ctx.on_progress(name, "start")
     explanation = explain_model(

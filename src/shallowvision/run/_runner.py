@@ -25,6 +25,7 @@ from shallowvision.report._records import (
     StageTiming,
     StoredStage,
 )
+from shallowvision.run._budget import OverBudget, RunBudget
 from shallowvision.run._config import RunConfig, build_config, config_hash, to_toml
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._scale import subsamples
@@ -161,6 +162,7 @@ def _manifest(ctx: RunContext, timings: dict[str, StageTiming], created: str) ->
         },
         subsamples=subsamples(ctx),
         stages=timings,
+        time_budget=None if ctx.budget is None else ctx.budget.record(),
     )
 
 
@@ -187,12 +189,18 @@ def run_study(
     resume: bool = False,
     on_event: RunEvents | None = None,
     on_model: Callable[[str, str], None] | None = None,
+    started: float | None = None,
 ) -> Path:
     """Run every enabled stage; return the run directory.
 
     With ``resume``, stages whose stored result matches the current configuration
-    (and whose upstream stages are unchanged) are skipped.
+    (and whose upstream stages are unchanged) are skipped. With ``config.time_budget``,
+    the run plans its stages and models to end within that many seconds of ``started``
+    (a :func:`time.monotonic` time, by default this call's): the cheapest models first,
+    and what cannot fit in what is left is not started (a resumed run gets the budget
+    afresh). The command line passes its own start, so the budget covers the command.
     """
+    budget = _budget(config, time.monotonic() if started is None else started)
     out = Path(out_dir)
     run_dir = out / check_run_id(run_id or new_run_id(config))
     if run_dir.exists() and not resume and any(run_dir.iterdir()):
@@ -213,7 +221,24 @@ def run_study(
     if not os.access(run_dir, os.W_OK):
         raise ConfigError(f"{run_dir}: the run folder is not writable")
     with _exclusive(run_dir):
-        return _run_locked(config, run_dir, resume, on_event, on_model)
+        return _run_locked(config, run_dir, resume, on_event, on_model, budget)
+
+
+def _budget(config: RunConfig, started: float) -> RunBudget | None:
+    """The run's time budget, its clock started at ``started`` (None without one)."""
+    if config.time_budget is None:
+        return None
+    if config.dask is not None:
+        raise ConfigError(
+            "time_budget= stops fits in worker processes on this machine when the budget runs "
+            "out; it cannot be combined with dask="
+        )
+    return RunBudget(
+        config.time_budget,
+        enabled=[stage.name for stage in STAGES if stage.enabled(config)],
+        weights={stage.name: stage.weight for stage in STAGES},
+        start=started,
+    )
 
 
 @contextlib.contextmanager
@@ -245,13 +270,14 @@ def _run_locked(
     resume: bool,
     on_event: RunEvents | None,
     on_model: Callable[[str, str], None] | None,
+    budget: RunBudget | None,
 ) -> Path:
     if resume:
         # A process killed mid-write leaves its temporary sibling behind; the real
         # file is either complete or absent, so the leftovers are only clutter.
         for stale in run_dir.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
-    ctx = RunContext(config=config, run_dir=run_dir, on_progress=on_model)
+    ctx = RunContext(config=config, run_dir=run_dir, on_progress=on_model, budget=budget)
     write_text(run_dir / "config.toml", to_toml(config))
     write_json(run_dir / "config.json", config.model_dump(mode="json"))
     created = _now()
@@ -295,19 +321,25 @@ def _run_stages(
         started = _now()
         start = time.perf_counter()
         skipped = None
+        finished = key
         output: StageOutput | None
         with peak_memory() as peak:
             try:
+                if ctx.budget is not None:
+                    ctx.budget.admit(ctx, stage.name)
                 output = stage.run(ctx)
             except StageSkipped as exc:
                 # The data cannot support this stage (too few images of a class for its
-                # folds): the run goes on, and the report says why the stage is missing.
+                # folds), or the time budget cannot: the run goes on, and the report says
+                # why the stage is missing.
                 skipped, output = str(exc), None
+                if isinstance(exc, OverBudget):
+                    finished = ""  # not done: a resumed run with time to spare runs it
             finally:
                 ctx.forget_models()
         seconds = time.perf_counter() - start
         record = StoredStage(
-            stage=stage.name, key=key, seconds=seconds, output=output, skipped=skipped
+            stage=stage.name, key=finished, seconds=seconds, output=output, skipped=skipped
         )
         write_json(ctx.stage_file(stage.name), record.to_dict())
         timings[stage.name] = StageTiming(

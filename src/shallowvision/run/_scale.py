@@ -68,12 +68,15 @@ def stage_finalists(ctx: RunContext) -> FinalistsOutput:
     finalists: list[Finalist] = []
     candidates: list[Candidate] = []
     charts: list[str] = []
+    budget = config.budget_seconds
+    if ctx.budget is not None:
+        budget = ctx.budget.finalists_seconds(ctx, budget)
     # Without a subsample or a curve, the comparison already used every training image.
     if subsampled or curve:
         sizes = _curve_sizes(ctx, n_train, n_compared, config.curve_points if curve else 2)
         started = time.perf_counter()
         for finalist in best_single(ctx, config.finalists):
-            record, candidate = _finalist(ctx, finalist, sizes, started)
+            record, candidate = _finalist(ctx, finalist, sizes, started, budget)
             record["last_doubling"] = last_doubling(record["curve"])
             finalists.append(Finalist.from_dict(record))
             if candidate is not None:
@@ -86,7 +89,7 @@ def stage_finalists(ctx: RunContext) -> FinalistsOutput:
         n_compared=n_compared,
         seed=ctx.config.seed,
         curve=curve,
-        budget_seconds=config.budget_seconds,
+        budget_seconds=budget,
         sizes=sizes,
         finalists=finalists,
         candidates=candidates,
@@ -95,7 +98,7 @@ def stage_finalists(ctx: RunContext) -> FinalistsOutput:
 
 
 def _finalist(
-    ctx: RunContext, finalist: Candidate, sizes: list[int], started: float
+    ctx: RunContext, finalist: Candidate, sizes: list[int], started: float, budget: float | None
 ) -> tuple[dict[str, Any], Candidate | None]:
     """One finalist's curve, ascending, ending with its refit on every training image."""
     from sklearn.base import clone
@@ -125,7 +128,7 @@ def _finalist(
                 measured.append((size, point["fit_seconds"]))
             continue
         label = f"{finalist.name} on {size:,}"
-        refusal = _refusal(ctx, spec, size, measured, started)
+        refusal = _refusal(ctx, spec, size, measured, started, budget)
         if refusal is None:
             _progress(ctx, label, "start")
             try:
@@ -162,10 +165,16 @@ def _finalist(
 
 
 def _refusal(
-    ctx: RunContext, spec: Any, size: int, measured: list[tuple[int, float]], started: float
+    ctx: RunContext,
+    spec: Any,
+    size: int,
+    measured: list[tuple[int, float]],
+    started: float,
+    budget: float | None,
 ) -> tuple[str, str] | None:
     """Why a fit on ``size`` images is not started (status, one-line reason), or None:
-    its estimated memory exceeds what is free, or it would overrun the stage's budget."""
+    its estimated memory exceeds what is free, or it would overrun the stage's ``budget``
+    (``scale.budget_seconds``, less when the run's time budget leaves less)."""
     from shallowvision.models._curve import expected_fit_seconds
     from shallowvision.models._memory import MemoryBudgetError
 
@@ -173,14 +182,18 @@ def _refusal(
         spec.check_memory(size, ctx.splits.train.image_shape, ctx.splits.train.n_classes)
     except MemoryBudgetError as exc:
         return "refused", str(exc)
-    budget = ctx.config.scale.budget_seconds
     expected = expected_fit_seconds(measured, size)
     spent = time.perf_counter() - started
     if budget is not None and expected is not None and spent + expected > budget:
+        configured = ctx.config.scale.budget_seconds
+        of = (
+            f"scale.budget_seconds = {configured:g}"
+            if configured is not None and budget >= configured
+            else f"the {budget:,.0f} s the run's time budget leaves the finalists"
+        )
         return "over budget", (
             f"a fit on {size:,} images is expected to take about {expected:,.0f} s (from its "
-            f"fit times on fewer images), and {max(budget - spent, 0):,.0f} s of "
-            f"scale.budget_seconds = {budget:g} are left"
+            f"fit times on fewer images), and {max(budget - spent, 0):,.0f} s of {of} are left"
         )
     return None
 

@@ -35,6 +35,7 @@ from shallowvision.run._analysis import (
     stage_errors,
     stage_robustness,
 )
+from shallowvision.run._budget import OverBudget, SearchPlan
 from shallowvision.run._candidates import offer, rank_candidates, recommend
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
@@ -103,6 +104,7 @@ def stage_compare(ctx: RunContext) -> CompareOutput:
 
     config = ctx.config
     splits = ctx.splits
+    budget = None if ctx.budget is None else ctx.budget.comparison_seconds(ctx)
     comparison = compare_models(
         config.compare.models,
         splits.compared,
@@ -110,6 +112,8 @@ def stage_compare(ctx: RunContext) -> CompareOutput:
         random_state=config.seed,
         n_jobs=config.n_jobs,
         time_limit=config.compare.time_limit,
+        # A budget already spent refuses every model, each row saying so.
+        time_budget=None if budget is None else max(budget, 0.001),
         params=config.compare.params,
         keep_models=True,
         on_progress=ctx.on_progress,
@@ -120,7 +124,16 @@ def stage_compare(ctx: RunContext) -> CompareOutput:
         if row.status == "ok"
     ]
     if not candidates:
-        raise ConfigError("no model finished the comparison; see the errors in stages/compare.json")
+        within = "" if budget is None else f" within its {budget:,.0f} s of the time budget"
+        raise ConfigError(
+            f"no model finished the comparison{within}; see the errors in stages/compare.json"
+        )
+    if budget is not None and all(c.name == "dummy" for c in candidates):
+        # The later stages study real models; a study of the chance level alone is none.
+        raise ConfigError(
+            "only the chance-level baseline finished the comparison within its "
+            f"{budget:,.0f} s of the time budget; give the run a longer time budget"
+        )
     return CompareOutput(
         comparison=ComparisonTable.from_dict(comparison.to_dict()),
         candidates=candidates,
@@ -176,9 +189,18 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
     results: list[Search] = []
     candidates: list[Candidate] = []
     skipped: list[Skipped] = []
-    for name in _families_to_tune(ctx):
+    over_budget = False
+    families = _families_to_tune(ctx)
+    for i, name in enumerate(families):
         if ctx.on_progress:
             ctx.on_progress(name, "start")
+        plan = SearchPlan() if ctx.budget is None else ctx.budget.search_plan(ctx, families[i:], cv)
+        if plan.reason is not None:
+            over_budget = True
+            skipped.append(Skipped(model=name, reason=plan.reason))
+            if ctx.on_progress:
+                ctx.on_progress(name, "over budget")
+            continue
         try:
             result = tune_model(
                 name,
@@ -192,6 +214,7 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
                 n_candidates=config.tune.n_candidates,
                 random_state=config.seed,
                 n_jobs=config.n_jobs,
+                max_resources=plan.max_resources,
             )
         except DataError as exc:  # too few images for the search
             skipped.append(Skipped(model=name, reason=str(exc)))
@@ -203,7 +226,8 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
         if ctx.on_progress:
             ctx.on_progress(name, "ok")
     if skipped and not results:
-        raise StageSkipped("; ".join(sorted({s.reason for s in skipped})))
+        reasons = "; ".join(sorted({s.reason for s in skipped}))
+        raise OverBudget(reasons) if over_budget else StageSkipped(reasons)
     return TuneOutput(searches=results, candidates=candidates, skipped=skipped)
 
 

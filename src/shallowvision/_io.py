@@ -139,7 +139,7 @@ def skops_size(obj: Any) -> int:
     import skops.io as sio
 
     counter = _Counter()
-    sio.dump(obj, counter)  # type: ignore[arg-type]
+    sio.dump(obj, counter)
     return counter.size
 
 

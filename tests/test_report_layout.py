@@ -466,8 +466,12 @@ _PRINT_GEOMETRY = """
       && ((clips(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
         || (clips(style.overflowY) && el.scrollHeight > el.clientHeight + 1));
   }).map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
-  const wide = all.filter((el) => visible(el) && el.getBoundingClientRect().right > innerWidth + 1)
-    .map((el) => (el.id || el.tagName.toLowerCase() + '.' + el.className) + ' ' + Math.round(el.getBoundingClientRect().right));
+  // Inside a chart, the SVG's own viewport clips what its groups reach past (points off an
+  // axis's range): the chart's cell is checked as a whole, and below, its drawing against it.
+  const wide = all.filter((el) => visible(el) && !el.closest('.js-plotly-plot')
+      && el.getBoundingClientRect().right > innerWidth + 1)
+    .map((el) => (el.id || el.tagName.toLowerCase() + '.' + el.getAttribute('class'))
+      + ' in ' + (el.closest('.js-plotly-plot') || {}).id + ' ' + Math.round(el.getBoundingClientRect().right));
   // A chart drawn wider than its cell would run into the next one.
   const spilling = Array.from(document.querySelectorAll('.chart')).filter((cell) => {
     const drawn = cell.querySelector('.svg-container');

@@ -54,16 +54,16 @@ def source_definition(path: Path) -> list[list[object]]:
     timestamp tick would not show in the modification time.
     """
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        names = [str(p.relative_to(path)) for p in files]
+        names = _files_below(path)
+        files = [os.path.join(path, n) for n in names]
     else:
         names = sorted(_sibling_names(path.name))
-        files = [path.with_name(n) for n in names]
+        files = [os.fspath(path.with_name(n)) for n in names]
     now = time.time_ns()
     entries: list[list[object]] = []
     for name, file in zip(names, files, strict=True):
         try:
-            st = file.stat()
+            st = os.stat(file)
         except OSError:
             entries.append([name, None])
             continue
@@ -72,6 +72,19 @@ def source_definition(path: Path) -> list[list[object]]:
             entry.append(sha256_file(file))
         entries.append(entry)
     return entries
+
+
+def _files_below(root: Path) -> list[str]:
+    """Every file below ``root`` as a relative path, ordered folder by folder.
+
+    Listed and sorted as strings: on 50,000 files, globbing and sorting ``Path`` objects
+    took longer than decoding the images.
+    """
+    names = []
+    for folder, _, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        names.extend(f if rel == "." else os.path.join(rel, f) for f in files)
+    return sorted(names, key=lambda name: name.split(os.sep))
 
 
 def _sibling_names(name: str) -> set[str]:
@@ -161,7 +174,8 @@ def _cache_write(
                 "source": decoded.source,
                 "sha256": decoded.sha256,
                 "class_names": list(decoded.class_names),
-                "inputs": _signature(decoded.inputs),
+                # A folder's slot is checked by its definition; its files need no list.
+                "inputs": _signature(decoded.inputs) if definition is None else [],
                 "definition": definition,
                 "meta": decoded.meta,
             },

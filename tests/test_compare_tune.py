@@ -128,3 +128,26 @@ def test_time_limit_counts_the_work_not_the_worker_start(splits):
     # on a busy machine, which must not count against a limit meant for the fit.
     result = compare_models(["nb"], splits.train, splits.validation, time_limit=1)
     assert result.rows[0].status == "ok" and result.rows[0].accuracy > 0.7
+
+
+@pytest.mark.parametrize("model", ["rf", "et"])
+def test_forest_feature_shares_follow_the_image_size(model):
+    """max_features stays the same multiple of sqrt(pixels) at every size: as a share of a
+    64x64x3 image's 12,288 values, the 28x28 shares made tuning 24 times dearer per split."""
+    from shallowvision.models import get_model_spec
+
+    spec = get_model_spec(model)
+
+    def features_over_sqrt(kind: str, shape: tuple[int, ...]) -> np.ndarray:
+        shares = spec.search_space(kind, image_shape=shape)["clf__max_features"]
+        if kind == "random":
+            shares = list(shares.support())
+        pixels = np.prod(shape)
+        return np.array([s * pixels / np.sqrt(pixels) for s in shares if s != "sqrt"])
+
+    for kind in ("grid", "random"):
+        grey = features_over_sqrt(kind, (28, 28))
+        np.testing.assert_allclose(features_over_sqrt(kind, (64, 64, 3)), grey)
+        np.testing.assert_allclose(features_over_sqrt(kind, (32, 32, 3)), grey)
+    assert spec.search_space("random", image_shape=(8, 8))["clf__max_features"].support()[1] <= 1
+    assert spec.search_space("grid") == spec.search_space("grid", image_shape=(28, 28))

@@ -65,6 +65,10 @@ class ModelSpec:
     memory : MemoryProfile
         How the peak memory of fitting and scoring grows with the images, pixels and
         classes (see :meth:`check_memory`).
+    sized_space : callable or None
+        ``sized_space(space, n_pixels) -> SearchSpace``: a search space above (written
+        for 28x28 grey images) adapted to images of ``n_pixels`` values each (colour
+        channels included), where a setting's cost grows with the pixels.
     fit_seconds : float or None
         Reference fit time: seconds to fit on 48,000 grey 28x28 images on a 2-core
         machine (the standard study's comparison on Fashion-MNIST in
@@ -85,6 +89,7 @@ class ModelSpec:
     extra: str | None = None
     memory: MemoryProfile = field(default_factory=MemoryProfile)
     fit_seconds: float | None = None
+    sized_space: Callable[[SearchSpace, int], SearchSpace] | None = None
 
     def expected_fit_seconds(self, n_images: int, image_shape: tuple[int, ...]) -> float | None:
         """Seconds a fit on ``n_images`` images of ``image_shape`` is expected to take on a
@@ -166,16 +171,26 @@ class ModelSpec:
             return False
         return True
 
-    def search_space(self, kind: str = "grid", name: str | None = None) -> SearchSpace:
-        """The grid (``kind="grid"``), the distributions (``kind="random"``) or a named grid."""
+    def search_space(
+        self,
+        kind: str = "grid",
+        name: str | None = None,
+        image_shape: tuple[int, ...] | None = None,
+    ) -> SearchSpace:
+        """The grid (``kind="grid"``), the distributions (``kind="random"``) or a named
+        grid, for images of ``image_shape`` when given (see ``sized_space``)."""
         if name not in (None, "default"):
             if name not in self.named_grids:
                 known = ", ".join(["default", *self.named_grids])
                 raise ConfigError(
                     f"model {self.name!r} has no grid {name!r}; its grids are: {known}"
                 )
-            return self.named_grids[name]()
-        return self.grid() if kind == "grid" else self.distributions()
+            space = self.named_grids[name]()
+        else:
+            space = self.grid() if kind == "grid" else self.distributions()
+        if image_shape is not None and self.sized_space is not None:
+            space = self.sized_space(space, math.prod(image_shape))
+        return space
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

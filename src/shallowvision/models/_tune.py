@@ -157,10 +157,8 @@ def tune_model(
     if scoring not in get_scorer_names():
         raise ConfigError(f"unknown scoring {scoring!r}; see sklearn.metrics.get_scorer_names()")
     spec = get_model_spec(name)
-    if search == "halving-random" and grid is not None:
-        space = spec.search_space("grid", grid)
-    else:
-        space = spec.search_space("grid" if search == "halving-grid" else "random", grid)
+    kind = "grid" if search == "halving-grid" or grid is not None else "random"
+    space = spec.search_space(kind, grid, image_shape=train.image_shape)
     train.check_trainable()
     if fold_count(train.y, cv, what=f"tuning {name}", class_names=train.class_names) < cv:
         smallest = int(min(c for c in train.class_counts() if c))

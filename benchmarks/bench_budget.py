@@ -88,6 +88,11 @@ def _run_outcome(work: Path) -> dict[str, Any]:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     out: dict[str, Any] = {
         "run_wall_s": (manifest.get("time_budget") or {}).get("wall_seconds"),
+        # Each stage's seconds, or why it was skipped: what explains a budget's outcome.
+        "stages": {
+            name: stage.get("reason") or stage.get("seconds")
+            for name, stage in manifest["stages"].items()
+        },
         "left_out": [
             name
             for name, stage in manifest["stages"].items()
@@ -185,6 +190,8 @@ def main() -> None:
             )
             if row.get("left_out"):
                 print(f"         left out: {'; '.join(row['left_out'])}")
+            if row.get("stages"):
+                print("         stages: " + "; ".join(f"{k} {v}" for k, v in row["stages"].items()))
             if row["status"] != "ok":
                 print(row["output"][-1500:])
             if args.store is not None:

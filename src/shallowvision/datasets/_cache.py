@@ -174,8 +174,7 @@ def _cache_write(
                 "source": decoded.source,
                 "sha256": decoded.sha256,
                 "class_names": list(decoded.class_names),
-                # A folder's slot is checked by its definition; its files need no list.
-                "inputs": _signature(decoded.inputs) if definition is None else [],
+                "inputs": _signature(decoded.inputs),
                 "definition": definition,
                 "meta": decoded.meta,
             },

@@ -16,7 +16,7 @@ from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import COLOUR_CHANNELS, ImageShapeMixin
 from shallowvision.features._hog import _pair
 
-__all__ = ["ColorHistogram", "rgb_to_hsv", "rgb_to_lab"]
+__all__ = ["ColorHistogram", "rgb_to_lab"]
 
 #: Values converted and binned per pass: bounds the chunk's index and float32 temporaries.
 _CHUNK_VALUES = 2**22
@@ -38,23 +38,6 @@ _RGB_TO_XYZ = np.array(
     dtype=np.float32,
 )
 _WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
-
-
-def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
-    """Hue, saturation and value, each in [0, 1], of float RGB values in [0, 1] (channels
-    last); as :func:`skimage.color.rgb2hsv`, with hue 0 where saturation is 0."""
-    rgb = np.asarray(rgb, dtype=np.float32)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    value = rgb.max(axis=-1)
-    delta = value - rgb.min(axis=-1)
-    grey = delta == 0
-    safe = np.where(grey, np.float32(1.0), delta)
-    saturation = np.where(value > 0, delta / np.where(value > 0, value, np.float32(1.0)), 0)
-    hue = np.where(
-        value == r, (g - b) / safe, np.where(value == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe)
-    )
-    hue = np.where(grey, np.float32(0.0), (hue / 6.0) % 1.0)
-    return np.stack([hue, saturation, value], axis=-1).astype(np.float32, copy=False)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -81,6 +64,37 @@ def _triple(value, name: str) -> tuple[int, int, int]:
 def _region_index(size: int, regions: int) -> np.ndarray:
     """The region of each of ``size`` positions when they are cut into ``regions`` near-equal runs."""
     return (np.arange(size) * regions // size).astype(np.intp)
+
+
+def _to_8bit(chunk: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as 8-bit levels (int32, channels last; grey as three equal channels)."""
+    levels = np.rint(np.clip(chunk, 0.0, 1.0) * np.float32(255)).astype(np.int32)
+    return np.repeat(levels[..., None], COLOUR_CHANNELS, axis=-1) if levels.ndim == 3 else levels
+
+
+def _bins_8bit(levels: np.ndarray, bins: np.ndarray, *, hsv: bool) -> np.ndarray:
+    """The bin of each channel (a new last axis of 3) of 8-bit RGB ``levels``, in HSV or RGB.
+
+    A bin of ``x`` in [0, 1] is ``floor(x * bins)``, here a ratio of integers: exact, so a
+    value on a bin's edge falls in the bin above, as ``np.histogram`` puts it, and a
+    quarter of the time of converting floats to HSV (0.15 against 0.64 ms a 64x64x3
+    image).
+    """
+    if not hsv:
+        return np.minimum(levels * bins // 255, bins - 1)
+    r, g, b = levels[..., 0], levels[..., 1], levels[..., 2]
+    top = np.maximum(np.maximum(r, g), b)
+    span = top - np.minimum(np.minimum(r, g), b)
+    # Hue times 6 * span, in [0, 6 span): the sector of the largest channel, red first.
+    hue = np.where(top == r, g - b, np.where(top == g, b - r + 2 * span, r - g + 4 * span))
+    hue += np.where(hue < 0, 6 * span, 0)
+    out = np.empty(levels.shape, dtype=np.intp)
+    nb_h, nb_s, nb_v = (int(v) for v in bins)
+    out[..., 0] = hue * nb_h // np.maximum(6 * span, 1)  # grey (span 0): hue 0
+    out[..., 1] = span * nb_s // np.maximum(top, 1)  # black (top 0): saturation 0
+    out[..., 2] = np.minimum(top * nb_v // 255, nb_v - 1)
+    np.minimum(out, bins - 1, out=out)
+    return out
 
 
 class ColorHistogram(
@@ -113,7 +127,8 @@ class ColorHistogram(
     Notes
     -----
     Inputs are RGB values scaled to [0, 1] (after :class:`PixelScaler`); values outside
-    are clipped. Each histogram counts shares of its region's pixels, so every channel's
+    are clipped. HSV and RGB histograms read them as 8-bit levels (rounded to the nearest
+    1/255, which the images' own values are). Each histogram counts shares of its region's pixels, so every channel's
     histogram in a region sums to 1. The output is float32, computed a chunk of images
     at a time.
     """
@@ -159,19 +174,16 @@ class ColorHistogram(
     def _histograms(self, chunk: np.ndarray) -> np.ndarray:
         """``(n, regions * sum(bins))`` histograms of a chunk of images."""
         n = len(chunk)
-        rgb = np.clip(chunk.astype(np.float32, copy=False), 0.0, 1.0)
-        if rgb.ndim == 3:  # grey: three equal channels
-            rgb = np.repeat(rgb[..., None], COLOUR_CHANNELS, axis=-1)
-        if self.space == "hsv":
-            values = rgb_to_hsv(rgb)
-        elif self.space == "lab":
-            values = rgb_to_lab(rgb)
-        else:
-            values = rgb
         bins = np.array(_triple(self.bins, "bins"), dtype=np.intp)
-        low, high = np.array(_RANGES[self.space], dtype=np.float32).T
-        index = ((values - low) * (bins / (high - low)).astype(np.float32)).astype(np.intp)
-        np.clip(index, 0, bins - 1, out=index)
+        if self.space == "lab":
+            rgb = np.clip(chunk.astype(np.float32, copy=False), 0.0, 1.0)
+            if rgb.ndim == 3:  # grey: three equal channels
+                rgb = np.repeat(rgb[..., None], COLOUR_CHANNELS, axis=-1)
+            low, high = np.array(_RANGES["lab"], dtype=np.float32).T
+            index = (rgb_to_lab(rgb) - low) * (bins / (high - low)).astype(np.float32)
+            index = np.clip(index.astype(np.intp), 0, bins - 1)
+        else:
+            index = _bins_8bit(_to_8bit(chunk), bins, hsv=self.space == "hsv")
         # One bincount over (image, region, channel's bin) counts every histogram of the chunk.
         h, w = self.image_shape_[:2]
         (gr, gc), total = self.grid_, int(bins.sum())

@@ -191,6 +191,9 @@ def test_whole_pixels_pack_and_permute_the_three_values_together():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (7, 5 * 3), dtype=np.uint8)
     np.testing.assert_array_equal(WholePixels.unpack(WholePixels.pack(X).astype(float)), X)
+    unpacked = WholePixels.unpack(WholePixels.pack(X))
+    assert unpacked.dtype == np.uint8
+    np.testing.assert_array_equal(unpacked, X)
 
     class ReadsOnePixel:
         """Predicts from pixel 2 alone: its red value above its blue one."""

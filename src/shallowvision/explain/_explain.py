@@ -180,10 +180,16 @@ class WholePixels:
     @staticmethod
     def unpack(packed: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`pack`: uint8 images ``(n, n_pixels * 3)``."""
-        # Explainers hand the columns back as floats; every value is a whole number.
-        v = np.rint(np.asarray(packed, dtype=np.float64)).astype(np.int64)
-        rgb = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], axis=-1)
-        return rgb.astype(np.uint8).reshape(len(v), -1)
+        v = np.asarray(packed)
+        if not np.issubdtype(v.dtype, np.integer):
+            # Explainers hand the columns back as floats; every value is a whole number.
+            v = np.rint(v).astype(np.int32)
+        # One channel at a time into the uint8 result: permutation importance unpacks
+        # blocks of 20,000 images, where wider temporaries took gigabytes at 64x64.
+        rgb = np.empty((*v.shape, 3), dtype=np.uint8)
+        for channel, shift in enumerate((16, 8, 0)):
+            rgb[..., channel] = (v >> shift) & 255
+        return rgb.reshape(len(v), -1)
 
     def _unpacking(self, method: Any) -> Any:
         def call(packed: np.ndarray) -> Any:

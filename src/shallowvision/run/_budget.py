@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from shallowvision.report._records import Candidate, TimeBudget
 from shallowvision.run._context import RunContext, StageSkipped
 
-__all__ = ["OverBudget", "RunBudget", "SearchPlan"]
+__all__ = ["OverBudget", "RunBudget", "SearchPlan", "plan_search"]
 
 #: Expected costs of work in this process are multiplied by this before they are checked
 #: against what is left: such work cannot be stopped once it has started.
@@ -177,33 +177,9 @@ class RunBudget:
         return self.allowance(ctx, "compare")
 
     def search_plan(self, ctx: RunContext, families: Sequence[str], cv: int) -> SearchPlan:
-        """How the search of ``families[0]`` fits, the others still to be tuned after it.
-
-        Tuning shares its :meth:`allowance` among the families in proportion to their
-        expected costs; a search that does not fit its part is planned on fewer images
-        per round (:func:`~shallowvision.models._tune.halving_rounds`), down to the
-        fewest successive halving allows, or left out with the reason.
-        """
-        costs = [self._search_cost(ctx, name, cv) for name in families]
-        full = [cost(None) for cost in costs]
-        allowance = self.allowance(ctx, "tune")
-        part = allowance * full[0] / sum(full) if sum(full) > 0 else allowance
-        cost = costs[0]
-        if full[0] * MARGIN <= part:
-            return SearchPlan()
-        n_images = len(ctx.splits.compared)
-        least = 2 * cv * ctx.splits.compared.n_classes
-        # The largest number of images per round whose search fits (fewer rounds may cost
-        # more, so the sizes are tried from the top).
-        size = n_images
-        while size > least:
-            size = max(int(size * 0.9), least)
-            if cost(size) * MARGIN <= part:
-                return SearchPlan(max_resources=size)
-        return SearchPlan(
-            reason=f"tuning {families[0]} is expected to take {_secs(cost(least))} even with "
-            f"{least:,} images per round, and the time budget leaves {_secs(part)} for it"
-        )
+        """How the search of ``families[0]`` fits tuning's :meth:`allowance`, the others
+        still to be tuned after it (see :func:`plan_search`)."""
+        return plan_search(ctx, families, cv, self.allowance(ctx, "tune"), "the time budget")
 
     def finalists_seconds(self, ctx: RunContext, configured: float | None) -> float:
         """Seconds the finalists may take: what is left less what the later stages that
@@ -255,37 +231,71 @@ class RunBudget:
                 kept.append(_TITLES[name])
         return seconds, kept
 
-    def _search_cost(self, ctx: RunContext, name: str, cv: int) -> Callable[[int | None], float]:
-        """The expected seconds of tuning ``name`` with at most so many images per round."""
-        from shallowvision.models._tune import halving_rounds, search_size
 
-        config = ctx.config.tune
-        compared = ctx.splits.compared
-        n_images = len(compared)
-        fit = _fit_seconds(ctx, name)
-        size = search_size(
-            name,
-            search=config.search,
-            grid=config.grids.get(name),
-            n_candidates=config.n_candidates,
+# -- tuning's plan -----------------------------------------------------------------------------
+def plan_search(
+    ctx: RunContext, families: Sequence[str], cv: int, allowance: float, what: str
+) -> SearchPlan:
+    """How the search of ``families[0]`` fits ``allowance`` seconds, the others in
+    ``families`` still to be tuned after it (``what`` names the limit in a reason).
+
+    The families share the allowance in proportion to their expected costs; a search that
+    does not fit its part is planned on fewer images per round
+    (:func:`~shallowvision.models._tune.halving_rounds`), down to the fewest successive
+    halving allows, or left out with the reason.
+    """
+    costs = [_search_cost(ctx, name, cv) for name in families]
+    full = [cost(None) for cost in costs]
+    part = allowance * full[0] / sum(full) if sum(full) > 0 else allowance
+    cost = costs[0]
+    if full[0] * MARGIN <= part:
+        return SearchPlan()
+    n_images = len(ctx.splits.compared)
+    least = 2 * cv * ctx.splits.compared.n_classes
+    # The largest number of images per round whose search fits (fewer rounds may cost
+    # more, so the sizes are tried from the top).
+    size = n_images
+    while size > least:
+        size = max(int(size * 0.9), least)
+        if cost(size) * MARGIN <= part:
+            return SearchPlan(max_resources=size)
+    return SearchPlan(
+        reason=f"tuning {families[0]} is expected to take {_secs(cost(least))} even with "
+        f"{least:,} images per round, and {what} leaves {_secs(part)} for it"
+    )
+
+
+def _search_cost(ctx: RunContext, name: str, cv: int) -> Callable[[int | None], float]:
+    """The expected seconds of tuning ``name`` with at most so many images per round."""
+    from shallowvision.models._tune import halving_rounds, search_size
+
+    config = ctx.config.tune
+    compared = ctx.splits.compared
+    n_images = len(compared)
+    fit = _fit_seconds(ctx, name)
+    size = search_size(
+        name,
+        search=config.search,
+        grid=config.grids.get(name),
+        n_candidates=config.n_candidates,
+    )
+
+    def cost(max_resources: int | None) -> float:
+        rounds = halving_rounds(
+            size,
+            n_images,
+            factor=config.factor,
+            cv=cv,
+            n_classes=compared.n_classes,
+            max_resources=max_resources,
         )
+        # Each candidate costs cv fits of a round's images (trained on all but a fold,
+        # scored on that fold: about a fit on all of them for the feature pipelines);
+        # then the default and the best parameters are fitted on all the images.
+        fits = sum(n * cv * images / n_images for n, images in rounds)
+        return fit * (fits + 2) + _SEARCH_START_SECONDS
 
-        def cost(max_resources: int | None) -> float:
-            rounds = halving_rounds(
-                size,
-                n_images,
-                factor=config.factor,
-                cv=cv,
-                n_classes=compared.n_classes,
-                max_resources=max_resources,
-            )
-            # Each candidate costs cv fits of a round's images (trained on all but a fold,
-            # scored on that fold: about a fit on all of them for the feature pipelines);
-            # then the default and the best parameters are fitted on all the images.
-            fits = sum(n * cv * images / n_images for n, images in rounds)
-            return fit * (fits + 2) + _SEARCH_START_SECONDS
-
-        return cost
+    return cost
 
 
 # -- expected costs of the stages that are admitted ---------------------------------------------

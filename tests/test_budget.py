@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 
 import joblib
@@ -20,6 +21,7 @@ from shallowvision.models import compare_models, get_model_spec, tune_model
 from shallowvision.models._registry import _REGISTRY
 from shallowvision.models._tune import halving_rounds
 from shallowvision.run import build_config, run_study
+from shallowvision.run._budget import SearchPlan
 from test_cli import cli
 from test_hostile import one_error_line
 
@@ -260,9 +262,14 @@ def test_a_run_leaves_out_what_its_budget_cannot_hold_and_says_so(tmp_path, monk
 
     # The stages the budget left out are not finished: a resume without one does them.
     events.clear()
-    config = build_config(overrides={**overrides, "time_budget": None})
+    # (and without the quick preset's limit on tuning, which would leave rf out again).
+    unlimited = {
+        **overrides,
+        "time_budget": None,
+        "tune": {**overrides["tune"], "time_budget": None},
+    }
     run_study(
-        config,
+        build_config(overrides=unlimited),
         out_dir=tmp_path,
         run_id="b",
         resume=True,
@@ -379,6 +386,32 @@ def test_a_search_that_cannot_fit_runs_on_fewer_images_or_not_at_all():
     budget, ctx = _planned_run(60, candidates, **tune)
     plan = budget.search_plan(ctx, ["fast"], 2)
     assert plan.max_resources is None and plan.reason.startswith("tuning fast is expected")
+
+
+def test_tunings_own_time_budget_plans_the_search_with_or_without_a_run_budget():
+
+    from shallowvision.run._stages import _search_plan
+
+    rf = [_candidate("rf", 80.0, 0.08, 0.85)]
+    tune = {"models": ["rf"], "n_candidates": 4, "cv": 2}
+
+    def plan(run_seconds, tune_seconds, spent=0.0):
+        budget, ctx = _planned_run(run_seconds, rf, tune={**tune, "time_budget": tune_seconds})
+        ctx.budget = None if run_seconds is None else budget
+        return _search_plan(ctx, ["rf"], 2, time.monotonic() - spent)
+
+    assert plan(None, None) == SearchPlan()  # no limit: the whole search
+    # The whole search (about 9 fits of 80 s) does not fit 600 s with the margin: fewer
+    # images a round; with 100 s left, not even the fewest.
+    planned = plan(None, 600)
+    assert planned.reason is None and 40 <= planned.max_resources < 20_000
+    left_out = plan(None, 600, spent=500)
+    assert left_out.max_resources is None
+    assert left_out.reason.endswith("and tune.time_budget leaves 100 s for it")
+    # Under a run's budget the tighter limit decides, and the reason names it.
+    assert plan(7200, 600) == planned
+    assert plan(7200, None) == SearchPlan()
+    assert re.search(r", and the time budget leaves \d+ s for it$", plan(300, 7200).reason)
 
 
 def test_a_time_budget_is_checked_as_the_run_configuration_is(tmp_path):

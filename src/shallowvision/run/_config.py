@@ -140,6 +140,14 @@ class TuneConfig(_Section):
     cv: int = Field(default=3, ge=2)
     factor: int = Field(default=3, ge=2)
     n_candidates: int = Field(default=12, ge=2)
+    time_budget: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds the tuning stage may take (None: no limit): each search is "
+        "planned from the compared fit times on fewer images per round to fit its share, "
+        "or left out with the reason (the run's time_budget may leave less).",
+    )
 
 
 class EnsembleConfig(_Section):
@@ -389,7 +397,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_per_class": None, "max_held_out": 20000},
         "scale": {"max_images": 20000, "finalists": 1, "curve_points": 3, "budget_seconds": 1200},
         "compare": {"models": ["dummy", "lr", "nb", "knn", "rf", "fast"]},
-        "tune": {"top": 1, "search": "halving-random", "n_candidates": 4, "cv": 2},
+        # A search's cost grows with the image: tuning the forests on 20,000 64x64x3
+        # images took longer than the rest of the study together.
+        "tune": {
+            "top": 1,
+            "search": "halving-random",
+            "n_candidates": 4,
+            "cv": 2,
+            "time_budget": 600,
+        },
         "ensemble": {"methods": ["soft"], "size": 3},
         "select": {"method": "model"},
         "explain": {"n_background": 50, "n_permutation": 200},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from shallowvision.run._analysis import (
     stage_errors,
     stage_robustness,
 )
-from shallowvision.run._budget import OverBudget, SearchPlan
+from shallowvision.run._budget import OverBudget, SearchPlan, plan_search
 from shallowvision.run._candidates import offer, rank_candidates, recommend
 from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
@@ -171,6 +172,18 @@ def _families_to_tune(ctx: RunContext) -> list[str]:
     return [c.name for c in ranked[: config.tune.top]]
 
 
+def _search_plan(ctx: RunContext, families: list[str], cv: int, started: float) -> SearchPlan:
+    """How the search of ``families[0]`` fits what the run's time budget and
+    ``tune.time_budget`` (counted from ``started``) leave, the others after it."""
+    limit = ctx.config.tune.time_budget
+    left = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
+    if ctx.budget is not None:
+        return ctx.budget.search_plan(ctx, families, cv, limit=left)
+    if left is None:
+        return SearchPlan()
+    return plan_search(ctx, families, cv, left, "tune.time_budget")
+
+
 def stage_tune(ctx: RunContext) -> TuneOutput:
     from shallowvision.models import tune_model
 
@@ -191,10 +204,11 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
     skipped: list[Skipped] = []
     over_budget = False
     families = _families_to_tune(ctx)
+    started = time.monotonic()
     for i, name in enumerate(families):
         if ctx.on_progress:
             ctx.on_progress(name, "start")
-        plan = SearchPlan() if ctx.budget is None else ctx.budget.search_plan(ctx, families[i:], cv)
+        plan = _search_plan(ctx, families[i:], cv, started)
         if plan.reason is not None:
             over_budget = True
             skipped.append(Skipped(model=name, reason=plan.reason))

@@ -128,9 +128,9 @@ class ColorHistogram(
     -----
     Inputs are RGB values scaled to [0, 1] (after :class:`PixelScaler`); values outside
     are clipped. HSV and RGB histograms read them as 8-bit levels (rounded to the nearest
-    1/255, which the images' own values are). Each histogram counts shares of its region's pixels, so every channel's
-    histogram in a region sums to 1. The output is float32, computed a chunk of images
-    at a time.
+    1/255, which the images' own values are). Each histogram counts shares of its
+    region's pixels, so every channel's histogram in a region sums to 1. The output is
+    float32, computed a chunk of images at a time.
     """
 
     _spatial = True

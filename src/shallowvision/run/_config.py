@@ -111,6 +111,11 @@ def _zoo_names(names: list[str] | None) -> list[str] | None:
     return names
 
 
+def _time_budget(description: str) -> Any:
+    """An optional limit in seconds: positive and finite, None for none."""
+    return Field(default=None, gt=0, allow_inf_nan=False, description=description)
+
+
 class CompareConfig(_Section):
     models: list[str] = ["dummy", "lr", "nb", "knn", "rf", "xgb"]
     time_limit: float | None = Field(
@@ -140,13 +145,10 @@ class TuneConfig(_Section):
     cv: int = Field(default=3, ge=2)
     factor: int = Field(default=3, ge=2)
     n_candidates: int = Field(default=12, ge=2)
-    time_budget: float | None = Field(
-        default=None,
-        gt=0,
-        allow_inf_nan=False,
-        description="Seconds the tuning stage may take (None: no limit): each search is "
-        "planned from the compared fit times on fewer images per round to fit its share, "
-        "or left out with the reason (the run's time_budget may leave less).",
+    time_budget: float | None = _time_budget(
+        "Seconds the tuning stage may take (None: no limit): each search is planned from "
+        "the compared fit times on fewer images per round to fit its share, or left out "
+        "with the reason (the run's time_budget may leave less)."
     )
 
 
@@ -347,13 +349,10 @@ class RunConfig(_Section):
         description="Threads/processes per fit: -1 uses every core, None the library default.",
     )
     dask: str | None = Field(default=None, description="'local', 'local:N' or tcp://host:port.")
-    time_budget: float | None = Field(
-        default=None,
-        gt=0,
-        allow_inf_nan=False,
-        description="Seconds the whole run may take (None: no limit): the cheap stages "
-        "always run, the model stages share the rest, the cheapest models first, and what "
-        "cannot finish in what is left is not started (skipped with the reason).",
+    time_budget: float | None = _time_budget(
+        "Seconds the whole run may take (None: no limit): the cheap stages always run, "
+        "the model stages share the rest, the cheapest models first, and what cannot "
+        "finish in what is left is not started (skipped with the reason)."
     )
     mlflow_uri: str | None = Field(
         default=None,

@@ -173,15 +173,18 @@ def _families_to_tune(ctx: RunContext) -> list[str]:
 
 
 def _search_plan(ctx: RunContext, families: list[str], cv: int, started: float) -> SearchPlan:
-    """How the search of ``families[0]`` fits what the run's time budget and
-    ``tune.time_budget`` (counted from ``started``) leave, the others after it."""
-    limit = ctx.config.tune.time_budget
-    left = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
+    """How the search of ``families[0]`` fits the tighter of what the run's time budget
+    and ``tune.time_budget`` (counted from ``started``) leave, the others after it."""
+    limits = []
     if ctx.budget is not None:
-        return ctx.budget.search_plan(ctx, families, cv, limit=left)
-    if left is None:
+        limits.append((ctx.budget.allowance(ctx, "tune"), "the time budget"))
+    if ctx.config.tune.time_budget is not None:
+        spent = time.monotonic() - started
+        limits.append((max(ctx.config.tune.time_budget - spent, 0.0), "tune.time_budget"))
+    if not limits:
         return SearchPlan()
-    return plan_search(ctx, families, cv, left, "tune.time_budget")
+    seconds, what = min(limits, key=lambda limit: limit[0])
+    return plan_search(ctx, families, cv, seconds, what)
 
 
 def stage_tune(ctx: RunContext) -> TuneOutput:

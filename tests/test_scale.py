@@ -146,12 +146,37 @@ def test_conjugate_gradients_converge_in_few_iterations_at_the_default_tolerance
     assert auto.n_components_ == len(X)  # 1,438 rows: all of them are landmarks
 
 
+def test_conjugate_gradients_on_the_kept_kernel_match_the_recomputed_one(digits, monkeypatch):
+    X, y = _pca_digits(digits), digits.y
+    params = dict(n_components=200, solver="cg", random_state=0, n_jobs=2)
+    rows = []
+    kernel = NystroemRidgeClassifier._kernel
+    monkeypatch.setattr(
+        NystroemRidgeClassifier,
+        "_kernel",
+        lambda self, X, **kw: rows.append(len(X)) or kernel(self, X, **kw),
+    )
+    kept = NystroemRidgeClassifier(**params).fit(X, y)  # 1,438 x 200 floats: 1.1 MB
+    kept_rows, rows[:] = sum(rows), []
+    recomputed = NystroemRidgeClassifier(cache_size=1, **params).fit(X, y)
+    assert kept.n_iter_ == recomputed.n_iter_ > 1
+    # Kept: every row once, and the landmarks; recomputed: every row each iteration.
+    assert kept_rows == len(X) + 200
+    assert sum(rows) > (1 + recomputed.n_iter_) * len(X)
+    np.testing.assert_allclose(
+        kept.decision_function(X), recomputed.decision_function(X), rtol=1e-3, atol=1e-4
+    )
+    # The kernel is a fitting aid: nothing of it stays on the model (nor in its file).
+    assert not hasattr(kept, "_cache") and not hasattr(recomputed, "_cache")
+
+
 def test_kernel_ridge_rejects_bad_solver_settings(digits):
     X, y = _pca_digits(digits), digits.y
     for params, message in [
         ({"solver": "lsqr"}, "solver must be one of"),
         ({"tol": 0}, "tol must be positive"),
         ({"max_iter": 0}, "max_iter must be a positive int"),
+        ({"cache_size": -1}, "cache_size must be a non-negative number"),
         ({"n_components": "many"}, "n_components must be a positive int"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -52,9 +52,11 @@ MIB = 2**20
 
 def _landmark_memory(n: int, n_pixels: int, n_classes: int) -> float:
     """Kernel ridge's landmark matrices (Gram, its Cholesky factor and the kernel among
-    landmarks, float64), and a kernel block per thread."""
+    landmarks, float64), a kernel block per thread, and the whole float32 kernel its
+    conjugate gradients keep when it fits their cache."""
     m = auto_landmarks(n)
-    return 2.5 * 8 * m * m + 2 * 64 * MIB
+    cache = min(4 * n * m, NystroemRidgeClassifier().cache_size * MIB)
+    return 2.5 * 8 * m * m + 2 * 64 * MIB + cache
 
 
 def _working_set_memory(n: int, n_pixels: int, n_classes: int) -> float:

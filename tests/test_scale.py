@@ -110,6 +110,24 @@ def test_zoo_pipelines_are_chunked(digits):
     assert not isinstance(get_model("rf"), ChunkedPipeline)  # trees take the uint8 pixels
 
 
+def test_pca_takes_exact_components_from_the_covariance_when_the_rows_outnumber_the_features(
+    digits,
+):
+    from sklearn.decomposition import PCA
+
+    X = digits.X.astype(np.float32) / 255.0  # 1,438 x 64: ten rows a feature and more
+    pca = ImagePCA(n_components=10, random_state=0).fit(X)
+    assert pca.pca_.svd_solver == "covariance_eigh"
+    exact = PCA(n_components=10, svd_solver="full").fit(X.astype(np.float64))
+    # The same components up to sign, to float32 rounding.
+    cosines = np.abs((pca.pca_.components_ * exact.components_).sum(axis=1))
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-4)
+    # Few rows, or many features: randomized SVD, as before.
+    assert ImagePCA(n_components=10, random_state=0).fit(X[:300]).pca_.svd_solver == "randomized"
+    wide = np.tile(X, (4, 60))[:, :3840]  # 5,752 x 3,840
+    assert ImagePCA(n_components=10, random_state=0).fit(wide).pca_.svd_solver == "randomized"
+
+
 # -- kernel ridge: landmarks from the data, conjugate gradients ------------------------------
 def test_auto_landmarks_grow_with_the_rows():
     assert auto_landmarks(1000) == 1000  # never more than the rows

@@ -12,6 +12,21 @@ from shallowvision.features._base import ImageShapeMixin
 
 __all__ = ["ImagePCA"]
 
+#: Features up to which the eigenvectors of the covariance matrix are the quickest exact
+#: components, with at least ten rows a feature (scikit-learn's own rule stops at 1,000
+#: features): on 54,000 x 2,404 float32 features, 100 components, 2 cores, 5.4 s against
+#: randomized SVD's 8.4 s. Above, the d x d matrix and its eigenvectors grow as d^2 and
+#: d^3 (best's 7,084 features: nine times the products), and randomized SVD is cheaper.
+_COVARIANCE_MAX_FEATURES = 3000
+
+
+def _solver(n_samples: int, n_features: int, k: int) -> str:
+    """scikit-learn's ``svd_solver`` for ``k`` components of an ``n_samples x n_features`` matrix."""
+    if n_features <= _COVARIANCE_MAX_FEATURES and n_samples >= 10 * n_features:
+        return "covariance_eigh"
+    # Randomized SVD costs a fraction of the exact one for a few leading components.
+    return "randomized" if k < 0.8 * min(n_samples, n_features) else "full"
+
 
 class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal components of flattened images.
@@ -69,11 +84,9 @@ class ImagePCA(ImageShapeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
             pca = PCA(n_components=float(n), svd_solver="full", whiten=self.whiten)
         else:
             k = int(min(int(n), *X.shape))
-            # Randomized SVD costs a fraction of the exact one for a few leading components.
-            solver = "randomized" if k < 0.8 * min(X.shape) else "full"
             pca = PCA(
                 n_components=k,
-                svd_solver=solver,
+                svd_solver=_solver(*X.shape, k),
                 whiten=self.whiten,
                 random_state=self.random_state,
             )

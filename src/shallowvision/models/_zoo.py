@@ -684,7 +684,7 @@ _KERNEL_RIDGE_DIST = {
 register(
     ModelSpec(
         name="fast",
-        description="HOG (two scales) + pixels (+ colour histograms on colour images), PCA 100, RBF kernel ridge on landmarks that grow with the data (2,000 up to 60,000 images, 10,800 at 756,000): about 30 CPU seconds on Fashion-MNIST",
+        description="HOG (two scales) + pixels (+ colour histograms on colour images), PCA 100, RBF kernel ridge on landmarks that grow with the data (3,000 up to 60,000 images, 10,600 at 756,000): about 30 CPU seconds on Fashion-MNIST",
         factory=lambda rs, nj, shape: _kernel_ridge(
             rs, nj, shape, n_components=100, n_landmarks="auto", alpha=0.01
         ),

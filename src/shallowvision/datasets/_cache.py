@@ -80,7 +80,7 @@ def _files_below(root: Path) -> list[str]:
     Listed and sorted as strings: on 50,000 files, globbing and sorting ``Path`` objects
     took longer than decoding the images.
     """
-    names = []
+    names: list[str] = []
     for folder, _, files in os.walk(root):
         rel = os.path.relpath(folder, root)
         names.extend(f if rel == "." else os.path.join(rel, f) for f in files)

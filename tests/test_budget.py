@@ -390,7 +390,8 @@ def test_a_search_that_cannot_fit_runs_on_fewer_images_or_not_at_all():
 
 def test_tunings_own_time_budget_plans_the_search_with_or_without_a_run_budget():
 
-    from shallowvision.run._stages import _search_plan
+    from shallowvision.run._budget import plan_search
+    from shallowvision.run._stages import _tuning_limit
 
     rf = [_candidate("rf", 80.0, 0.08, 0.85)]
     tune = {"models": ["rf"], "n_candidates": 4, "cv": 2}
@@ -398,7 +399,8 @@ def test_tunings_own_time_budget_plans_the_search_with_or_without_a_run_budget()
     def plan(run_seconds, tune_seconds, spent=0.0):
         budget, ctx = _planned_run(run_seconds, rf, tune={**tune, "time_budget": tune_seconds})
         ctx.budget = None if run_seconds is None else budget
-        return _search_plan(ctx, ["rf"], 2, time.monotonic() - spent)
+        limit = _tuning_limit(ctx, time.monotonic() - spent)
+        return SearchPlan() if limit is None else plan_search(ctx, ["rf"], 2, *limit)
 
     assert plan(None, None) == SearchPlan()  # no limit: the whole search
     # The whole search (about 9 fits of 80 s) does not fit 600 s with the margin: fewer
@@ -412,6 +414,33 @@ def test_tunings_own_time_budget_plans_the_search_with_or_without_a_run_budget()
     assert plan(7200, 600) == planned
     assert plan(7200, None) == SearchPlan()
     assert re.search(r", and the time budget leaves \d+ s for it$", plan(300, 7200).reason)
+
+
+def test_a_tuned_refit_that_would_overrun_tunings_limit_is_left_out_with_the_reason(
+    tmp_path, monkeypatch
+):
+    """The search fits the limit, but the parameters it chose would take too long to refit
+    on all the images (a forest of many deep trees): the tuned model is left out, the run
+    goes on, and the reason names the limit."""
+    from shallowvision.models import _tune
+
+    monkeypatch.setattr(_tune, "_expected_refit_seconds", lambda *args: 1e6)
+    overrides = {
+        "data": {"dataset": "digits"},
+        "compare": {"models": ["dummy", "lr"]},
+        "tune": {"models": ["lr"], "n_candidates": 4, "time_budget": 600},
+        "ensemble": {"enabled": False},
+        "select": {"enabled": False},
+        "explain": {"enabled": False},
+    }
+    run_dir = run_study(build_config(overrides=overrides), out_dir=tmp_path, run_id="r")
+    stage = json.loads((run_dir / "manifest.json").read_text())["stages"]["tune"]
+    assert stage["status"] == "skipped", stage
+    assert re.fullmatch(
+        r"the tuned lr is expected to take 1,000,000 s to fit on [\d,]+ images \(its fits in "
+        r"the search, extrapolated\), [\d,]+ s are left of tune.time_budget",
+        stage["reason"],
+    ), stage["reason"]
 
 
 def test_a_time_budget_is_checked_as_the_run_configuration_is(tmp_path):

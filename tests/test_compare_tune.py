@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 from sklearn import metrics
@@ -91,6 +93,42 @@ def test_halving_grid_search_is_seeded_and_uses_train_only(splits):
     assert a.n_fits == sum(a.n_candidates) * 3
     assert a.tuned.accuracy >= a.baseline.accuracy - 0.02
     assert a.to_dict()["tuned"]["params"] == a.best_params
+
+
+def test_a_tuned_refit_expected_to_end_after_its_deadline_is_not_started(splits):
+    from shallowvision.models._tune import RefitOverBudget
+
+    with pytest.raises(RefitOverBudget) as caught:
+        tune_model("lr", splits.train, splits.validation, refit_deadline=time.monotonic() - 1)
+    over = caught.value
+    assert over.model == "lr" and over.images == len(splits.train) and over.left == 0
+    assert over.expected > 0
+    assert str(over).startswith("the tuned lr is expected to take ")
+    assert str(over).endswith(
+        f" s to fit on {len(splits.train):,} images (its fits in the search, extrapolated), 0 s are left"
+    )
+    # With the time it needs, the same search refits as it would without a deadline.
+    result = tune_model(
+        "lr", splits.train, splits.validation, refit_deadline=time.monotonic() + 600
+    )
+    assert result.tuned.accuracy > 0.9
+
+
+def test_a_tuned_refit_is_priced_from_the_best_candidates_own_fits():
+    from types import SimpleNamespace
+
+    from shallowvision.models._tune import _expected_refit_seconds
+
+    searcher = SimpleNamespace(
+        best_params_={"C": 1},
+        cv_results_={
+            "params": [{"C": 1}, {"C": 10}, {"C": 1}],
+            "n_resources": [300, 300, 900],
+            "mean_fit_time": [1.0, 50.0, 3.0],  # C=10 costs more: not the one refitted
+        },
+    )
+    # 3 folds: fits on 200 and 600 images took 1 and 3 s, linear, so 1,800 images take 9 s.
+    assert _expected_refit_seconds(searcher, 3, 1800) == pytest.approx(9.0)
 
 
 def test_halving_random_search_with_named_grid(splits):

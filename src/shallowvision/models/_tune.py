@@ -12,11 +12,24 @@ import numpy as np
 from shallowvision._dask import on_dask, shared_on_cluster
 from shallowvision._folds import fold_count
 from shallowvision.datasets import ImageSet
-from shallowvision.exceptions import ConfigError, DataError
+from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
 from shallowvision.models._compare import ModelScore, fit_and_score
+from shallowvision.models._curve import expected_fit_seconds
 from shallowvision.models._registry import get_model_spec
 
-__all__ = ["SEARCHES", "TuneResult", "tune_model"]
+__all__ = ["SEARCHES", "RefitOverBudget", "TuneResult", "tune_model"]
+
+
+class RefitOverBudget(ShallowVisionError):
+    """The tuned parameters' refit on all the images would end after the deadline."""
+
+    def __init__(self, model: str, expected: float, images: int, left: float) -> None:
+        self.model, self.expected, self.images, self.left = model, expected, images, left
+        super().__init__(
+            f"the tuned {model} is expected to take {expected:,.0f} s to fit on {images:,} "
+            f"images (its fits in the search, extrapolated), {left:,.0f} s are left"
+        )
+
 
 #: The successive-halving searches: over the whole grid, or over sampled candidates.
 SEARCHES = ("halving-grid", "halving-random")
@@ -97,6 +110,18 @@ def halving_rounds(
     return rounds
 
 
+def _expected_refit_seconds(searcher: Any, cv: int, n_images: int) -> float | None:
+    """Seconds the best candidate should take to fit on ``n_images``, from its mean fit
+    time in each round it ran (each on the round's images less a fold)."""
+    results = searcher.cv_results_
+    measured = [
+        (int(results["n_resources"][i]) * (cv - 1) // cv, float(results["mean_fit_time"][i]))
+        for i, params in enumerate(results["params"])
+        if params == searcher.best_params_
+    ]
+    return expected_fit_seconds(measured, n_images)
+
+
 def search_size(
     name: str, *, search: str = "halving-grid", grid: str | None = None, n_candidates: int = 20
 ) -> int:
@@ -122,6 +147,7 @@ def tune_model(
     random_state: int = 0,
     n_jobs: int | None = None,
     max_resources: int | None = None,
+    refit_deadline: float | None = None,
 ) -> TuneResult:
     """Tune a zoo model by successive halving; compare the tuned model with the defaults on validation.
 
@@ -147,6 +173,13 @@ def tune_model(
         The most training images a round of the search uses (default all of ``train``):
         a cheaper search, as a time budget asks (see :func:`halving_rounds`). The
         default and the tuned models are still fitted on all of ``train``.
+    refit_deadline : float, optional
+        A :func:`time.monotonic` instant the tuned model's fit on all of ``train`` must
+        end by. Its duration is extrapolated from the best candidate's own fits in the
+        search's rounds (:func:`~shallowvision.models._curve.expected_fit_seconds`); a
+        fit expected to end later is not started and :class:`RefitOverBudget` is raised.
+        The search alone cannot know it: the parameters it picks may cost many times
+        the defaults (a forest of more, deeper trees).
     """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.metrics import get_scorer_names
@@ -207,6 +240,11 @@ def tune_model(
     with shared_on_cluster(X, y):
         searcher.fit(X, y)
     seconds = time.perf_counter() - start
+    if refit_deadline is not None:
+        expected = _expected_refit_seconds(searcher, cv, len(train))
+        left = refit_deadline - time.monotonic()
+        if expected is not None and expected > left:
+            raise RefitOverBudget(name, expected, len(train), max(left, 0.0))
 
     X_val, y_val = np.ascontiguousarray(validation.X), validation.y
     baseline, _ = fit_and_score(

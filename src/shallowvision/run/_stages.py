@@ -172,23 +172,21 @@ def _families_to_tune(ctx: RunContext) -> list[str]:
     return [c.name for c in ranked[: config.tune.top]]
 
 
-def _search_plan(ctx: RunContext, families: list[str], cv: int, started: float) -> SearchPlan:
-    """How the search of ``families[0]`` fits the tighter of what the run's time budget
-    and ``tune.time_budget`` (counted from ``started``) leave, the others after it."""
+def _tuning_limit(ctx: RunContext, started: float) -> tuple[float, str] | None:
+    """The seconds tuning has left, the tighter of what the run's time budget and
+    ``tune.time_budget`` (counted from ``started``) leave, and which limit that is."""
     limits = []
     if ctx.budget is not None:
         limits.append((ctx.budget.allowance(ctx, "tune"), "the time budget"))
     if ctx.config.tune.time_budget is not None:
         spent = time.monotonic() - started
         limits.append((max(ctx.config.tune.time_budget - spent, 0.0), "tune.time_budget"))
-    if not limits:
-        return SearchPlan()
-    seconds, what = min(limits, key=lambda limit: limit[0])
-    return plan_search(ctx, families, cv, seconds, what)
+    return min(limits, key=lambda limit: limit[0]) if limits else None
 
 
 def stage_tune(ctx: RunContext) -> TuneOutput:
     from shallowvision.models import tune_model
+    from shallowvision.models._tune import RefitOverBudget
 
     config = ctx.config
     splits = ctx.splits
@@ -211,7 +209,10 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
     for i, name in enumerate(families):
         if ctx.on_progress:
             ctx.on_progress(name, "start")
-        plan = _search_plan(ctx, families[i:], cv, started)
+        seconds, what = _tuning_limit(ctx, started) or (None, "")
+        plan = (
+            SearchPlan() if seconds is None else plan_search(ctx, families[i:], cv, seconds, what)
+        )
         if plan.reason is not None:
             over_budget = True
             skipped.append(Skipped(model=name, reason=plan.reason))
@@ -232,7 +233,15 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
                 random_state=config.seed,
                 n_jobs=config.n_jobs,
                 max_resources=plan.max_resources,
+                refit_deadline=None if seconds is None else time.monotonic() + seconds,
             )
+        except RefitOverBudget as exc:
+            # The search ran, but the parameters it chose cost more than the plan could know.
+            over_budget = True
+            skipped.append(Skipped(model=name, reason=f"{exc} of {what}"))
+            if ctx.on_progress:
+                ctx.on_progress(name, "over budget")
+            continue
         except DataError as exc:  # too few images for the search
             skipped.append(Skipped(model=name, reason=str(exc)))
             if ctx.on_progress:

@@ -107,8 +107,8 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         below this share of where it started.
     cache_size : float, default=1024
         Megabytes for the kernel between the training rows and the landmarks: when it
-        fits, conjugate gradients compute it once and reuse it every iteration (about
-        twice as fast on 54,000 images and 3,000 landmarks, 720 MB); when it does not,
+        fits, conjugate gradients compute it once and reuse it every iteration (54,000
+        images and 4,000 landmarks, 864 MB: 9.8 s instead of 14.8 s); when it does not,
         each iteration recomputes it block by block in bounded memory.
     random_state : int, optional
         Seed of the landmark draw and of the preconditioner's sample.

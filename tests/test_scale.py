@@ -195,6 +195,8 @@ def test_kernel_ridge_rejects_bad_solver_settings(digits):
         ({"tol": 0}, "tol must be positive"),
         ({"max_iter": 0}, "max_iter must be a positive int"),
         ({"cache_size": -1}, "cache_size must be a non-negative number"),
+        ({"cache_size": True}, "cache_size must be a non-negative number"),
+        ({"cache_size": float("nan")}, "cache_size must be a non-negative number"),
         ({"n_components": "many"}, "n_components must be a positive int"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from joblib import effective_n_jobs
 from scipy import linalg
@@ -166,7 +168,8 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"alpha must be positive, got {self.alpha!r}")
         if not self.tol > 0:
             raise ConfigError(f"tol must be positive, got {self.tol!r}")
-        if not (isinstance(self.cache_size, int | float) and self.cache_size >= 0):
+        size = self.cache_size
+        if isinstance(size, bool) or not isinstance(size, Real) or not size >= 0:
             raise ConfigError(
                 f"cache_size must be a non-negative number of MB, got {self.cache_size!r}"
             )

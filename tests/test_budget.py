@@ -378,13 +378,16 @@ def test_a_stage_the_budget_left_without_models_is_skipped_for_the_budget():
 def test_a_search_that_cannot_fit_runs_on_fewer_images_or_not_at_all():
     candidates = [_candidate("fast", 6.0, 0.06, 0.92, proba=False)]
     tune = {"tune": {"models": ["fast"], "n_candidates": 4, "cv": 2}}
-    budget, ctx = _planned_run(1800, candidates, **tune)
-    assert budget.search_plan(ctx, ["fast"], 2).max_resources is None  # the whole search
-    budget, ctx = _planned_run(150, candidates, **tune)
-    plan = budget.search_plan(ctx, ["fast"], 2)
+    from shallowvision.run._budget import plan_search
+
+    def search_plan(seconds):
+        budget, ctx = _planned_run(seconds, candidates, **tune)
+        return plan_search(ctx, ["fast"], 2, budget.allowance(ctx, "tune"), "the time budget")
+
+    assert search_plan(1800).max_resources is None  # the whole search
+    plan = search_plan(150)
     assert plan.reason is None and 40 <= plan.max_resources < 20_000
-    budget, ctx = _planned_run(60, candidates, **tune)
-    plan = budget.search_plan(ctx, ["fast"], 2)
+    plan = search_plan(60)
     assert plan.max_resources is None and plan.reason.startswith("tuning fast is expected")
 
 

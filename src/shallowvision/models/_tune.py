@@ -240,11 +240,6 @@ def tune_model(
     with shared_on_cluster(X, y):
         searcher.fit(X, y)
     seconds = time.perf_counter() - start
-    if refit_deadline is not None:
-        expected = _expected_refit_seconds(searcher, cv, len(train))
-        left = refit_deadline - time.monotonic()
-        if expected is not None and expected > left:
-            raise RefitOverBudget(name, expected, len(train), max(left, 0.0))
 
     X_val, y_val = np.ascontiguousarray(validation.X), validation.y
     baseline, _ = fit_and_score(
@@ -258,6 +253,11 @@ def tune_model(
         n_jobs=n_jobs,
         image_shape=train.image_shape,
     )
+    if refit_deadline is not None:  # checked last, with what the default's fit left
+        expected = _expected_refit_seconds(searcher, cv, len(train))
+        left = refit_deadline - time.monotonic()
+        if expected is not None and expected > left:
+            raise RefitOverBudget(name, expected, len(train), max(left, 0.0))
     tuned_estimator = spec.make(
         random_state=random_state, n_jobs=n_jobs, image_shape=train.image_shape
     ).set_params(**searcher.best_params_)

@@ -176,11 +176,6 @@ class RunBudget:
         """Seconds the comparison may take (its :meth:`allowance`)."""
         return self.allowance(ctx, "compare")
 
-    def search_plan(self, ctx: RunContext, families: Sequence[str], cv: int) -> SearchPlan:
-        """How the search of ``families[0]`` fits tuning's :meth:`allowance`, the others
-        still to be tuned after it (see :func:`plan_search`)."""
-        return plan_search(ctx, families, cv, self.allowance(ctx, "tune"), "the time budget")
-
     def finalists_seconds(self, ctx: RunContext, configured: float | None) -> float:
         """Seconds the finalists may take: what is left less what the later stages that
         matter more need (:data:`PRIORITY`), and no more than ``configured``

@@ -89,10 +89,11 @@ def test_hog_in_threads_equals_one_pass(digits, backend):
 
 
 @pytest.mark.fashion
-def test_opencv_backend_agrees_with_numpy(garments):
+@pytest.mark.parametrize("signed", [False, True])
+def test_opencv_backend_agrees_with_numpy(garments, signed):
     pytest.importorskip("cv2")
-    numpy_ = hog_images(garments, backend="numpy")
-    opencv = hog_images(garments, backend="opencv")
+    numpy_ = hog_images(garments, backend="numpy", signed=signed)
+    opencv = hog_images(garments, backend="opencv", signed=signed)
     # OpenCV's angles are good to about 0.3 degrees: a few gradients change bin.
     assert np.mean(np.abs(numpy_ - opencv) > 1e-3) < 0.005
     assert np.abs(numpy_ - opencv).mean() < 1e-3

@@ -78,30 +78,28 @@ def _cell_histograms_numpy(
     magnitude = np.hypot(g_row, g_col)
     # Orientation in [0, span) degrees (180: unsigned), hard-assigned to equal-width bins.
     angle = np.rad2deg(np.arctan2(g_row, g_col)) % span
-    return _bin_and_pool(magnitude, angle, orientations, cell, n_cells, span)
+    bins = np.minimum((angle * (orientations / span)).astype(np.intp), orientations - 1)
+    return _pool_bins(magnitude, bins, orientations, cell, n_cells)
 
 
-def _bin_and_pool(
+def _pool_bins(
     magnitude: np.ndarray,
-    angle: np.ndarray,
-    orientations: int,
+    bins: np.ndarray,
+    n_bins: int,
     cell: tuple[int, int],
     n_cells: tuple[int, int],
-    span: float,
 ) -> np.ndarray:
+    """``(n, cells_row, cells_col, n_bins)`` mean magnitude of each cell's pixels per bin."""
     n = len(magnitude)
     (ch, cw), (nr, nc) = cell, n_cells
-    bins = np.minimum((angle * (orientations / span)).astype(np.intp), orientations - 1)
     # One bincount over (image, cell row, cell col, bin) sums every cell of every image.
     rows = np.arange(nr * ch) // ch
     cols = np.arange(nc * cw) // cw
     cell_index = (rows[:, None] * nc + cols[None, :]).astype(np.intp)
-    index = (np.arange(n, dtype=np.intp)[:, None, None] * (nr * nc) + cell_index) * orientations
-    index = index + bins
-    hist = np.bincount(
-        index.ravel(), weights=magnitude.ravel(), minlength=n * nr * nc * orientations
-    )
-    return (hist / (ch * cw)).reshape(n, nr, nc, orientations).astype(np.float32)
+    index = (np.arange(n, dtype=np.intp)[:, None, None] * (nr * nc) + cell_index) * n_bins
+    index += bins.reshape(index.shape)
+    hist = np.bincount(index.ravel(), weights=magnitude.ravel(), minlength=n * nr * nc * n_bins)
+    return (hist / (ch * cw)).reshape(n, nr, nc, n_bins).astype(np.float32)
 
 
 def _cell_histograms_opencv(
@@ -123,8 +121,14 @@ def _cell_histograms_opencv(
         np.ascontiguousarray(g_row[:, : nr * ch, : nc * cw]).reshape(shape),
         angleInDegrees=True,
     )
-    angle = (angle % span).reshape(n, nr * ch, nc * cw)
-    return _bin_and_pool(magnitude.reshape(angle.shape), angle, orientations, cell, n_cells, span)
+    # Binned over the full circle in OpenCV's [0, 360) degrees, without a modulo pass
+    # over the pixels: unsigned histograms fold the opposite bins together afterwards.
+    turns = round(360.0 / span)
+    n_bins = orientations * turns
+    bins = (angle * np.float32(n_bins / 360.0)).astype(np.int32)
+    np.minimum(bins, n_bins - 1, out=bins)
+    hist = _pool_bins(magnitude.reshape(n, nr * ch, nc * cw), bins, n_bins, cell, n_cells)
+    return hist.reshape(n, nr, nc, turns, orientations).sum(axis=3)
 
 
 def _normalise_blocks(hist: np.ndarray, block: tuple[int, int], method: str) -> np.ndarray:

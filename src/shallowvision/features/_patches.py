@@ -21,14 +21,13 @@ from sklearn.utils.validation import check_is_fitted
 from shallowvision._threads import map_in_threads
 from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import ImageShapeMixin, check_positive_int
-from shallowvision.features._kernels import distance_weights, with_norms
 
 __all__ = ["PatchKMeansTransformer"]
 
-# Images encoded at once: (8 * 576 positions, 400 centroids) in float32 is 7 MB, cache-sized;
-# fewer images of more positions (larger images), to stay within those 8 * 576 rows.
-_CHUNK = 8
-_CHUNK_POSITIONS = 8 * 576
+# Activations encoded at once (positions x centroids): 8 images' 576 positions by 400
+# centroids, 7 MB in float32, cache-sized; more images when there are fewer centroids or
+# positions, fewer for larger images.
+_CHUNK_ACTIVATIONS = 8 * 576 * 400
 
 
 def _normalise(patches: np.ndarray, eps: float | np.floating) -> np.ndarray:
@@ -36,6 +35,22 @@ def _normalise(patches: np.ndarray, eps: float | np.floating) -> np.ndarray:
     patches = patches - patches.mean(axis=1, keepdims=True)
     patches /= np.sqrt((patches * patches).mean(axis=1, keepdims=True) + eps)
     return patches
+
+
+def _window_sums(images: np.ndarray, p: int) -> np.ndarray:
+    """Sums of ``(n, height, width[, channels])`` images over every ``p x p`` window (and
+    its channels): ``(n, height - p + 1, width - p + 1)``, rows then columns."""
+    if images.ndim == 4:
+        images = images.sum(axis=3)
+    rows = images.shape[1] - p + 1
+    cols = images.shape[2] - p + 1
+    band = images[:, :rows].copy()
+    for dy in range(1, p):
+        band += images[:, dy : dy + rows]
+    out = band[:, :, :cols].copy()
+    for dx in range(1, p):
+        out += band[:, :, dx : dx + cols]
+    return out
 
 
 def _pool_regions(activations: np.ndarray, pool: int) -> np.ndarray:
@@ -189,21 +204,34 @@ class PatchKMeansTransformer(
         h, w = self.image_shape_[:2]
         grid = (h - p + 1, w - p + 1)
         size = len(self.patch_mean_)
-        mean = self.patch_mean_.astype(np.float32)
-        whitening = self.whitening_.astype(np.float32)
-        # Squared distances to the centroids in one product, no passes after it.
-        weights = distance_weights(self.centroids_, 1.0, np.float32)
+        whiten, distance = self._encoding_weights()
         k = len(self.centroids_)
         mean_weights = np.full(k, 1.0 / k, dtype=np.float32)
+        eps = np.float32(self.contrast_eps)
+        channels = size // (p * p)
 
         def encode(chunk: np.ndarray) -> np.ndarray:
             n = len(chunk)
-            windows = np.lib.stride_tricks.sliding_window_view(chunk, (p, p), axis=(1, 2))
-            # Colour windows are (n, rows, cols, channels, p, p): flattened channel by channel.
-            patches = _normalise(windows.reshape(-1, size), np.float32(self.contrast_eps))
-            patches -= mean
-            # Squared distances to the centroids, then distances; clipped against cancellation.
-            dist = with_norms(patches @ whitening) @ weights
+            # Each patch over its contrast; its brightness and the dictionary's mean are
+            # folded into the weights, so the normalised patches are never formed.
+            mean = _window_sums(chunk, p) / size
+            spread = _window_sums(chunk * chunk, p) / size - mean * mean
+            contrast = 1.0 / np.sqrt(np.maximum(spread, 0.0) + eps)
+            # [x / s, 1, ||z||^2] for every position, a column each: the patch over its
+            # contrast written one pixel (a shifted image) at a time, then the squared norm
+            # of its whitened form; with them one product gives the squared distances.
+            # Colour patches are flattened channel by channel.
+            columns = np.empty((size + 2, n * grid[0] * grid[1]), dtype=np.float32)
+            columns[size] = 1.0
+            pixels = columns[:size].reshape(channels, p, p, n, *grid)
+            chunk = chunk.reshape(*chunk.shape[:3], channels)
+            for c, dy, dx in np.ndindex(channels, p, p):
+                shifted = chunk[:, dy : dy + grid[0], dx : dx + grid[1], c]
+                np.multiply(shifted, contrast, out=pixels[c, dy, dx])
+            whitened = columns[: size + 1].T @ whiten
+            columns[size + 1] = np.einsum("ij,ij->i", whitened, whitened)
+            # Squared distances to the centroids; clipped against cancellation.
+            dist = columns.T @ distance
             np.maximum(dist, np.float32(0.0), out=dist)
             np.sqrt(dist, out=dist)
             # Triangle activation: max(0, mean distance - distance).
@@ -212,12 +240,34 @@ class PatchKMeansTransformer(
             pooled = _pool_regions(dist.reshape(n, *grid, -1), self.pool_)
             return np.sqrt(pooled, out=pooled).reshape(n, -1)
 
-        rows = max(1, min(_CHUNK, _CHUNK_POSITIONS // (grid[0] * grid[1])))
+        rows = max(1, _CHUNK_ACTIVATIONS // (k * grid[0] * grid[1]))
         chunks = [images[s : s + rows] for s in range(0, max(len(images), 1), rows)]
         parts = map_in_threads(
             encode, chunks, self.n_jobs, single_threaded_blas=True, batch_size=32
         )
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _encoding_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights that take ``[x / s, 1]`` (a patch over its contrast) to its whitened
+        form ``z``, and ``[x / s, 1, ||z||^2]`` to its squared distances to the centroids.
+
+        A normalised, whitened patch is ``z = (x - mean(x)) / s @ W - m @ W``: removing
+        the patch's own mean is the projection ``P = I - 11'/d``, so ``z = x / s @ PW -
+        mW`` and ``||z - c||^2 = ||z||^2 + (||c||^2 + 2 mW.c) - 2 x / s @ PWc``.
+        """
+        whitening = np.asarray(self.whitening_, dtype=np.float64)
+        projected = whitening - whitening.mean(axis=0)
+        offset = np.asarray(self.patch_mean_, dtype=np.float64) @ whitening
+        centroids = np.asarray(self.centroids_, dtype=np.float64)
+        whiten = np.vstack([projected, -offset])
+        distance = np.vstack(
+            [
+                -2.0 * projected @ centroids.T,
+                (centroids * centroids).sum(axis=1) + 2.0 * offset @ centroids.T,
+                np.ones(len(centroids)),
+            ]
+        )
+        return whiten.astype(np.float32), distance.astype(np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,8 +1,10 @@
 """compare, tune, predict and models through the installed console script."""
 
 import json
+import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from shallowvision.datasets import load_splits
@@ -16,7 +18,10 @@ def test_models_lists_the_zoo():
     assert rows["rf"]["grids"] == ["default", "emnist"]
 
 
-def test_compare_writes_json_and_csv_and_saves_models(tmp_path):
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """A comparison of nb and lr saved as JSON with its models: the command and its folder."""
+    folder = tmp_path_factory.mktemp("compared")
     out = cli(
         "compare",
         "digits",
@@ -25,21 +30,26 @@ def test_compare_writes_json_and_csv_and_saves_models(tmp_path):
         "--param",
         "lr.C=1.0",
         "--out",
-        str(tmp_path / "c.json"),
+        str(folder / "c.json"),
         "--save-models",
-        str(tmp_path / "models"),
+        str(folder / "models"),
     )
+    return out, folder
+
+
+def test_compare_writes_json_and_csv_and_saves_models(compared, tmp_path):
+    out, folder = compared
     assert out.returncode == 0, out.stderr
     assert "best macro F1:" in out.stdout and "scored on 144 validation images" in out.stdout
-    data = json.loads((tmp_path / "c.json").read_text())
+    data = json.loads((folder / "c.json").read_text())
     assert data["evaluated_on"] == "validation" and [r["model"] for r in data["rows"]] == [
         "nb",
         "lr",
     ]
     assert data["rows"][1]["params"] == {"C": 1.0} and 0.9 < data["rows"][1]["accuracy"] <= 1
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["lr.skops", "nb.skops"]
+    assert sorted(p.name for p in (folder / "models").iterdir()) == ["lr.skops", "nb.skops"]
     # The model file records its training images and the row it was chosen by.
-    manifest = read_manifest(tmp_path / "models" / "lr.skops")
+    manifest = read_manifest(folder / "models" / "lr.skops")
     train = load_splits("digits", validation_size=0.1, random_state=0).train
     assert manifest["name"] == "lr" and manifest["training_data"] == training_provenance(train)
     row = data["rows"][1]
@@ -119,8 +129,11 @@ def test_tune_prints_best_and_cost(tmp_path):
     assert manifest["metrics"] == {"evaluated_on": "validation", **measured}
 
 
-def test_predict_images_arrays_and_errors(tmp_path, digits):
-    assert cli("compare", "digits", "-m", "lr", "--save-models", str(tmp_path)).returncode == 0
+def test_predict_images_arrays_and_errors(compared, tmp_path, digits):
+    saved, folder = compared
+    assert saved.returncode == 0, saved.stderr
+    # The comparison's lr, copied: the folder predicted below holds this test's images only.
+    shutil.copy(folder / "models" / "lr.skops", tmp_path)
     for i in range(3):
         Image.fromarray(digits.images[i]).resize((32, 32)).save(tmp_path / f"d{i}.png")
     np.savez(tmp_path / "x.npz", x_test=digits.images[:4])

@@ -39,6 +39,25 @@ def splits():
 
 
 @pytest.fixture(scope="module")
+def local_results(splits):
+    """The comparison and the search run here, which the clusters' must equal: seeded,
+    so run once for the module (the search alone takes seconds)."""
+    from types import SimpleNamespace
+
+    from shallowvision._dask import on_dask
+
+    assert not on_dask()
+    return SimpleNamespace(
+        compared=compare_models(
+            ["lr", "nb", "knn"], splits.train, splits.validation, random_state=0
+        ),
+        tuned=tune_model(
+            "knn", splits.train, splits.validation, search="halving-grid", random_state=0
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
 def local_cluster():
     # The client only: each test turns joblib's Dask backend on where it wants it, so
     # the reference runs in the same test stay local.
@@ -53,12 +72,10 @@ def cluster(local_cluster):
     return local_cluster
 
 
-def test_local_cluster_gives_the_local_results(splits, cluster):
-    from shallowvision._dask import on_dask
-
-    assert not on_dask()
-    local = compare_models(["lr", "nb", "knn"], splits.train, splits.validation, random_state=0)
+def test_local_cluster_gives_the_local_results(splits, local_results, cluster):
     from distributed import get_task_stream
+
+    local, tuned_local = local_results.compared, local_results.tuned
 
     with dask_backend_reuse(cluster), get_task_stream(cluster) as stream:
         remote = compare_models(
@@ -69,9 +86,6 @@ def test_local_cluster_gives_the_local_results(splits, cluster):
         )
     # The work really ran on both workers of the cluster.
     assert len(stream.data) >= 3 + 10 and len({t["worker"] for t in stream.data}) == 2
-    tuned_local = tune_model(
-        "knn", splits.train, splits.validation, search="halving-grid", random_state=0
-    )
     # Predicted labels are identical; probabilities may differ in the last bits, as
     # distance computations on arrays moved between processes take other BLAS paths.
     labels = ("accuracy", "balanced_accuracy", "f1_macro")
@@ -86,7 +100,7 @@ def test_local_cluster_gives_the_local_results(splits, cluster):
     assert tuned_remote.best_cv_score == tuned_local.best_cv_score
 
 
-def test_a_killed_worker_does_not_lose_the_search(splits, cluster):
+def test_a_killed_worker_does_not_lose_the_search(splits, local_results, cluster):
     killed_at = []
 
     def kill_one_worker_mid_search():
@@ -106,9 +120,7 @@ def test_a_killed_worker_does_not_lose_the_search(splits, cluster):
         )
     finished_at = time.monotonic()
     killer.join()
-    reference = tune_model(
-        "knn", splits.train, splits.validation, search="halving-grid", random_state=0
-    )
+    reference = local_results.tuned
     assert killed_at and killed_at[0] < finished_at, "the worker died after the search"
     assert result.best_params == reference.best_params
     assert result.best_cv_score == reference.best_cv_score
@@ -267,7 +279,7 @@ def scheduler():
 
 
 @pytest.mark.slow
-def test_an_existing_scheduler_gives_the_local_results(splits, scheduler, tmp_path):
+def test_an_existing_scheduler_gives_the_local_results(splits, local_results, scheduler, tmp_path):
     import json
     import subprocess
 
@@ -275,7 +287,7 @@ def test_an_existing_scheduler_gives_the_local_results(splits, scheduler, tmp_pa
 
     from test_cli import EXE
 
-    local = compare_models(["lr", "nb", "knn"], splits.train, splits.validation, random_state=0)
+    local = local_results.compared
     with dask_backend(scheduler) as client, get_task_stream(client) as stream:
         assert len(client.scheduler_info()["workers"]) == 2
         remote = compare_models(

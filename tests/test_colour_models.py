@@ -106,8 +106,14 @@ def test_feature_sizes_grow_with_images_larger_than_28x28_and_stay_for_smaller_o
     assert sizes((64, 64, 3)) == ([7, 9, 11, 16], 11, 4)
     assert sizes((32, 48)) == ([3, 5, 6, 8], 6, None)
     fast = dict(get_model("fast", image_shape=(56, 56, 3)).named_steps["features"].transformer_list)
-    assert list(fast) == ["hog8", "patches", "colour", "pixels"]
-    assert fast["patches"].patch_size == 8  # 4 pixels at 28x28
+    # Above 32x32, fast's patch features would cost several times the rest: two HOG
+    # scales instead.
+    assert list(fast) == ["hog8", "hog14", "colour", "pixels"]
+    small = dict(
+        get_model("fast", image_shape=(32, 32, 3)).named_steps["features"].transformer_list
+    )
+    assert list(small) == ["hog5", "patches", "colour", "pixels"]
+    assert small["patches"].patch_size == 5  # 4 pixels at 28x28
 
 
 def test_flat_pixel_models_fit_colour_with_or_without_the_shape(hues):

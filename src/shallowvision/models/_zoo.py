@@ -615,6 +615,7 @@ def _kernel_ridge(
     products instead of an SVM's quadratic programme, and predicting is one kernel
     block and one product.
     """
+    cells: tuple[int, ...]
     if shape is None or min(shape[:2]) <= _FAST_PATCH_MAX_SIDE:
         cells = _FAST_CELLS
         patches = _patches(_FAST_CLUSTERS, _FAST_PATCH, _FAST_PATCH_WEIGHT, rs, nj, shape)

@@ -81,7 +81,11 @@ def test_models_are_compared_on_the_seeded_subsample(scaled, tmp_path):
     other = RunContext(config.model_copy(update={"seed": 1}), tmp_path / "b").splits.compared
     assert len(other) == 400 and other.fingerprint() != subsample["fingerprint"]
     # Tuning searched the subsample, and the model files say what they were fitted on.
-    assert stage(run_dir, "tune")["searches"][0]["n_resources"][-1] <= 400
+    search = stage(run_dir, "tune")["searches"][0]
+    assert search["n_resources"][-1] <= 400
+    # Its baseline, the default model on the same images, is the comparison's row, not a refit.
+    (row,) = (r for r in compare["comparison"]["rows"] if r["model"] == search["model"])
+    assert search["baseline"] == row
     lr = load_model(run_dir / "models" / "lr.skops").manifest["training_data"]
     assert (lr["n_images"], lr["subsample_of"], lr["subsample_seed"]) == (400, 1150, 0)
     assert lr["fingerprint"] == subsample["fingerprint"]

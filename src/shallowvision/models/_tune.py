@@ -148,6 +148,7 @@ def tune_model(
     n_jobs: int | None = None,
     max_resources: int | None = None,
     refit_deadline: float | None = None,
+    baseline: ModelScore | None = None,
 ) -> TuneResult:
     """Tune a zoo model by successive halving; compare the tuned model with the defaults on validation.
 
@@ -180,6 +181,10 @@ def tune_model(
         fit expected to end later is not started and :class:`RefitOverBudget` is raised.
         The search alone cannot know it: the parameters it picks may cost many times
         the defaults (a forest of more, deeper trees).
+    baseline : ModelScore, optional
+        The default model's row when it is already fitted on ``train`` and scored on
+        ``validation`` with this ``random_state`` (a comparison's): it is taken as the
+        baseline instead of being fitted again.
     """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.metrics import get_scorer_names
@@ -242,17 +247,18 @@ def tune_model(
     seconds = time.perf_counter() - start
 
     X_val, y_val = np.ascontiguousarray(validation.X), validation.y
-    baseline, _ = fit_and_score(
-        name,
-        X,
-        y,
-        X_val,
-        y_val,
-        train.n_classes,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        image_shape=train.image_shape,
-    )
+    if baseline is None:
+        baseline, _ = fit_and_score(
+            name,
+            X,
+            y,
+            X_val,
+            y_val,
+            train.n_classes,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            image_shape=train.image_shape,
+        )
     if refit_deadline is not None:  # checked last, with what the default's fit left
         expected = _expected_refit_seconds(searcher, cv, len(train))
         left = refit_deadline - time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shallowvision._folds import fold_count
 from shallowvision.exceptions import ConfigError, DataError
@@ -42,6 +43,9 @@ from shallowvision.run._config import RunConfig
 from shallowvision.run._context import RunContext, StageSkipped
 from shallowvision.run._improve import stage_ensemble, stage_explain, stage_select
 from shallowvision.run._scale import stage_finalists
+
+if TYPE_CHECKING:
+    from shallowvision.models import ModelScore
 
 __all__ = ["STAGES", "Stage"]
 
@@ -184,6 +188,19 @@ def _tuning_limit(ctx: RunContext, started: float) -> tuple[float, str] | None:
     return min(limits, key=lambda limit: limit[0]) if limits else None
 
 
+def _compared_default(ctx: RunContext, name: str) -> ModelScore | None:
+    """The comparison's row of model ``name`` with its default parameters (a
+    :class:`~shallowvision.models.ModelScore`: fitted on the compared images, scored on
+    validation, as tuning's baseline is), or None."""
+    from shallowvision.models import ModelScore
+
+    for candidate in ctx.candidates():
+        compared = candidate.name == name and candidate.stage == "compare"
+        if compared and not candidate.metrics.get("params"):
+            return ModelScore.from_dict(candidate.metrics)
+    return None
+
+
 def stage_tune(ctx: RunContext) -> TuneOutput:
     from shallowvision.models import tune_model
     from shallowvision.models._tune import RefitOverBudget
@@ -234,6 +251,7 @@ def stage_tune(ctx: RunContext) -> TuneOutput:
                 n_jobs=config.n_jobs,
                 max_resources=plan.max_resources,
                 refit_deadline=None if seconds is None else time.monotonic() + seconds,
+                baseline=_compared_default(ctx, name),
             )
         except RefitOverBudget as exc:
             # The search ran, but the parameters it chose cost more than the plan could know.

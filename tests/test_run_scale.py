@@ -18,7 +18,7 @@ from shallowvision.run import RunContext, build_config, load_run_config, run_stu
 #: Digits: 1,150 training images, compared on 400; a curve at 400, 678 and 1,150.
 SCALED = {
     "data": {"dataset": "digits", "n_per_class": None, "max_held_out": 100},
-    "compare": {"models": ["dummy", "lr", "nb", "knn"]},
+    "compare": {"models": ["dummy", "lr", "nb", "knn"], "params": {"nb": {"var_smoothing": 0.1}}},
     "tune": {"top": 1, "n_candidates": 4},
     "ensemble": {"enabled": False},
     "select": {"enabled": False},
@@ -169,6 +169,11 @@ def test_manifest_and_report_name_every_subsample(scaled):
     assert "validation split validation 100 144 0 at most 100 images (data.max_held_out)" in data
     compare = section_text(run_dir, "compare")
     assert "fitted on 400 training images (a seeded stratified subsample of the 1,150" in compare
+    # A model the configuration changed says how.
+    assert (
+        "Parameters set by the configuration ( compare.params ; the others are the zoo's "
+        "defaults): nb: var_smoothing = 0.1." in compare
+    )
 
 
 def test_fitting_samples_of_chunked_pipelines_are_named(scaled, tmp_path):

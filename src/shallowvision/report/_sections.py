@@ -292,6 +292,20 @@ def comparison(run: RunData) -> Section | None:
         f"{result.evaluated_on} images. ROC AUC is the macro average of one-vs-rest AUCs computed from "
         "probabilities or decision scores; log loss and Brier score need probabilities."
     )
+    configured = [r for r in result.rows if r.params]
+    if configured:
+        s.text(
+            "Parameters set by the configuration (<code>compare.params</code>; the others are "
+            "the zoo's defaults): "
+            + "; ".join(
+                f"{html.escape(r.model)}: "
+                + ", ".join(
+                    f"{html.escape(k)} = {html.escape(str(v))}" for k, v in r.params.items()
+                )
+                for r in configured
+            )
+            + "."
+        )
     failed = [r for r in result.rows if r.status != "ok"]
     if failed:
         s.text(

@@ -14,8 +14,12 @@ demo: install system-data  ## the main job: the quick study of full Fashion-MNIS
 	$(BIN)/shallowvision data info fashion-mnist
 	$(BIN)/shallowvision run $(DEMO_ARGS)
 
+# Two processes, each test module in one of them (its fixtures computed once): the suite
+# waits on commands, servers and browsers as much as it computes. PYTEST_ARGS= runs it in one.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: install-test system-test-deps  ## the test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The user guide, the API reference and the example gallery, in docs/_build/html; a
 # warning (a broken docstring, a name missing from the reference, an example that fails)

@@ -22,6 +22,11 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.pop("SHALLOWVISION_DATA", None)
     os.environ.pop("SHALLOWVISION_MIRROR", None)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # pytest-xdist's workers inherit COLUMNS=80 and LINES=24, so the commands the tests run
+    # would wrap their piped output at 80 columns as no pipe does; tests that need a width
+    # set COLUMNS themselves.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 def fashion_available() -> bool:

@@ -82,6 +82,80 @@ def test_chunked_pipeline_offers_only_what_its_final_step_has(digits):
         ChunkedPipeline(_hog_steps(), fit_sample=0).fit(digits.X, digits.y)
 
 
+class _CountingScaler(PixelScaler):
+    """A pixel scaler that counts the rows it transforms."""
+
+    rows = 0
+
+    def transform(self, X):
+        type(self).rows += len(X)
+        return super().transform(X)
+
+
+def _counted(digits):
+    _CountingScaler.rows = 0
+    steps = [("scale", _CountingScaler()), *_hog_steps()[1:]]
+    return ChunkedPipeline(steps).fit(digits.X, digits.y)
+
+
+def test_predictions_within_remembered_inputs_transform_the_same_images_once(digits):
+    from shallowvision.features import remembered_inputs
+
+    model = _counted(digits)
+    X = digits.X[:100]
+    expected = model.predict_proba(X)
+    _CountingScaler.rows = 0
+    with remembered_inputs():
+        np.testing.assert_array_equal(model.predict_proba(X), expected)
+        model.predict(X)
+        model.decision_function(X.copy())  # equal images, another array
+        assert _CountingScaler.rows == 100
+        other = X.copy()
+        other[0, 0] += 1  # one byte differs: transformed anew
+        model.predict(other)
+        assert _CountingScaler.rows == 200
+        with remembered_inputs("fresh"):  # computed anew, and remembered
+            model.predict(other)
+        model.predict(other)
+        assert _CountingScaler.rows == 300
+    model.predict(other)  # outside the block, every prediction computes its features
+    assert _CountingScaler.rows == 400
+    with remembered_inputs():
+        model.predict(other)
+        model.fit(digits.X, digits.y)  # a fitted model forgets, its transforms changed
+        _CountingScaler.rows = 0
+        model.predict(other)
+        assert _CountingScaler.rows == 100
+
+
+def test_a_final_step_that_writes_into_its_input_cannot_change_what_is_remembered(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    from shallowvision.features import remembered_inputs
+
+    class Scribbler(LogisticRegression):
+        def predict(self, X):
+            labels = super().predict(X)
+            X[:] = 0.0
+            return labels
+
+    model = ChunkedPipeline([("scale", PixelScaler()), ("clf", Scribbler(max_iter=200))])
+    model.fit(digits.X, digits.y)
+    with remembered_inputs():
+        first = model.predict(digits.X)
+        np.testing.assert_array_equal(model.predict(digits.X), first)
+
+
+def test_scoring_a_fitted_model_computes_its_features_once(digits):
+    from shallowvision.models import score_fitted
+
+    model = _counted(digits)
+    _CountingScaler.rows = 0
+    row = score_fitted("counted", model, digits.X[:100], digits.y[:100], 10)
+    # The scores are timed with their features; the labels reuse them.
+    assert _CountingScaler.rows == 100 and row.accuracy > 0.8
+
+
 def test_chunked_transforms_hold_one_chunk_of_wide_features_not_all_of_them(digits):
     X, y = _tiled_digits(digits, 12)  # 17,000 images; their HOG rows are 6x wider than the pixels
     budget = 4 * 2**20

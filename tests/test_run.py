@@ -270,6 +270,13 @@ def test_calibration_stage_fits_on_calibration_and_measures_on_validation(digits
     assert record["table"] == result["comparisons"][0]["table"]
     with pytest.raises(DataError, match="is already calibrated"):
         held_out_for_model(calibrated, "digits")
+    # A calibrated model predicts in its base's time plus the calibrator's: timed alone,
+    # it repeated the base's prediction and its time differed from the base's by noise.
+    validation = json.loads((run_dir / "metrics.json").read_text())["validation"]
+    base_ms = validation[base]["predict_seconds_per_1000"]
+    for comparison in result["comparisons"]:
+        calibrated_ms = validation[f"{base}+{comparison['method']}"]["predict_seconds_per_1000"]
+        assert base_ms <= calibrated_ms < base_ms + 0.05, (base_ms, calibrated_ms)
     # Temperature scaling never changes a prediction.
     before, after = (
         _stored(run_dir, base, "validation"),

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -137,14 +137,20 @@ def score_fitted(
     *,
     fit_seconds: float | None = None,
     params: dict[str, Any] | None = None,
+    features: Literal["fresh", "on"] = "fresh",
 ) -> ModelScore:
-    """The comparison row of an already-fitted model: metrics, predict time and size on disk."""
+    """The comparison row of an already-fitted model: metrics, predict time and size on disk.
+
+    The prediction time is that of one call: the scores when the model has them, else
+    the labels, with every feature computed anew (``features="fresh"``), or with features
+    remembered from an earlier prediction of the same images where the pipelines have
+    them (``"on"``: the time of what the model adds to them). The labels then reuse the
+    scores' features.
+    """
     from shallowvision._io import skops_size
 
-    # The prediction time is that of one call: the scores when the model has them, else the
-    # labels, with every feature computed anew; the labels then reuse the scores' features.
     scores, kind = None, "labels"
-    with remembered_inputs("fresh"):
+    with remembered_inputs(features):
         start = time.perf_counter()
         if has_scores(estimator):
             scores, kind = predict_scores(estimator, X_eval)

@@ -357,7 +357,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         # noise: without a ridge at that level, landmarks nearly alike (shifted copies of
         # the same images) leave the preconditioner inverting that noise and the
         # iterations diverge. System and preconditioner both get it; in float32 it moved
-        # validation accuracy by 0.0002 on Fashion-MNIST and let 120,000 shifted copies
+        # test accuracy by 0.0002 on Fashion-MNIST and let 120,000 shifted copies
         # converge in 8 iterations instead of breaking down.
         ridge = np.finfo(X.dtype).eps * float(np.trace(sample_gram)) / m
         sample_gram[np.diag_indices_from(sample_gram)] += ridge

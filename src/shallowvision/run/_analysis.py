@@ -62,30 +62,32 @@ def _uncertainty(ctx: RunContext, name: str) -> Uncertainty:
     )
 
 
-def _timed_on_base(row: Any, base: Candidate, model: Any, calibrated: Any, X: Any) -> Any:
-    """``row`` with the calibrated model's prediction time as its base's (as the base's
-    row measured it) plus what the calibrator adds.
+def _timed_on_base(row: Any, base: Candidate, model: Any, X: Any) -> Any:
+    """``row``, a calibrated model's timed with its base's features remembered, with its
+    prediction time as its base's (as the base's row measured it) plus what the
+    calibrator adds.
 
     Timed on its own, a calibrated model repeats its base's whole prediction, and the
     two timings differ by the machine's noise (on two cores, 0.18 against 0.10 ms an
     image for the same features): enough for the recommendation's speed tie-break to
-    prefer one over the other at random. What the calibrator adds is measured with the
-    base's features remembered from scoring, so only the final step and the calibrator
-    run, and both models are timed alike.
+    prefer one over the other at random. With the features remembered only the final
+    step and the calibrator run, so the base (``model``) is timed the same way here and
+    the difference is the calibrator's.
     """
     from shallowvision._scores import predict_scores
     from shallowvision.features import remembered_inputs
 
-    measured = base.metrics.get("predict_seconds_per_1000")
-    if measured is None or not len(X):
+    measured, calibrated = (
+        base.metrics.get("predict_seconds_per_1000"),
+        row.predict_seconds_per_1000,
+    )
+    if measured is None or calibrated is None or not len(X):
         return row
-    seconds = []
     with remembered_inputs():
-        for estimator in (model, calibrated):
-            start = time.perf_counter()
-            predict_scores(estimator, X)
-            seconds.append(time.perf_counter() - start)
-    added = max(seconds[1] - seconds[0], 0.0) / len(X) * 1000
+        start = time.perf_counter()
+        predict_scores(model, X)
+        seconds = time.perf_counter() - start
+    added = max(calibrated - seconds / len(X) * 1000, 0.0)
     return dataclasses.replace(row, predict_seconds_per_1000=float(measured) + added)
 
 
@@ -130,8 +132,9 @@ def stage_calibrate(ctx: RunContext) -> CalibrateOutput:
                 validation.y,
                 validation.n_classes,
                 fit_seconds=(base.metrics.get("fit_seconds") or 0.0) + seconds,
+                features="on",  # the base's, remembered from compare_calibration's scoring
             )
-            row = _timed_on_base(row, base, model, comparison.calibrator, validation.X)
+            row = _timed_on_base(row, base, model, validation.X)
             candidates.append(
                 offer(
                     ctx,

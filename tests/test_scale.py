@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from shallowvision.features import ChunkedPipeline, HOGTransformer, ImagePCA, PixelScaler
 from shallowvision.models import NystroemRidgeClassifier, get_model
+from shallowvision.models._compare import capacity_notes
 from shallowvision.models._kernel_ridge import auto_landmarks
 
 
@@ -229,18 +230,43 @@ def test_conjugate_gradients_reach_the_direct_solution(digits):
     assert (cg.predict(X) == direct.predict(X)).mean() >= 0.995
 
 
-def test_conjugate_gradients_that_break_down_are_solved_directly(digits, monkeypatch):
-    # On 20,000 of 840,000 shifted Fashion-MNIST copies, conjugate gradients overflowed
-    # and fast scored NaN (the comparison's "Input contains NaN"). A preconditioner that
-    # blows every step up stands in for that loss of definiteness here.
+def _breaking_preconditioners(monkeypatch, times: int) -> None:
+    """The first ``times`` preconditioners blow every step up, standing in for a loss of
+    definiteness (on 20,000 of 840,000 shifted Fashion-MNIST copies, conjugate gradients
+    overflowed and fast scored NaN)."""
     from shallowvision.models import _kernel_ridge
 
+    real = _kernel_ridge._cholesky_with_jitter
+    calls = []
+
+    def factor(matrix):
+        calls.append(1)
+        return np.diag(np.full(len(matrix), 1e-200)) if len(calls) <= times else real(matrix)
+
+    monkeypatch.setattr(_kernel_ridge, "_cholesky_with_jitter", factor)
+
+
+def test_conjugate_gradients_that_break_down_retry_in_float64(digits, monkeypatch):
+    # The direct fallback costs n m^2: at 756,000 rows and 10,600 landmarks an hour.
     X, y = _pca_digits(digits), digits.y
     params = dict(n_components=600, alpha=0.01, random_state=0)
     direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
-    monkeypatch.setattr(
-        _kernel_ridge, "_cholesky_with_jitter", lambda m: np.diag(np.full(len(m), 1e-200))
-    )
+    _breaking_preconditioners(monkeypatch, times=1)
+    retried = NystroemRidgeClassifier(solver="cg", tol=1e-5, max_iter=60, **params).fit(X, y)
+    assert retried.solver_ == "cg-float64" and 1 < retried.n_iter_ < 60
+    assert "in float64" in capacity_notes(retried)
+    # Predictions stay in the features' dtype.
+    assert retried.dual_coef_.dtype == retried._weights.dtype == np.float32
+    scores, expected = retried.decision_function(X), direct.decision_function(X)
+    assert scores.dtype == np.float32
+    assert np.abs(scores - expected).max() < 0.02 * np.abs(expected).max()
+
+
+def test_conjugate_gradients_that_break_down_twice_are_solved_directly(digits, monkeypatch):
+    X, y = _pca_digits(digits), digits.y
+    params = dict(n_components=600, alpha=0.01, random_state=0)
+    direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
+    _breaking_preconditioners(monkeypatch, times=2)
     broken = NystroemRidgeClassifier(solver="cg", **params).fit(X, y)
     assert (broken.solver_, broken.n_iter_) == ("direct", 1)
     np.testing.assert_allclose(broken.decision_function(X), direct.decision_function(X))
@@ -338,7 +364,6 @@ def test_svm_on_a_working_set_refined_by_margin_violators_matches_the_full_svm(d
 
 def test_compare_notes_say_when_the_svm_saw_a_sample(digits):
     from shallowvision.models import BlockRBFSVC
-    from shallowvision.models._compare import capacity_notes
 
     model = ChunkedPipeline(
         [("scale", PixelScaler()), ("clf", BlockRBFSVC(max_train=400, refine=0, random_state=0))]

@@ -92,11 +92,10 @@ def capacity_notes(estimator: Any) -> str:
     steps = [step for _, step in getattr(estimator, "steps", [("", estimator)])]
     for step in steps:
         if hasattr(step, "landmarks_"):
-            how = (
-                "solved directly"
-                if step.solver_ == "direct"
-                else f"conjugate gradients, {step.n_iter_} iterations"
-            )
+            how = {
+                "direct": "solved directly",
+                "cg-float64": f"conjugate gradients in float64, {step.n_iter_} iterations",
+            }.get(step.solver_, f"conjugate gradients, {step.n_iter_} iterations")
             notes.append(f"{step.n_components_:,} landmarks ({how})")
         if getattr(step, "max_train", None) and hasattr(step, "n_train_"):
             n_seen = getattr(estimator, "n_fit_rows_", None)

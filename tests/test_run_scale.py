@@ -312,6 +312,29 @@ def test_a_fit_expected_to_overrun_the_budget_is_not_started(tmp_path):
     )
 
 
+def test_a_finalist_fit_is_checked_against_its_budget_with_the_margin():
+    # Nothing stops a fit once it has started: at 840,000 images a LightGBM finalist
+    # expected at 608 s (linear from its last fit) took 1,072 s and overran the stage.
+    import time
+    import types
+
+    from shallowvision.run._budget import MARGIN
+    from shallowvision.run._scale import _refusal
+
+    ctx = types.SimpleNamespace(
+        splits=types.SimpleNamespace(train=types.SimpleNamespace(image_shape=(8, 8), n_classes=10)),
+        config=build_config(overrides={"scale": {"budget_seconds": 90}}),
+    )
+    spec = get_model_spec("lr")
+    measured = [(1000, 40.0)]  # linear: 80 s expected on 2,000 images
+    started = time.perf_counter()
+    refusal = _refusal(ctx, spec, 2000, measured, started, 90.0)
+    assert 80 < 90 < 80 * MARGIN and refusal is not None
+    assert refusal[0] == "over budget"
+    assert refusal[1].startswith("a fit on 2,000 images is expected to take about 80 s")
+    assert _refusal(ctx, spec, 2000, measured, started, 80 * MARGIN + 5) is None
+
+
 @pytest.mark.parametrize(
     ("scale", "message"),
     [

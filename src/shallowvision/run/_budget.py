@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from shallowvision.report._records import Candidate, TimeBudget
 from shallowvision.run._context import RunContext, StageSkipped
 
-__all__ = ["OverBudget", "RunBudget", "SearchPlan", "plan_search"]
+__all__ = ["OverBudget", "RunBudget", "SearchPlan", "overruns", "plan_search"]
 
 #: Expected costs of work in this process are multiplied by this before they are checked
 #: against what is left: such work cannot be stopped once it has started.
@@ -86,6 +86,13 @@ _SELECT_FITS = {"rfe": 6.0, "rfecv": 30.0}
 _SELECT_EXTRA = {"mi": 60.0, "shap": 60.0, "permutation": 40.0}
 #: The pixels of the priors above.
 _PIXELS = 784
+
+
+def overruns(expected: float, spent: float, allowance: float) -> bool:
+    """Whether work in this process expected to take ``expected`` seconds, started when
+    ``spent`` of ``allowance`` are gone, would overrun it: with the :data:`MARGIN`, since
+    nothing stops it once it has started."""
+    return spent + expected * MARGIN > allowance
 
 
 class OverBudget(StageSkipped):
@@ -201,7 +208,7 @@ class RunBudget:
         seconds, how = expected
         available = self.available(ctx)
         held, kept_for = self._held_back(ctx, stage)
-        if seconds * MARGIN > available - held:
+        if overruns(seconds, held, available):
             kept = f", {_secs(held)} of it kept for {' and '.join(kept_for)}" if kept_for else ""
             raise OverBudget(
                 f"over the time budget: expected to take {_secs(seconds)} ({how}), and "

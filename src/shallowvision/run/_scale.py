@@ -29,6 +29,7 @@ from shallowvision.report._records import (
     Subsample,
     TuneOutput,
 )
+from shallowvision.run._budget import overruns
 from shallowvision.run._candidates import best_single, family, offer
 from shallowvision.run._context import Candidate, RunContext
 
@@ -174,7 +175,8 @@ def _refusal(
 ) -> tuple[str, str] | None:
     """Why a fit on ``size`` images is not started (status, one-line reason), or None:
     its estimated memory exceeds what is free, or it would overrun the stage's ``budget``
-    (``scale.budget_seconds``, less when the run's time budget leaves less)."""
+    (``scale.budget_seconds``, less when the run's time budget leaves less), with the
+    margin of all work that cannot be stopped once started."""
     from shallowvision.models._curve import expected_fit_seconds
     from shallowvision.models._memory import MemoryBudgetError
 
@@ -184,7 +186,7 @@ def _refusal(
         return "refused", str(exc)
     expected = expected_fit_seconds(measured, size)
     spent = time.perf_counter() - started
-    if budget is not None and expected is not None and spent + expected > budget:
+    if budget is not None and expected is not None and overruns(expected, spent, budget):
         configured = ctx.config.scale.budget_seconds
         of = (
             f"scale.budget_seconds = {configured:g}"

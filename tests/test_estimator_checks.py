@@ -85,8 +85,8 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "check_dont_overwrite_parameters": _PIPELINE_STEPS,
         "check_estimators_overwrite_params": _PIPELINE_STEPS,
     },
-    "VotingClassifier": {"check_supervised_y_no_nan": _INF_LABELS},
-    "StackingClassifier": {
+    "VotingEnsemble": {"check_supervised_y_no_nan": _INF_LABELS},
+    "StackingEnsemble": {
         "check_supervised_y_no_nan": _INF_LABELS,
         "check_transformer_preserve_dtypes": (
             "stacking's transform returns its members' probabilities, and the zoo's logistic "

@@ -3,6 +3,8 @@ their members on the same validation images."""
 
 from shallowvision.ensemble._build import (
     ENSEMBLE_METHODS,
+    StackingEnsemble,
+    VotingEnsemble,
     get_final_estimator,
     get_final_estimator_names,
     make_ensemble,
@@ -19,6 +21,8 @@ __all__ = [
     "ENSEMBLE_METHODS",
     "EnsembleComparison",
     "EnsembleDisplay",
+    "StackingEnsemble",
+    "VotingEnsemble",
     "compare_ensembles",
     "ensemble_cost_figure",
     "ensemble_figures",

@@ -42,6 +42,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shallowvision.models._kernel_ridge.NystroemRidgeClassifier",
     "shallowvision.models._svc.BlockRBFSVC",
     "shallowvision.evaluation._calibrators.TemperatureScaling",
+    "shallowvision.ensemble._build.VotingEnsemble",
+    "shallowvision.ensemble._build.StackingEnsemble",
     "shallowvision.features._select.VarianceSelector",
     "shallowvision.features._select.MutualInfoSelector",
     "shallowvision.features._select.RFESelector",

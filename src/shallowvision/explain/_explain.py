@@ -30,6 +30,7 @@ from shallowvision.explain._shap import (
 )
 
 __all__ = [
+    "N_MISCLASSIFIED",
     "Explanation",
     "ImageExplanation",
     "PixelImportance",
@@ -38,6 +39,9 @@ __all__ = [
     "impurity_importance",
     "permutation_importance_image",
 ]
+
+#: The most confidently misclassified images :func:`explain_model` explains by default.
+N_MISCLASSIFIED = 8
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -346,7 +350,7 @@ def explain_model(
     n_explain: int | None = None,
     n_background: int = 100,
     indices: Sequence[int] = (),
-    n_misclassified: int = 8,
+    n_misclassified: int = N_MISCLASSIFIED,
     permutation: bool = True,
     n_permutation: int = 500,
     n_repeats: int = 1,

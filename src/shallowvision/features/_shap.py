@@ -33,6 +33,7 @@ __all__ = [
     "ShapValues",
     "auto_n_explain",
     "choose_explainer",
+    "expected_tree_shap_seconds",
     "shap_values",
     "stratified_sample",
 ]
@@ -140,8 +141,13 @@ def choose_explainer(model: Any) -> str:
 
 
 #: Tree SHAP work (see :func:`tree_shap_work`) the automatic sample size allows in total:
-#: about a minute on two cores (benchmarks/RESULTS.md).
+#: about 3 s on two cores (below), so that a forest gets the fewest images; a forest of
+#: 200 fully grown trees on 60,000 images is then explained in about a minute.
 AUTO_WORK = 2e10
+#: Seconds of tree SHAP per unit of :func:`tree_shap_work` and image, on two cores:
+#: 1.16e-10 for the zoo's dt, 1.15e-10 for its rf and 1.27e-10 for its et, fitted on
+#: 48,000 Fashion-MNIST images, 28 images each (benchmarks/RESULTS.md).
+TREE_SHAP_SECONDS_PER_WORK = 1.3e-10
 #: The automatic sample size's bounds: enough for a few images of every class of a
 #: 10-class set at least, and no more than averaged maps need.
 AUTO_N_EXPLAIN = (20, 200)
@@ -172,6 +178,13 @@ def tree_shap_work(model: Any) -> float | None:
     else:
         return None
     return float(sum(t.tree_.n_leaves * max(t.tree_.max_depth, 1) ** 2 for t in trees) * outputs)
+
+
+def expected_tree_shap_seconds(model: Any, n_images: int) -> float | None:
+    """Seconds tree SHAP is expected to take on ``n_images`` images of a fitted model that
+    :func:`tree_shap_work` prices, else None."""
+    work = tree_shap_work(model) if choose_explainer(model) == "tree" else None
+    return None if not work else n_images * work * TREE_SHAP_SECONDS_PER_WORK
 
 
 def auto_n_explain(model: Any) -> int:

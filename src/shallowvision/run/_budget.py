@@ -70,9 +70,10 @@ _CORRUPT_SECONDS_PER_IMAGE = 5e-5
 _ERRORS_SECONDS = (0.5, 2.0)
 _FINAL_SECONDS = (1.0, 10.0)
 _REPORT_SECONDS = (4.0, 4.0)
-#: SHAP values at 784 pixels: 3.5 s for LightGBM, 36 s for a 200-tree forest on 60,000
-#: images (whose sample shrinks); whole explanation stages took 15-36 s on Fashion-MNIST
-#: (benchmarks/RESULTS.md). The rest is permutation importance, from the prediction time.
+#: SHAP values at 784 pixels of a model whose trees are not priced (tree SHAP of
+#: scikit-learn's trees is, from their leaves and depths): 3.5 s for LightGBM; whole
+#: explanation stages took 15-36 s on Fashion-MNIST (benchmarks/RESULTS.md). The rest is
+#: permutation importance, from the prediction time.
 _SHAP_SECONDS = 15.0
 #: What a stage costs beyond its predictions and fits (bootstraps, charts, records), from
 #: the quick study of Fashion-MNIST (calibration 15 s, robustness 6 s): calibration per
@@ -416,6 +417,8 @@ def _select(ctx: RunContext) -> tuple[float, str] | None:
 
 def _explain(ctx: RunContext) -> tuple[float, str] | None:
     from shallowvision.exceptions import ConfigError
+    from shallowvision.explain._explain import N_MISCLASSIFIED
+    from shallowvision.features._shap import auto_n_explain, expected_tree_shap_seconds
     from shallowvision.run._improve import explained_model
 
     config = ctx.config.explain
@@ -427,7 +430,11 @@ def _explain(ctx: RunContext) -> tuple[float, str] | None:
     pixels = math.prod(ctx.splits.train.image_shape)
     # Permutation importance shuffles every pixel over n_permutation images.
     permutation = pixels * config.n_permutation * _per_image(candidate)
-    seconds = permutation + _SHAP_SECONDS * _scale(ctx)
+    # Tree SHAP is priced from the trees: 200 extra trees took 88 s where the prior says 15.
+    model = ctx.model(name)
+    images = (config.n_explain or auto_n_explain(model)) + N_MISCLASSIFIED
+    shap = expected_tree_shap_seconds(model, images)
+    seconds = permutation + (_SHAP_SECONDS * _scale(ctx) if shap is None else shap)
     return seconds, f"SHAP values and permutation importance of {name}"
 
 

@@ -490,7 +490,7 @@ def test_a_fit_in_a_worker_process_has_every_core():
 
 def test_a_forests_explanation_is_priced_from_its_trees(digits):
     # The flat prior said 15 s where SHAP values of a 10-minute study's extra trees took 88 s.
-    from shallowvision.features._shap import tree_shap_work
+    from shallowvision.features._shap import TREE_SHAP_SECONDS_PER_WORK, tree_shap_work
     from shallowvision.models import get_model
     from shallowvision.run._budget import _EXPECTED
 
@@ -505,7 +505,9 @@ def test_a_forests_explanation_is_priced_from_its_trees(digits):
     large, large_work = expected("rf", n_estimators=40)
     assert large_work > 3 * small_work
     # Permutation importance is priced alike for both (same prediction time).
-    assert large - small == pytest.approx(28 * (large_work - small_work) * 1.3e-10)
+    assert large - small == pytest.approx(
+        28 * (large_work - small_work) * TREE_SHAP_SECONDS_PER_WORK
+    )
     # A model whose SHAP values tree_shap_work does not price keeps the prior.
     prior, work = expected("lr")
     assert work is None and prior > 15.0 * (64 / 784)

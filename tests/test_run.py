@@ -86,6 +86,7 @@ def digits_run(tmp_path_factory):
     def model(ctx, name):
         stage = next(s for s, e in reversed(events) if e == "start")
         held.setdefault(stage, len(ctx._models))
+        DIGITS_LOADED.setdefault(stage, set()).add(name)
         return load(ctx, name)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -98,6 +99,7 @@ def digits_run(tmp_path_factory):
 
 
 DIGITS_HELD_MODELS: dict[str, int] = {}
+DIGITS_LOADED: dict[str, set[str]] = {}
 
 
 def test_a_stage_starts_with_no_model_of_the_stages_before_it_in_memory(digits_run):
@@ -416,6 +418,19 @@ def test_select_stage_keeps_the_share_asked_and_offers_the_model(digits_run):
     assert selection["kept_pixels"]["accuracy"] == pytest.approx(
         float(np.mean(stored["labels"] == stored["y_true"]))
     )
+
+
+def test_the_explained_model_is_chosen_without_loading_the_models_ranked_below_it(digits_run):
+    from shallowvision.run._candidates import best_single
+    from shallowvision.run._context import RunContext
+
+    _, _, run_dir, _ = digits_run
+    explained = json.loads((run_dir / "stages" / "explain.json").read_text())["result"]["model"]
+    ctx = RunContext(load_run_config(run_dir), run_dir)
+    ranked = [c.name for c in best_single(ctx, len(ctx.candidates()))]
+    below = set(ranked[ranked.index(explained) + 1 :])
+    assert below, ranked
+    assert not below & DIGITS_LOADED["explain"], DIGITS_LOADED["explain"]
 
 
 def test_explain_stage_explains_validation_images_exactly(digits_run):

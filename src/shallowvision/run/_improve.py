@@ -206,8 +206,10 @@ def explained_model(ctx: RunContext) -> str:
     singles = best_single(ctx, len(ctx.candidates()))
     if not singles:
         raise ConfigError("no model to explain; set explain.model")
-    exact = [c for c in singles if choose_explainer(ctx.model(c.name)) != "partition"]
-    return (exact or singles)[0].name
+    # Loaded best first up to the first one explained exactly: the models ranked below it
+    # (forests of hundreds of megabytes among them) are never read for this question.
+    exact = (c for c in singles if choose_explainer(ctx.model(c.name)) != "partition")
+    return next(exact, singles[0]).name
 
 
 def stage_explain(ctx: RunContext) -> ExplainOutput:

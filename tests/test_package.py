@@ -39,6 +39,35 @@ def test_import_is_fast_and_has_no_side_effects(tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
+def test_the_command_line_loads_no_numeric_library_until_a_command_needs_one():
+    # `shallowvision --version` took 3.3 s when the options' config types pulled in the
+    # whole runner (scikit-learn, SciPy, pandas): every command paid it before starting.
+    out = run_python(
+        """
+        import json, sys, time
+        start = time.perf_counter()
+        import shallowvision.cli
+        elapsed = time.perf_counter() - start
+        heavy = ("numpy", "sklearn", "scipy", "pandas", "matplotlib", "plotly", "skops")
+        print(json.dumps({
+            "elapsed": elapsed,
+            "heavy": sorted(m for m in heavy if m in sys.modules),
+        }))
+        """
+    )
+    report = json.loads(out.stdout)
+    assert report["heavy"] == []
+    assert report["elapsed"] < 1.5
+
+
+def test_the_runners_names_are_reachable_lazily():
+    import shallowvision.run as run
+
+    assert set(run.__all__) == set(run._HOMES)
+    assert all(getattr(run, name) is not None for name in run.__all__)
+    assert run.RunConfig.__module__ == "shallowvision.run._config"
+
+
 def test_subpackages_are_reachable_lazily():
     import shallowvision
 

@@ -1,11 +1,22 @@
 """The experiment runner: a validated config becomes stages that write a resumable run directory."""
 
-from shallowvision.run._candidates import best_candidates, rank_candidates
-from shallowvision.run._config import PRESETS, RunConfig, build_config, config_hash, to_toml
-from shallowvision.run._context import Candidate, RunContext
-from shallowvision.run._runner import check_run_id, find_run, load_run_config, run_study
-from shallowvision.run._stages import STAGES, Stage
-from shallowvision.run._tracking import log_run, resolve_tracking_uri
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shallowvision.run._candidates import best_candidates, rank_candidates
+    from shallowvision.run._config import (
+        PRESETS,
+        RunConfig,
+        build_config,
+        config_hash,
+        to_toml,
+    )
+    from shallowvision.run._context import Candidate, RunContext
+    from shallowvision.run._runner import check_run_id, find_run, load_run_config, run_study
+    from shallowvision.run._stages import STAGES, Stage
+    from shallowvision.run._tracking import log_run, resolve_tracking_uri
 
 __all__ = [
     "PRESETS",
@@ -26,3 +37,22 @@ __all__ = [
     "run_study",
     "to_toml",
 ]
+
+#: Where each name is defined. Loaded on first use: the command line reads the config's
+#: types to build its options, and must not pay for the stages' libraries to do so.
+_HOMES = {
+    **dict.fromkeys(("best_candidates", "rank_candidates"), "_candidates"),
+    **dict.fromkeys(("PRESETS", "RunConfig", "build_config", "config_hash", "to_toml"), "_config"),
+    **dict.fromkeys(("Candidate", "RunContext"), "_context"),
+    **dict.fromkeys(("check_run_id", "find_run", "load_run_config", "run_study"), "_runner"),
+    **dict.fromkeys(("STAGES", "Stage"), "_stages"),
+    **dict.fromkeys(("log_run", "resolve_tracking_uri"), "_tracking"),
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"shallowvision.run.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -219,7 +219,8 @@ def _pca_digits(digits):
 
 def test_conjugate_gradients_reach_the_direct_solution(digits):
     X, y = _pca_digits(digits), digits.y
-    params = dict(n_components=600, alpha=0.01, random_state=0)
+    # 200 landmarks: the preconditioner's sample (800 rows) is not every row.
+    params = dict(n_components=200, alpha=0.01, random_state=0)
     direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
     cg = NystroemRidgeClassifier(solver="cg", tol=1e-5, max_iter=60, n_jobs=2, **params).fit(X, y)
     assert (direct.solver_, direct.n_iter_) == ("direct", 1)
@@ -249,7 +250,7 @@ def _breaking_preconditioners(monkeypatch, times: int) -> None:
 def test_conjugate_gradients_that_break_down_retry_in_float64(digits, monkeypatch):
     # The direct fallback costs n m^2: at 756,000 rows and 10,600 landmarks an hour.
     X, y = _pca_digits(digits), digits.y
-    params = dict(n_components=600, alpha=0.01, random_state=0)
+    params = dict(n_components=200, alpha=0.01, random_state=0)
     direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
     _breaking_preconditioners(monkeypatch, times=1)
     retried = NystroemRidgeClassifier(solver="cg", tol=1e-5, max_iter=60, **params).fit(X, y)
@@ -272,19 +273,32 @@ def test_conjugate_gradients_that_break_down_twice_are_solved_directly(digits, m
     np.testing.assert_allclose(broken.decision_function(X), direct.decision_function(X))
 
 
+def _shifted_digits(digits):
+    """The digits and five copies shifted by up to a pixel: 10,782 rows."""
+    images = digits.X.reshape(-1, *digits.image_shape).astype(np.float32) / 255.0
+    rng = np.random.default_rng(0)
+    copies = [images] + [np.roll(images, tuple(rng.integers(-1, 2, 2)), (1, 2)) for _ in range(5)]
+    return np.concatenate(copies).reshape(6 * len(images), -1), np.tile(digits.y, 6)
+
+
 def test_conjugate_gradients_converge_on_shifted_copies_of_the_same_images(digits):
     # Landmarks nearly alike left the float32 system singular below its resolution; the
     # preconditioner inverted that noise and the iterations overflowed (on 672,000 shifted
     # Fashion-MNIST copies the direct fallback then ran for an hour).
-    images = digits.X.reshape(-1, *digits.image_shape).astype(np.float32) / 255.0
-    rng = np.random.default_rng(0)
-    copies = [images] + [np.roll(images, tuple(rng.integers(-1, 2, 2)), (1, 2)) for _ in range(5)]
-    X, y = np.concatenate(copies).reshape(6 * len(images), -1), np.tile(digits.y, 6)
+    X, y = _shifted_digits(digits)
     params = dict(n_components=800, alpha=0.01, random_state=0)
     cg = NystroemRidgeClassifier(solver="cg", **params).fit(X, y)
     direct = NystroemRidgeClassifier(solver="direct", **params).fit(X, y)
     assert cg.solver_ == "cg" and cg.n_iter_ <= 12, (cg.solver_, cg.n_iter_)
     assert (cg.predict(X) == direct.predict(X)).mean() >= 0.995
+
+
+def test_conjugate_gradients_start_from_the_preconditioners_own_solution(digits):
+    # Started from zero, these 10,782 shifted copies took 8 iterations (a pass over the
+    # rows each); from the solution on the preconditioner's 3,200 rows, 6.
+    X, y = _shifted_digits(digits)
+    cg = NystroemRidgeClassifier(n_components=800, solver="cg", random_state=0).fit(X, y)
+    assert cg.n_iter_ <= 7, cg.n_iter_
 
 
 def test_conjugate_gradients_converge_in_few_iterations_at_the_default_tolerance(digits):

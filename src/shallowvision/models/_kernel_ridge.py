@@ -86,7 +86,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
       kernel once (kept in ``cache_size`` megabytes, or recomputed block by block at
       ``n m (d + classes)``), linear in the rows, and the preconditioner, the exact
       system on a seeded sample of ``4 m`` rows scaled to ``n``, brings convergence in
-      under ten iterations.
+      under ten iterations, started from the sample's own solution.
 
     Predicting is one kernel block and one matrix product per batch of images.
 
@@ -132,7 +132,8 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         The solver used: "direct", "cg", or "cg-float64" (conjugate gradients with
         float64 products, after those in float32 broke down).
     n_iter_ : int
-        Conjugate-gradient iterations (1 for the direct solve, as scikit-learn counts one solve).
+        Conjugate-gradient iterations (0 when their start already meets ``tol``; 1 for the
+        direct solve, as scikit-learn counts one solve).
     dual_coef_ : ndarray of shape (n_landmarks, n_outputs)
     intercept_ : ndarray of shape (n_outputs,)
     gamma_ : float
@@ -201,22 +202,18 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         # Conjugate gradients read the kernel every iteration: kept whole when it fits.
         self._cache = self._cached_kernel(X) if self.solver_ == "cg" else None
         try:
-            mean_k, cross = self._first_pass(X, Y)
-            # Centred kernel columns and targets leave the intercept unpenalised.
-            mean_y = Y.mean(axis=0)
-            cross -= n * np.outer(mean_k, mean_y)
             kernel_mm = self._kernel(self.landmarks_)
             if self.solver_ == "direct":
-                coef = self._solve_direct(X, mean_k, cross, kernel_mm.astype(np.float64))
+                mean_k, coef = self._solve_direct(X, Y, kernel_mm.astype(np.float64))
                 self.n_iter_ = 1
             else:
                 # The preconditioner's sample: the landmarks and three times as many rows.
                 sample = np.sort(order[: _PRECONDITIONER_ROWS * m])
-                coef = self._solve_cg_or_direct(X, mean_k, cross, kernel_mm, sample)
+                mean_k, coef = self._solve_cg_or_direct(X, Y, kernel_mm, sample)
         finally:
             del self._cache
         self.dual_coef_ = coef.astype(X.dtype)
-        self.intercept_ = (mean_y - mean_k @ coef).astype(X.dtype)
+        self.intercept_ = (Y.mean(axis=0) - mean_k @ coef).astype(X.dtype)
         return self
 
     # -- the kernel, by blocks --------------------------------------------------------------
@@ -285,22 +282,31 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                 t += p
         return total
 
-    def _first_pass(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean kernel column ``(m,)`` and ``K_mn Y`` ``(m, outputs)``, in float64."""
+    def _first_pass(
+        self, X: np.ndarray, Y: np.ndarray, start: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Mean kernel column ``(m,)``, ``K_c' Y_c`` ``(m, outputs)`` (kernel columns and
+        targets centred, which leaves the intercept unpenalised) and, given ``start``,
+        ``K_mn K_nm start`` from the same kernel blocks; in float64."""
         Y32 = Y.astype(X.dtype)
+        start32 = None if start is None else start.astype(self._weights.dtype)
 
         def sums(block: np.ndarray, rows: slice):
-            return (
-                block.sum(axis=0, dtype=np.float64),
-                (block.T @ Y32[rows]).astype(np.float64),
-            )
+            targets = Y32[rows] if start32 is None else np.hstack([Y32[rows], block @ start32])
+            return (block.sum(axis=0, dtype=np.float64), (block.T @ targets).astype(np.float64))
 
-        column_sums, cross = self._over_batches(sums, X)
-        return column_sums / len(X), cross
+        column_sums, products = self._over_batches(sums, X)
+        n, outputs = len(X), Y.shape[1]
+        mean_k = column_sums / n
+        cross = products[:, :outputs] - n * np.outer(mean_k, Y.mean(axis=0))
+        return mean_k, cross, None if start is None else products[:, outputs:]
 
     def _solve_direct(
-        self, X: np.ndarray, mean_k: np.ndarray, cross: np.ndarray, kernel_mm: np.ndarray
-    ) -> np.ndarray:
+        self, X: np.ndarray, Y: np.ndarray, kernel_mm: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The mean kernel column and the coefficients, from the whole system."""
+        mean_k, cross, _ = self._first_pass(X, Y)
+
         def gram(block: np.ndarray, rows: slice):
             # In float64: a float32 Gram matrix loses the small eigenvalues the solve needs.
             block = block.astype(np.float64)
@@ -313,18 +319,13 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         m = len(system)
         system[np.diag_indices_from(system)] += 1e-10 * float(np.trace(system)) / m
         try:
-            return linalg.solve(system, cross, assume_a="pos", overwrite_a=True)
+            return mean_k, linalg.solve(system, cross, assume_a="pos", overwrite_a=True)
         except linalg.LinAlgError:
-            return linalg.lstsq(system, cross)[0]
+            return mean_k, linalg.lstsq(system, cross)[0]
 
     def _solve_cg_or_direct(
-        self,
-        X: np.ndarray,
-        mean_k: np.ndarray,
-        cross: np.ndarray,
-        kernel_mm: np.ndarray,
-        rows: np.ndarray,
-    ) -> np.ndarray:
+        self, X: np.ndarray, Y: np.ndarray, kernel_mm: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Conjugate gradients in ``X``'s dtype; after a breakdown, again with float64
         products; after a second one, the direct solve.
 
@@ -335,42 +336,40 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         under a minute.
         """
         try:
-            coef, self.n_iter_ = self._solve_cg(X, mean_k, cross, kernel_mm, rows)
-            return coef
+            mean_k, coef, self.n_iter_ = self._solve_cg(X, Y, kernel_mm, rows)
+            return mean_k, coef
         except _Breakdown:
             pass
         if X.dtype != np.float64:
             self._cache, products = None, self._weights
             self._weights = distance_weights(self.landmarks_, -self.gamma_, np.float64)
             try:
-                coef, self.n_iter_ = self._solve_cg(
-                    X, mean_k, cross, self._kernel(self.landmarks_), rows
+                mean_k, coef, self.n_iter_ = self._solve_cg(
+                    X, Y, self._kernel(self.landmarks_), rows
                 )
                 self.solver_ = "cg-float64"
-                return coef
+                return mean_k, coef
             except _Breakdown:
                 pass
             finally:
                 self._weights = products
         self.solver_, self.n_iter_ = "direct", 1
-        return self._solve_direct(X, mean_k, cross, kernel_mm.astype(np.float64))
+        return self._solve_direct(X, Y, kernel_mm.astype(np.float64))
 
     def _solve_cg(
-        self,
-        X: np.ndarray,
-        mean_k: np.ndarray,
-        cross: np.ndarray,
-        kernel_mm: np.ndarray,
-        rows: np.ndarray,
-    ) -> tuple[np.ndarray, int]:
-        """Conjugate gradients on ``H a = cross``, ``H = K_c' K_c + alpha K_mm``, each
-        output column its own system, preconditioned by ``H`` on a sample of rows."""
+        self, X: np.ndarray, Y: np.ndarray, kernel_mm: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Conjugate gradients on ``H a = K_c' Y_c``, ``H = K_c' K_c + alpha K_mm``, each
+        output column its own system, preconditioned by ``H`` on a sample of rows and
+        started from the sample's own solution; returns the mean kernel column, the
+        coefficients and the iterations."""
         n, sample, m = len(X), len(rows), len(kernel_mm)
         # The sample's Gram matrix, upper triangle only (all Cholesky reads), in float64:
         # in float32 the small eigenvalues the preconditioner must capture are lost.
         # One m x m total, so the batches run in turn with BLAS on every core.
         sample_gram = np.zeros((m, m), order="F")
         sample_sums = np.zeros(m)
+        sample_cross = np.zeros((m, Y.shape[1]))
         batch = self._batch()
         for start in range(0, sample, batch):
             chosen = rows[start : start + batch]
@@ -379,8 +378,10 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             # block' block added to the upper triangle (block.T is Fortran-ordered: no copy).
             linalg.blas.dsyrk(1.0, block.T, beta=1.0, c=sample_gram, overwrite_c=True)
             sample_sums += block.sum(axis=0)
+            sample_cross += block.T @ Y[chosen]
         sample_mean = sample_sums / sample
         scale = n / sample
+        sample_cross -= sample * np.outer(sample_mean, Y[rows].mean(axis=0))
         for start in range(0, m, batch):  # the rest, a band of rows at a time
             band = slice(start, start + batch)
             sample_gram[band] -= sample * np.outer(sample_mean[band], sample_mean)
@@ -402,28 +403,41 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             inner = linalg.solve_triangular(factor, v, trans="T", check_finite=False)
             return linalg.solve_triangular(factor, inner, check_finite=False)
 
-        def system(V: np.ndarray) -> np.ndarray:  # H V, the data term by kernel blocks
+        # The sample's own solution is where the iterations start: the first pass over
+        # the rows then also gives its product with H, and the iterations start nearer
+        # (on 756,000 shifted Fashion-MNIST images, 7 instead of 9, a pass each).
+        coef = precondition(scale * sample_cross)
+        if not np.isfinite(coef).all():
+            raise _Breakdown
+        mean_k, cross, data = self._first_pass(X, Y, coef)
+
+        def system(V: np.ndarray, data: np.ndarray | None = None) -> np.ndarray:
+            """H V; ``data``, the data term K_mn K_nm V, computed by kernel blocks if not given."""
             V32 = V.astype(dtype)
 
             def product(block: np.ndarray, _rows: slice):
                 return ((block.T @ (block @ V32)).astype(np.float64),)
 
-            (out,) = self._over_batches(product, X)
+            out = self._over_batches(product, X)[0] if data is None else data
             out -= n * np.outer(mean_k, mean_k @ V)
             out += self.alpha * (kernel_mm @ V32)
             out += ridge * V
             return out
 
-        coef = np.zeros_like(cross)
-        residual = cross.copy()
+        residual = cross - system(coef, data)
         z = precondition(residual)
         direction = z.copy()
         rz = (residual * z).sum(axis=0)
-        start = np.sqrt(np.maximum(rz, 1e-300))
+        # The tolerance is a share of the residual at zero, whatever the start.
+        start = np.sqrt(np.maximum((cross * precondition(cross)).sum(axis=0), 1e-300))
         iterations = 0
         # A step that overflows means the products lost the system's definiteness.
         with np.errstate(over="raise", invalid="raise"):
             try:
+                if not np.isfinite(rz).all():
+                    raise _Breakdown
+                if np.all(np.sqrt(np.maximum(rz, 0.0)) <= self.tol * start):
+                    return mean_k, coef, iterations
                 for iterations in range(1, self.max_iter + 1):  # noqa: B007
                     product = system(direction)
                     step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
@@ -440,7 +454,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                     rz = rz_next
             except FloatingPointError:
                 raise _Breakdown from None
-        return coef, iterations
+        return mean_k, coef, iterations
 
     # -- prediction -------------------------------------------------------------------------
     def decision_function(self, X) -> np.ndarray:

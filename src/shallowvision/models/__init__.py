@@ -3,6 +3,7 @@
 ``score_rows`` is :func:`shallowvision.evaluation.summary_metrics` under its older name.
 """
 
+from shallowvision._lazy import lazy_names
 from shallowvision._metrics import summary_metrics as score_rows
 from shallowvision._scores import predict_scores
 from shallowvision.models._compare import (
@@ -80,9 +81,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

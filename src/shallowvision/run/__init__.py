@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shallowvision._lazy import lazy_names
+
 if TYPE_CHECKING:
     from shallowvision.run._candidates import best_candidates, rank_candidates
     from shallowvision.run._config import (
@@ -41,18 +43,17 @@ __all__ = [
 #: Where each name is defined. Loaded on first use: the command line reads the config's
 #: types to build its options, and must not pay for the stages' libraries to do so.
 _HOMES = {
-    **dict.fromkeys(("best_candidates", "rank_candidates"), "_candidates"),
-    **dict.fromkeys(("PRESETS", "RunConfig", "build_config", "config_hash", "to_toml"), "_config"),
-    **dict.fromkeys(("Candidate", "RunContext"), "_context"),
-    **dict.fromkeys(("check_run_id", "find_run", "load_run_config", "run_study"), "_runner"),
-    **dict.fromkeys(("STAGES", "Stage"), "_stages"),
-    **dict.fromkeys(("log_run", "resolve_tracking_uri"), "_tracking"),
+    **dict.fromkeys(("best_candidates", "rank_candidates"), "shallowvision.run._candidates"),
+    **dict.fromkeys(
+        ("PRESETS", "RunConfig", "build_config", "config_hash", "to_toml"),
+        "shallowvision.run._config",
+    ),
+    **dict.fromkeys(("Candidate", "RunContext"), "shallowvision.run._context"),
+    **dict.fromkeys(
+        ("check_run_id", "find_run", "load_run_config", "run_study"), "shallowvision.run._runner"
+    ),
+    **dict.fromkeys(("STAGES", "Stage"), "shallowvision.run._stages"),
+    **dict.fromkeys(("log_run", "resolve_tracking_uri"), "shallowvision.run._tracking"),
 }
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(f"shallowvision.run.{_HOMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _HOMES)

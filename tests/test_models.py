@@ -39,22 +39,50 @@ def test_registry_has_the_zoo():
 
 def test_the_registry_says_which_models_are_installed(monkeypatch):
     import importlib
+    import importlib.util
 
     from shallowvision import MissingDependencyError
 
     assert all(spec.installed() for spec in list_models())  # the test environment has all
-    real_import = importlib.import_module
+    real_import, real_find = importlib.import_module, importlib.util.find_spec
 
     def without_xgboost(name, *args):
         if name == "xgboost":
             raise ImportError("No module named 'xgboost'")
         return real_import(name, *args)
 
+    # A missing library is neither found (installed) nor imported (the factory).
     monkeypatch.setattr("shallowvision._optional.import_module", without_xgboost)
+    monkeypatch.setattr(
+        "shallowvision._optional.find_spec",
+        lambda name: None if name == "xgboost" else real_find(name),
+    )
     assert not get_model_spec("xgb").installed() and get_model_spec("xgb").extra == "boost"
     assert get_model_spec("lgbm").installed() and get_model_spec("lr").installed()
     with pytest.raises(MissingDependencyError, match=r"pip install 'shallowvision\[boost\]'"):
         get_model("xgb")
+
+
+def test_each_model_requires_the_optional_libraries_its_factory_imports(monkeypatch):
+    # installed() looks the ``requires`` libraries up without building a pipeline, so a
+    # factory that imports an optional library must name it there, and the extra with it.
+    import importlib
+
+    from shallowvision._optional import _OPTIONAL
+
+    imported: list[str] = []
+
+    def recording(name, *args):
+        imported.append(name)
+        return importlib.import_module(name, *args)
+
+    monkeypatch.setattr("shallowvision._optional.import_module", recording)
+    for spec in list_models():
+        imported.clear()
+        spec.factory(0, None, None)
+        extra = _OPTIONAL[spec.requires[0]][1] if spec.requires else None
+        assert (spec.name, imported, spec.extra) == (spec.name, list(spec.requires), extra)
+    assert get_model_spec("xgb").requires == ("xgboost",)
 
 
 def test_unknown_model_lists_valid_names():

@@ -60,6 +60,31 @@ def test_the_command_line_loads_no_numeric_library_until_a_command_needs_one():
     assert report["elapsed"] < 1.5
 
 
+def test_the_models_listing_loads_no_numeric_library():
+    # `shallowvision models` took 3.7 s when the zoo imported scikit-learn and SciPy for its
+    # pipelines and search spaces, and built every pipeline to learn whether its libraries
+    # were installed (xgboost and lightgbm load scikit-learn, SciPy and pandas themselves).
+    # -X importtime names every module the command imports, on stderr.
+    from shallowvision.models import get_model_names
+
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "shallowvision", "models", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "shallowvision" in imported
+    assert imported & {"sklearn", "scipy", "pandas", "xgboost", "lightgbm"} == set()
+    rows = json.loads(out.stdout)
+    assert [r["name"] for r in rows] == get_model_names()
+    assert all(r["installed"] for r in rows)  # the test environment has every library
+
+
 def test_the_runners_names_are_reachable_lazily():
     import shallowvision.run as run
 

@@ -1,6 +1,7 @@
 """One place that imports optional heavy dependencies."""
 
 from importlib import import_module
+from importlib.util import find_spec
 from types import ModuleType
 
 from shallowvision.exceptions import MissingDependencyError
@@ -52,3 +53,12 @@ def has_module(name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def is_installed(name: str) -> bool:
+    """Whether an optional dependency is installed, found without importing it (importing
+    xgboost or lightgbm takes seconds: they load scikit-learn, SciPy and pandas)."""
+    try:
+        return find_spec(name) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False

@@ -3,16 +3,11 @@
 ``score_rows`` is :func:`shallowvision.evaluation.summary_metrics` under its older name.
 """
 
+from typing import TYPE_CHECKING
+
 from shallowvision._lazy import lazy_names
 from shallowvision._metrics import summary_metrics as score_rows
 from shallowvision._scores import predict_scores
-from shallowvision.models._compare import (
-    Comparison,
-    ModelScore,
-    compare_models,
-    fit_and_score,
-    score_fitted,
-)
 from shallowvision.models._registry import (
     ModelSpec,
     get_model,
@@ -22,13 +17,22 @@ from shallowvision.models._registry import (
     list_models,
 )
 from shallowvision.models._scores import has_proba, has_scores
-from shallowvision.models._selection import (
-    SelectionResult,
-    evaluate_selection,
-    save_selection,
-    selection_figures,
-)
-from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
+
+if TYPE_CHECKING:
+    from shallowvision.models._compare import (
+        Comparison,
+        ModelScore,
+        compare_models,
+        fit_and_score,
+        score_fitted,
+    )
+    from shallowvision.models._selection import (
+        SelectionResult,
+        evaluate_selection,
+        save_selection,
+        selection_figures,
+    )
+    from shallowvision.models._tune import SEARCHES, TuneResult, tune_model
 
 __all__ = [
     "SEARCHES",
@@ -66,6 +70,15 @@ __all__ = [
 #: Names defined in modules that import scikit-learn, or that the registry does not need,
 #: loaded on first use so the registry and the CLI stay light until then.
 _LAZY = {
+    **dict.fromkeys(
+        ("Comparison", "ModelScore", "compare_models", "fit_and_score", "score_fitted"),
+        "shallowvision.models._compare",
+    ),
+    **dict.fromkeys(
+        ("SelectionResult", "evaluate_selection", "save_selection", "selection_figures"),
+        "shallowvision.models._selection",
+    ),
+    **dict.fromkeys(("SEARCHES", "TuneResult", "tune_model"), "shallowvision.models._tune"),
     "NystroemRidgeClassifier": "shallowvision.models._kernel_ridge",
     "BlockRBFSVC": "shallowvision.models._svc",
     **dict.fromkeys(

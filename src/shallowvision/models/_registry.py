@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shallowvision.exceptions import ConfigError, MissingDependencyError
+from shallowvision._optional import is_installed
+from shallowvision.exceptions import ConfigError
 from shallowvision.models._memory import MemoryProfile, check_memory
 
 __all__ = [
@@ -62,6 +63,9 @@ class ModelSpec:
         (< 5 min) or ``"high"``.
     extra : str or None
         The ``shallowvision[extra]`` that provides the library, if optional.
+    requires : tuple of str
+        The optional libraries (module names) the factory imports through
+        :func:`~shallowvision._optional.import_optional`; ``extra`` installs them.
     memory : MemoryProfile
         How the peak memory of fitting and scoring grows with the images, pixels and
         classes (see :meth:`check_memory`).
@@ -87,6 +91,7 @@ class ModelSpec:
     sparse: bool = False
     cost: str = "low"
     extra: str | None = None
+    requires: tuple[str, ...] = ()
     memory: MemoryProfile = field(default_factory=MemoryProfile)
     fit_seconds: float | None = None
     sized_space: Callable[[SearchSpace, int], SearchSpace] | None = None
@@ -159,17 +164,13 @@ class ModelSpec:
         )
 
     def installed(self) -> bool:
-        """Whether the libraries the model needs are installed (else ``extra`` names the
-        ``shallowvision[extra]`` that brings them).
+        """Whether the optional libraries the model needs (``requires``) are installed (else
+        ``extra`` names the ``shallowvision[extra]`` that brings them).
 
-        The model's own factory is the judge: it imports what it needs when it builds a
-        pipeline, so no list of requirements can drift from the zoo.
+        They are looked up, not imported, and no pipeline is built: the models listing
+        asks every model, and would otherwise load scikit-learn, xgboost and lightgbm.
         """
-        try:
-            self.factory(0, None, None)
-        except MissingDependencyError:
-            return False
-        return True
+        return all(is_installed(name) for name in self.requires)
 
     def search_space(
         self,
@@ -235,7 +236,8 @@ def _step_value(step: str, value: Any, random_state: int) -> Any:
 
 
 def _ensure_loaded() -> None:
-    # The zoo's definitions import scikit-learn, so they load on first use, not at import.
+    # The zoo registers its models when it is imported; its pipelines and search spaces
+    # import scikit-learn and SciPy only when they are built.
     import shallowvision.models._zoo  # noqa: F401
 
 

@@ -10,39 +10,21 @@ ones clip them to the image). Factories take ``(random_state, n_jobs, image_shap
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from scipy.stats import loguniform, randint, uniform
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import (
-    AdaBoostClassifier,
-    ExtraTreesClassifier,
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-)
-from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
-from sklearn.tree import DecisionTreeClassifier
+from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from shallowvision._optional import import_optional
-from shallowvision.features import (
-    ChunkedPipeline,
-    ColorHistogram,
-    HOGTransformer,
-    ImagePCA,
-    PatchKMeansTransformer,
-    PixelScaler,
-    RBFNystroem,
-)
-from shallowvision.models._kernel_ridge import NystroemRidgeClassifier, auto_landmarks
 from shallowvision.models._memory import MemoryProfile
-from shallowvision.models._registry import REFERENCE_SHAPE, ModelSpec, register
-from shallowvision.models._svc import BlockRBFSVC
+from shallowvision.models._registry import REFERENCE_SHAPE, ModelSpec, SearchSpace, register
+
+# Listing the zoo imports this module, and needs none of scikit-learn, SciPy or the
+# estimators here (3 s of imports): each factory, search space and memory estimate imports
+# what it uses when it is called.
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from shallowvision.features import ChunkedPipeline, ImagePCA, PatchKMeansTransformer
 
 __all__: list[str] = []
 
@@ -50,10 +32,26 @@ Steps = list[tuple[str, Any]]
 MIB = 2**20
 
 
+def _scipy_distribution(name: str) -> Callable[..., Any]:
+    """``scipy.stats.<name>``, imported when a search space is built."""
+
+    def frozen(*args: float) -> Any:
+        return getattr(import_module("scipy.stats"), name)(*args)
+
+    return frozen
+
+
+loguniform = _scipy_distribution("loguniform")
+randint = _scipy_distribution("randint")
+uniform = _scipy_distribution("uniform")
+
+
 def _landmark_memory(n: int, n_pixels: int, n_classes: int) -> float:
     """Kernel ridge's landmark matrices (Gram, its Cholesky factor and the kernel among
     landmarks, float64), a kernel block per thread, and the whole float32 kernel its
     conjugate gradients keep when it fits their cache."""
+    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier, auto_landmarks
+
     m = auto_landmarks(n)
     cache = min(4 * n * m, NystroemRidgeClassifier().cache_size * MIB)
     return 2.5 * 8 * m * m + 2 * 64 * MIB + cache
@@ -70,19 +68,30 @@ def _scaled(*steps: tuple[str, Any], random_state: int) -> ChunkedPipeline:
     """Pixels to [0, 1] floats, then ``steps``, a chunk of images at a time: the transforms
     are fitted on a seeded sample of at most 65,536 images, and no step holds more than
     a chunk of its floats (the final estimator gets the last transform's output)."""
+    from shallowvision.features import ChunkedPipeline, PixelScaler
+
     return ChunkedPipeline([("scale", PixelScaler()), *steps], random_state=random_state)
 
 
 def _pca(n_components: int | float, random_state: int) -> ImagePCA:
+    from shallowvision.features import ImagePCA
+
     return ImagePCA(n_components=n_components, random_state=random_state)
 
 
 # -- linear ---------------------------------------------------------------------------------
+def _dummy(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("clf", DummyClassifier(strategy="prior"))])
+
+
 register(
     ModelSpec(
         name="dummy",
         description="Predicts class frequencies: the chance-level baseline",
-        factory=lambda rs, nj, shape: Pipeline([("clf", DummyClassifier(strategy="prior"))]),
+        factory=_dummy,
         grid=lambda: {"clf__strategy": ["prior", "stratified"]},
         distributions=lambda: {"clf__strategy": ["prior", "stratified"]},
         sample_weight=True,
@@ -92,21 +101,28 @@ register(
     )
 )
 
+
+def _lr(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.linear_model import LogisticRegression
+
+    return _scaled(
+        ("pca", "passthrough"),
+        ("clf", LogisticRegression(C=0.1, max_iter=500, tol=1e-3, random_state=rs)),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="lr",
         description="Multinomial logistic regression on scaled pixels (optional PCA step)",
-        factory=lambda rs, nj, shape: _scaled(
-            ("pca", "passthrough"),
-            ("clf", LogisticRegression(C=0.1, max_iter=500, tol=1e-3, random_state=rs)),
-            random_state=rs,
-        ),
+        factory=_lr,
         grid=lambda: {"clf__C": [0.01, 0.1, 1.0, 10.0]},
         distributions=lambda: {"clf__C": loguniform(1e-3, 1e2)},
         named_grids={
             # The Fashion-MNIST study: logistic regression on 144 principal components.
             "fashion": lambda: {
-                "pca": [ImagePCA(n_components=144, random_state=0)],
+                "pca": [_pca(144, 0)],
                 "clf__C": [0.01, 0.1, 1.0],
             },
         },
@@ -115,20 +131,28 @@ register(
     )
 )
 
+
+def _sgd(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    return _scaled(
+        ("std", StandardScaler()),
+        (
+            "clf",
+            SGDClassifier(
+                loss="log_loss", alpha=1e-3, max_iter=1000, tol=1e-3, n_jobs=nj, random_state=rs
+            ),
+        ),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="sgd",
         description="Linear model trained by stochastic gradient descent (log loss)",
-        factory=lambda rs, nj, shape: _scaled(
-            ("std", StandardScaler()),
-            (
-                "clf",
-                SGDClassifier(
-                    loss="log_loss", alpha=1e-3, max_iter=1000, tol=1e-3, n_jobs=nj, random_state=rs
-                ),
-            ),
-            random_state=rs,
-        ),
+        factory=_sgd,
         grid=lambda: {
             "clf__alpha": [1e-5, 1e-4, 1e-3, 1e-2],
             "clf__loss": ["log_loss", "modified_huber"],
@@ -142,13 +166,18 @@ register(
     )
 )
 
+
+def _lda(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    return _scaled(("pca", _pca(0.95, rs)), ("clf", LinearDiscriminantAnalysis()), random_state=rs)
+
+
 register(
     ModelSpec(
         name="lda",
         description="Linear discriminant analysis on PCA-reduced pixels",
-        factory=lambda rs, nj, shape: _scaled(
-            ("pca", _pca(0.95, rs)), ("clf", LinearDiscriminantAnalysis()), random_state=rs
-        ),
+        factory=_lda,
         grid=lambda: {"pca__n_components": [0.8, 0.9, 0.95, 0.99]},
         distributions=lambda: {"pca__n_components": uniform(0.7, 0.29)},
         sample_weight=False,
@@ -160,15 +189,23 @@ register(
     )
 )
 
+
+def _linear_svm(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    return _scaled(
+        ("std", StandardScaler()),
+        ("clf", LinearSVC(C=0.001, tol=1e-3, max_iter=5000, random_state=rs)),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="svm-linear",
         description="Linear support vector machine (decision scores, no probabilities)",
-        factory=lambda rs, nj, shape: _scaled(
-            ("std", StandardScaler()),
-            ("clf", LinearSVC(C=0.001, tol=1e-3, max_iter=5000, random_state=rs)),
-            random_state=rs,
-        ),
+        factory=_linear_svm,
         grid=lambda: {"clf__C": [1e-4, 1e-3, 1e-2, 1e-1]},
         distributions=lambda: {"clf__C": loguniform(1e-5, 1.0)},
         proba=False,
@@ -179,16 +216,23 @@ register(
     )
 )
 
+
 # -- kernels --------------------------------------------------------------------------------
+def _rbf_svm(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.svm import SVC
+
+    return _scaled(
+        ("pca", _pca(50, rs)),
+        ("clf", SVC(C=10.0, kernel="rbf", gamma="scale", cache_size=1000, random_state=rs)),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="svm-rbf",
         description="Exact RBF-kernel SVM on 50 principal components (decision scores)",
-        factory=lambda rs, nj, shape: _scaled(
-            ("pca", _pca(50, rs)),
-            ("clf", SVC(C=10.0, kernel="rbf", gamma="scale", cache_size=1000, random_state=rs)),
-            random_state=rs,
-        ),
+        factory=_rbf_svm,
         grid=lambda: {
             "clf__C": [1.0, 10.0, 100.0],
             "clf__gamma": ["scale", 0.01, 0.03],
@@ -209,16 +253,25 @@ register(
     )
 )
 
+
+def _approximate_rbf(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.linear_model import LogisticRegression
+
+    from shallowvision.features import RBFNystroem
+
+    return _scaled(
+        ("pca", _pca(50, rs)),
+        ("rbf", RBFNystroem(n_components=2000, gamma="scale", random_state=rs)),
+        ("clf", LogisticRegression(C=10.0, max_iter=300, tol=1e-3, random_state=rs)),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="svm-rbf-approx",
         description="Approximate RBF kernel (Nystroem) + logistic regression; scales past 100k images",
-        factory=lambda rs, nj, shape: _scaled(
-            ("pca", _pca(50, rs)),
-            ("rbf", RBFNystroem(n_components=2000, gamma="scale", random_state=rs)),
-            ("clf", LogisticRegression(C=10.0, max_iter=300, tol=1e-3, random_state=rs)),
-            random_state=rs,
-        ),
+        factory=_approximate_rbf,
         grid=lambda: {"rbf__n_components": [1000, 2000, 4000], "clf__C": [1.0, 10.0, 100.0]},
         distributions=lambda: {
             "rbf__n_components": randint(500, 5000),
@@ -233,15 +286,22 @@ register(
     )
 )
 
+
+def _knn(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return _scaled(
+        ("pca", _pca(50, rs)),
+        ("clf", KNeighborsClassifier(n_neighbors=5, weights="distance", n_jobs=nj)),
+        random_state=rs,
+    )
+
+
 register(
     ModelSpec(
         name="knn",
         description="k nearest neighbours (distance-weighted) on 50 principal components",
-        factory=lambda rs, nj, shape: _scaled(
-            ("pca", _pca(50, rs)),
-            ("clf", KNeighborsClassifier(n_neighbors=5, weights="distance", n_jobs=nj)),
-            random_state=rs,
-        ),
+        factory=_knn,
         grid=lambda: {
             "clf__n_neighbors": [1, 3, 5, 9],
             "clf__weights": ["uniform", "distance"],
@@ -260,13 +320,18 @@ register(
     )
 )
 
+
+def _nb(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> ChunkedPipeline:
+    from sklearn.naive_bayes import GaussianNB
+
+    return _scaled(("clf", GaussianNB(var_smoothing=1e-2)), random_state=rs)
+
+
 register(
     ModelSpec(
         name="nb",
         description="Gaussian naive Bayes on scaled pixels",
-        factory=lambda rs, nj, shape: _scaled(
-            ("clf", GaussianNB(var_smoothing=1e-2)), random_state=rs
-        ),
+        factory=_nb,
         grid=lambda: {"clf__var_smoothing": [1e-9, 1e-3, 1e-2, 1e-1]},
         distributions=lambda: {"clf__var_smoothing": loguniform(1e-9, 1.0)},
         fit_seconds=0.6,
@@ -277,16 +342,22 @@ register(
 
 # -- trees: they split on raw intensities, so no scaling step ---------------------------------
 def _trees(clf: Any) -> Pipeline:
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([("clf", clf)])
+
+
+def _dt(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.tree import DecisionTreeClassifier
+
+    return _trees(DecisionTreeClassifier(min_samples_leaf=2, random_state=rs))
 
 
 register(
     ModelSpec(
         name="dt",
         description="A single decision tree",
-        factory=lambda rs, nj, shape: _trees(
-            DecisionTreeClassifier(min_samples_leaf=2, random_state=rs)
-        ),
+        factory=_dt,
         grid=lambda: {
             "clf__max_depth": [10, 20, None],
             "clf__min_samples_leaf": [1, 5, 20],
@@ -307,11 +378,14 @@ _FOREST_GRID = {
     "clf__max_features": ["sqrt", 0.1],
     "clf__min_samples_leaf": [1, 2, 5],
 }
-_FOREST_DIST = {
-    "clf__n_estimators": randint(50, 400),
-    "clf__max_features": uniform(0.02, 0.2),
-    "clf__min_samples_leaf": randint(1, 10),
-}
+
+
+def _forest_distributions() -> SearchSpace:
+    return {
+        "clf__n_estimators": randint(50, 400),
+        "clf__max_features": uniform(0.02, 0.2),
+        "clf__min_samples_leaf": randint(1, 10),
+    }
 
 
 def _forest_sized(space: dict[str, Any], n_pixels: int) -> dict[str, Any]:
@@ -323,28 +397,34 @@ def _forest_sized(space: dict[str, Any], n_pixels: int) -> dict[str, Any]:
     and a quick study's tuning of ``rf`` on 20,000 such images had not finished after 50
     minutes.
     """
+    from scipy import stats
+
     scale = math.sqrt(math.prod(REFERENCE_SHAPE) / n_pixels)
     shares = space.get("clf__max_features")
     if isinstance(shares, list):
         sized = [min(1.0, v * scale) if isinstance(v, float) else v for v in shares]
-    elif shares is not None and isinstance(getattr(shares, "dist", None), type(uniform)):
+    elif shares is not None and isinstance(getattr(shares, "dist", None), type(stats.uniform)):
         low, width = shares.args
         low = min(low * scale, 0.5)
-        sized = uniform(low, min(width * scale, 1.0 - low))
+        sized = stats.uniform(low, min(width * scale, 1.0 - low))
     else:
         return space
     return {**space, "clf__max_features": sized}
+
+
+def _rf(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return _trees(RandomForestClassifier(n_estimators=200, n_jobs=nj, random_state=rs))
 
 
 register(
     ModelSpec(
         name="rf",
         description="Random forest of 200 trees",
-        factory=lambda rs, nj, shape: _trees(
-            RandomForestClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
-        ),
+        factory=_rf,
         grid=lambda: dict(_FOREST_GRID),
-        distributions=lambda: dict(_FOREST_DIST),
+        distributions=_forest_distributions,
         sized_space=_forest_sized,
         named_grids={
             # The EMNIST-Digits study's random forest grid.
@@ -362,15 +442,20 @@ register(
     )
 )
 
+
+def _et(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return _trees(ExtraTreesClassifier(n_estimators=200, n_jobs=nj, random_state=rs))
+
+
 register(
     ModelSpec(
         name="et",
         description="Extremely randomised trees, 200 of them",
-        factory=lambda rs, nj, shape: _trees(
-            ExtraTreesClassifier(n_estimators=200, n_jobs=nj, random_state=rs)
-        ),
+        factory=_et,
         grid=lambda: dict(_FOREST_GRID),
-        distributions=lambda: dict(_FOREST_DIST),
+        distributions=_forest_distributions,
         sized_space=_forest_sized,
         cost="medium",
         fit_seconds=29.3,
@@ -378,18 +463,26 @@ register(
     )
 )
 
+
+def _ada(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    return _trees(
+        AdaBoostClassifier(
+            estimator=DecisionTreeClassifier(max_depth=3, random_state=rs),
+            n_estimators=100,
+            learning_rate=0.5,
+            random_state=rs,
+        )
+    )
+
+
 register(
     ModelSpec(
         name="ada",
         description="AdaBoost (SAMME) over depth-3 trees",
-        factory=lambda rs, nj, shape: _trees(
-            AdaBoostClassifier(
-                estimator=DecisionTreeClassifier(max_depth=3, random_state=rs),
-                n_estimators=100,
-                learning_rate=0.5,
-                random_state=rs,
-            )
-        ),
+        factory=_ada,
         grid=lambda: {
             "clf__n_estimators": [50, 100, 200],
             "clf__learning_rate": [0.1, 0.5, 1.0],
@@ -416,15 +509,22 @@ register(
     )
 )
 
+
+def _hgb(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return _trees(
+        HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.1, early_stopping=True, random_state=rs
+        )
+    )
+
+
 register(
     ModelSpec(
         name="hgb",
         description="Histogram gradient boosting (scikit-learn)",
-        factory=lambda rs, nj, shape: _trees(
-            HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.1, early_stopping=True, random_state=rs
-            )
-        ),
+        factory=_hgb,
         grid=lambda: {
             "clf__learning_rate": [0.05, 0.1, 0.2],
             "clf__max_leaf_nodes": [15, 31, 63],
@@ -490,6 +590,7 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        requires=("xgboost",),
         # 1,202 s on 54,000 images at load average 4, where hgb took 2.4 times its quiet
         # 232 s: about 500 s quiet, 445 s scaled to 48,000; rounded up.
         fit_seconds=450.0,
@@ -533,6 +634,7 @@ register(
         sparse=True,
         cost="medium",
         extra="boost",
+        requires=("lightgbm",),
         fit_seconds=227.0,
         memory=MemoryProfile(per_pixel=6.0, per_class=16.0, fixed=350 * MIB),
     )
@@ -574,6 +676,10 @@ def _shape_features(
     them about the variance of the HOG blocks and pixels together (both chosen on a
     Fashion-MNIST validation split); the colour histograms by ``_COLOUR_WEIGHT``.
     """
+    from sklearn.pipeline import FeatureUnion
+
+    from shallowvision.features import ColorHistogram, HOGTransformer
+
     hogs = [
         (f"hog{c}", HOGTransformer(pixels_per_cell=c, cells_per_block=2, n_jobs=n_jobs))
         for c in _scaled_sizes(cells, shape)
@@ -591,6 +697,8 @@ def _patches(
 ) -> tuple[PatchKMeansTransformer, float]:
     """K-means patch features of ``size`` pixels at 28x28 (scaled with larger images),
     with their weight among the shape features."""
+    from shallowvision.features import PatchKMeansTransformer
+
     (patch_size,) = _scaled_sizes((size,), shape)
     return (
         PatchKMeansTransformer(
@@ -615,6 +723,8 @@ def _kernel_ridge(
     products instead of an SVM's quadratic programme, and predicting is one kernel
     block and one product.
     """
+    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
+
     cells: tuple[int, ...]
     if shape is None or min(shape[:2]) <= _FAST_PATCH_MAX_SIDE:
         cells = _FAST_CELLS
@@ -643,6 +753,8 @@ def _kernel_ridge(
 def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     """Shape and k-means patch features, PCA, then an exact RBF SVM predicting by BLAS
     kernel blocks."""
+    from shallowvision.models._svc import BlockRBFSVC
+
     patches = _patches(_BEST_CLUSTERS, _BEST_PATCH, _BEST_PATCH_WEIGHT, rs, nj, shape)
     return _scaled(
         ("deskew", "passthrough"),
@@ -701,11 +813,14 @@ _KERNEL_RIDGE_GRID = {
     "clf__gamma_scale": [0.5, 1.0, 2.0],
     "pca__n_components": [50, 100, 200],
 }
-_KERNEL_RIDGE_DIST = {
-    "clf__alpha": loguniform(1e-3, 1.0),
-    "clf__gamma_scale": loguniform(0.3, 3.0),
-    "pca__n_components": randint(50, 300),
-}
+
+
+def _kernel_ridge_distributions() -> SearchSpace:
+    return {
+        "clf__alpha": loguniform(1e-3, 1.0),
+        "clf__gamma_scale": loguniform(0.3, 3.0),
+        "pca__n_components": randint(50, 300),
+    }
 
 
 register(
@@ -716,7 +831,7 @@ register(
             rs, nj, shape, n_components=100, n_landmarks="auto", alpha=0.01
         ),
         grid=lambda: dict(_KERNEL_RIDGE_GRID),
-        distributions=lambda: dict(_KERNEL_RIDGE_DIST),
+        distributions=_kernel_ridge_distributions,
         proba=False,
         sample_weight=False,
         cost="low",

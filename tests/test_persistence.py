@@ -36,6 +36,16 @@ def save(model, path, data, **kw):
     )
 
 
+def test_round_trip_best_blended_above_its_svms_sample(tiny, tmp_path):
+    model = get_model("best", clf__max_train=60).fit(tiny.X, tiny.y)
+    assert model[-1].blended_ is not None
+    loaded = load_model(save(model, tmp_path / "best.skops", tiny))
+    np.testing.assert_array_equal(loaded.predict(tiny.X), model.predict(tiny.X))
+    np.testing.assert_allclose(
+        loaded.predict_scores(tiny.X)[0], model.decision_function(tiny.X), rtol=1e-5
+    )
+
+
 @pytest.mark.parametrize("name", get_model_names())
 def test_round_trip_every_registered_model(name, tiny, tmp_path):
     model = get_model(name, **FAST_PARAMS.get(name, {})).fit(tiny.X, tiny.y)

@@ -379,6 +379,68 @@ def test_svm_on_a_working_set_refined_by_margin_violators_matches_the_full_svm(d
     assert np.all(margins[wrong] < 0)
 
 
+def _digits_pca(digits):
+    from shallowvision.datasets import load
+
+    test = load("digits", "test")
+    pca = ImagePCA(n_components=30, random_state=0).fit(digits.X / 255.0)
+    return test, *(pca.transform(s.X / 255.0).astype(np.float32) for s in (digits, test))
+
+
+def test_svm_on_a_sample_blends_kernel_ridge_fitted_on_every_row(digits):
+    from shallowvision.models import BlockRBFSVC
+    from shallowvision.models._svc import _score_differences, _votes
+
+    test, X, Xt = _digits_pca(digits)
+    ridge = NystroemRidgeClassifier(n_components=400, random_state=0)
+    params = dict(C=5, max_train=300, refine=0, random_state=0)
+    alone = BlockRBFSVC(**params).fit(X, digits.y)
+    blend = BlockRBFSVC(**params, blend_with=ridge, blend_weight=0.5).fit(X, digits.y)
+    # The same SVM, plus the ridge fitted on every row (the same as fitted alone).
+    np.testing.assert_array_equal(blend.support_vectors_, alone.support_vectors_)
+    assert alone.blended_ is None and ridge.get_params()["n_components"] == 400
+    alone_ridge = NystroemRidgeClassifier(n_components=400, random_state=0).fit(X, digits.y)
+    np.testing.assert_allclose(blend.blended_.dual_coef_, alone_ridge.dual_coef_)
+    pairwise = blend._svm_pairwise(Xt) + 0.5 * _score_differences(blend.blended_, Xt)
+    np.testing.assert_array_equal(blend.predict(Xt), blend.classes_[_votes(pairwise, 10)])
+    accuracy = {
+        k: (m.predict(Xt) == test.y).mean() for k, m in [("alone", alone), ("blend", blend)]
+    }
+    assert accuracy["blend"] >= accuracy["alone"] + 0.01, accuracy
+    assert (
+        capacity_notes(blend) == "blended with NystroemRidgeClassifier on every image, weight 0.5"
+    )
+    # Every row the SVM's: nothing is blended.
+    whole = BlockRBFSVC(C=5, blend_with=ridge).fit(X, digits.y)
+    assert whole.blended_ is None and whole.n_train_ == len(X)
+    with pytest.raises(ValueError, match="blend_weight must be a number >= 0"):
+        BlockRBFSVC(blend_weight=-1.0).fit(X, digits.y)
+
+
+def test_best_blends_kernel_ridge_above_its_svms_sample():
+    from shallowvision.models import get_model_spec
+    from shallowvision.models._zoo import _BEST_MAX_TRAIN, _landmark_memory
+
+    clf = get_model("best", random_state=3, n_jobs=2)[-1]
+    assert isinstance(clf.blend_with, NystroemRidgeClassifier) and clf.blend_weight == 0.5
+    assert clf.blend_with.get_params()["n_components"] == "auto"
+    assert clf.blend_with.get_params()["random_state"] == 3
+    # Above the SVM's sample its estimate covers the ridge's landmark matrices too.
+    n = 2 * _BEST_MAX_TRAIN
+    assert get_model_spec("best").memory.estimate(n, 784, 10) > _landmark_memory(n, 784, 10)
+
+
+def test_a_blended_svm_on_two_classes(digits):
+    from shallowvision.models import BlockRBFSVC
+
+    X, y = digits.X[digits.y < 2] / 255.0, digits.y[digits.y < 2]
+    ridge = NystroemRidgeClassifier(n_components=100, random_state=0)
+    model = BlockRBFSVC(max_train=100, refine=0, random_state=0, blend_with=ridge).fit(X, y)
+    assert model.blended_ is not None and model.n_train_ < len(X)
+    assert (model.predict(X) == y).mean() >= 0.99
+    assert model.decision_function(X).shape == (len(X),)
+
+
 def test_compare_notes_say_when_the_svm_saw_a_sample(digits):
     from shallowvision.models import BlockRBFSVC
 

@@ -101,6 +101,9 @@ def capacity_notes(estimator: Any) -> str:
             n_seen = getattr(estimator, "n_fit_rows_", None)
             if n_seen and step.n_train_ < n_seen:
                 notes.append(f"SVM fitted on a sample of {step.n_train_:,} of {n_seen:,} images")
+        if getattr(step, "blended_", None) is not None:
+            blended = type(step.blended_).__name__
+            notes.append(f"blended with {blended} on every image, weight {step.blend_weight:g}")
     sample, rows = (
         getattr(estimator, "n_fit_sample_", None),
         getattr(estimator, "n_fit_rows_", None),

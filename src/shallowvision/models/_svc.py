@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from importlib import import_module
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _ovr_decision_function, check_classification_targets
@@ -77,6 +78,16 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         still shape it.
     refine : int, default=1
         Refits on the support vectors and the worst violators, when rows are left out.
+    blend_with : classifier, optional
+        When rows are left out, a classifier that scales to every row (one with per-class
+        scores from ``decision_function``, such as
+        :class:`~shallowvision.models.NystroemRidgeClassifier`): a clone of it is fitted
+        on every row, and each pairwise decision becomes the SVM's plus ``blend_weight``
+        times the difference of the two classes' scores.
+    blend_weight : float, default=0.5
+        The blended classifier's weight. Choose it on a validation split: rows held out
+        of the training rows say nothing when these are augmented copies of each other
+        (the SVM has seen a copy of nearly every one).
     random_state : int, optional
         Seed of the first sample when rows are left out.
     n_jobs : int, optional
@@ -100,6 +111,8 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         Rows of the last exact fit.
     n_refined_ : int
         Refits on margin violators made.
+    blended_ : classifier or None
+        The fitted clone of ``blend_with`` (None when every row was the SVM's).
     """
 
     def __init__(
@@ -114,6 +127,8 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         solver: str = "auto",
         max_train: int | None = None,
         refine: int = 1,
+        blend_with: BaseEstimator | None = None,
+        blend_weight: float = 0.5,
         random_state: int | None = None,
         n_jobs: int | None = None,
     ) -> None:
@@ -126,6 +141,8 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.max_train = max_train
         self.refine = refine
+        self.blend_with = blend_with
+        self.blend_weight = blend_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -145,6 +162,9 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         if self.max_train is not None:
             check_positive_int(self.max_train, "max_train")
         check_positive_int(self.refine, "refine", minimum=0)
+        if not (isinstance(self.blend_weight, Real) and self.blend_weight >= 0):
+            raise ConfigError(f"blend_weight must be a number >= 0, got {self.blend_weight!r}")
+        self.blended_ = None
         if self.max_train is None or len(X) <= self.max_train:
             self._fit_exact(X, y)
             self.n_train_, self.n_refined_ = len(X), 0
@@ -167,6 +187,8 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
             working = np.union1d(kept, worst)
             self.n_refined_ += 1
         self.n_train_ = len(working)
+        if self.blend_with is not None:
+            self.blended_ = clone(self.blend_with).fit(X, y)
         return self
 
     def _fit_exact(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -211,7 +233,15 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         return out
 
     def _pairwise(self, X: np.ndarray) -> np.ndarray:
-        """The one-vs-one decisions ``(n, n_pairs)``; positive favours the pair's first class."""
+        """The one-vs-one decisions ``(n, n_pairs)``, blended when a classifier is;
+        positive favours the pair's first class."""
+        out = self._svm_pairwise(X)
+        if getattr(self, "blended_", None) is not None:  # files saved before blends lack it
+            out += self.blend_weight * _score_differences(self.blended_, X).astype(out.dtype)
+        return out
+
+    def _svm_pairwise(self, X: np.ndarray) -> np.ndarray:
+        """The SVM's one-vs-one decisions ``(n, n_pairs)``."""
         sv = self.support_vectors_
         X = X.astype(sv.dtype, copy=False)
         out = np.empty((len(X), self.pair_coef_.shape[1]), dtype=sv.dtype)
@@ -246,15 +276,27 @@ class BlockRBFSVC(ClassifierMixin, BaseEstimator):
         """libsvm's vote: each pair's decision gives one vote, ties go to the lower class."""
         check_is_fitted(self, "pair_coef_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        pairwise = self._pairwise(X)
-        n_classes = len(self.classes_)
-        first, second = np.triu_indices(n_classes, k=1)
-        votes = np.zeros((len(X), n_classes), dtype=np.intp)
-        wins = pairwise > 0
-        for p in range(len(first)):
-            votes[:, first[p]] += wins[:, p]
-            votes[:, second[p]] += ~wins[:, p]
-        return self.classes_[np.argmax(votes, axis=1)]
+        return self.classes_[_votes(self._pairwise(X), len(self.classes_))]
+
+
+def _votes(pairwise: np.ndarray, n_classes: int) -> np.ndarray:
+    """The class index each row's pairwise decisions vote for, ties to the lower class."""
+    first, second = np.triu_indices(n_classes, k=1)
+    votes = np.zeros((len(pairwise), n_classes), dtype=np.intp)
+    wins = pairwise > 0
+    for p in range(len(first)):
+        votes[:, first[p]] += wins[:, p]
+        votes[:, second[p]] += ~wins[:, p]
+    return np.argmax(votes, axis=1)
+
+
+def _score_differences(classifier, X: np.ndarray) -> np.ndarray:
+    """``(n, n_pairs)``: for each pair of classes, the first's score less the second's."""
+    scores = classifier.decision_function(X)
+    if scores.ndim == 1:  # two classes: positive favours the second
+        return -scores[:, None]
+    first, second = np.triu_indices(scores.shape[1], k=1)
+    return scores[:, first] - scores[:, second]
 
 
 def _pair_coefficients(

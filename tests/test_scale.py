@@ -417,19 +417,6 @@ def test_svm_on_a_sample_blends_kernel_ridge_fitted_on_every_row(digits):
         BlockRBFSVC(blend_weight=-1.0).fit(X, digits.y)
 
 
-def test_best_blends_kernel_ridge_above_its_svms_sample():
-    from shallowvision.models import get_model_spec
-    from shallowvision.models._zoo import _BEST_MAX_TRAIN, _landmark_memory
-
-    clf = get_model("best", random_state=3, n_jobs=2)[-1]
-    assert isinstance(clf.blend_with, NystroemRidgeClassifier) and clf.blend_weight == 0.5
-    assert clf.blend_with.get_params()["n_components"] == "auto"
-    assert clf.blend_with.get_params()["random_state"] == 3
-    # Above the SVM's sample its estimate covers the ridge's landmark matrices too.
-    n = 2 * _BEST_MAX_TRAIN
-    assert get_model_spec("best").memory.estimate(n, 784, 10) > _landmark_memory(n, 784, 10)
-
-
 def test_a_blended_svm_on_two_classes(digits):
     from shallowvision.models import BlockRBFSVC
 

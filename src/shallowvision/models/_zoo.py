@@ -58,14 +58,10 @@ def _landmark_memory(n: int, n_pixels: int, n_classes: int) -> float:
 
 
 def _working_set_memory(n: int, n_pixels: int, n_classes: int) -> float:
-    """The exact SVM's working set (the sampled features in float32, the solver's float64
-    copy of them, its kernel cache, and its support vectors' kernel rows), then, with
-    rows left out, the blended kernel ridge's."""
+    """The exact SVM's working set: the sampled features in float32, the solver's float64
+    copy of them, its kernel cache, and its support vectors' kernel rows."""
     rows = min(n, _BEST_MAX_TRAIN)
-    svm = (4 + 8) * rows * _BEST_PCA + rows * 4096 + 1000 * MIB
-    if n <= _BEST_MAX_TRAIN:
-        return svm
-    return max(svm, _landmark_memory(n, n_pixels, n_classes))
+    return (4 + 8) * rows * _BEST_PCA + rows * 4096 + 1000 * MIB
 
 
 def _scaled(*steps: tuple[str, Any], random_state: int) -> ChunkedPipeline:
@@ -757,14 +753,9 @@ def _kernel_ridge(
 def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     """Shape and k-means patch features, PCA, then an exact RBF SVM predicting by BLAS
     kernel blocks."""
-    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
     from shallowvision.models._svc import BlockRBFSVC
 
     patches = _patches(_BEST_CLUSTERS, _BEST_PATCH, _BEST_PATCH_WEIGHT, rs, nj, shape)
-    # Above its sample, the SVM is blended with kernel ridge on every row.
-    ridge = NystroemRidgeClassifier(
-        n_components="auto", alpha=0.01, tol=_FAST_TOL, random_state=rs, n_jobs=nj
-    )
     return _scaled(
         ("deskew", "passthrough"),
         ("features", _shape_features(_BEST_CELLS, nj, shape, patches)),
@@ -777,8 +768,6 @@ def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeli
                 gamma_scale=_BEST_GAMMA_SCALE,
                 max_train=_BEST_MAX_TRAIN,
                 refine=0,
-                blend_with=ridge,
-                blend_weight=_BEST_BLEND_WEIGHT,
                 random_state=rs,
                 n_jobs=nj,
             ),
@@ -817,12 +806,6 @@ _BEST_C = 5.0
 #: one refit on margin violators had not finished after 20 minutes (the violators are the
 #: hard rows, nearly all support vectors), so ``refine`` is off (benchmarks/RESULTS.md).
 _BEST_MAX_TRAIN = 450_000
-#: Above it, kernel ridge on landmarks fitted on every row (as ``fast``'s) is added to the
-#: SVM's pairwise decisions with this weight. Chosen on the 6,000 validation images of
-#: Fashion-MNIST, the SVM on 59.5% of the other 54,000 as at 840,000 images (three
-#: splits, mean validation accuracy): weight 0 0.9330, 0.1 0.9352, 0.25 0.9360, 0.5
-#: 0.9364, 0.75 0.9363, 1 0.9360 (benchmarks/RESULTS.md).
-_BEST_BLEND_WEIGHT = 0.5
 _BEST_GAMMA_SCALE = 2.0
 
 _KERNEL_RIDGE_GRID = {
@@ -866,7 +849,7 @@ register(
 register(
     ModelSpec(
         name="best",
-        description="HOG (four scales) + k-means patch features + pixels (+ colour histograms on colour images), PCA 200, exact RBF SVM predicting by kernel blocks (above 450,000 images, on a sample of them, blended with kernel ridge on every image): the most accurate pipeline here",
+        description="HOG (four scales) + k-means patch features + pixels (+ colour histograms on colour images), PCA 200, exact RBF SVM predicting by kernel blocks: the most accurate pipeline here",
         factory=_block_svc,
         grid=lambda: {
             "clf__C": [2.0, 5.0, 10.0],

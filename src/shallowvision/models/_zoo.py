@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-Steps = list[tuple[str, Any]]
 MIB = 2**20
 
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -60,18 +62,15 @@ def test_the_command_line_loads_no_numeric_library_until_a_command_needs_one():
     assert report["elapsed"] < 1.5
 
 
-def test_the_models_listing_loads_no_numeric_library():
-    # `shallowvision models` took 3.7 s when the zoo imported scikit-learn and SciPy for its
-    # pipelines and search spaces, and built every pipeline to learn whether its libraries
-    # were installed (xgboost and lightgbm load scikit-learn, SciPy and pandas themselves).
-    # -X importtime names every module the command imports, on stderr.
-    from shallowvision.models import get_model_names
+NUMERIC = {"sklearn", "scipy", "pandas", "xgboost", "lightgbm", "skops"}
 
+
+def imported_packages(*args: str) -> tuple[set[str], subprocess.CompletedProcess]:
+    """The top-level packages a command imports (-X importtime names each on stderr)."""
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "shallowvision", "models", "--json"],
+        [sys.executable, "-X", "importtime", "-m", "shallowvision", *args],
         capture_output=True,
         text=True,
-        check=True,
     )
     imported = {
         line.split("|")[-1].strip().split(".")[0]
@@ -79,10 +78,45 @@ def test_the_models_listing_loads_no_numeric_library():
         if line.startswith("import time:")
     }
     assert "shallowvision" in imported
-    assert imported & {"sklearn", "scipy", "pandas", "xgboost", "lightgbm"} == set()
+    return imported, out
+
+
+def test_the_models_listing_loads_no_numeric_library():
+    # `shallowvision models` took 3.7 s when the zoo imported scikit-learn and SciPy for its
+    # pipelines and search spaces, and built every pipeline to learn whether its libraries
+    # were installed (xgboost and lightgbm load scikit-learn, SciPy and pandas themselves).
+    from shallowvision.models import get_model_names
+
+    imported, out = imported_packages("models", "--json")
+    assert out.returncode == 0, out.stderr
+    assert imported & NUMERIC == set()
     rows = json.loads(out.stdout)
     assert [r["name"] for r in rows] == get_model_names()
     assert all(r["installed"] for r in rows)  # the test environment has every library
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "digits", "-m", "nosuch"], "unknown model 'nosuch'"),
+        (["compare", "no-such-folder"], "no-such-folder"),
+        (
+            ["compare", "digits", "--data-parallel", "-m", "lgbm,rf", "--dask", "local:2"],
+            "rf cannot be fitted data-parallel",
+        ),
+        (["tune", "digits", "-m", "nosuch"], "unknown model 'nosuch'"),
+        (["run", "digits", "--run-id", ".."], "--run-id '..': give a plain folder name"),
+        (["report", "compare", "a", "b"], "a"),
+    ],
+)
+def test_a_refused_command_loads_no_numeric_library(args, message):
+    # Each took 3.5-4.5 s: scikit-learn, SciPy and pandas were loaded before the arguments
+    # were checked; now the refusal comes in about a second.
+    imported, out = imported_packages(*args)
+    assert out.returncode == 2
+    error = [line for line in out.stderr.splitlines() if not line.startswith("import time:")]
+    assert len(error) == 1 and message in error[0], error
+    assert imported & NUMERIC == set()
 
 
 def test_the_runners_names_are_reachable_lazily():

@@ -103,7 +103,7 @@ def compare_cli(
     skip_bad: SkipBadOpt = False,
 ) -> None:
     """Fit each model on train and score it on validation (test only with --test)."""
-    from shallowvision.models import compare_models, get_model_names
+    from shallowvision.models import get_model_names
 
     # An unknown model fails here, before any work, listing the valid ones.
     config = build_section(
@@ -160,6 +160,8 @@ def compare_cli(
         images=image_options(color, image_size, resize, skip_bad),
     )
     target = splits.test if test else splits.validation
+    from shallowvision.models import compare_models
+
     with dask_backend(dask), model_progress(names) as on_progress:
         comparison = compare_models(
             names,

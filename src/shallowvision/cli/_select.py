@@ -93,7 +93,7 @@ def select_cli(
     pixels kept.
     """
     from shallowvision._console import stderr_console, stdout_console
-    from shallowvision.models import evaluate_selection, get_model_spec, save_selection
+    from shallowvision.models import get_model_spec
 
     # A bad method, keep, model or option fails here, before any data is read.
     config = build_section(
@@ -118,6 +118,8 @@ def select_cli(
         data_dir=data_dir,
         images=image_options(color, image_size, resize, skip_bad),
     )
+    from shallowvision.models import evaluate_selection, save_selection
+
     with stderr_console().status(
         f"selecting pixels with {method} and retraining {model} on {len(splits.train):,} images"
     ):

@@ -19,7 +19,6 @@ from shallowvision._records import StoredRecord
 from shallowvision._scores import predict_scores
 from shallowvision.datasets import ImageSet
 from shallowvision.exceptions import ConfigError
-from shallowvision.features._chunked import remembered_inputs
 from shallowvision.models._memory import MemoryBudgetError
 from shallowvision.models._registry import get_model_spec
 from shallowvision.models._scores import has_scores
@@ -150,6 +149,10 @@ def score_fitted(
     scores' features.
     """
     from shallowvision._io import skops_size
+
+    # Imported here: the feature steps load scikit-learn, which the records of this
+    # module (read by the report and by commands refusing their arguments) do not need.
+    from shallowvision.features._chunked import remembered_inputs
 
     scores, kind = None, "labels"
     with remembered_inputs(features):

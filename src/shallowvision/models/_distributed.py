@@ -16,15 +16,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shallowvision._metrics import summary_metrics
 from shallowvision._optional import import_optional
 from shallowvision.exceptions import ConfigError, DataError, ShallowVisionError
-from shallowvision.models._compare import ModelScore
 from shallowvision.models._registry import get_model_spec
+
+if TYPE_CHECKING:
+    from shallowvision.models._compare import ModelScore
 
 __all__ = [
     "WorkerLostError",
@@ -592,6 +594,7 @@ def score_data_parallel(
     import dask.array
 
     from shallowvision._io import skops_size
+    from shallowvision.models._compare import ModelScore
     from shallowvision.models._scores import has_proba
 
     if not has_proba(estimator):

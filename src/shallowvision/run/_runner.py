@@ -16,7 +16,6 @@ from shallowvision._dask import dask_backend
 from shallowvision._io import write_json, write_text
 from shallowvision._memory import format_bytes, peak_memory
 from shallowvision.exceptions import ConfigError
-from shallowvision.features._chunked import remembered_inputs
 from shallowvision.report._records import (
     DataOutput,
     FinalOutput,
@@ -301,6 +300,9 @@ def _run_stages(
     created: str,
     on_event: RunEvents | None,
 ) -> None:
+    # Imported here: the feature steps load scikit-learn, which a refused run never needs.
+    from shallowvision.features._chunked import remembered_inputs
+
     config, run_dir = ctx.config, ctx.run_dir
     if resume and ctx.has_result("data"):
         _check_same_data(ctx)

@@ -107,6 +107,8 @@ def test_the_models_listing_loads_no_numeric_library():
         (["tune", "digits", "-m", "nosuch"], "unknown model 'nosuch'"),
         (["run", "digits", "--run-id", ".."], "--run-id '..': give a plain folder name"),
         (["report", "compare", "a", "b"], "a"),
+        (["select", "digits", "--method", "nope"], "unknown selection method 'nope'"),
+        (["run", "digits", "--set", "seed=true"], "seed: Input should be a valid integer"),
     ],
 )
 def test_a_refused_command_loads_no_numeric_library(args, message):
@@ -125,6 +127,18 @@ def test_the_runners_names_are_reachable_lazily():
     assert set(run.__all__) == set(run._HOMES)
     assert all(getattr(run, name) is not None for name in run.__all__)
     assert run.RunConfig.__module__ == "shallowvision.run._config"
+
+
+def test_the_feature_names_are_reachable_lazily():
+    import shallowvision.features as features
+    from shallowvision.features._keep import SELECTION_METHODS
+    from shallowvision.features._select import _METHODS
+
+    assert set(features.__all__) == {*features._HOMES, "n_to_keep"}
+    assert all(getattr(features, name) is not None for name in features.__all__)
+    assert features.ImagePCA.__module__ == "shallowvision.features._pca"
+    # The names the light module checks are those of the selectors built.
+    assert tuple(_METHODS) == SELECTION_METHODS == tuple(features.get_selection_method_names())
 
 
 def test_subpackages_are_reachable_lazily():

@@ -11,8 +11,6 @@ chooses its own count by cross-validation.
 
 from __future__ import annotations
 
-import difflib
-import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import ImageShapeMixin
+from shallowvision.features._keep import SELECTION_METHODS, check_selection_method, n_to_keep
 
 __all__ = [
     "ModelSelector",
@@ -33,29 +32,7 @@ __all__ = [
     "VarianceSelector",
     "get_selection_method_names",
     "make_selector",
-    "n_to_keep",
 ]
-
-
-def n_to_keep(keep: float, n_features: int) -> int:
-    """The number of features ``keep`` asks for: a share (0 < keep < 1) or a count (>= 1).
-
-    A share keeps ``round(keep * n_features)`` features, at least one.
-
-    Raises
-    ------
-    ConfigError
-        For a non-positive or non-whole count, or a count above ``n_features``.
-    """
-    if isinstance(keep, bool) or not isinstance(keep, int | float | np.integer | np.floating):
-        raise ConfigError(f"keep must be a share in (0, 1) or a count >= 1, got {keep!r}")
-    if 0 < keep < 1:
-        return max(1, math.floor(keep * n_features + 0.5))
-    if keep >= 1 and float(keep).is_integer():
-        if keep > n_features:
-            raise ConfigError(f"keep={int(keep)} features, but the images have only {n_features}")
-        return int(keep)
-    raise ConfigError(f"keep must be a share in (0, 1) or a whole count >= 1, got {keep!r}")
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -464,7 +441,7 @@ class ShapSelector(PixelSelectorMixin, BaseEstimator):
         return np.abs(result.values).mean(axis=(0, 2)), k
 
 
-# method name -> (selector class, fixed parameters)
+# method name (each of SELECTION_METHODS) -> (selector class, fixed parameters)
 _METHODS: dict[str, tuple[type[Any], dict[str, Any]]] = {
     "variance": (VarianceSelector, {}),
     "mi": (MutualInfoSelector, {}),
@@ -478,7 +455,7 @@ _METHODS: dict[str, tuple[type[Any], dict[str, Any]]] = {
 
 def get_selection_method_names() -> list[str]:
     """Names of the pixel-selection methods :func:`make_selector` knows."""
-    return list(_METHODS)
+    return list(SELECTION_METHODS)
 
 
 def make_selector(
@@ -519,13 +496,7 @@ n_explain, n_background, prefit : optional
         ``shap``); left as None, the class's own default. Setting one the class does
         not have raises :class:`~shallowvision.exceptions.ConfigError`.
     """
-    key = method.strip().lower()
-    if key not in _METHODS:
-        close = difflib.get_close_matches(key, _METHODS, n=2, cutoff=0.5)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-        raise ConfigError(
-            f"unknown selection method {method!r}: {hint}methods are {', '.join(_METHODS)}"
-        )
+    key = check_selection_method(method)
     cls, fixed = _METHODS[key]
     given = {
         "n_neighbors": n_neighbors,

@@ -185,15 +185,15 @@ class SelectConfig(_Section):
     @field_validator("method")
     @classmethod
     def _known_method(cls, method: str) -> str:
-        from shallowvision.features import make_selector
+        from shallowvision.features._keep import check_selection_method
 
-        make_selector(method)  # raises "unknown selection method ...: methods are ..."
+        check_selection_method(method)  # raises "unknown selection method ...: methods are ..."
         return method
 
     @field_validator("keep")
     @classmethod
     def _share_or_count(cls, keep: float) -> float:
-        from shallowvision.features import n_to_keep
+        from shallowvision.features._keep import n_to_keep
 
         n_to_keep(keep, 2**31)  # raises "keep must be a share in (0, 1) or a whole count ..."
         return keep

@@ -109,11 +109,13 @@ def test_the_models_listing_loads_no_numeric_library():
         (["report", "compare", "a", "b"], "a"),
         (["select", "digits", "--method", "nope"], "unknown selection method 'nope'"),
         (["run", "digits", "--set", "seed=true"], "seed: Input should be a valid integer"),
+        (["predict", "none.skops", "a.png"], "none.skops: model file not found"),
+        (["serve", "none.skops"], "none.skops: model file not found"),
     ],
 )
 def test_a_refused_command_loads_no_numeric_library(args, message):
-    # Each took 3.5-4.5 s: scikit-learn, SciPy and pandas were loaded before the arguments
-    # were checked; now the refusal comes in about a second.
+    # Each took 3.5-6.5 s: scikit-learn, SciPy and pandas (and skops) were loaded before the
+    # arguments were checked; now the refusal comes in about a second.
     imported, out = imported_packages(*args)
     assert out.returncode == 2
     error = [line for line in out.stderr.splitlines() if not line.startswith("import time:")]

@@ -443,8 +443,6 @@ def load_model(
     expect_sha256 : str, optional
         The SHA-256 (64 hex digits) the file's bytes must have.
     """
-    import skops.io as sio
-
     label = str(path)
     expected = _expected_sha256(expect_sha256)
     key = signing_key()
@@ -475,6 +473,9 @@ def load_model(
             f"{label}: the model file is damaged ({exc}); refusing to load it"
         ) from None
     _check_sealed(label, manifest, payload, key)
+    # Only now: skops loads all of scikit-learn, which a refused file never needs.
+    import skops.io as sio
+
     allowed = {*TRUSTED_TYPES, *trusted}
     try:
         untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in allowed]

@@ -91,6 +91,7 @@ def dask_client(spec: str) -> Iterator[Any]:
             client = distributed.Client(cluster)
         else:
             try:
+                _knock(str(value))
                 client = distributed.Client(str(value), timeout="15s")
             except OSError as exc:
                 raise ConfigError(f"dask={value!r}: cannot reach the scheduler ({exc})") from None
@@ -99,6 +100,23 @@ def dask_client(spec: str) -> Iterator[Any]:
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _knock(address: str) -> None:
+    """Open and close a TCP connection to the scheduler's ``host:port``: a port nobody
+    listens on is refused at once, where Dask's client would retry until its timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # not a port number: Dask's client says what is wrong
+        return
+    if host is None or port is None:
+        return
+    with socket.create_connection((host, port), timeout=15):
+        pass
 
 
 @contextmanager

@@ -129,7 +129,13 @@ def digits():
 
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory):
-    """The folder of a whole study of the digits (four models, one tuned), with its report."""
+    """The folder of a whole study of the digits (four models, one tuned), with its report.
+
+    Tests only read it, so the test processes of ``pytest -n`` share one: the first to
+    ask runs the study (20-40 s) in their common temporary folder, the others wait for it.
+    """
+    import fcntl
+
     from shallowvision.run import build_config, run_study
 
     overrides = {
@@ -137,9 +143,16 @@ def digits_run(tmp_path_factory):
         "compare": {"models": ["dummy", "lr", "nb", "knn"]},
         "tune": {"top": 1, "n_candidates": 4},
     }
-    return run_study(
-        build_config(overrides=overrides), out_dir=tmp_path_factory.mktemp("runs"), run_id="r"
-    )
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        out = tmp_path_factory.mktemp("runs")
+        return run_study(build_config(overrides=overrides), out_dir=out, run_id="r")
+    shared = tmp_path_factory.getbasetemp().parent / "digits-run"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "r" / "report.html").is_file():
+            run_study(build_config(overrides=overrides), out_dir=shared, run_id="r")
+    return shared / "r"
 
 
 @pytest.fixture(scope="session")

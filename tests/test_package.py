@@ -106,7 +106,7 @@ def test_the_models_listing_loads_no_numeric_library():
         ),
         (["tune", "digits", "-m", "nosuch"], "unknown model 'nosuch'"),
         (["run", "digits", "--run-id", ".."], "--run-id '..': give a plain folder name"),
-        (["report", "compare", "a", "b"], "a"),
+        (["report", "no-such-run"], "no-such-run: not a run folder"),
         (["select", "digits", "--method", "nope"], "unknown selection method 'nope'"),
         (["run", "digits", "--set", "seed=true"], "seed: Input should be a valid integer"),
         (["predict", "none.skops", "a.png"], "none.skops: model file not found"),

@@ -182,13 +182,16 @@ class RunData:
             return {k: (str(data[k]) if k == "kind" else data[k]) for k in data.files}
 
     def chart(self, name: str) -> Any:
-        """A plotly figure a stage stored as ``figures/<name>.json``."""
-        import plotly.io
+        """A plotly figure a stage stored as ``figures/<name>.json``, without its template
+        (:func:`figure_html` gives every chart the same one)."""
+        import plotly.graph_objects as go
 
         try:
-            return plotly.io.from_json((self.run_dir / "figures" / f"{name}.json").read_text())
+            spec = json.loads((self.run_dir / "figures" / f"{name}.json").read_text())
         except FileNotFoundError:
             raise ConfigError(f"{self.run_dir}: missing figures/{name}.json") from None
+        spec.get("layout", {}).pop("template", None)
+        return go.Figure(spec)
 
     def scored(self, name: str, split: str, n_classes: int) -> dict[str, float | None]:
         """Metrics recomputed from the stored predictions."""

@@ -15,8 +15,9 @@ demo: install system-data  ## the main job: the quick study of full Fashion-MNIS
 	$(BIN)/shallowvision run $(DEMO_ARGS)
 
 # Two processes, each test module in one of them (its fixtures computed once): the suite
-# waits on commands, servers and browsers as much as it computes. PYTEST_ARGS= runs it in one.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# waits on commands, servers and browsers as much as it computes. The modules go out in
+# the order tests/conftest.py collects them, longest first. PYTEST_ARGS= runs it in one.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test: install-test system-test-deps  ## the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -143,6 +143,14 @@ def test_the_feature_names_are_reachable_lazily():
     assert tuple(_METHODS) == SELECTION_METHODS == tuple(features.get_selection_method_names())
 
 
+def test_the_modules_run_first_exist():
+    from pathlib import Path
+
+    from conftest import LONGEST_FIRST
+
+    assert [m for m in LONGEST_FIRST if not (Path(__file__).parent / f"{m}.py").is_file()] == []
+
+
 def test_subpackages_are_reachable_lazily():
     import shallowvision
 

@@ -10,6 +10,8 @@ configuration value, :class:`DataError` for bad data. Both are :class:`ValueErro
 subclasses, so code written against scikit-learn's conventions still catches them.
 """
 
+from collections.abc import Iterable
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -42,3 +44,12 @@ class OutputError(ShallowVisionError, OSError):
     Still an :class:`OSError`, so code that tolerates a failed write (a cache) keeps
     doing so; the file it names was left as it was before.
     """
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 2) -> str:
+    """``"did you mean 'a' or 'b'? "`` for the choices close to ``word``, or ``""``: the
+    hint an error about an unknown name gives before listing the known ones."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""

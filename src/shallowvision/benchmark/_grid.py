@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from shallowvision.exceptions import ConfigError, ShallowVisionError
+from shallowvision.exceptions import ConfigError, ShallowVisionError, did_you_mean
 
 __all__ = [
     "BenchmarkConfig",
@@ -130,14 +130,11 @@ def _grid(name: str) -> dict[str, list[dict[str, list[Any]]]]:
 
 def _classifier_name(text: str, known: Sequence[str]) -> str:
     """Resolve ``--only`` names case-insensitively; ``Classifier`` may be left off."""
-    import difflib
-
     wanted = text.strip().lower()
     for name in known:
         if wanted in (name.lower(), name.lower().removesuffix("classifier")):
             return name
-    close = difflib.get_close_matches(text.strip(), known, n=2, cutoff=0.5)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    hint = did_you_mean(text.strip(), known)
     raise ConfigError(f"unknown classifier {text!r}: {hint}classifiers are {', '.join(known)}")
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
-from shallowvision.exceptions import DataError
+from shallowvision.exceptions import DataError, did_you_mean
 
 __all__ = ["DatasetSpec", "RemoteFile", "get_dataset_names", "get_dataset_spec"]
 
@@ -243,10 +242,8 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     key = name.strip().lower().replace("_", "-")
     if key in _REGISTRY:
         return _REGISTRY[key]
-    close = difflib.get_close_matches(key, _REGISTRY, n=3, cutoff=0.5)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     raise DataError(
-        f"unknown dataset {name!r}: {hint}known datasets are {', '.join(_REGISTRY)}, "
+        f"unknown dataset {name!r}: {did_you_mean(key, _REGISTRY, n=3)}known datasets are {', '.join(_REGISTRY)}, "
         "or give a path to a file or folder"
     )
 

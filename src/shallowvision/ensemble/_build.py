@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,7 +9,7 @@ import numpy as np
 from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.utils import Bunch
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, did_you_mean
 from shallowvision.models._scores import is_fitted
 
 __all__ = [
@@ -136,10 +135,8 @@ def get_final_estimator(name: str, *, random_state: int = 0, n_jobs: int | None 
     """
     key = name.strip().lower()
     if key not in _FINAL:
-        close = difflib.get_close_matches(key, _FINAL, n=2, cutoff=0.5)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         raise ConfigError(
-            f"unknown final estimator {name!r}: {hint}choose one of {', '.join(_FINAL)}"
+            f"unknown final estimator {name!r}: {did_you_mean(key, _FINAL)}choose one of {', '.join(_FINAL)}"
         )
     return _FINAL[key](random_state, n_jobs)
 

@@ -7,12 +7,11 @@ loads scikit-learn; :mod:`shallowvision.features._select` builds the selectors.
 
 from __future__ import annotations
 
-import difflib
 import math
 
 import numpy as np
 
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, did_you_mean
 
 __all__ = ["SELECTION_METHODS", "check_selection_method", "n_to_keep"]
 
@@ -30,8 +29,7 @@ def check_selection_method(method: str) -> str:
     """
     key = method.strip().lower()
     if key not in SELECTION_METHODS:
-        close = difflib.get_close_matches(key, SELECTION_METHODS, n=2, cutoff=0.5)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint = did_you_mean(key, SELECTION_METHODS)
         raise ConfigError(
             f"unknown selection method {method!r}: {hint}methods are {', '.join(SELECTION_METHODS)}"
         )

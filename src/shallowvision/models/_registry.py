@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shallowvision._optional import is_installed
-from shallowvision.exceptions import ConfigError
+from shallowvision.exceptions import ConfigError, did_you_mean
 from shallowvision.models._memory import MemoryProfile, check_memory
 
 __all__ = [
@@ -253,8 +252,7 @@ def get_model_spec(name: str) -> ModelSpec:
     key = name.strip().lower()
     if key in _REGISTRY:
         return _REGISTRY[key]
-    close = difflib.get_close_matches(key, _REGISTRY, n=3, cutoff=0.5)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    hint = did_you_mean(key, _REGISTRY, n=3)
     raise ConfigError(f"unknown model {name!r}: {hint}models are {', '.join(_REGISTRY)}")
 
 

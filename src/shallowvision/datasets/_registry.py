@@ -242,8 +242,9 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     key = name.strip().lower().replace("_", "-")
     if key in _REGISTRY:
         return _REGISTRY[key]
+    hint = did_you_mean(key, _REGISTRY, n=3)
     raise DataError(
-        f"unknown dataset {name!r}: {did_you_mean(key, _REGISTRY, n=3)}known datasets are {', '.join(_REGISTRY)}, "
+        f"unknown dataset {name!r}: {hint}known datasets are {', '.join(_REGISTRY)}, "
         "or give a path to a file or folder"
     )
 

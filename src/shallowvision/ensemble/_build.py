@@ -135,8 +135,9 @@ def get_final_estimator(name: str, *, random_state: int = 0, n_jobs: int | None 
     """
     key = name.strip().lower()
     if key not in _FINAL:
+        hint = did_you_mean(key, _FINAL)
         raise ConfigError(
-            f"unknown final estimator {name!r}: {did_you_mean(key, _FINAL)}choose one of {', '.join(_FINAL)}"
+            f"unknown final estimator {name!r}: {hint}choose one of {', '.join(_FINAL)}"
         )
     return _FINAL[key](random_state, n_jobs)
 

@@ -440,6 +440,22 @@ def test_compare_notes_say_when_the_svm_saw_a_sample(digits):
     assert capacity_notes(model) == expected
 
 
+def test_best_blends_kernel_ridge_only_when_its_svm_sees_a_sample(digits):
+    # Every row the SVM's: the SVM alone, as on Fashion-MNIST's 60,000 images.
+    whole = get_model("best", clf__max_train=len(digits)).fit(digits.X, digits.y)
+    assert whole[-1].blended_ is None and whole[-1].n_train_ == len(digits)
+    # Above its sample (450,000 images by default), kernel ridge on every image joins it.
+    sampled = get_model("best", clf__max_train=300).fit(digits.X, digits.y)
+    ridge = sampled[-1].blended_
+    assert isinstance(ridge, NystroemRidgeClassifier) and sampled[-1].n_train_ <= 300
+    assert ridge.n_components_ == auto_landmarks(len(digits)) == len(digits)
+    assert capacity_notes(sampled).startswith(
+        f"SVM fitted on a sample of {sampled[-1].n_train_} of {len(digits):,} images; "
+        "blended with NystroemRidgeClassifier on every image, weight 0.5"
+    )
+    assert ridge.alpha == 0.01 and ridge.tol == 3e-3  # fast's classifier
+
+
 def test_svm_working_set_rejects_bad_settings(digits):
     from shallowvision.models import BlockRBFSVC
 

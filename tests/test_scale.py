@@ -408,7 +408,8 @@ def test_svm_on_a_sample_blends_kernel_ridge_fitted_on_every_row(digits):
     }
     assert accuracy["blend"] >= accuracy["alone"] + 0.01, accuracy
     assert (
-        capacity_notes(blend) == "blended with NystroemRidgeClassifier on every image, weight 0.5"
+        capacity_notes(blend) == "blended with kernel ridge on 400 landmarks (solved directly) "
+        "fitted on every image, weight 0.5"
     )
     # Every row the SVM's: nothing is blended.
     whole = BlockRBFSVC(C=5, blend_with=ridge).fit(X, digits.y)
@@ -449,9 +450,10 @@ def test_best_blends_kernel_ridge_only_when_its_svm_sees_a_sample(digits):
     ridge = sampled[-1].blended_
     assert isinstance(ridge, NystroemRidgeClassifier) and sampled[-1].n_train_ <= 300
     assert ridge.n_components_ == auto_landmarks(len(digits)) == len(digits)
-    assert capacity_notes(sampled).startswith(
+    assert capacity_notes(sampled) == (
         f"SVM fitted on a sample of {sampled[-1].n_train_} of {len(digits):,} images; "
-        "blended with NystroemRidgeClassifier on every image, weight 0.5"
+        f"blended with kernel ridge on {len(digits):,} landmarks (solved directly) "
+        "fitted on every image, weight 0.5"
     )
     assert ridge.alpha == 0.01 and ridge.tol == 3e-3  # fast's classifier
 

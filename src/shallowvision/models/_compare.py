@@ -85,24 +85,34 @@ class ModelScore(StoredRecord):
         return {k: v for k, v in self.to_dict().items() if k not in ("params", "error")}
 
 
+def _landmarks_note(ridge: Any) -> str:
+    """A fitted kernel ridge's landmarks and how its system was solved."""
+    how = {
+        "direct": "solved directly",
+        "cg-float64": f"conjugate gradients in float64, {ridge.n_iter_} iterations",
+    }.get(ridge.solver_, f"conjugate gradients, {ridge.n_iter_} iterations")
+    return f"{ridge.n_components_:,} landmarks ({how})"
+
+
 def capacity_notes(estimator: Any) -> str:
     """What a fitted model chose from the size of its data, in a few words (or "")."""
     notes = []
     steps = [step for _, step in getattr(estimator, "steps", [("", estimator)])]
     for step in steps:
         if hasattr(step, "landmarks_"):
-            how = {
-                "direct": "solved directly",
-                "cg-float64": f"conjugate gradients in float64, {step.n_iter_} iterations",
-            }.get(step.solver_, f"conjugate gradients, {step.n_iter_} iterations")
-            notes.append(f"{step.n_components_:,} landmarks ({how})")
+            notes.append(_landmarks_note(step))
         if getattr(step, "max_train", None) and hasattr(step, "n_train_"):
             n_seen = getattr(estimator, "n_fit_rows_", None)
             if n_seen and step.n_train_ < n_seen:
                 notes.append(f"SVM fitted on a sample of {step.n_train_:,} of {n_seen:,} images")
-        if getattr(step, "blended_", None) is not None:
-            blended = type(step.blended_).__name__
-            notes.append(f"blended with {blended} on every image, weight {step.blend_weight:g}")
+        blended = getattr(step, "blended_", None)
+        if blended is not None:
+            what = (
+                f"kernel ridge on {_landmarks_note(blended)}"
+                if hasattr(blended, "landmarks_")
+                else type(blended).__name__
+            )
+            notes.append(f"blended with {what} fitted on every image, weight {step.blend_weight:g}")
     sample, rows = (
         getattr(estimator, "n_fit_sample_", None),
         getattr(estimator, "n_fit_rows_", None),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     from shallowvision.features import ChunkedPipeline, ImagePCA, PatchKMeansTransformer
+    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
 
 __all__: list[str] = []
 
@@ -711,13 +712,22 @@ def _patches(
     )
 
 
+def _landmark_ridge(rs: int, nj: int | None) -> NystroemRidgeClassifier:
+    """``fast``'s classifier: RBF kernel ridge on landmarks that grow with the images."""
+    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
+
+    return NystroemRidgeClassifier(
+        n_components="auto",
+        gamma="scale",
+        alpha=_FAST_ALPHA,
+        tol=_FAST_TOL,
+        random_state=rs,
+        n_jobs=nj,
+    )
+
+
 def _kernel_ridge(
-    rs: int,
-    nj: int | None,
-    shape: tuple[int, ...] | None,
-    n_components: int,
-    n_landmarks: int | str,
-    alpha: float,
+    rs: int, nj: int | None, shape: tuple[int, ...] | None, n_components: int
 ) -> Pipeline:
     """Shape and a few k-means patch features (up to 32x32 images), PCA, then RBF kernel
     ridge on Nystroem landmarks.
@@ -726,8 +736,6 @@ def _kernel_ridge(
     products instead of an SVM's quadratic programme, and predicting is one kernel
     block and one product.
     """
-    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
-
     cells: tuple[int, ...]
     if shape is None or min(shape[:2]) <= _FAST_PATCH_MAX_SIDE:
         cells = _FAST_CELLS
@@ -738,17 +746,7 @@ def _kernel_ridge(
         ("deskew", "passthrough"),
         ("features", _shape_features(cells, nj, shape, patches)),
         ("pca", _pca(n_components, rs)),
-        (
-            "clf",
-            NystroemRidgeClassifier(
-                n_components=n_landmarks,
-                gamma="scale",
-                alpha=alpha,
-                tol=_FAST_TOL,
-                random_state=rs,
-                n_jobs=nj,
-            ),
-        ),
+        ("clf", _landmark_ridge(rs, nj)),
         random_state=rs,
     )
 
@@ -756,7 +754,6 @@ def _kernel_ridge(
 def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeline:
     """Shape and k-means patch features, PCA, then an exact RBF SVM predicting by BLAS
     kernel blocks; above its sample, blended with kernel ridge fitted on every image."""
-    from shallowvision.models._kernel_ridge import NystroemRidgeClassifier
     from shallowvision.models._svc import BlockRBFSVC
 
     patches = _patches(_BEST_CLUSTERS, _BEST_PATCH, _BEST_PATCH_WEIGHT, rs, nj, shape)
@@ -772,14 +769,7 @@ def _block_svc(rs: int, nj: int | None, shape: tuple[int, ...] | None) -> Pipeli
                 gamma_scale=_BEST_GAMMA_SCALE,
                 max_train=_BEST_MAX_TRAIN,
                 refine=0,
-                blend_with=NystroemRidgeClassifier(
-                    n_components="auto",
-                    gamma="scale",
-                    alpha=_FAST_ALPHA,
-                    tol=_FAST_TOL,
-                    random_state=rs,
-                    n_jobs=nj,
-                ),
+                blend_with=_landmark_ridge(rs, nj),
                 random_state=rs,
                 n_jobs=nj,
             ),
@@ -843,9 +833,7 @@ register(
     ModelSpec(
         name="fast",
         description="HOG + 32 k-means patch features (two HOG scales instead above 32x32) + pixels (+ colour histograms on colour images), PCA 100, RBF kernel ridge on landmarks that grow with the data (3,000 up to 60,000 images, 10,600 at 756,000): about 30 CPU seconds on Fashion-MNIST",
-        factory=lambda rs, nj, shape: _kernel_ridge(
-            rs, nj, shape, n_components=100, n_landmarks="auto", alpha=_FAST_ALPHA
-        ),
+        factory=lambda rs, nj, shape: _kernel_ridge(rs, nj, shape, n_components=100),
         grid=lambda: dict(_KERNEL_RIDGE_GRID),
         distributions=_kernel_ridge_distributions,
         proba=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,8 @@ __all__ = [
 
 
 class WorkerLostError(ShallowVisionError):
-    """A data-parallel fit failed because workers left the cluster, also when fitted again."""
+    """A data-parallel fit failed because workers left the cluster (or the links between
+    them failed), also when fitted again."""
 
 
 def _fit_lgbm(client: Any, X: Any, y: Any, clf: Any) -> Any:
@@ -201,6 +203,18 @@ class _Placement:
         self.assigned = [workers[i * len(workers) // n] for i in range(n)]
         self.blocks = [self._persist(list(self.sources[i]), w) for i, w in enumerate(self.assigned)]
         self.moves = 0
+
+    def __enter__(self) -> _Placement:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The chunks held on the workers go with the fit, also when it fails: an error's
+        # traceback keeps the fit's frames, and with them the chunks, for as long as the
+        # error is kept (pytest's report, an interactive session's last traceback).
+        futures = self.futures()
+        self.blocks = []
+        with suppress(Exception):  # a closed client holds nothing
+            self.client.cancel(futures)
 
     def _persist(self, arrays: list[Any], worker: str) -> list[Any]:
         # A loose binding: a chunk whose worker died is read again on another one.
@@ -388,7 +402,8 @@ def fit_data_parallel(
         workers there are (after waiting for replacements, and spreading the chunks over
         them). A loss can take peers along, whose chunks are then read again too:
         LightGBM's workers can abort when a peer dies, and one still linking up with the
-        dead peer would wait for ever, so it is restarted.
+        dead peer would wait for ever, so it is restarted. A fit that LightGBM's sockets
+        between the workers fail with no worker lost starts over the same way.
     worker_timeout : float
         Seconds to wait, after a loss, for the replacements and for the lost chunks to
         be read again, and for a worker to restart; past them, a :class:`WorkerLostError`.
@@ -406,8 +421,8 @@ def fit_data_parallel(
     ConfigError
         For a model without a data-parallel implementation, or no cluster.
     WorkerLostError
-        When every attempt lost workers, or the cluster did not recover from a loss in
-        ``worker_timeout`` seconds.
+        When every attempt lost workers (or their links), or the cluster did not recover
+        from a loss in ``worker_timeout`` seconds.
     """
     from sklearn.pipeline import Pipeline
 
@@ -423,49 +438,83 @@ def fit_data_parallel(
         )
     X, y = _check_arrays(X, y)
     fit = _FITTERS[model]
-    placement = _Placement(client, X, y, worker_timeout)
-    for attempt in range(retries + 1):
-        placement.settle()
-        placement.check_classes()
-        members = set(placement.assigned)
-        watch = _FitWatch(client, members)
-        try:
-            with watch:
-                fitted = fit(client, *placement.arrays(), clf)
-            break
-        except Exception:
-            # What the failed fit left on the cluster goes: were it computed again, its
-            # copies of the chunks would crowd the workers and its sockets, which cannot be
-            # spilled, would fail the tasks that made Dask spill.
-            fit_keys = watch.cancel()
-            lost = _lost_workers(client, members)
-            if not lost:
-                raise
-            stuck = _restart_stuck(client, fit_keys, timeout=worker_timeout)
-            if attempt == retries:
-                raise WorkerLostError(
-                    f"the data-parallel fit of {model} lost worker(s) {', '.join(lost)} on "
-                    f"each of {retries + 1} attempt(s); if they ran out of memory, give the "
-                    "workers more (dask='local:N:MEMORY') or add workers"
-                ) from None
-        # Out of the handler, the failed fit's frames are gone; collecting them releases
-        # the futures they held.
-        gc.collect()
-        if on_retry is not None:
-            restarted = (
-                f"; worker(s) {', '.join(stuck)}, still waiting for them inside the fit, were "
-                "restarted, and theirs are read again too"
-                if stuck
-                else ""
-            )
-            on_retry(
-                f"{model}: worker(s) {', '.join(lost)} left during the fit, which cannot go "
-                f"on without them; their chunks are read again{restarted}, and the fit "
-                "starts over"
-            )
-        placement.spread()
+    with _Placement(client, X, y, worker_timeout) as placement:
+        for attempt in range(retries + 1):
+            placement.settle()
+            placement.check_classes()
+            members = set(placement.assigned)
+            watch = _FitWatch(client, members)
+            try:
+                with watch:
+                    fitted = fit(client, *placement.arrays(), clf)
+                break
+            except Exception as exc:
+                # What the failed fit left on the cluster goes: were it computed again,
+                # its copies of the chunks would crowd the workers and its sockets, which
+                # cannot be spilled, would fail the tasks that made Dask spill.
+                fit_keys = watch.cancel()
+                lost = _lost_workers(client, members)
+                broken = None if lost else _broken_link(exc)
+                if not lost and broken is None:
+                    raise
+                stuck = _restart_stuck(client, fit_keys, timeout=worker_timeout)
+                if attempt == retries:
+                    what = (
+                        f"lost worker(s) {', '.join(lost)} on each of {retries + 1} "
+                        "attempt(s); if they ran out of memory, give the workers more "
+                        "(dask='local:N:MEMORY') or add workers"
+                        if lost
+                        else f"failed on the links between its workers ({broken}) on each "
+                        f"of {retries + 1} attempt(s)"
+                    )
+                    raise WorkerLostError(f"the data-parallel fit of {model} {what}") from None
+            # Out of the handler, the failed fit's frames are gone; collecting them
+            # releases the futures they held.
+            gc.collect()
+            if on_retry is not None:
+                on_retry(_retry_note(model, lost, broken, stuck))
+            placement.spread()
     steps = [*before, ("clf", fitted)]
     return Pipeline(steps, memory=pipeline.memory, verbose=pipeline.verbose)
+
+
+#: LightGBM's own errors on the sockets between its workers. They can fail a fit with
+#: every worker still there (a peer's connection reset while linking up or training,
+#: lightgbm#4074); the fit then starts over, as after a lost worker.
+_LINK_ERRORS = re.compile(r"Socket (?:send|recv) error|Connecting to rank|Binding port")
+
+
+def _broken_link(exc: BaseException) -> str | None:
+    """The message of a failure of the links between the workers, or None for any other."""
+    message = str(exc).strip()
+    if type(exc).__name__ == "LightGBMError" and _LINK_ERRORS.search(message):
+        return message.splitlines()[0] if message else type(exc).__name__
+    return None
+
+
+def _retry_note(model: str, lost: list[str], broken: str | None, stuck: list[str]) -> str:
+    """The one line :func:`fit_data_parallel` passes to ``on_retry`` before a retry."""
+    if lost:
+        restarted = (
+            f"; worker(s) {', '.join(stuck)}, still waiting for them inside the fit, were "
+            "restarted, and theirs are read again too"
+            if stuck
+            else ""
+        )
+        return (
+            f"{model}: worker(s) {', '.join(lost)} left during the fit, which cannot go on "
+            f"without them; their chunks are read again{restarted}, and the fit starts over"
+        )
+    restarted = (
+        f"; worker(s) {', '.join(stuck)}, still waiting inside the fit, were restarted, and "
+        "their chunks are read again"
+        if stuck
+        else ""
+    )
+    return (
+        f"{model}: the links between the workers failed during the fit ({broken}) with no "
+        f"worker lost{restarted}; the fit starts over"
+    )
 
 
 class _FitWatch:

@@ -47,6 +47,7 @@ def _estimators() -> list:
         PatchKMeansTransformer(n_clusters=4, patch_size=2, pool=2, n_patches=200, random_state=0),
         PatchKMeansTransformer(n_clusters=4, patch_size=2, n_patches=200, n_jobs=2),
         NystroemRidgeClassifier(n_components=30, random_state=0),
+        NystroemRidgeClassifier(n_components=30, n_cells=2, random_state=0),
         VarianceSelector(keep=0.5),
         MutualInfoSelector(keep=0.5, random_state=0),
         RFESelector(_trees(), keep=0.5),

@@ -46,6 +46,17 @@ def test_round_trip_best_blended_above_its_svms_sample(tiny, tmp_path):
     )
 
 
+def test_round_trip_fast_in_kernel_ridge_cells(tiny, tmp_path):
+    # Above 250,000 images fast's ridge is one per k-means cell; here forced on 120.
+    model = get_model("fast", clf__n_cells=3, clf__n_components=60).fit(tiny.X, tiny.y)
+    assert model[-1].n_cells_ == 3 and len(model[-1].cells_) == 3
+    loaded = load_model(save(model, tmp_path / "fast.skops", tiny))
+    np.testing.assert_array_equal(loaded.predict(tiny.X), model.predict(tiny.X))
+    np.testing.assert_allclose(
+        loaded.predict_scores(tiny.X)[0], model.decision_function(tiny.X), rtol=1e-5
+    )
+
+
 @pytest.mark.parametrize("name", get_model_names())
 def test_round_trip_every_registered_model(name, tiny, tmp_path):
     model = get_model(name, **FAST_PARAMS.get(name, {})).fit(tiny.X, tiny.y)

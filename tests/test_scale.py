@@ -10,10 +10,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from shallowvision.exceptions import ConfigError
 from shallowvision.features import ChunkedPipeline, HOGTransformer, ImagePCA, PixelScaler
 from shallowvision.models import NystroemRidgeClassifier, get_model
 from shallowvision.models._compare import capacity_notes
-from shallowvision.models._kernel_ridge import auto_landmarks
+from shallowvision.models._kernel_ridge import auto_cells, auto_landmarks, largest_system
 
 
 def _peak_bytes(fn) -> tuple[int, object]:
@@ -210,6 +211,69 @@ def test_auto_landmarks_grow_with_the_rows():
     assert auto_landmarks(252_000) == 6100
     assert auto_landmarks(756_000) == 10_600
     assert auto_landmarks(10**8) == 12_000
+
+
+def test_auto_cells_split_the_rows_above_250000():
+    assert auto_cells(249_999) == 1 and auto_cells(60_000) == 1
+    assert auto_cells(250_000) == 2 and auto_cells(756_000) == 8
+    # The largest system: one below 250,000 rows; a cell's at most 6,000 landmarks above.
+    assert largest_system(60_000) == auto_landmarks(60_000) == 3000
+    assert largest_system(756_000) == 6000
+    ridge = get_model("fast")[-1]
+    assert ridge.n_cells == ridge.n_components == "auto"
+    assert get_model("best")[-1].blend_with.n_cells == 1  # one system, as measured
+
+
+def test_kernel_ridge_in_cells_scores_each_image_by_its_nearest_cell(digits):
+    X, y = _pca_digits(digits), digits.y
+    fit, held = slice(0, 1200), slice(1200, None)
+    cells = NystroemRidgeClassifier(n_components=450, n_cells=3, random_state=0).fit(X[fit], y[fit])
+    assert cells.n_cells_ == 3 and len(cells.centres_) == 3 and not hasattr(cells, "landmarks_")
+    assert cells.n_components_ == sum(c.n_components_ for c in cells.cells_) in range(447, 454)
+    # Each image goes to its nearest centre, and gets that cell's ridge's scores.
+    nearest = ((X[held, None, :] - cells.centres_[None]) ** 2).sum(-1).argmin(1)
+    scores = cells.decision_function(X[held])
+    for c, ridge in enumerate(cells.cells_):
+        rows = np.flatnonzero(nearest == c)
+        assert len(rows) and len(ridge.classes_) >= 2
+        own = np.searchsorted(cells.classes_, ridge.classes_)
+        np.testing.assert_allclose(scores[rows][:, own], ridge.decision_function(X[held][rows]))
+        # A class the cell never saw scores below every class it did.
+        others = np.setdiff1d(np.arange(10), own)
+        if len(others):
+            assert (scores[rows][:, others].max(1) < scores[rows][:, own].min(1)).all()
+    assert (cells.predict(X[held]) == y[held]).mean() > 0.9
+    # Fitted again with one cell, it is the one-system ridge again.
+    single = NystroemRidgeClassifier(n_components=450, random_state=0).fit(X[fit], y[fit])
+    cells.set_params(n_cells=1).fit(X[fit], y[fit])
+    assert cells.cells_ is None and cells.n_cells_ == 1
+    np.testing.assert_array_equal(
+        cells.decision_function(X[held]), single.decision_function(X[held])
+    )
+
+
+def test_a_kernel_ridge_cell_holding_one_class_predicts_it(digits):
+    X, y = _pca_digits(digits), digits.y
+    two = np.isin(y, [0, 1])
+    X2, y2 = X[two], np.where(y[two] == 0, "zero", "one")
+    ridge = NystroemRidgeClassifier(n_components=60, n_cells=4, random_state=0).fit(X2, y2)
+    lone = [c for c, r in enumerate(ridge.cells_) if r is None]
+    assert lone, "digits 0 and 1 fall into separate cells"
+    scores = ridge.decision_function(X2)
+    assert scores.shape == (len(X2),)
+    nearest = ((X2[:, None, :] - ridge.centres_[None]) ** 2).sum(-1).argmin(1)
+    for c in lone:
+        rows = nearest == c
+        sign = 1.0 if ridge.classes_[ridge.cell_classes_[c]] == ridge.classes_[1] else -1.0
+        np.testing.assert_array_equal(scores[rows], sign)
+    assert (ridge.predict(X2) == y2).mean() > 0.99
+
+
+def test_kernel_ridge_rejects_bad_cells(digits):
+    X, y = _pca_digits(digits)[:100], digits.y[:100]
+    for bad in (0, -1, 1.5, "many"):
+        with pytest.raises(ConfigError, match="n_cells"):
+            NystroemRidgeClassifier(n_components=20, n_cells=bad).fit(X, y)
 
 
 def _pca_digits(digits):

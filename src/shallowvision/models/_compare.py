@@ -85,13 +85,20 @@ class ModelScore(StoredRecord):
         return {k: v for k, v in self.to_dict().items() if k not in ("params", "error")}
 
 
+def _is_landmark_ridge(step: Any) -> bool:
+    return hasattr(step, "landmarks_") or bool(getattr(step, "cells_", None))
+
+
 def _landmarks_note(ridge: Any) -> str:
-    """A fitted kernel ridge's landmarks and how its system was solved."""
+    """A fitted kernel ridge's landmarks (and cells) and how its systems were solved."""
+    cells = getattr(ridge, "cells_", None)
+    most = "at most " if cells else ""
     how = {
         "direct": "solved directly",
-        "cg-float64": f"conjugate gradients in float64, {ridge.n_iter_} iterations",
-    }.get(ridge.solver_, f"conjugate gradients, {ridge.n_iter_} iterations")
-    return f"{ridge.n_components_:,} landmarks ({how})"
+        "cg-float64": f"conjugate gradients in float64, {most}{ridge.n_iter_} iterations",
+    }.get(ridge.solver_, f"conjugate gradients, {most}{ridge.n_iter_} iterations")
+    where = f" in {len(cells)} k-means cells" if cells else ""
+    return f"{ridge.n_components_:,} landmarks{where} ({how})"
 
 
 def capacity_notes(estimator: Any) -> str:
@@ -99,7 +106,7 @@ def capacity_notes(estimator: Any) -> str:
     notes = []
     steps = [step for _, step in getattr(estimator, "steps", [("", estimator)])]
     for step in steps:
-        if hasattr(step, "landmarks_"):
+        if _is_landmark_ridge(step):
             notes.append(_landmarks_note(step))
         if getattr(step, "max_train", None) and hasattr(step, "n_train_"):
             n_seen = getattr(estimator, "n_fit_rows_", None)
@@ -109,7 +116,7 @@ def capacity_notes(estimator: Any) -> str:
         if blended is not None:
             what = (
                 f"kernel ridge on {_landmarks_note(blended)}"
-                if hasattr(blended, "landmarks_")
+                if _is_landmark_ridge(blended)
                 else type(blended).__name__
             )
             notes.append(f"blended with {what} fitted on every image, weight {step.blend_weight:g}")

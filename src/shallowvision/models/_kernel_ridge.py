@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numbers import Real
+from typing import Self
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -18,7 +19,7 @@ from shallowvision.exceptions import ConfigError, DataError
 from shallowvision.features._base import check_positive_int
 from shallowvision.features._kernels import distance_weights, rbf_gamma, with_norms
 
-__all__ = ["NystroemRidgeClassifier", "auto_landmarks"]
+__all__ = ["NystroemRidgeClassifier", "auto_cells", "auto_landmarks"]
 
 #: Kernel entries of one (rows, landmarks) block, per thread: 16 MB in float32, small
 #: enough that the passes over a block after its product run from the cache.
@@ -44,12 +45,36 @@ _PRECONDITIONER_ROWS_RECOMPUTED = 6
 #: points above 2,000 on a validation split of Fashion-MNIST in the same time, once
 #: conjugate gradients kept the kernel (10,600 at 756,000).
 AUTO_MIN, AUTO_AT, AUTO_POWER, AUTO_MAX = 3000, 60_000, 1 / 2, 12_000
+#: n_cells="auto": one cell below CELLS_FROM rows (where one system needs about 6,000
+#: landmarks), then one per CELL_ROWS rows; each cell's n_components="auto" is one
+#: landmark per CELL_ROWS_PER_LANDMARK of its rows, at most CELL_MAX_LANDMARKS (a
+#: preconditioner costs its landmarks cubed). On 756,000 shifted Fashion-MNIST images
+#: (benchmarks/RESULTS.md): 8 cells and 37,000 landmarks in 153 s, 0.9212 test accuracy,
+#: against one system of 10,600 landmarks, 0.9154; 16 and 32 cells lost at their borders.
+CELLS_FROM, CELL_ROWS, CELL_ROWS_PER_LANDMARK, CELL_MAX_LANDMARKS = 250_000, 100_000, 20, 6000
+#: Rows the cells' k-means centres are fitted on.
+_CELL_SAMPLE = 50_000
 
 
 def auto_landmarks(n_samples: int) -> int:
-    """The landmarks ``n_components="auto"`` chooses for ``n_samples`` training rows."""
+    """The landmarks ``n_components="auto"`` chooses for ``n_samples`` training rows of
+    one system."""
     m = AUTO_MIN * (max(n_samples, 1) / AUTO_AT) ** AUTO_POWER
     return int(min(AUTO_MAX, max(AUTO_MIN, round(m / 100) * 100), n_samples))
+
+
+def auto_cells(n_samples: int) -> int:
+    """The cells ``n_cells="auto"`` splits ``n_samples`` training rows into."""
+    return 1 if n_samples < CELLS_FROM else max(2, round(n_samples / CELL_ROWS))
+
+
+def largest_system(n_samples: int) -> int:
+    """The landmarks of the largest system ``"auto"`` solves for ``n_samples`` rows (a
+    cell can hold twice its share of them)."""
+    cells = auto_cells(n_samples)
+    if cells == 1:
+        return auto_landmarks(n_samples)
+    return min(CELL_MAX_LANDMARKS, 2 * n_samples // cells // CELL_ROWS_PER_LANDMARK)
 
 
 class _Breakdown(ArithmeticError):
@@ -96,6 +121,13 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     Predicting is one kernel block and one matrix product per batch of images.
 
+    With ``n_cells`` above one, the rows are first split into cells by k-means (fitted on
+    a seeded sample of 50,000 rows), and each cell gets its own kernel ridge on its own
+    landmarks, drawn from its rows: many more landmarks in all for the time of one
+    system, since a system's cost grows as its rows times its landmarks and as its
+    landmarks cubed. An image is scored by the ridge of its nearest centre (a class that
+    cell never saw scores below every class it did).
+
     Parameters
     ----------
     n_components : int or "auto", default=2000
@@ -122,8 +154,14 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         fits, conjugate gradients compute it once and reuse it every iteration (54,000
         images and 4,000 landmarks, 864 MB: 9.8 s instead of 14.8 s); when it does not,
         each iteration recomputes it block by block in bounded memory.
+    n_cells : int or "auto", default=1
+        Cells the rows are split into, each with its own ridge. ``"auto"``: one below
+        250,000 rows, then one per 100,000 rows (8 at 756,000), each cell's
+        ``n_components="auto"`` being one landmark per 20 of its rows, at most 6,000 (see
+        :func:`auto_cells`). An integer ``n_components`` is shared among the cells by
+        their rows.
     random_state : int, optional
-        Seed of the landmark draw and of the preconditioner's sample.
+        Seed of the landmark draw, of the preconditioner's sample and of the cells.
     n_jobs : int, optional
         Threads computing kernel blocks (None: one, -1: every core), each with
         single-threaded BLAS.
@@ -132,18 +170,27 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
     landmarks_ : ndarray of shape (n_landmarks, n_features)
+        With one cell.
     n_components_ : int
-        Landmarks used.
+        Landmarks used (in all the cells).
+    n_cells_ : int
+    centres_ : ndarray of shape (n_cells, n_features)
+        The cells' k-means centres, with more than one cell.
+    cells_ : list or None
+        Each cell's fitted ridge, or None for a cell whose rows hold one class
+        (``cell_classes_`` gives it); None with one cell.
     solver_ : str
         The solver used: "direct", "cg", or "cg-float64" (conjugate gradients with
         float64 products, after those in float32 broke down).
     n_iter_ : int
         Conjugate-gradient iterations (0 when their start already meets ``tol``; 1 for the
-        direct solve, as scikit-learn counts one solve).
+        direct solve, as scikit-learn counts one solve); the most of any cell.
     dual_coef_ : ndarray of shape (n_landmarks, n_outputs)
     intercept_ : ndarray of shape (n_outputs,)
     gamma_ : float
     """
+
+    cells_: list[NystroemRidgeClassifier | None] | None
 
     def __init__(
         self,
@@ -156,6 +203,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         max_iter: int = 30,
         tol: float = 1e-3,
         cache_size: float = 1024,
+        n_cells: int | str = 1,
         random_state: int | None = None,
         n_jobs: int | None = None,
     ) -> None:
@@ -167,6 +215,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.cache_size = cache_size
+        self.n_cells = n_cells
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -196,8 +245,15 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                 f"NystroemRidgeClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})"
             )
         n = len(X)
-        wanted = auto_landmarks(n) if self.n_components == "auto" else self.n_components
+        if self.n_cells != "auto":
+            check_positive_int(self.n_cells, "n_cells")
+        cells = min(auto_cells(n) if self.n_cells == "auto" else self.n_cells, n)
         rng = check_random_state(self.random_state)
+        self.n_cells_ = cells
+        if cells > 1:
+            return self._fit_cells(X, y, rng)
+        self.cells_ = None
+        wanted = auto_landmarks(n) if self.n_components == "auto" else self.n_components
         order = rng.permutation(n)
         self.landmarks_ = X[np.sort(order[:wanted])]
         self.n_components_ = m = len(self.landmarks_)
@@ -226,6 +282,82 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.dual_coef_ = coef.astype(X.dtype)
         self.intercept_ = (Y.mean(axis=0) - mean_k @ coef).astype(X.dtype)
         return self
+
+    # -- cells ------------------------------------------------------------------------------
+    def _fit_cells(self, X: np.ndarray, y: np.ndarray, rng: np.random.RandomState) -> Self:
+        """k-means cells of the rows, then a ridge on each cell's rows, in turn."""
+        from sklearn.base import clone
+        from sklearn.cluster import KMeans
+
+        n, cells = len(X), self.n_cells_
+        sample = np.sort(rng.permutation(n)[:_CELL_SAMPLE])
+        kmeans = KMeans(cells, n_init=1, random_state=rng.randint(2**31)).fit(X[sample])
+        self.centres_ = kmeans.cluster_centers_.astype(X.dtype)
+        cell = self._cell_of(X)
+        for stale in ("landmarks_", "dual_coef_", "intercept_"):  # of an earlier fit
+            self.__dict__.pop(stale, None)
+        self.cells_ = []
+        self.cell_classes_ = np.full(cells, -1)
+        iterations, solvers = [0], []
+        for c in range(cells):
+            rows = np.flatnonzero(cell == c)
+            seen = np.unique(y[rows])
+            if len(seen) < 2:  # one class (or no row: its centre came from no image here)
+                self.cells_.append(None)
+                self.cell_classes_[c] = np.searchsorted(self.classes_, seen[0]) if len(seen) else 0
+                continue
+            if self.n_components == "auto":
+                wanted = min(CELL_MAX_LANDMARKS, max(1, len(rows) // CELL_ROWS_PER_LANDMARK))
+            else:
+                wanted = max(1, round(int(self.n_components) * len(rows) / n))
+            ridge = clone(self).set_params(
+                n_cells=1,
+                n_components=wanted,
+                gamma=self.gamma_,
+                gamma_scale=1.0,
+                random_state=rng.randint(2**31),
+            )
+            self.cells_.append(ridge.fit(X[rows], y[rows]))
+            iterations.append(ridge.n_iter_)
+            solvers.append(ridge.solver_)
+        self.n_components_ = sum(r.n_components_ for r in self.cells_ if r is not None)
+        self.n_iter_ = max(iterations)
+        self.solver_ = next((s for s in ("cg-float64", "cg") if s in solvers), "direct")
+        return self
+
+    def _cell_of(self, X: np.ndarray) -> np.ndarray:
+        """The cell of each row: its nearest centre."""
+        weights = distance_weights(self.centres_, 1.0, X.dtype)
+        return np.concatenate(
+            [
+                np.argmin(with_norms(X[start : start + 65536]) @ weights, axis=1)
+                for start in range(0, len(X), 65536)
+            ]
+        )
+
+    def _cells_decision(self, X: np.ndarray) -> np.ndarray:
+        """Each row scored by its cell's ridge, in columns of every class."""
+        k = len(self.classes_)
+        scores = np.empty((len(X), 1 if k == 2 else k), dtype=self.centres_.dtype)
+        cell = self._cell_of(X)
+        for c, ridge in enumerate(self.cells_ or ()):
+            rows = np.flatnonzero(cell == c)
+            if not len(rows):
+                continue
+            if ridge is None:  # its one class scores 1, the others -1, as ridge targets
+                mine = self.cell_classes_[c]
+                part = np.full((len(rows), k), -1.0)
+                part[:, mine] = 1.0
+            else:
+                own = ridge.decision_function(X[rows])
+                if own.ndim == 1:  # two classes: the second's score, the first's its negative
+                    own = np.column_stack([-own, own])
+                part = np.empty((len(rows), k))
+                # A class the cell never saw scores below every class it did.
+                part[:] = own.min(axis=1, keepdims=True) - 1.0
+                part[:, np.searchsorted(self.classes_, ridge.classes_)] = own
+            scores[rows] = part[:, 1:] if k == 2 else part
+        return scores
 
     # -- the kernel, by blocks --------------------------------------------------------------
     def _kernel(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -470,8 +602,11 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction -------------------------------------------------------------------------
     def decision_function(self, X) -> np.ndarray:
         """Per-class scores ``(n, n_classes)``, or ``(n,)`` for two classes."""
-        check_is_fitted(self, "dual_coef_")
+        check_is_fitted(self, "classes_")
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        if getattr(self, "cells_", None) is not None:
+            scores = self._cells_decision(X)
+            return scores.ravel() if scores.shape[1] == 1 else scores
         scores = np.empty((len(X), self.dual_coef_.shape[1]), dtype=self.dual_coef_.dtype)
 
         batch = self._batch()

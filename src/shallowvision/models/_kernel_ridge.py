@@ -49,7 +49,7 @@ AUTO_MIN, AUTO_AT, AUTO_POWER, AUTO_MAX = 3000, 60_000, 1 / 2, 12_000
 #: landmarks), then one per CELL_ROWS rows; each cell's n_components="auto" is one
 #: landmark per CELL_ROWS_PER_LANDMARK of its rows, at most CELL_MAX_LANDMARKS (a
 #: preconditioner costs its landmarks cubed). On 756,000 shifted Fashion-MNIST images
-#: (benchmarks/RESULTS.md): 8 cells and 37,000 landmarks in 153 s, 0.9212 test accuracy,
+#: (benchmarks/RESULTS.md): 8 cells and 36,800 landmarks in 153 s, 0.9212 test accuracy,
 #: against one system of 10,600 landmarks, 0.9154; 16 and 32 cells lost at their borders.
 CELLS_FROM, CELL_ROWS, CELL_ROWS_PER_LANDMARK, CELL_MAX_LANDMARKS = 250_000, 100_000, 20, 6000
 #: Rows the cells' k-means centres are fitted on.
@@ -186,6 +186,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         Conjugate-gradient iterations (0 when their start already meets ``tol``; 1 for the
         direct solve, as scikit-learn counts one solve); the most of any cell.
     dual_coef_ : ndarray of shape (n_landmarks, n_outputs)
+        With one cell, as ``intercept_``.
     intercept_ : ndarray of shape (n_outputs,)
     gamma_ : float
     """
